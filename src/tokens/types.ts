@@ -1,0 +1,45 @@
+import type { Adapter } from 'oidc-provider';
+
+/** oidc-provider calls this once per model name ("Session", "AccessToken", ...). */
+export type AdapterFactory = (modelName: string) => Adapter;
+
+/**
+ * JTIs of revoked JWT access tokens. JWTs are never stored, so revoking one means
+ * remembering its jti until it would have expired anyway.
+ */
+export interface JtiDenylist {
+  /** expiresAt: epoch seconds (the token's exp); the entry lives until then. */
+  add(jti: string, expiresAt: number): Promise<void>;
+  has(jti: string): Promise<boolean>;
+}
+
+/**
+ * The JWT access tokens issued under each grant, so that revoking a grant can
+ * denylist its JWTs too. Entries expire with the tokens they record.
+ */
+export interface IssuedJwtIndex {
+  record(grantId: string, jti: string, expiresAt: number): Promise<void>;
+  /** Every recorded jti of the grant that has not expired yet. */
+  list(grantId: string): Promise<Array<{ jti: string; expiresAt: number }>>;
+}
+
+/** Grant ids by the account and by the client they belong to (for admin revocation). */
+export interface GrantIndex {
+  ofAccount(accountId: string): Promise<string[]>;
+  ofClient(clientId: string): Promise<string[]>;
+}
+
+/**
+ * Everything with a TTL: sessions, grants, interactions, codes, tokens, replay
+ * detection, the JTI denylist. Redis in production, SQL in embedded mode.
+ */
+export interface TokenState {
+  readonly kind: 'redis' | 'sql';
+  readonly adapterFactory: AdapterFactory;
+  readonly denylist: JtiDenylist;
+  readonly issuedJwts: IssuedJwtIndex;
+  readonly grants: GrantIndex;
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

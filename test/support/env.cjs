@@ -1,0 +1,2 @@
+// Keep test output quiet unless asked for.
+process.env.LOG_LEVEL = process.env.LOG_LEVEL || 'silent';

@@ -1,0 +1,44 @@
+import { createConnection } from 'node:net';
+import { describe, test } from '@jest/globals';
+
+export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** True when something accepts TCP connections at host:port within the timeout. */
+export function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (ok: boolean) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function hostAndPort(url: string, defaultPort: number): [string, number] {
+  const u = new URL(url);
+  return [u.hostname, Number(u.port || defaultPort)];
+}
+
+export const postgresUp = () => reachable(...hostAndPort(POSTGRES_URL, 5432));
+export const redisUp = () => reachable(...hostAndPort(REDIS_URL, 6379));
+
+/**
+ * `describe` for tests that need a real service. With CI=true a missing service
+ * is a failing test, never a silent skip; elsewhere the block is skipped with a
+ * visible message.
+ */
+export function describeWithService(service: string, up: boolean) {
+  if (up) return describe;
+  if (process.env.CI === 'true') {
+    return (name: string, _fn: () => void) => describe(name, () => {
+      test(`${service} is reachable`, () => {
+        throw new Error(`${service} is not reachable, and CI=true requires it`);
+      });
+    });
+  }
+  return (name: string, fn: () => void) => {
+    console.warn(`SKIPPED "${name}": ${service} is not reachable (set CI=true to make this a failure)`);
+    describe.skip(name, fn);
+  };
+}
