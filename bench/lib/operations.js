@@ -1,0 +1,187 @@
+// The operations the benchmark drives, each against a started target instance.
+//
+// A started instance (what a target's start() resolves to) provides:
+//   url                   base URL, e.g. http://127.0.0.1:40123
+//   clientId, clientSecret   a confidential client (client_secret_basic) allowed to use
+//                         client_credentials, authorization_code, refresh_token and to
+//                         introspect its own tokens
+//   jwtResource           resource indicator of an API whose access tokens are ES256 JWTs
+//   opaqueResource        resource indicator of an API whose access tokens are opaque
+//   resourceScope         scopes of those APIs ("read write")
+//   tokenPath             default /token
+//   introspectionPath     default /token/introspection (opaque tokens)
+//   jwtIntrospectionPath  default introspectionPath (JWT access tokens)
+//   obtainRefreshToken()  optional: resolves to a fresh refresh token of a new grant;
+//                         without it the refresh operation is skipped for the target
+//   refreshParams         optional extra form parameters for grant_type=refresh_token
+//
+// An operation: { name, title, floor?, supports(instance) -> true | reason,
+//                 (floor: the floor name(s) of the crypto every request must do; several
+//                 names combine as 1 / sum(1 / rate), the rate doing all of them in turn)
+//                 prepare(instance, { connections }) -> Prepared }
+// Prepared: { requests, check?(status, body) -> boolean, beforeRun?() }
+// `requests` is an autocannon request list; `check` rejects 2xx answers that are wrong (an
+// introspection saying active:false counts as a failure, not as throughput).
+import { basicAuthorization, clientCredentialsToken, form } from './oauth.js';
+
+const FORM = 'application/x-www-form-urlencoded';
+
+function postForm(instance, path, bodyOrSetup) {
+  const request = {
+    method: 'POST',
+    path,
+    headers: {
+      authorization: basicAuthorization(instance.clientId, instance.clientSecret),
+      'content-type': FORM,
+      accept: 'application/json',
+    },
+  };
+  if (typeof bodyOrSetup === 'function') {
+    request.setupRequest = (req) => ({ ...req, body: bodyOrSetup() });
+  } else {
+    request.body = bodyOrSetup;
+  }
+  return request;
+}
+
+function jsonField(body, field) {
+  try {
+    return JSON.parse(body)[field];
+  } catch {
+    return undefined;
+  }
+}
+
+async function mintMany(count, mint, parallel = 4) {
+  const out = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next += 1;
+      out.push(await mint());
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+  return out;
+}
+
+function roundRobin(items) {
+  let i = 0;
+  return () => {
+    const item = items[i];
+    i = (i + 1) % items.length;
+    return item;
+  };
+}
+
+function clientCredentials(name, title, resourceKey, floor) {
+  return {
+    name,
+    title,
+    floor,
+    supports: (instance) => (instance[resourceKey] ? true : `no ${resourceKey}`),
+    async prepare(instance) {
+      const body = form({
+        grant_type: 'client_credentials',
+        resource: instance[resourceKey],
+        scope: instance.resourceScope ?? 'read write',
+      });
+      return {
+        requests: [postForm(instance, instance.tokenPath ?? '/token', body)],
+        check: (status, resBody) => typeof jsonField(resBody, 'access_token') === 'string',
+      };
+    },
+  };
+}
+
+function introspection(name, title, resourceKey, pathKey, floor) {
+  return {
+    name,
+    title,
+    floor,
+    supports: (instance) => (instance[resourceKey] ? true : `no ${resourceKey}`),
+    async prepare(instance) {
+      const tokens = await mintMany(64, () => clientCredentialsToken(instance, {
+        resource: instance[resourceKey],
+        scope: instance.resourceScope ?? 'read write',
+      }));
+      const nextToken = roundRobin(tokens);
+      const path = instance[pathKey] ?? instance.introspectionPath ?? '/token/introspection';
+      return {
+        requests: [postForm(instance, path, () => form({ token: nextToken(), token_type_hint: 'access_token' }))],
+        check: (status, body) => jsonField(body, 'active') === true,
+      };
+    },
+  };
+}
+
+// Refresh tokens rotate: each one is good for exactly one request. A shared pool is topped
+// up with a fresh grant per chain before every run; each successful answer returns its new
+// refresh token to the pool (autocannon calls onResponse before the connection's next
+// setupRequest, so `2 x connections` tokens keep every connection busy).
+const refresh = {
+  name: 'refresh',
+  title: 'refresh_token grant (rotation) → JWT AT + ID token + new RT',
+  // One ES256 signature (access token) and one RS256 signature (ID token) per request.
+  floor: ['es256_sign', 'rs256_sign'],
+  supports: (instance) => (typeof instance.obtainRefreshToken === 'function' ? true : 'no obtainRefreshToken()'),
+  async prepare(instance, { connections }) {
+    const pool = [];
+    const extra = instance.refreshParams ?? {};
+    const request = postForm(instance, instance.tokenPath ?? '/token', () => form({
+      grant_type: 'refresh_token',
+      refresh_token: pool.shift() ?? 'pool-exhausted',
+      ...extra,
+    }));
+    request.onResponse = (status, body) => {
+      if (status === 200) {
+        const rt = jsonField(body, 'refresh_token');
+        if (rt) pool.push(rt);
+      }
+    };
+    return {
+      requests: [request],
+      check: (status, body) => typeof jsonField(body, 'access_token') === 'string',
+      async beforeRun() {
+        // Fresh grants for every run, so no run inherits another's grant history.
+        pool.length = 0;
+        pool.push(...await mintMany(connections * 2, () => instance.obtainRefreshToken()));
+      },
+    };
+  },
+};
+
+export const OPERATIONS = [
+  clientCredentials('client_credentials_jwt', 'client_credentials → JWT access token (ES256)', 'jwtResource', 'es256_sign'),
+  clientCredentials('client_credentials_opaque', 'client_credentials → opaque access token (stored)', 'opaqueResource', null),
+  introspection('introspect_opaque', 'introspection of an opaque access token', 'opaqueResource', 'introspectionPath'),
+  introspection('introspect_jwt', 'introspection of a JWT access token', 'jwtResource', 'jwtIntrospectionPath', 'es256_verify'),
+  refresh,
+];
+
+/**
+ * Wraps `prepared.requests` so that 2xx answers failing `check` are counted as invalid,
+ * then runs one load run through `runLoad`. okRps counts only valid 2xx answers.
+ */
+export async function measureOperation(runLoad, instance, prepared, loadOptions) {
+  if (prepared.beforeRun) await prepared.beforeRun();
+  let invalid = 0;
+  const requests = prepared.requests.map((req) => {
+    if (!prepared.check) return req;
+    const inner = req.onResponse;
+    return {
+      ...req,
+      onResponse(status, body, context, headers) {
+        if (status >= 200 && status < 300 && !prepared.check(status, body)) invalid += 1;
+        if (inner) inner(status, body, context, headers);
+      },
+    };
+  });
+  const run = await runLoad({ ...loadOptions, url: instance.url, requests });
+  const valid = Math.max(0, run.ok - invalid);
+  return {
+    ...run,
+    invalid,
+    okRps: Math.round((valid / run.durationSeconds) * 10) / 10,
+  };
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+
+export interface Account {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly emailVerified: boolean;
+  readonly name: string | null;
+  readonly roles: string[];
+  readonly disabled: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface NewAccount {
+  username: string;
+  email?: string | null;
+  emailVerified?: boolean;
+  name?: string | null;
+  roles?: string[];
+  passwordHash: string | null;
+}
+
+export class UsernameTakenError extends Error {
+  constructor() { super('username is already taken'); }
+}
+
+interface AccountRow {
+  id: string; username: string; email: string | null; email_verified: boolean; name: string | null;
+  roles: string[] | string; disabled: boolean; password_hash: string | null; created_at: Date | string; updated_at: Date | string;
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    emailVerified: row.email_verified,
+    name: row.name,
+    roles: typeof row.roles === 'string' ? JSON.parse(row.roles) : row.roles,
+    disabled: row.disabled,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
+
+export type AccountRepository = ReturnType<typeof createAccountRepository>;
+
+export function createAccountRepository(knex: Knex) {
+  const table = () => knex<AccountRow>('accounts');
+
+  return {
+    async create(input: NewAccount): Promise<Account> {
+      try {
+        const [row] = await table().insert({
+          id: randomUUID(),
+          username: input.username,
+          email: input.email ?? null,
+          email_verified: input.emailVerified ?? false,
+          name: input.name ?? null,
+          roles: JSON.stringify(input.roles ?? []),
+          password_hash: input.passwordHash,
+        }).returning('*');
+        return toAccount(row as AccountRow);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new UsernameTakenError();
+        throw error;
+      }
+    },
+
+    async findById(id: string): Promise<Account | undefined> {
+      const row = await table().where({ id }).first();
+      return row && toAccount(row);
+    },
+
+    async findByUsername(username: string): Promise<Account | undefined> {
+      const row = await table().whereRaw('lower(username) = lower(?)', [username]).first();
+      return row && toAccount(row);
+    },
+
+    /** The account with its password hash, for sign-in only. */
+    async findCredentials(username: string): Promise<{ account: Account; passwordHash: string | null } | undefined> {
+      const row = await table().whereRaw('lower(username) = lower(?)', [username]).first();
+      return row && { account: toAccount(row), passwordHash: row.password_hash };
+    },
+
+    async list(options: { limit: number; offset: number }): Promise<Account[]> {
+      const rows = await table().orderBy('username').limit(options.limit).offset(options.offset);
+      return rows.map(toAccount);
+    },
+
+    async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+      await table().where({ id }).update({ password_hash: passwordHash, updated_at: knex.fn.now() as unknown as Date });
+    },
+
+    async setDisabled(id: string, disabled: boolean): Promise<Account | undefined> {
+      const [row] = await table().where({ id }).update({ disabled, updated_at: knex.fn.now() as unknown as Date }).returning('*');
+      return row && toAccount(row as AccountRow);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import type { Context, Next } from 'koa';
+import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { KeyMaterial } from '../keys/index.ts';
+import { publicJwks } from '../keys/index.ts';
+import type { TokenState } from '../tokens/index.ts';
+import { ADMIN_SCOPE, adminResourceOf } from '../provider/index.ts';
+import { problem } from './problem.ts';
+
+export interface AdminPrincipal {
+  clientId: string;
+  subject: string;
+  scopes: string[];
+  jti: string;
+}
+
+/**
+ * The admin API accepts only JWT access tokens this server issued for the
+ * admin resource, not revoked, carrying the `admin` scope.
+ */
+export function requireAdminToken(deps: { issuer: string; keys: KeyMaterial; tokenState: TokenState }) {
+  const jwks = createLocalJWKSet(publicJwks(deps.keys));
+  const audience = adminResourceOf(deps.issuer);
+  const realm = `Bearer realm="${deps.issuer}"`;
+
+  return async (ctx: Context, next: Next) => {
+    const header = ctx.get('authorization');
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    if (!match) {
+      ctx.set('WWW-Authenticate', realm);
+      return problem(ctx, 401, 'Unauthorized', 'a bearer access token for the admin API is required');
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1], jwks, { issuer: deps.issuer, audience, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] }));
+    } catch {
+      ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
+      return problem(ctx, 401, 'Unauthorized', 'the access token is invalid or expired');
+    }
+    if (typeof payload.jti !== 'string' || await deps.tokenState.denylist.has(payload.jti)) {
+      ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
+      return problem(ctx, 401, 'Unauthorized', 'the access token has been revoked');
+    }
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+    ctx.set('X-OAuth-Scopes', scopes.join(' '));
+    ctx.set('X-Accepted-OAuth-Scopes', ADMIN_SCOPE);
+    if (!scopes.includes(ADMIN_SCOPE)) {
+      ctx.set('WWW-Authenticate', `${realm}, error="insufficient_scope", scope="${ADMIN_SCOPE}"`);
+      return problem(ctx, 403, 'Forbidden', `the access token lacks the "${ADMIN_SCOPE}" scope`);
+    }
+    ctx.state.admin = {
+      clientId: String(payload.client_id ?? ''),
+      subject: String(payload.sub ?? ''),
+      scopes,
+      jti: payload.jti,
+    } satisfies AdminPrincipal;
+    await next();
+  };
+}

@@ -1,0 +1,72 @@
+import type { Knex } from 'knex';
+
+export interface ResourceServer {
+  readonly identifier: string;
+  readonly name: string;
+  readonly scopes: string[];
+  readonly tokenFormat: 'jwt' | 'opaque';
+  readonly accessTokenTtl: number;
+  readonly createdAt: Date;
+}
+
+export interface NewResourceServer {
+  identifier: string;
+  name?: string;
+  scopes: string[];
+  tokenFormat?: 'jwt' | 'opaque';
+  accessTokenTtl?: number;
+}
+
+export class ResourceServerExistsError extends Error {
+  constructor() { super('a resource server with this identifier exists'); }
+}
+
+interface ResourceServerRow {
+  identifier: string; name: string; scopes: string[] | string; token_format: 'jwt' | 'opaque';
+  access_token_ttl: number; created_at: Date | string;
+}
+
+function toResourceServer(row: ResourceServerRow): ResourceServer {
+  return {
+    identifier: row.identifier,
+    name: row.name,
+    scopes: typeof row.scopes === 'string' ? JSON.parse(row.scopes) : row.scopes,
+    tokenFormat: row.token_format,
+    accessTokenTtl: row.access_token_ttl,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export type ResourceServerRepository = ReturnType<typeof createResourceServerRepository>;
+
+export function createResourceServerRepository(knex: Knex, defaults: { accessTokenTtl: number }) {
+  const table = () => knex<ResourceServerRow>('resource_servers');
+  return {
+    async create(input: NewResourceServer): Promise<ResourceServer> {
+      try {
+        const [row] = await table().insert({
+          identifier: input.identifier,
+          name: input.name ?? input.identifier,
+          scopes: JSON.stringify(input.scopes) as unknown as string[],
+          token_format: input.tokenFormat ?? 'jwt',
+          access_token_ttl: input.accessTokenTtl ?? defaults.accessTokenTtl,
+        }).returning('*');
+        return toResourceServer(row as ResourceServerRow);
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') throw new ResourceServerExistsError();
+        throw error;
+      }
+    },
+    async find(identifier: string): Promise<ResourceServer | undefined> {
+      const row = await table().where({ identifier }).first();
+      return row && toResourceServer(row);
+    },
+    async list(options: { limit: number; offset: number }): Promise<ResourceServer[]> {
+      const rows = await table().orderBy('identifier').limit(options.limit).offset(options.offset);
+      return rows.map(toResourceServer);
+    },
+    async delete(identifier: string): Promise<boolean> {
+      return (await table().where({ identifier }).delete()) > 0;
+    },
+  };
+}

@@ -1,0 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual, tokenDigest } from '../tokens/digest.ts';
+
+/** 256 bits of randomness: a fast digest is the right way to store it. */
+export function generateClientSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export const digestClientSecret = tokenDigest;
+
+export function clientSecretMatches(storedDigest: string, presented: string): boolean {
+  return constantTimeEqual(storedDigest, digestClientSecret(presented));
+}

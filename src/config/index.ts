@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError } from './load.ts';
+export type { Config, TtlConfig, PasswordHashingConfig, LockoutConfig } from './types.ts';

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { Config } from './types.ts';
+
+const configDir = new URL('../../config/', import.meta.url);
+const readJson = (path: string | URL) => JSON.parse(readFileSync(path, 'utf8'));
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+type Plain = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; anything else in `over` replaces `base`. */
+function deepMerge(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    out[key] = isPlainObject(value) && isPlainObject(base[key]) ? deepMerge(base[key] as Plain, value) : value;
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (isPlainObject(value) || Array.isArray(value)) {
+    Object.values(value as object).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** A number from the environment stays a string when it is not one, so the schema names it. */
+function numberOrString(value: string): number | string {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function fromEnvironment(env: Env): Plain {
+  const out: Plain = {};
+  if (env.PORT !== undefined) out.port = numberOrString(env.PORT);
+  if (env.HOST !== undefined) out.host = env.HOST;
+  if (env.ISSUER !== undefined) out.issuer = env.ISSUER;
+  if (env.DATABASE_URL) out.databaseUrl = env.DATABASE_URL;
+  if (env.DATA_DIR !== undefined) out.dataDir = env.DATA_DIR;
+  if (env.KEYS_DIR !== undefined) out.keysDir = env.KEYS_DIR;
+  if (env.LOG_LEVEL !== undefined) out.logLevel = env.LOG_LEVEL;
+  if (env.TRUST_PROXY !== undefined) out.proxy = env.TRUST_PROXY === 'true';
+  if (env.REDIS_URL) out.redis = { url: env.REDIS_URL };
+  return out;
+}
+
+function describeErrors(errors: NonNullable<ReturnType<Ajv2020['compile']>['errors']>): string {
+  return errors.map((e) => {
+    const field = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '(root)';
+    const extra = e.keyword === 'additionalProperties'
+      ? `: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`
+      : e.keyword === 'required' ? `: missing "${(e.params as { missingProperty: string }).missingProperty}"`
+        : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+    return `${field} ${e.message}${extra}`;
+  }).join('; ');
+}
+
+/**
+ * config/default.json ← CONFIG_FILE ← environment, validated by config/schema.json.
+ * Throws ConfigError naming the offending field.
+ */
+export function loadConfig(env: Env = process.env, overrides: Plain = {}): Config {
+  let merged = readJson(new URL('default.json', configDir)) as Plain;
+  if (env.CONFIG_FILE) {
+    let fileConfig: unknown;
+    try {
+      fileConfig = readJson(env.CONFIG_FILE);
+    } catch (error) {
+      throw new ConfigError(`CONFIG_FILE ${env.CONFIG_FILE} could not be read as JSON: ${(error as Error).message}`);
+    }
+    if (!isPlainObject(fileConfig)) throw new ConfigError('CONFIG_FILE must hold a JSON object');
+    merged = deepMerge(merged, fileConfig);
+  }
+  merged = deepMerge(merged, fromEnvironment(env));
+  merged = deepMerge(merged, overrides);
+  if (merged.issuer === undefined) merged.issuer = `http://localhost:${merged.port}`;
+  if (typeof merged.issuer === 'string') merged.issuer = merged.issuer.replace(/\/+$/, '');
+
+  const ajv = new Ajv2020({ allErrors: true });
+  addFormats.default(ajv);
+  const validate = ajv.compile(readJson(new URL('schema.json', configDir)));
+  if (!validate(merged)) {
+    throw new ConfigError(`invalid configuration: ${describeErrors(validate.errors!)}`);
+  }
+  return deepFreeze(merged as unknown as Config);
+}

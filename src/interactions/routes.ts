@@ -1,0 +1,317 @@
+import { randomUUID } from 'node:crypto';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import { errors } from 'oidc-provider';
+import type { Context, Next } from 'koa';
+import type { default as Provider, ErrorOut, InteractionResults, KoaContextWithOIDC } from 'oidc-provider';
+import { loginPage, INCORRECT_CREDENTIALS_MESSAGE, tooManyAttemptsMessage } from '../../views/login.ts';
+import { consentPage } from '../../views/consent.ts';
+import { logoutPage, loggedOutPage } from '../../views/logout.ts';
+import { errorPage } from '../../views/error.ts';
+import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
+import { describeResourceScopes, describeScopes } from './scopes.ts';
+
+export type VerifyCredentialsResult =
+  | { ok: true; accountId: string }
+  | { ok: false; reason: 'invalid' | 'locked'; retryAfterSeconds?: number };
+
+export interface InteractionRouterDeps {
+  provider: Provider;
+  accounts: {
+    verifyCredentials(username: string, password: string, context: { ip: string }): Promise<VerifyCredentialsResult>;
+  };
+  /** Dedicated secret for interaction CSRF tokens; shared by all instances behind a load balancer. */
+  csrfSecret: string;
+  /** Human name of a resource server (API) for the consent page. */
+  resourceName?: (identifier: string) => Promise<string | undefined>;
+}
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface ConsentDetails {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+}
+
+// Bounds what we echo back and hand to the password hasher; the body limit bounds the rest.
+const MAX_USERNAME_LENGTH = 256;
+const MAX_PASSWORD_LENGTH = 1024;
+const DEFAULT_LOCKOUT_SECONDS = 60;
+
+/** An error whose page (status, title, message) is already decided. */
+class PageError extends Error {
+  readonly status: number;
+  readonly title: string;
+  constructor(status: number, title: string, message: string) {
+    super(message);
+    this.status = status;
+    this.title = title;
+  }
+}
+
+const expiredRequest = () => new PageError(
+  400,
+  'This sign-in request has expired',
+  'Go back to the application you came from and start signing in again.',
+);
+
+const staleForm = () => new PageError(
+  403,
+  'This form has expired',
+  'For your security the form could not be accepted. Go back to the application and start again.',
+);
+
+const wrongStep = () => new PageError(
+  400,
+  'This step is no longer needed',
+  'The sign-in has moved on. Go back to the application and start again if you are not signed in.',
+);
+
+function requestIdOf(ctx: Context): string {
+  const id: unknown = ctx.state?.requestId;
+  if (typeof id === 'string' && id) return id;
+  // oidc-provider runs in its own Koa context, so its pages cannot see the outer ctx.state;
+  // the response header the outer app set on the shared response still carries the id.
+  const header = ctx.response.get('X-Request-Id');
+  if (header) return header;
+  const generated = randomUUID();
+  if (ctx.state) ctx.state.requestId = generated;
+  return generated;
+}
+
+function formField(ctx: Context, name: string): string {
+  const body = ctx.request.body;
+  if (!body || typeof body !== 'object') return '';
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : '';
+}
+
+function sendPage(ctx: Context, status: number, page: string): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = page;
+}
+
+function statusOf(err: unknown): number {
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status
+    ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;
+}
+
+function pageForError(err: unknown): PageError {
+  if (err instanceof PageError) return err;
+  if (err instanceof errors.SessionNotFound) return expiredRequest();
+  const status = statusOf(err);
+  if (status === 413) {
+    return new PageError(413, 'That was too much data', 'The form you sent was larger than allowed. Go back and try again.');
+  }
+  if (status === 503) {
+    return new PageError(503, 'Temporarily unavailable', 'The service is busy or under maintenance. Try again in a moment.');
+  }
+  if (status < 500) {
+    return new PageError(status, 'The request could not be processed', 'Go back to the application you came from and try again.');
+  }
+  return new PageError(500, 'Something went wrong', 'Something went wrong on our side. Try again in a moment.');
+}
+
+/** Every interaction response: never cached, and failures become a friendly page, never a stack. */
+async function interactionBoundary(ctx: Context, next: Next): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  try {
+    await next();
+  } catch (err) {
+    const page = pageForError(err);
+    if (page.status >= 500) ctx.app.emit('error', err, ctx);
+    const retryAfter = (err as { headers?: Record<string, unknown> } | null)?.headers?.['retry-after'];
+    if (page.status === 503) ctx.set('Retry-After', typeof retryAfter === 'string' || typeof retryAfter === 'number' ? String(retryAfter) : '5');
+    ctx.set('Cache-Control', 'no-store');
+    sendPage(ctx, page.status, errorPage({ title: page.title, message: page.message, requestId: requestIdOf(ctx) }));
+  }
+}
+
+export function createInteractionRouter(deps: InteractionRouterDeps): Router {
+  const { provider, accounts, csrfSecret } = deps;
+  if (!csrfSecret) throw new Error('createInteractionRouter: csrfSecret is required');
+
+  const router = new Router();
+  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+
+  async function loadInteraction(ctx: Context & { params: Record<string, string> }): Promise<Interaction> {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid) throw expiredRequest();
+    return interaction;
+  }
+
+  async function clientNameOf(interaction: Interaction): Promise<string> {
+    const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : '';
+    const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
+    return client?.clientName || clientId || 'an application';
+  }
+
+  function requireCsrf(ctx: Context, interaction: Interaction): void {
+    if (!isValidCsrfToken(csrfSecret, interaction.uid, formField(ctx, 'csrf'))) throw staleForm();
+  }
+
+  async function finish(ctx: Context, result: InteractionResults, mergeWithLastSubmission: boolean): Promise<void> {
+    // interactionResult + a Koa redirect (rather than interactionFinished writing to the raw
+    // response) keeps the outer middleware (headers, access log) in charge of the response.
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  }
+
+  function renderLogin(
+    ctx: Context,
+    interaction: Interaction,
+    clientName: string,
+    extra: { status?: number; username?: string; error?: string } = {},
+  ): void {
+    sendPage(ctx, extra.status ?? 200, loginPage({
+      action: `/interaction/${encodeURIComponent(interaction.uid)}/login`,
+      csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
+      clientName,
+      username: extra.username,
+      error: extra.error,
+      requestId: requestIdOf(ctx),
+    }));
+  }
+
+  async function renderConsent(ctx: Context, interaction: Interaction, clientName: string): Promise<void> {
+    const details = interaction.prompt.details as ConsentDetails;
+    const resources = await Promise.all(
+      Object.entries(details.missingResourceScopes ?? {}).map(async ([identifier, scopes]) => ({
+        identifier,
+        name: (await deps.resourceName?.(identifier)) || identifier,
+        scopes: describeResourceScopes(scopes),
+      })),
+    );
+    const base = `/interaction/${encodeURIComponent(interaction.uid)}`;
+    sendPage(ctx, 200, consentPage({
+      action: `${base}/confirm`,
+      abortAction: `${base}/abort`,
+      csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
+      clientName,
+      scopes: describeScopes(details.missingOIDCScope ?? []),
+      resources,
+      claims: details.missingOIDCClaims ?? [],
+      requestId: requestIdOf(ctx),
+    }));
+  }
+
+  router.get('/interaction/:uid', interactionBoundary, async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    const clientName = await clientNameOf(interaction);
+    switch (interaction.prompt.name) {
+      case 'login': {
+        const hint = interaction.params.login_hint;
+        const username = typeof hint === 'string' && hint.length <= MAX_USERNAME_LENGTH ? hint : undefined;
+        renderLogin(ctx, interaction, clientName, { username });
+        return;
+      }
+      case 'consent':
+        await renderConsent(ctx, interaction, clientName);
+        return;
+      default:
+        throw new Error(`interaction prompt "${interaction.prompt.name}" has no page`);
+    }
+  });
+
+  router.post('/interaction/:uid/login', interactionBoundary, parseForm, async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    requireCsrf(ctx, interaction);
+    if (interaction.prompt.name !== 'login') throw wrongStep();
+
+    const username = formField(ctx, 'username').trim().slice(0, MAX_USERNAME_LENGTH);
+    const password = formField(ctx, 'password');
+    const clientName = await clientNameOf(interaction);
+
+    const result: VerifyCredentialsResult = username && password && password.length <= MAX_PASSWORD_LENGTH
+      ? await accounts.verifyCredentials(username, password, { ip: ctx.ip })
+      : { ok: false, reason: 'invalid' };
+
+    if (result.ok) {
+      await finish(ctx, {
+        login: { accountId: result.accountId, amr: ['pwd'], ts: Math.floor(Date.now() / 1000) },
+      }, false);
+      return;
+    }
+    if (result.reason === 'locked') {
+      const seconds = Math.max(1, Math.ceil(result.retryAfterSeconds ?? DEFAULT_LOCKOUT_SECONDS));
+      ctx.set('Retry-After', String(seconds));
+      renderLogin(ctx, interaction, clientName, { status: 429, username, error: tooManyAttemptsMessage(seconds) });
+      return;
+    }
+    renderLogin(ctx, interaction, clientName, { username, error: INCORRECT_CREDENTIALS_MESSAGE });
+  });
+
+  router.post('/interaction/:uid/confirm', interactionBoundary, parseForm, async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    requireCsrf(ctx, interaction);
+    if (interaction.prompt.name !== 'consent') throw wrongStep();
+
+    const accountId = interaction.session?.accountId;
+    const clientId = interaction.params.client_id;
+    if (!accountId || typeof clientId !== 'string') throw expiredRequest();
+
+    const existing = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
+    const grant = existing && existing.accountId === accountId && existing.clientId === clientId
+      ? existing
+      : new provider.Grant({ accountId, clientId });
+
+    const details = interaction.prompt.details as ConsentDetails;
+    if (details.missingOIDCScope?.length) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims?.length) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+
+    // Merged with the login submission of the same authorization request: without it,
+    // prompt=login or max_age would ask for the login again after consent.
+    await finish(ctx, { consent: { grantId } }, true);
+  });
+
+  router.post('/interaction/:uid/abort', interactionBoundary, parseForm, async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    requireCsrf(ctx, interaction);
+    await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
+  });
+
+  return router;
+}
+
+// ---- Pages rendered by oidc-provider itself (wired in the provider configuration) ----
+
+function clientDisplayName(ctx: KoaContextWithOIDC): string | undefined {
+  const client = ctx.oidc?.client;
+  return client ? client.clientName || client.clientId : undefined;
+}
+
+/** `features.rpInitiatedLogout.logoutSource` */
+export async function renderLogoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'html';
+  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), requestId: requestIdOf(ctx) });
+}
+
+/** `features.rpInitiatedLogout.postLogoutSuccessSource` */
+export async function renderPostLogoutSuccess(ctx: KoaContextWithOIDC): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'html';
+  ctx.body = loggedOutPage({ clientName: clientDisplayName(ctx), requestId: requestIdOf(ctx) });
+}
+
+/** `renderError`: oidc-provider has already set ctx.status; `out` is the public error only. */
+export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut, _error: Error): Promise<void> {
+  const serverSide = out.error === 'server_error' || ctx.status >= 500;
+  let message = out.error_description || 'Go back to the application you came from and try again.';
+  if (serverSide) message = 'Something went wrong on our side. Try again in a moment.';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'html';
+  ctx.body = errorPage({
+    title: serverSide ? 'Something went wrong' : 'The request could not be completed',
+    message,
+    requestId: requestIdOf(ctx),
+  });
+}

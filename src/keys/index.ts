@@ -1,0 +1,1 @@
+export { loadOrCreateKeys, publicJwks, generateSigningKey, writePrivateFile, type KeyMaterial } from './keystore.ts';

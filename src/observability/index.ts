@@ -1,0 +1,1 @@
+export { createLogger, maskPersonalData, type Logger } from './logger.ts';

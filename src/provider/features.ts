@@ -1,0 +1,39 @@
+import type { Configuration } from 'oidc-provider';
+import { renderLogoutSource, renderPostLogoutSuccess } from '../interactions/routes.ts';
+import { introspectionAllowedPolicy } from './introspection.ts';
+
+/** Which protocol features are on. Everything development-only is off. */
+export function featuresConfiguration(deps: {
+  resourceIndicators: NonNullable<Configuration['features']>['resourceIndicators'];
+  dpopNonceSecret: Buffer;
+}): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true, allowedPolicy: introspectionAllowedPolicy as never },
+    revocation: { enabled: true },
+    userinfo: { enabled: true },
+    jwtUserinfo: { enabled: false },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: renderLogoutSource as never,
+      postLogoutSuccessSource: renderPostLogoutSuccess as never,
+    },
+    resourceIndicators: deps.resourceIndicators,
+    dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret },
+    pushedAuthorizationRequests: { enabled: true },
+    registration: { enabled: false },
+  };
+}
+
+/** Only asymmetric algorithms: client secrets are stored as digests, so HS* cannot work. */
+export const ENABLED_ALGORITHMS: Configuration['enabledJWA'] = {
+  idTokenSigningAlgValues: ['RS256', 'ES256'],
+  userinfoSigningAlgValues: ['RS256', 'ES256'],
+  requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+  clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+  introspectionSigningAlgValues: ['RS256', 'ES256'],
+  authorizationSigningAlgValues: ['RS256', 'ES256'],
+};
+
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];

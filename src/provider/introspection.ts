@@ -1,0 +1,23 @@
+import type { Client, KoaContextWithOIDC } from 'oidc-provider';
+
+interface IntrospectedToken { clientId?: string; aud?: string | string[]; resourceServer?: { audience?: string } }
+
+export function audiencesOf(token: IntrospectedToken): string[] {
+  const aud = token.aud ?? token.resourceServer?.audience;
+  if (!aud) return [];
+  return Array.isArray(aud) ? aud : [aud];
+}
+
+/**
+ * Introspection answers the token's own client and the clients named as
+ * introspectors for the token's audience; anyone else learns nothing.
+ */
+export function mayIntrospect(caller: Client, token: IntrospectedToken): boolean {
+  if (token.clientId === caller.clientId) return true;
+  const introspectFor = (caller as unknown as { introspect_for?: string[] }).introspect_for ?? [];
+  return audiencesOf(token).some((aud) => introspectFor.includes(aud));
+}
+
+export async function introspectionAllowedPolicy(_ctx: KoaContextWithOIDC, caller: Client, token: IntrospectedToken): Promise<boolean> {
+  return mayIntrospect(caller, token);
+}

@@ -1,0 +1,25 @@
+import type Provider from 'oidc-provider';
+import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../server/store-errors.ts';
+import { errorPage } from '../../views/error.ts';
+
+/**
+ * oidc-provider turns every failure inside its routes into a 500 server_error.
+ * When the cause is a store outage, the honest answer is 503 + Retry-After.
+ */
+export function translateStoreOutages(provider: Provider): void {
+  provider.on('server_error', (ctx, error) => {
+    if (ctx && isStoreUnavailable(error)) ctx.state.storeUnavailable = true;
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    if (!ctx.state.storeUnavailable) return;
+    ctx.status = 503;
+    ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    const message = 'The service is temporarily unavailable. Try again shortly.';
+    if (ctx.response.is('html')) {
+      ctx.body = errorPage({ title: 'Temporarily unavailable', message, requestId: ctx.get('x-request-id') || ctx.response.get('x-request-id') });
+    } else {
+      ctx.body = { error: 'temporarily_unavailable', error_description: message };
+    }
+  });
+}

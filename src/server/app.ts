@@ -1,0 +1,78 @@
+import Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import type { Database } from '../db/index.ts';
+import type { KeyMaterial } from '../keys/index.ts';
+import type { TokenState } from '../tokens/index.ts';
+import type { Logger } from '../observability/index.ts';
+import { createAccountRepository, createPasswordHasher, createCredentialVerifier, type AttemptGuard } from '../accounts/index.ts';
+import { createClientRepository, createResourceServerRepository } from '../clients/index.ts';
+import { createProvider } from '../provider/index.ts';
+import { createInteractionRouter } from '../interactions/routes.ts';
+import { createAdminRouter } from '../admin/index.ts';
+import { createOperationsRouter } from '../observability/health.ts';
+import { accessLog, errorBoundary, requestId, securityHeaders } from './middleware.ts';
+
+export interface AppDependencies {
+  config: Config;
+  db: Database;
+  tokenState: TokenState;
+  keys: KeyMaterial;
+  logger: Logger;
+  attemptGuard?: AttemptGuard;
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+/** The repositories and domain services, built from their explicit dependencies. */
+export function createServices(deps: AppDependencies) {
+  const accounts = createAccountRepository(deps.db.knex);
+  const clients = createClientRepository(deps.db.knex);
+  const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
+  const hasher = createPasswordHasher(deps.config.passwordHashing);
+  const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });
+  return { accounts, clients, resources, hasher, verifyCredentials };
+}
+
+/**
+ * The whole HTTP surface: Tessera's own routes in front, oidc-provider (itself
+ * a Koa app) for the protocol endpoints behind them.
+ */
+export function createApp(deps: AppDependencies): { app: Koa; provider: Provider; services: Services } {
+  const { config, logger } = deps;
+  const services = createServices(deps);
+  const provider = createProvider({ ...deps, ...services });
+
+  const app = new Koa();
+  app.proxy = config.proxy;
+  app.silent = true; // errors are logged by errorBoundary, without request bodies
+
+  app.use(requestId());
+  app.use(accessLog(logger));
+  app.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
+  app.use(errorBoundary(logger));
+
+  const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState });
+  app.use(operations.routes());
+
+  const interactions = createInteractionRouter({
+    provider,
+    accounts: { verifyCredentials: services.verifyCredentials },
+    csrfSecret: deps.keys.csrfSecret,
+    resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
+  });
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+
+  const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, logger });
+  app.use(admin.routes());
+  app.use(admin.allowedMethods());
+
+  const providerCallback = provider.callback();
+  app.use(async (ctx) => {
+    ctx.respond = false; // the provider writes the response itself
+    await providerCallback(ctx.req, ctx.res);
+  });
+
+  return { app, provider, services };
+}

@@ -1,0 +1,105 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import { createDatabase, migrateToLatest, type Database } from '../db/index.ts';
+import { loadOrCreateKeys } from '../keys/index.ts';
+import { createSqlTokenState, type TokenState } from '../tokens/index.ts';
+import { createRedisClient } from '../tokens/redis-connection.ts';
+import { createRedisTokenState } from '../tokens/redis-token-state.ts';
+import { createLogger, type Logger } from '../observability/index.ts';
+import { ensureAdminClient } from '../admin/index.ts';
+import { createApp, type Services } from './app.ts';
+
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+export interface RunningServer {
+  readonly url: string;
+  readonly app: Koa;
+  readonly provider: Provider;
+  readonly services: Services;
+  readonly db: Database;
+  readonly tokenState: TokenState;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** an already open database (tests); it is not closed by close() */
+  db?: Database;
+  /** PGlite in memory instead of DATA_DIR (tests) */
+  inMemoryDatabase?: boolean;
+  /** Postgres schema (tests sharing one server) */
+  databaseSchema?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);
+
+function createTokenState(config: Config, db: Database): TokenState & { purgeExpired?: () => Promise<number> } {
+  if (!hasRedis(config)) return createSqlTokenState(db.knex);
+  return createRedisTokenState(createRedisClient(config.redis), { prefix: config.redis.keyPrefix });
+}
+
+/** Opens the stores, applies migrations, builds the app and listens. */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const ownsDb = !options.db;
+  const db = options.db ?? await createDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    inMemory: options.inMemoryDatabase,
+    schema: options.databaseSchema,
+  });
+  const cleanups: Array<() => Promise<unknown>> = [];
+  if (ownsDb) cleanups.push(() => db.close());
+  try {
+    const applied = await migrateToLatest(db.knex);
+    if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+    const keys = await loadOrCreateKeys(config.keysDir);
+    const tokenState = createTokenState(config, db);
+    cleanups.unshift(() => tokenState.close());
+
+    const { app, provider, services } = createApp({ config, db, tokenState, keys, logger });
+    await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env });
+
+    const server = createServer(app.callback());
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    cleanups.unshift(() => new Promise((resolve) => {
+      server.close(resolve);
+      server.closeIdleConnections();
+    }));
+
+    const purge = tokenState.purgeExpired;
+    if (purge) {
+      const timer = setInterval(() => { purge().catch((err) => logger.warn({ err: err.message }, 'purge of expired token state failed')); }, PURGE_INTERVAL_MS);
+      timer.unref();
+      cleanups.unshift(async () => clearInterval(timer));
+    }
+
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+    logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind }, 'Tessera is listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      url, app, provider, services, db, tokenState, server,
+      close: () => {
+        closing ??= (async () => {
+          for (const cleanup of cleanups) await cleanup().catch(() => {});
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+    throw error;
+  }
+}

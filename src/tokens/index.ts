@@ -1,0 +1,4 @@
+export type { TokenState, AdapterFactory, JtiDenylist, IssuedJwtIndex, GrantIndex } from './types.ts';
+export { createSqlTokenState, type SqlTokenState } from './sql-token-state.ts';
+export { tokenDigest, constantTimeEqual } from './digest.ts';
+export { GRANTABLE_MODELS } from './grantable.ts';

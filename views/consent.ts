@@ -1,0 +1,53 @@
+import { html } from './html.ts';
+import { layout } from './layout.ts';
+
+export interface ConsentScope {
+  name: string;
+  description: string;
+}
+
+export interface ConsentResource {
+  identifier: string;
+  name: string;
+  scopes: ConsentScope[];
+}
+
+export interface ConsentPageOptions {
+  action: string;
+  abortAction: string;
+  csrfToken: string;
+  clientName: string;
+  scopes: ConsentScope[];
+  resources: ConsentResource[];
+  /** Individual claims requested beyond those the scopes cover (OIDC `claims` parameter). */
+  claims?: string[];
+  requestId: string;
+}
+
+function scopeList(scopes: ConsentScope[]) {
+  return html`<ul class="scopes">${scopes.map(
+    (s) => html`<li>${s.description}<code>${s.name}</code></li>`,
+  )}</ul>`;
+}
+
+export function consentPage(options: ConsentPageOptions): string {
+  const { action, abortAction, csrfToken, clientName, scopes, resources, claims = [], requestId } = options;
+  const nothingListed = scopes.length === 0 && resources.length === 0 && claims.length === 0;
+  const csrf = html`<input type="hidden" name="csrf" value="${csrfToken}">`;
+  const body = html`<h1>Allow access?</h1>
+<p class="lead"><strong>${clientName}</strong> is asking for permission to:</p>
+${nothingListed ? html`<ul class="scopes"><li>Access your account</li></ul>` : ''}
+${scopes.length > 0 ? scopeList(scopes) : ''}
+${claims.length > 0
+    ? html`<h2>Details about you</h2><ul class="scopes">${claims.map((c) => html`<li>${c}</li>`)}</ul>`
+    : ''}
+${resources.map((r) => html`<h2>${r.name}</h2>
+${r.name !== r.identifier ? html`<p class="muted">${r.identifier}</p>` : ''}
+${scopeList(r.scopes)}`)}
+<p class="muted">Allow only if you trust this application. You can remove its access later.</p>
+<div class="actions">
+<form method="post" action="${action}">${csrf}<button type="submit">Allow</button></form>
+<form method="post" action="${abortAction}">${csrf}<button type="submit" class="secondary">Deny</button></form>
+</div>`;
+  return layout({ title: 'Allow access', body, requestId });
+}
