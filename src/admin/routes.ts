@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { KeyMaterial } from '../keys/index.ts';
-import type { TokenState } from '../tokens/index.ts';
+import type { Revocation, TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Services } from '../server/app.ts';
 import { requireAdminToken } from './guard.ts';
@@ -13,6 +13,7 @@ export interface AdminRouterDeps {
   keys: KeyMaterial;
   tokenState: TokenState;
   services: Services;
+  revocation: Revocation;
   logger: Logger;
 }
 

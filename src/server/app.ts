@@ -8,6 +8,7 @@ import type { Logger } from '../observability/index.ts';
 import { createAccountRepository, createPasswordHasher, createCredentialVerifier, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository } from '../clients/index.ts';
 import { createProvider } from '../provider/index.ts';
+import { createRevocation, type Revocation } from '../tokens/index.ts';
 import { createInteractionRouter } from '../interactions/routes.ts';
 import { createAdminRouter } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
@@ -38,10 +39,11 @@ export function createServices(deps: AppDependencies) {
  * The whole HTTP surface: Tessera's own routes in front, oidc-provider (itself
  * a Koa app) for the protocol endpoints behind them.
  */
-export function createApp(deps: AppDependencies): { app: Koa; provider: Provider; services: Services } {
+export function createApp(deps: AppDependencies): { app: Koa; provider: Provider; services: Services; revocation: Revocation } {
   const { config, logger } = deps;
   const services = createServices(deps);
   const provider = createProvider({ ...deps, ...services });
+  const revocation = createRevocation({ provider, tokenState: deps.tokenState });
 
   const app = new Koa();
   app.proxy = config.proxy;
@@ -64,7 +66,7 @@ export function createApp(deps: AppDependencies): { app: Koa; provider: Provider
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
 
-  const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, logger });
+  const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation, logger });
   app.use(admin.routes());
   app.use(admin.allowedMethods());
 
@@ -74,5 +76,5 @@ export function createApp(deps: AppDependencies): { app: Koa; provider: Provider
     await providerCallback(ctx.req, ctx.res);
   });
 
-  return { app, provider, services };
+  return { app, provider, services, revocation };
 }

@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { createDatabase, migrateToLatest, type Database } from '../db/index.ts';
 import { loadOrCreateKeys } from '../keys/index.ts';
-import { createSqlTokenState, type TokenState } from '../tokens/index.ts';
+import { createSqlTokenState, type Revocation, type TokenState } from '../tokens/index.ts';
 import { createRedisClient } from '../tokens/redis-connection.ts';
 import { createRedisTokenState } from '../tokens/redis-token-state.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
@@ -19,6 +19,7 @@ export interface RunningServer {
   readonly app: Koa;
   readonly provider: Provider;
   readonly services: Services;
+  readonly revocation: Revocation;
   readonly db: Database;
   readonly tokenState: TokenState;
   readonly server: Server;
@@ -62,7 +63,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const tokenState = createTokenState(config, db);
     cleanups.unshift(() => tokenState.close());
 
-    const { app, provider, services } = createApp({ config, db, tokenState, keys, logger });
+    const { app, provider, services, revocation } = createApp({ config, db, tokenState, keys, logger });
     await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env });
 
     const server = createServer(app.callback());
@@ -90,7 +91,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     let closing: Promise<void> | undefined;
     return {
-      url, app, provider, services, db, tokenState, server,
+      url, app, provider, services, revocation, db, tokenState, server,
       close: () => {
         closing ??= (async () => {
           for (const cleanup of cleanups) await cleanup().catch(() => {});

@@ -2,3 +2,4 @@ export type { TokenState, AdapterFactory, JtiDenylist, IssuedJwtIndex, GrantInde
 export { createSqlTokenState, type SqlTokenState } from './sql-token-state.ts';
 export { tokenDigest, constantTimeEqual } from './digest.ts';
 export { GRANTABLE_MODELS } from './grantable.ts';
+export { createRevocation, type Revocation } from './revocation.ts';

@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { startServer, type RunningServer } from '../../src/server/index.ts';
+import { createLogger } from '../../src/observability/index.ts';
+import { clientMetadataValidator } from '../../src/provider/index.ts';
+import type { NewClient } from '../../src/clients/index.ts';
+import { createDatabase } from '../../src/db/index.ts';
+import { POSTGRES_URL, REDIS_URL } from './services.ts';
+
+export interface TestServerOptions {
+  /** 'memory' (default): PGlite in memory; 'file': PGlite under a temp DATA_DIR; 'postgres': the machine's Postgres in a fresh schema */
+  database?: 'memory' | 'file' | 'postgres';
+  /** token state in the machine's Redis (random key prefix) instead of SQL */
+  redis?: boolean;
+  /** reuse a directory (keys, data) from an earlier server: restarts */
+  dir?: string;
+  /** reuse a Postgres schema from an earlier server */
+  schema?: string;
+  /** extra configuration */
+  config?: Record<string, unknown>;
+  /** where logs go (default: nowhere) */
+  logDestination?: { write(line: string): void };
+  logLevel?: string;
+}
+
+export interface TestServer extends RunningServer {
+  readonly issuer: string;
+  readonly dir: string;
+  readonly schema?: string;
+  readonly config: Config;
+  /** creates a client through the repository; returns id and secret */
+  createClient(input: NewClient): Promise<{ clientId: string; clientSecret?: string }>;
+  createUser(input: { username: string; password: string; email?: string; roles?: string[] }): Promise<{ id: string }>;
+  /** stops the server; removes its temp dir and schema unless keep is set */
+  stop(options?: { keep?: boolean }): Promise<void>;
+}
+
+/** Fast argon2 parameters for tests that do not measure hashing. */
+export const FAST_HASHING = { memoryCost: 8192, timeCost: 1, parallelism: 1 };
+
+/** Starts a real Tessera on 127.0.0.1 with a random port. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'));
+  const database = options.database ?? 'memory';
+  const schema = database === 'postgres' ? (options.schema ?? `t_${randomBytes(6).toString('hex')}`) : undefined;
+
+  // the port must be known before the issuer: reserve one by listening first
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = loadConfig({}, {
+    port,
+    host: '127.0.0.1',
+    issuer,
+    dataDir: join(dir, 'data'),
+    keysDir: join(dir, 'keys'),
+    logLevel: options.logLevel ?? (options.logDestination ? 'info' : 'silent'),
+    passwordHashing: FAST_HASHING,
+    ...(database === 'postgres' ? { databaseUrl: POSTGRES_URL } : {}),
+    ...(options.redis ? { redis: { url: REDIS_URL, keyPrefix: `tessera-test:${randomBytes(6).toString('hex')}:` } } : {}),
+    ...options.config,
+  });
+  const logger = createLogger({ level: config.logLevel, destination: options.logDestination as never });
+  const running = await startServer(config, {
+    logger,
+    inMemoryDatabase: database === 'memory',
+    databaseSchema: schema,
+    env: {},
+  });
+
+  return {
+    ...running,
+    issuer,
+    dir,
+    schema,
+    config,
+    async createClient(input) {
+      const { client, clientSecret } = await running.services.clients.create(input, clientMetadataValidator(running.provider as never));
+      return { clientId: client.clientId, clientSecret };
+    },
+    async createUser(input) {
+      const passwordHash = await running.services.hasher.hash(input.password);
+      const account = await running.services.accounts.create({ username: input.username, email: input.email, roles: input.roles, passwordHash });
+      return { id: account.id };
+    },
+    async stop(stopOptions = {}) {
+      await running.close();
+      if (stopOptions.keep) return;
+      if (schema) {
+        const db = await createDatabase({ databaseUrl: POSTGRES_URL });
+        await db.knex.raw('drop schema if exists ?? cascade', [schema]).finally(() => db.close());
+      }
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
