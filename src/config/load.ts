@@ -53,12 +53,13 @@ function fromEnvironment(env: Env): Plain {
 
 function describeErrors(errors: NonNullable<ReturnType<Ajv2020['compile']>['errors']>): string {
   return errors.map((e) => {
-    const field = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '(root)';
-    const extra = e.keyword === 'additionalProperties'
-      ? `: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`
-      : e.keyword === 'required' ? `: missing "${(e.params as { missingProperty: string }).missingProperty}"`
-        : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
-    return `${field} ${e.message}${extra}`;
+    const field = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '';
+    const params = e.params as { additionalProperty?: string; missingProperty?: string; allowedValues?: unknown[] };
+    const at = (name: string) => (field ? `${field}.${name}` : name);
+    if (e.keyword === 'additionalProperties') return `${at(params.additionalProperty!)}: unknown field`;
+    if (e.keyword === 'required') return `${at(params.missingProperty!)}: is required`;
+    if (e.keyword === 'enum') return `${field} must be one of (${params.allowedValues!.join(', ')})`;
+    return `${field || '(root)'} ${e.message}`;
   }).join('; ');
 }
 
