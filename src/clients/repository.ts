@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { digestClientSecret, generateClientSecret } from './secrets.ts';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
+import { createTtlCache } from './ttl-cache.ts';
 
 export interface NewClient {
   name: string;
@@ -80,8 +81,9 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
 
 export type ClientRepository = ReturnType<typeof createClientRepository>;
 
-export function createClientRepository(knex: Knex) {
+export function createClientRepository(knex: Knex, options: { cacheTtlMs?: number } = {}) {
   const table = () => knex<ClientRow>('clients');
+  const providerMetadataCache = createTtlCache<Record<string, unknown>>({ ttlMs: options.cacheTtlMs ?? 5000, maxEntries: 10_000 });
 
   return {
     /**
@@ -113,9 +115,12 @@ export function createClientRepository(knex: Knex) {
     },
 
     /** The metadata oidc-provider needs, secret digest included. */
-    async findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
-      const row = await table().where({ client_id: clientId }).first();
-      return row && providerMetadataOf(toRecord(row), row.secret_digest);
+    /** The metadata oidc-provider needs, secret digest included. Read on every request: cached briefly. */
+    findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+      return providerMetadataCache.get(clientId, async () => {
+        const row = await table().where({ client_id: clientId }).first();
+        return row && providerMetadataOf(toRecord(row), row.secret_digest);
+      });
     },
 
     async list(options: { limit: number; offset: number }): Promise<ClientRecord[]> {
@@ -124,6 +129,7 @@ export function createClientRepository(knex: Knex) {
     },
 
     async delete(clientId: string): Promise<boolean> {
+      providerMetadataCache.invalidate(clientId);
       return (await table().where({ client_id: clientId }).delete()) > 0;
     },
   };

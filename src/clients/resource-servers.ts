@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createTtlCache } from './ttl-cache.ts';
 
 export interface ResourceServer {
   readonly identifier: string;
@@ -39,8 +40,10 @@ function toResourceServer(row: ResourceServerRow): ResourceServer {
 
 export type ResourceServerRepository = ReturnType<typeof createResourceServerRepository>;
 
-export function createResourceServerRepository(knex: Knex, defaults: { accessTokenTtl: number }) {
+export function createResourceServerRepository(knex: Knex, defaults: { accessTokenTtl: number; cacheTtlMs?: number }) {
   const table = () => knex<ResourceServerRow>('resource_servers');
+  // read on every token request for an API: cached briefly
+  const cache = createTtlCache<ResourceServer>({ ttlMs: defaults.cacheTtlMs ?? 5000, maxEntries: 10_000 });
   return {
     async create(input: NewResourceServer): Promise<ResourceServer> {
       try {
@@ -57,15 +60,18 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
         throw error;
       }
     },
-    async find(identifier: string): Promise<ResourceServer | undefined> {
-      const row = await table().where({ identifier }).first();
-      return row && toResourceServer(row);
+    find(identifier: string): Promise<ResourceServer | undefined> {
+      return cache.get(identifier, async () => {
+        const row = await table().where({ identifier }).first();
+        return row && toResourceServer(row);
+      });
     },
     async list(options: { limit: number; offset: number }): Promise<ResourceServer[]> {
       const rows = await table().orderBy('identifier').limit(options.limit).offset(options.offset);
       return rows.map(toResourceServer);
     },
     async delete(identifier: string): Promise<boolean> {
+      cache.invalidate(identifier);
       return (await table().where({ identifier }).delete()) > 0;
     },
   };
