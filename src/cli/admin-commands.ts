@@ -1,7 +1,72 @@
 import type { Config } from '../config/index.ts';
+import { adminApiFor, AdminApiError, type AdminApi } from './admin-client.ts';
+import type { CommandContext } from './output.ts';
+import { isUsageError, UsageError } from './usage.ts';
+import { usersCommand, USERS_USAGE } from './users.ts';
+import { clientsCommand, CLIENTS_USAGE } from './clients.ts';
+import { resourcesCommand, RESOURCES_USAGE } from './resources.ts';
+import { grantsCommand, GRANTS_USAGE } from './grants.ts';
+import { tokensCommand, TOKENS_USAGE } from './tokens.ts';
+import { keysCommand, KEYS_USAGE } from './keys.ts';
+import { auditCommand, AUDIT_USAGE } from './audit.ts';
 
-export const ADMIN_COMMANDS = '';
+type Command = (args: string[], cli: CommandContext) => Promise<number>;
 
-export async function runAdminCommand(_config: Config, command: string, _args: string[], _output: { json: boolean }): Promise<number> {
-  throw Object.assign(new Error(`unknown command "${command}"`), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  users: { run: usersCommand, usage: USERS_USAGE },
+  clients: { run: clientsCommand, usage: CLIENTS_USAGE },
+  resources: { run: resourcesCommand, usage: RESOURCES_USAGE },
+  grants: { run: grantsCommand, usage: GRANTS_USAGE },
+  tokens: { run: tokensCommand, usage: TOKENS_USAGE },
+  keys: { run: keysCommand, usage: KEYS_USAGE },
+  audit: { run: auditCommand, usage: AUDIT_USAGE },
+};
+
+export const ADMIN_COMMANDS = [
+  USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE,
+  `
+  Admin commands call the admin API of the server at ISSUER with the admin
+  credentials from TESSERA_ADMIN_CLIENT_ID/TESSERA_ADMIN_CLIENT_SECRET or
+  $KEYS_DIR/admin-client.json.`,
+].join('\n');
+
+export interface AdminCommandIo {
+  stdin?: CommandContext['stdin'];
+  stdout?: CommandContext['stdout'];
+  stderr?: CommandContext['stderr'];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** An error answer of the admin API, on stderr: its problem JSON with --json, readable lines otherwise. */
+function reportProblem(error: AdminApiError, cli: CommandContext): void {
+  if (cli.json) {
+    cli.stderr.write(`${JSON.stringify({ status: error.status, ...error.problem })}\n`);
+    return;
+  }
+  cli.stderr.write(`tessera: ${error.message}\n`);
+  for (const field of error.problem.errors ?? []) cli.stderr.write(`  ${field.field}: ${field.message}\n`);
+}
+
+/** Runs `tessera <group> <subcommand> ...`; returns the exit code. */
+export async function runAdminCommand(config: Config, command: string, args: string[], output: { json: boolean }, io: AdminCommandIo = {}): Promise<number> {
+  const group = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!group) throw new UsageError(`unknown command "${command}"`);
+  let api: AdminApi | undefined;
+  const cli: CommandContext = {
+    // made on first use: usage errors and `keys rotate` need no credentials
+    get api() { return (api ??= adminApiFor(config, io.env)); },
+    json: output.json,
+    stdin: io.stdin ?? process.stdin,
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+  };
+  try {
+    return await group.run(args, cli);
+  } catch (error) {
+    // a bad command line gets the usage of its own group, not the whole list
+    if (isUsageError(error)) throw new UsageError((error as Error).message, group.usage);
+    if (!(error instanceof AdminApiError)) throw error;
+    reportProblem(error, cli);
+    return 1;
+  }
 }

@@ -1,17 +1,14 @@
-import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../config/index.ts';
-import { serve } from './serve.ts';
-import { migrate } from './migrate.ts';
 import { runAdminCommand, ADMIN_COMMANDS } from './admin-commands.ts';
+import { isUsageError, type UsageError } from './usage.ts';
 
 const USAGE = `usage: tessera <command> [options]
 
   serve                      start the server (applies pending migrations first)
   migrate                    apply pending database migrations
 ${ADMIN_COMMANDS}
-  --json                     machine-readable output`;
 
-export class UsageError extends Error {}
+  --json                     machine-readable output on stdout`;
 
 /** Parses argv and runs the command; returns the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
@@ -22,12 +19,16 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   try {
     const config = loadConfig();
+    // serve and migrate load the server and database code; admin commands,
+    // which only talk HTTP, start faster without it
     if (command === 'serve') {
+      const { serve } = await import('./serve.ts');
       await serve(config);
       return -1; // keep running
     }
     const json = rest.includes('--json');
     if (command === 'migrate') {
+      const { migrate } = await import('./migrate.ts');
       await migrate(config, { json });
       return 0;
     }
@@ -37,8 +38,9 @@ export async function runCli(argv: string[]): Promise<number> {
       console.error(`tessera: ${error.message}`);
       return 1;
     }
-    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      console.error(`tessera: ${(error as Error).message}\n\n${USAGE}`);
+    if (isUsageError(error)) {
+      const usage = (error as UsageError).usage ? `usage:\n${(error as UsageError).usage}` : USAGE;
+      console.error(`tessera: ${(error as Error).message}\n\n${usage}`);
       return 2;
     }
     console.error(`tessera: ${(error as Error).message}`);
@@ -46,4 +48,5 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-export { parseArgs };
+export { UsageError } from './usage.ts';
+export { parseArgs } from 'node:util';

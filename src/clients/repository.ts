@@ -130,7 +130,8 @@ export function createClientRepository(knex: Knex, options: { cacheTtlMs?: numbe
 
     async delete(clientId: string): Promise<boolean> {
       providerMetadataCache.invalidate(clientId);
-      return (await table().where({ client_id: clientId }).delete()) > 0;
+      // `returning` rather than the count: knex-pglite does not report row counts
+      return (await table().where({ client_id: clientId }).delete().returning('client_id')).length > 0;
     },
   };
 }

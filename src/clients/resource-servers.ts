@@ -72,7 +72,7 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
     },
     async delete(identifier: string): Promise<boolean> {
       cache.invalidate(identifier);
-      return (await table().where({ identifier }).delete()) > 0;
+      return (await table().where({ identifier }).delete().returning('identifier')).length > 0;
     },
   };
 }

@@ -1,0 +1,73 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import type { KeyMaterial } from '../keys/index.ts';
+import type { Revocation, TokenState } from '../tokens/index.ts';
+import type { Logger } from '../observability/index.ts';
+import type { Services } from '../server/app.ts';
+import type { FieldError } from './problem.ts';
+import type { JsonSchema } from './schemas/common.ts';
+
+export interface AdminRouterDeps {
+  config: Config;
+  provider: Provider;
+  keys: KeyMaterial;
+  tokenState: TokenState;
+  services: Services;
+  revocation: Revocation;
+  logger: Logger;
+}
+
+/** What a handler gets: input already validated against the route's schemas. */
+export interface AdminInput<Body = unknown, Query = unknown> {
+  body: Body;
+  query: Query;
+  params: Record<string, string>;
+  /** client_id of the admin token: the actor of the audit events it causes */
+  actor: string;
+}
+
+/**
+ * One admin endpoint. The same declaration is registered on the router and
+ * rendered into the OpenAPI document, so the two cannot drift apart.
+ */
+export interface AdminRoute {
+  method: 'get' | 'post' | 'delete';
+  /** koa-router path below /admin/v1, e.g. /users/:idOrUsername */
+  path: string;
+  tag: string;
+  summary: string;
+  /** path parameters; one that does not match is a 404 (it cannot name anything) */
+  params?: Record<string, JsonSchema>;
+  query?: JsonSchema;
+  body?: JsonSchema;
+  responses: Record<number, { description: string; schema?: JsonSchema; list?: boolean }>;
+  handle(ctx: Context, input: AdminInput<any, any>): Promise<void>;
+}
+
+/** Thrown by handlers; rendered as application/problem+json. */
+export class AdminProblem extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail?: string;
+  readonly errors?: FieldError[];
+  constructor(status: number, title: string, detail?: string, errors?: FieldError[]) {
+    super(detail ?? title);
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.errors = errors;
+  }
+}
+
+export const notFound = (what: string) => new AdminProblem(404, 'Not Found', `no such ${what}`);
+
+export function reply(ctx: Context, status: number, body?: unknown): void {
+  ctx.status = status;
+  if (body !== undefined) ctx.body = body;
+}
+
+/** List answers share one shape. */
+export const page = <T>(items: T[], query: { limit: number; offset: number }) => ({ items, limit: query.limit, offset: query.offset });
+
+export const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);

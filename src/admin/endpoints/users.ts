@@ -1,0 +1,127 @@
+import { UsernameTakenError, type Account } from '../../accounts/index.ts';
+import type { FieldError } from '../problem.ts';
+import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
+import { compileBody } from '../validation.ts';
+import { pathId } from '../schemas/common.ts';
+import {
+  createUserSchema, emptyBodySchema, importUserLineSchema, importUsersSchema, listQuerySchema, userSchema,
+  type CreateUserBody, type ImportUserLine,
+} from '../schemas/users.ts';
+
+/** What the API shows of an account: never its password hash. */
+export function userView(account: Account) {
+  return {
+    id: account.id,
+    username: account.username,
+    email: account.email,
+    email_verified: account.emailVerified,
+    name: account.name,
+    roles: account.roles,
+    disabled: account.disabled,
+    created_at: iso(account.createdAt),
+    updated_at: iso(account.updatedAt),
+  };
+}
+
+const hashScheme = (hash: string) => (hash.startsWith('$argon2id$') ? 'argon2id' : 'bcrypt');
+
+export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
+  const { accounts, hasher, audit } = deps.services;
+  const validateLine = compileBody(importUserLineSchema);
+  const tag = 'users';
+  const params = { idOrUsername: pathId };
+
+  /** Users are addressed by id or by username, whichever the operator has at hand. */
+  async function findUser(idOrUsername: string): Promise<Account> {
+    const account = await accounts.findById(idOrUsername) ?? await accounts.findByUsername(idOrUsername);
+    if (!account) throw notFound('user');
+    return account;
+  }
+
+  const usernameTaken = () => new AdminProblem(409, 'Conflict', 'username is already taken', [{ field: 'username', message: 'is already taken' }]);
+
+  /** One import line: validated alone, so its errors name it and spare the others. */
+  async function importLine(line: unknown, actor: string): Promise<{ status: 'imported'; id: string } | { status: 'invalid' | 'conflict'; errors: FieldError[] }> {
+    const checked = validateLine(line);
+    if (!checked.ok) return { status: 'invalid', errors: checked.errors };
+    const input = checked.value as ImportUserLine;
+    if (!hasher.isSupportedHash(input.password_hash)) {
+      return { status: 'invalid', errors: [{ field: 'password_hash', message: 'must be an argon2id or bcrypt ($2a$/$2b$/$2y$) hash' }] };
+    }
+    try {
+      // bcrypt hashes stay as they are until the user's next sign-in rehashes them to argon2id
+      const account = await accounts.create({ username: input.username, email: input.email, roles: input.roles, passwordHash: input.password_hash });
+      await audit.record({ type: 'user.imported', actor, subject: account.id, details: { username: account.username, email: account.email, roles: account.roles, scheme: hashScheme(input.password_hash) } });
+      return { status: 'imported', id: account.id };
+    } catch (error) {
+      if (error instanceof UsernameTakenError) return { status: 'conflict', errors: [{ field: 'username', message: 'is already taken' }] };
+      throw error;
+    }
+  }
+
+  return [
+    {
+      method: 'post', path: '/users', tag, summary: 'Create a user',
+      body: createUserSchema,
+      responses: { 201: { description: 'the user', schema: userSchema }, 409: { description: 'the username is taken' } },
+      async handle(ctx, { body, actor }: AdminInput<CreateUserBody>) {
+        // cheap refusal before the (deliberately slow) hash; the insert still guards races
+        if (await accounts.findByUsername(body.username)) throw usernameTaken();
+        const passwordHash = await hasher.hash(body.password);
+        let account: Account;
+        try {
+          account = await accounts.create({ username: body.username, email: body.email, name: body.name, roles: body.roles, passwordHash });
+        } catch (error) {
+          if (error instanceof UsernameTakenError) throw usernameTaken();
+          throw error;
+        }
+        await audit.record({ type: 'user.created', actor, subject: account.id, details: { username: account.username, email: account.email, roles: account.roles } });
+        reply(ctx, 201, userView(account));
+      },
+    },
+    {
+      method: 'get', path: '/users', tag, summary: 'List users (by username)',
+      query: listQuerySchema,
+      responses: { 200: { description: 'a page of users', schema: userSchema, list: true } },
+      async handle(ctx, { query }: AdminInput<unknown, { limit: number; offset: number }>) {
+        reply(ctx, 200, page((await accounts.list(query)).map(userView), query));
+      },
+    },
+    {
+      method: 'post', path: '/users/import', tag, summary: 'Import users with existing password hashes (argon2id, bcrypt)',
+      body: importUsersSchema,
+      responses: { 200: { description: 'per-line results: imported, invalid or conflict' } },
+      async handle(ctx, { body, actor }: AdminInput<{ users: unknown[] }>) {
+        const results = [];
+        for (const [index, line] of body.users.entries()) {
+          const username = (line as { username?: unknown }).username;
+          results.push({ index, ...(typeof username === 'string' ? { username } : {}), ...await importLine(line, actor) });
+        }
+        const imported = results.filter((r) => r.status === 'imported').length;
+        reply(ctx, 200, { imported, failed: results.length - imported, results });
+      },
+    },
+    {
+      method: 'get', path: '/users/:idOrUsername', tag, summary: 'One user, by id or username',
+      params,
+      responses: { 200: { description: 'the user', schema: userSchema }, 404: { description: 'no such user' } },
+      async handle(ctx, { params: p }) {
+        reply(ctx, 200, userView(await findUser(p.idOrUsername)));
+      },
+    },
+    {
+      method: 'post', path: '/users/:idOrUsername/disable', tag, summary: "Disable a user and revoke all of the user's grants",
+      params, body: emptyBodySchema,
+      responses: { 200: { description: 'the user and the number of grants revoked' }, 404: { description: 'no such user' } },
+      async handle(ctx, { params: p, actor }) {
+        const account = await findUser(p.idOrUsername);
+        // disabled first: from here on the account cannot sign in or be found by
+        // the provider, so no new grant can appear while the old ones are revoked
+        const disabled = await deps.services.accounts.setDisabled(account.id, true) ?? account;
+        const revoked = await deps.revocation.revokeGrantsOfUser(account.id);
+        await audit.record({ type: 'user.disabled', actor, subject: account.id, details: { username: account.username, revoked_grants: revoked } });
+        reply(ctx, 200, { user: userView(disabled), revoked_grants: revoked });
+      },
+    },
+  ];
+}

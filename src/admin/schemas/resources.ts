@@ -1,0 +1,33 @@
+import { absoluteUri, list, object, scopeToken, text, type JsonSchema } from './common.ts';
+
+export interface CreateResourceBody {
+  identifier: string;
+  name?: string;
+  scopes: string[];
+  token_format?: 'jwt' | 'opaque';
+  access_token_ttl?: number;
+}
+
+/** The longest access-token lifetime a resource server may ask for. */
+export const MAX_RESOURCE_TTL = 86400;
+
+export const createResourceSchema: JsonSchema = {
+  title: 'CreateResource',
+  ...object({
+    identifier: { ...absoluteUri, description: 'the audience URI (RFC 8707 resource indicator)' },
+    name: text(200),
+    scopes: list(scopeToken, 200, { minItems: 1 }),
+    token_format: { type: 'string', enum: ['jwt', 'opaque'] },
+    access_token_ttl: { type: 'integer', minimum: 60, maximum: MAX_RESOURCE_TTL, description: 'seconds' },
+  }, ['identifier', 'scopes']),
+};
+
+export const resourceSchema: JsonSchema = {
+  title: 'Resource',
+  type: 'object',
+  properties: {
+    identifier: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } },
+    token_format: { type: 'string', enum: ['jwt', 'opaque'] }, access_token_ttl: { type: 'integer' },
+    created_at: { type: 'string', format: 'date-time' },
+  },
+};

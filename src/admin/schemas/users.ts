@@ -1,0 +1,49 @@
+import { email, list, object, pagination, role, text, username, type JsonSchema } from './common.ts';
+
+export interface CreateUserBody { username: string; email?: string; name?: string; roles?: string[]; password: string }
+export interface ImportUserLine { username: string; email?: string; password_hash: string; roles?: string[] }
+
+export const createUserSchema: JsonSchema = {
+  title: 'CreateUser',
+  ...object({
+    username,
+    email,
+    name: text(200),
+    roles: list(role, 50),
+    // not a PLAIN_TEXT string: passwords may hold any character; they are hashed, never stored
+    password: { type: 'string', minLength: 8, maxLength: 1024, writeOnly: true },
+  }, ['username', 'password']),
+};
+
+/** One line of an import; checked line by line, so one bad line does not sink the others. */
+export const importUserLineSchema: JsonSchema = {
+  title: 'ImportUserLine',
+  ...object({
+    username,
+    email,
+    name: text(200),
+    roles: list(role, 50),
+    password_hash: { type: 'string', minLength: 20, maxLength: 512, pattern: '^\\$[\\x21-\\x7E]+$', description: 'argon2id ($argon2id$...) or bcrypt ($2a$/$2b$/$2y$)' },
+  }, ['username', 'password_hash']),
+};
+
+export const importUsersSchema: JsonSchema = {
+  title: 'ImportUsers',
+  // Lines are validated one by one in the handler against ImportUserLine, so
+  // that a bad line is reported by its index while the others are imported.
+  ...object({ users: { type: 'array', minItems: 1, maxItems: 500, items: { description: 'ImportUserLine: username, email?, name?, roles?, password_hash' } } }, ['users']),
+};
+
+export const emptyBodySchema: JsonSchema = { title: 'Empty', ...object({}) };
+
+export const listQuerySchema: JsonSchema = object({ ...pagination });
+
+export const userSchema: JsonSchema = {
+  title: 'User',
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, username: { type: 'string' }, email: { type: ['string', 'null'] },
+    email_verified: { type: 'boolean' }, name: { type: ['string', 'null'] }, roles: { type: 'array', items: { type: 'string' } },
+    disabled: { type: 'boolean' }, created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' },
+  },
+};

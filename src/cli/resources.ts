@@ -1,0 +1,53 @@
+import { none, parse, single, spaceList, unknownSubcommand, wholeNumber } from './args.ts';
+import { emit, table, type CommandContext } from './output.ts';
+import { UsageError } from './usage.ts';
+
+export const RESOURCES_USAGE = `  resources create --identifier URI [--name N] --scopes "s1 s2" [--token-format jwt|opaque]
+                   [--access-token-ttl SECONDS]
+  resources list [--limit N] [--offset N]
+  resources delete URI`;
+
+interface Resource { identifier: string; name: string; scopes: string[]; token_format: string; access_token_ttl: number }
+
+async function create(args: string[], cli: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, {
+    identifier: { type: 'string' },
+    name: { type: 'string' },
+    scopes: { type: 'string' },
+    'token-format': { type: 'string' },
+    'access-token-ttl': { type: 'string' },
+  });
+  none(positionals);
+  if (!values.identifier) throw new UsageError('--identifier is required');
+  if (values.scopes === undefined) throw new UsageError('--scopes is required');
+  const resource = await cli.api.post<Resource>('/resources', {
+    identifier: values.identifier,
+    name: values.name,
+    scopes: spaceList(values.scopes),
+    token_format: values['token-format'],
+    access_token_ttl: wholeNumber(values['access-token-ttl'], '--access-token-ttl'),
+  });
+  emit(cli, resource, () => [`created resource server ${resource.identifier} (scopes: ${resource.scopes.join(' ')}; ${resource.token_format} tokens, ${resource.access_token_ttl} s)`]);
+  return 0;
+}
+
+export async function resourcesCommand(args: string[], cli: CommandContext): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'create': return create(rest, cli);
+    case 'list': {
+      const { values, positionals } = parse(rest, { limit: { type: 'string' }, offset: { type: 'string' } });
+      none(positionals);
+      const page = await cli.api.get<{ items: Resource[] }>('/resources', { limit: wholeNumber(values.limit, '--limit'), offset: wholeNumber(values.offset, '--offset') });
+      emit(cli, page, () => table([['IDENTIFIER', 'NAME', 'FORMAT', 'TTL', 'SCOPES'], ...page.items.map((r) => [r.identifier, r.name, r.token_format, String(r.access_token_ttl), r.scopes.join(' ')])]));
+      return 0;
+    }
+    case 'delete': {
+      const identifier = single(parse(rest, {}).positionals, 'resource identifier');
+      await cli.api.delete(`/resources/${encodeURIComponent(identifier)}`);
+      emit(cli, { identifier, deleted: true }, () => [`deleted resource server ${identifier}`]);
+      return 0;
+    }
+    default: return unknownSubcommand('resources', sub);
+  }
+}

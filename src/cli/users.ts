@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { commaList, none, parse, single, unknownSubcommand, wholeNumber } from './args.ts';
+import { emit, readAll, readPassword, table, type CommandContext } from './output.ts';
+import { UsageError } from './usage.ts';
+
+export const USERS_USAGE = `  users create --username U [--email E] [--name N] [--role R]... --password-stdin
+  users disable U            disable U and revoke all of U's grants
+  users import FILE          JSON lines (username, email, password_hash, roles); FILE - reads stdin
+  users list [--limit N] [--offset N]
+  users show U`;
+
+interface User { id: string; username: string; email: string | null; roles: string[]; disabled: boolean }
+interface ImportResult { index: number; username?: string; status: string; errors?: Array<{ field: string; message: string }> }
+
+// Each import request stays well under the admin API's 64 kB body limit.
+const BATCH_ITEMS = 200;
+const BATCH_BYTES = 48 * 1024;
+
+async function create(args: string[], cli: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, {
+    username: { type: 'string' },
+    email: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string', multiple: true },
+    'password-stdin': { type: 'boolean' },
+  });
+  none(positionals);
+  if (!values.username) throw new UsageError('--username is required');
+  if (!values['password-stdin']) throw new UsageError('--password-stdin is required: the password is read from stdin, never from the command line');
+  const password = await readPassword(cli);
+  const roles = values.role?.flatMap((role) => commaList(role) ?? []);
+  const user = await cli.api.post<User>('/users', { username: values.username, email: values.email, name: values.name, roles, password });
+  emit(cli, user, () => [`created user ${user.username} (id ${user.id})`]);
+  return 0;
+}
+
+type Line = { line: number; value: unknown } | { line: number; error: string };
+
+function parseLines(text: string): Line[] {
+  const lines: Line[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    if (!raw.trim()) return;
+    try {
+      lines.push({ line: i + 1, value: JSON.parse(raw) });
+    } catch {
+      lines.push({ line: i + 1, error: 'not valid JSON' });
+    }
+  });
+  return lines;
+}
+
+/** JSON lines → batches sent in order; each result is reported against its line number. */
+async function importUsers(args: string[], cli: CommandContext): Promise<number> {
+  const { positionals } = parse(args, {});
+  const file = single(positionals, 'FILE');
+  const text = file === '-' ? await readAll(cli.stdin) : readFileSync(file, 'utf8');
+  const lines = parseLines(text);
+  const results: Array<{ line: number } & Omit<ImportResult, 'index'>> = [];
+  for (const bad of lines.filter((l) => 'error' in l)) results.push({ line: bad.line, status: 'invalid', errors: [{ field: '(line)', message: (bad as { error: string }).error }] });
+
+  const sizeOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value)) + 1;
+  const valid: Array<{ line: number; value: unknown }> = [];
+  for (const l of lines) {
+    if (!('value' in l)) continue;
+    // a line no request could carry is reported, not allowed to sink the whole import
+    if (sizeOf(l.value) > BATCH_BYTES) results.push({ line: l.line, status: 'invalid', errors: [{ field: '(line)', message: `longer than ${BATCH_BYTES / 1024} kB` }] });
+    else valid.push(l);
+  }
+  for (let start = 0; start < valid.length;) {
+    const batch: typeof valid = [];
+    let bytes = 0;
+    while (start < valid.length && batch.length < BATCH_ITEMS) {
+      const size = sizeOf(valid[start].value);
+      if (batch.length && bytes + size > BATCH_BYTES) break;
+      batch.push(valid[start++]);
+      bytes += size;
+    }
+    const answer = await cli.api.post<{ results: ImportResult[] }>('/users/import', { users: batch.map((l) => l.value) });
+    for (const { index, ...result } of answer.results) results.push({ line: batch[index].line, ...result });
+  }
+  results.sort((a, b) => a.line - b.line);
+  const imported = results.filter((r) => r.status === 'imported').length;
+  const failed = results.length - imported;
+  emit(cli, { imported, failed, results }, () => [
+    ...results.filter((r) => r.status !== 'imported').map((r) => `line ${r.line}${r.username ? ` (${r.username})` : ''}: ${r.status}: ${(r.errors ?? []).map((e) => `${e.field} ${e.message}`).join('; ')}`),
+    `imported ${imported}, failed ${failed}`,
+  ]);
+  return failed ? 1 : 0;
+}
+
+export async function usersCommand(args: string[], cli: CommandContext): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'create': return create(rest, cli);
+    case 'import': return importUsers(rest, cli);
+    case 'disable': {
+      const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
+      const answer = await cli.api.post<{ user: User; revoked_grants: number }>(`/users/${user}/disable`);
+      emit(cli, answer, () => [`disabled ${answer.user.username}; revoked ${answer.revoked_grants} grant(s)`]);
+      return 0;
+    }
+    case 'show': {
+      const user = await cli.api.get<User>(`/users/${encodeURIComponent(single(parse(rest, {}).positionals, 'user'))}`);
+      emit(cli, user, () => Object.entries(user).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));
+      return 0;
+    }
+    case 'list': {
+      const { values, positionals } = parse(rest, { limit: { type: 'string' }, offset: { type: 'string' } });
+      none(positionals);
+      const page = await cli.api.get<{ items: User[] }>('/users', { limit: wholeNumber(values.limit, '--limit'), offset: wholeNumber(values.offset, '--offset') });
+      emit(cli, page, () => table([['USERNAME', 'ID', 'EMAIL', 'ROLES', 'STATE'], ...page.items.map((u) => [u.username, u.id, u.email ?? '', u.roles.join(' '), u.disabled ? 'disabled' : 'active'])]));
+      return 0;
+    }
+    default: return unknownSubcommand('users', sub);
+  }
+}

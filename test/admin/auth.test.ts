@@ -1,0 +1,65 @@
+import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { adminToken, call, tokenFor } from './admin-api.ts';
+
+describe('admin API access', () => {
+  let server: TestServer;
+  beforeAll(async () => { server = await startTestServer(); });
+  afterAll(async () => { await server?.stop(); });
+
+  test('no token → 401 problem with WWW-Authenticate', async () => {
+    const res = await call(server, undefined, 'GET', '/users');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 401, title: 'Unauthorized' });
+  });
+
+  test('a forged token → 401 invalid_token', async () => {
+    const res = await call(server, undefined, 'GET', '/users', undefined, { authorization: 'Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  test('a token without the admin scope → 403 insufficient_scope', async () => {
+    const { clientId, clientSecret } = await server.createClient({ name: 'not admin', grantTypes: ['client_credentials'], scopes: ['read'] });
+    const token = await tokenFor(server, clientId, clientSecret!);
+    const res = await call(server, token, 'GET', '/users');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expect(res.headers.get('x-accepted-oauth-scopes')).toBe('admin');
+    expect(res.headers.get('x-oauth-scopes')).toBe('');
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  test('the admin client gets in; unknown endpoints and methods are problems too', async () => {
+    const token = await adminToken(server);
+    expect((await call(server, token, 'GET', '/users')).status).toBe(200);
+    const missing = await call(server, token, 'GET', '/nothing-here');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const wrongMethod = await call(server, token, 'PUT', '/keys');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toContain('GET');
+  });
+
+  test('the OpenAPI 3.1 document is served without a token, built from the validation schemas', async () => {
+    const res = await call(server, undefined, 'GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    for (const path of ['/admin/v1/users', '/admin/v1/users/import', '/admin/v1/users/{idOrUsername}/disable', '/admin/v1/clients', '/admin/v1/resources',
+      '/admin/v1/grants', '/admin/v1/grants/revoke', '/admin/v1/tokens/revoke', '/admin/v1/keys', '/admin/v1/audit']) {
+      expect(res.body.paths).toHaveProperty([path]);
+    }
+    const { createUserSchema } = await import('../../src/admin/schemas/users.ts');
+    expect(res.body.components.schemas.CreateUser).toEqual(createUserSchema);
+    expect(res.body.paths['/admin/v1/users'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CreateUser' });
+  });
+
+  test('keys list shows kid, kty, alg, use and nothing private', async () => {
+    const res = await call(server, await adminToken(server), 'GET', '/keys');
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    for (const key of res.body.items) expect(Object.keys(key).sort()).toEqual(['alg', 'kid', 'kty', 'use']);
+  });
+});

@@ -1,0 +1,187 @@
+import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+const NODE = join(process.cwd(), 'node_modules/.bin/node');
+const MAIN = join(process.cwd(), 'src/main.ts');
+
+interface Run { code: number | null; stdout: string; stderr: string; json: any }
+
+describe('tessera admin commands against a running server', () => {
+  let server: TestServer;
+  let scratch: string;
+  beforeAll(async () => {
+    server = await startTestServer();
+    scratch = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** The real CLI in a child process, as an operator runs it. */
+  function tessera(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, ISSUER: server.issuer, KEYS_DIR: server.config.keysDir, LOG_LEVEL: 'silent', ...options.env };
+    return new Promise((resolve, reject) => {
+      const child = spawn(NODE, [MAIN, ...args], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => { stdout += chunk; });
+      child.stderr.on('data', (chunk) => { stderr += chunk; });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        let json: unknown;
+        try { json = JSON.parse(stdout); } catch { /* human output */ }
+        resolve({ code, stdout, stderr, json });
+      });
+      child.stdin.end(options.stdin ?? '');
+    });
+  }
+
+  const signIn = (username: string, password: string) => server.services.verifyCredentials(username, password, { ip: '127.0.0.1' });
+
+  test('users create reads the password from stdin and prints the user as JSON', async () => {
+    const run = await tessera(['users', 'create', '--username', 'frank', '--email', 'frank@example.com', '--role', 'staff', '--role', 'ops', '--password-stdin', '--json'], { stdin: 'frank password\n' });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ username: 'frank', email: 'frank@example.com', roles: ['staff', 'ops'], disabled: false });
+    expect(run.stdout).not.toMatch(/hash|argon/);
+    expect(await signIn('frank', 'frank password')).toMatchObject({ ok: true });
+  });
+
+  test('without --password-stdin there is no user: the password never comes from argv', async () => {
+    const run = await tessera(['users', 'create', '--username', 'gina', '--password', 'in clear']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/Unknown option '--password'/);
+    const again = await tessera(['users', 'create', '--username', 'gina'], { stdin: 'whatever password' });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/--password-stdin is required/);
+    expect(await server.services.accounts.findByUsername('gina')).toBeUndefined();
+  });
+
+  test('an error of the API goes to stderr with a non-zero exit', async () => {
+    const run = await tessera(['users', 'create', '--username', 'frank', '--password-stdin'], { stdin: 'another password' });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/Conflict/);
+    expect(run.stderr).toMatch(/username: is already taken/);
+    const json = await tessera(['users', 'create', '--username', 'x y', '--password-stdin', '--json'], { stdin: 'long enough password' });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toMatchObject({ status: 400, errors: [{ field: 'username' }] });
+  });
+
+  test('resources create', async () => {
+    const run = await tessera(['resources', 'create', '--identifier', 'https://ledger.example', '--name', 'Ledger', '--scopes', 'ledger:read ledger:write', '--token-format', 'jwt', '--access-token-ttl', '900', '--json']);
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ identifier: 'https://ledger.example', name: 'Ledger', scopes: ['ledger:read', 'ledger:write'], token_format: 'jwt', access_token_ttl: 900 });
+    const bad = await tessera(['resources', 'create', '--identifier', 'https://x.example', '--scopes', 'a', '--access-token-ttl', 'soon']);
+    expect(bad.code).toBe(2);
+  });
+
+  test('clients create prints client_id and client_secret, which work', async () => {
+    const run = await tessera(['clients', 'create', '--name', 'ledger sync', '--grant-types', 'client_credentials', '--scopes', 'ledger:read', '--introspect-for', 'https://ledger.example', '--json']);
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ name: 'ledger sync', grant_types: ['client_credentials'], scopes: ['ledger:read'], introspect_for: ['https://ledger.example'] });
+    const { client_id: clientId, client_secret: clientSecret } = run.json;
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'https://ledger.example', scope: 'ledger:read' }),
+    });
+    expect(res.status).toBe(200);
+
+    const human = await tessera(['clients', 'create', '--name', 'web', '--grant-types', 'authorization_code,refresh_token', '--redirect-uris', 'https://web.example/cb', '--public', '--first-party']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^client_id: \S+$/m);
+    expect(human.stdout).not.toMatch(/client_secret/);
+  });
+
+  test('grants list and revoke, by user and by client', async () => {
+    const { id: accountId } = (await server.services.accounts.findByUsername('frank'))!;
+    const { clientId } = await server.createClient({ name: 'app', grantTypes: ['client_credentials'] });
+    const grant = new server.provider.Grant({ accountId, clientId });
+    grant.addOIDCScope('openid email');
+    const grantId = await grant.save();
+
+    const byUser = await tessera(['grants', 'list', '--user', 'frank', '--json']);
+    expect(byUser.code).toBe(0);
+    expect(byUser.json.items).toEqual([expect.objectContaining({ id: grantId, client_id: clientId, account_id: accountId, scopes: ['openid', 'email'] })]);
+    const byClient = await tessera(['grants', 'list', '--client', clientId, '--json']);
+    expect(byClient.json.items.map((g: { id: string }) => g.id)).toEqual([grantId]);
+    expect((await tessera(['grants', 'list'])).code).toBe(2);
+
+    const revoked = await tessera(['grants', 'revoke', '--user', 'frank', '--json']);
+    expect(revoked.json).toMatchObject({ revoked_grants: 1 });
+    expect(await server.provider.Grant.find(grantId)).toBeUndefined();
+  });
+
+  test('users disable, tokens revoke, keys list, audit list', async () => {
+    const disabled = await tessera(['users', 'disable', 'frank', '--json']);
+    expect(disabled.json).toMatchObject({ user: { username: 'frank', disabled: true } });
+    expect(await signIn('frank', 'frank password')).toMatchObject({ ok: false });
+
+    const token = await tessera(['tokens', 'revoke', 'some-jti', '--json']);
+    expect(token.json).toMatchObject({ jti: 'some-jti', revoked: true });
+    expect(await server.tokenState.denylist.has('some-jti')).toBe(true);
+
+    const keys = await tessera(['keys', 'list', '--json']);
+    expect(keys.json.items.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    const rotate = await tessera(['keys', 'rotate']);
+    expect(rotate.code).toBe(1);
+    expect(rotate.stderr).toMatch(/not supported yet/);
+
+    const audit = await tessera(['audit', 'list', '--subject', 'frank', '--json']);
+    expect(audit.json.items.map((e: { type: string }) => e.type)).toEqual(['user.disabled', 'grants.revoked', 'user.created']);
+    const since = await tessera(['audit', 'list', '--type', 'token.revoked', '--since', '2000-01-01T00:00:00Z', '--json']);
+    expect(since.json.items).toHaveLength(1);
+  });
+
+  test('users import FILE: JSON lines, results by line number', async () => {
+    const file = join(scratch, 'users.jsonl');
+    writeFileSync(file, [
+      JSON.stringify({ username: 'hank', email: 'hank@example.com', password_hash: bcrypt.hashSync('hank password', 4), roles: ['staff'] }),
+      '',
+      'this is not JSON',
+      JSON.stringify({ username: 'ivy', password_hash: 'plain text' }),
+    ].join('\n'));
+    const run = await tessera(['users', 'import', file, '--json']);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ imported: 1, failed: 2 });
+    expect(run.json.results).toEqual([
+      expect.objectContaining({ line: 1, username: 'hank', status: 'imported' }),
+      expect.objectContaining({ line: 3, status: 'invalid' }),
+      expect.objectContaining({ line: 4, username: 'ivy', status: 'invalid' }),
+    ]);
+    expect(await signIn('hank', 'hank password')).toMatchObject({ ok: true });
+  });
+
+  test('a large import is sent in batches under the body limit; an oversized line is reported alone', async () => {
+    const hash = bcrypt.hashSync('bulk password', 4);
+    const lines = Array.from({ length: 450 }, (_, i) => JSON.stringify({ username: `bulk-${i}`, email: `bulk-${i}@example.com`, password_hash: hash, roles: ['bulk'] }));
+    lines.splice(100, 0, JSON.stringify({ username: 'huge', password_hash: hash, roles: Array.from({ length: 2000 }, (_, i) => `role-${i}-${'x'.repeat(30)}`) }));
+    const file = join(scratch, 'bulk.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const run = await tessera(['users', 'import', file, '--json']);
+    expect(run.json).toMatchObject({ imported: 450, failed: 1 });
+    expect(run.json.results.find((r: { status: string }) => r.status !== 'imported')).toMatchObject({ line: 101, status: 'invalid' });
+    expect(await signIn('bulk-449', 'bulk password')).toMatchObject({ ok: true });
+  });
+
+  test('credentials from TESSERA_ADMIN_CLIENT_ID/SECRET; a clear error without any', async () => {
+    const credentials = JSON.parse(readFileSync(join(server.config.keysDir, 'admin-client.json'), 'utf8'));
+    const fromEnv = await tessera(['keys', 'list', '--json'], {
+      env: { KEYS_DIR: scratch, TESSERA_ADMIN_CLIENT_ID: credentials.client_id, TESSERA_ADMIN_CLIENT_SECRET: credentials.client_secret },
+    });
+    expect(fromEnv.code).toBe(0);
+    const none = await tessera(['keys', 'list'], { env: { KEYS_DIR: scratch } });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no admin credentials/);
+    const wrong = await tessera(['keys', 'list'], { env: { KEYS_DIR: scratch, TESSERA_ADMIN_CLIENT_ID: credentials.client_id, TESSERA_ADMIN_CLIENT_SECRET: 'wrong' } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/admin credentials were refused/);
+  });
+});
