@@ -7,6 +7,7 @@ import type { TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { createAccountRepository, createPasswordHasher, createCredentialVerifier, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository } from '../clients/index.ts';
+import { createAuditLog } from '../audit/index.ts';
 import { createProvider } from '../provider/index.ts';
 import { createRevocation, type Revocation } from '../tokens/index.ts';
 import { createInteractionRouter } from '../interactions/routes.ts';
@@ -32,7 +33,8 @@ export function createServices(deps: AppDependencies) {
   const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
   const hasher = createPasswordHasher(deps.config.passwordHashing);
   const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });
-  return { accounts, clients, resources, hasher, verifyCredentials };
+  const audit = createAuditLog(deps.db.knex);
+  return { accounts, clients, resources, hasher, verifyCredentials, audit };
 }
 
 /**
