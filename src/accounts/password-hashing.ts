@@ -5,6 +5,9 @@ import type { PasswordHashingConfig } from '../config/index.ts';
 /** Thrown when too many password verifications are already waiting. */
 export class HashingOverloadedError extends Error {
   readonly retryAfterSeconds = 1;
+  // read by HTTP error handlers (the login page's among them): 503 + Retry-After
+  readonly status = 503;
+  readonly headers = { 'retry-after': String(this.retryAfterSeconds) };
   constructor() { super('password hashing is overloaded'); }
 }
 
@@ -56,6 +59,8 @@ export function createPasswordHasher(config: PasswordHashingConfig) {
     verify: (storedHash: string, password: string): Promise<boolean> => queue(async () => {
       if (storedHash.startsWith('$argon2')) return argon2.verify(storedHash, password);
       if (BCRYPT_PREFIX.test(storedHash)) return bcrypt.compare(password, storedHash.replace(/^\$2y\$/, '$2b$'));
+      // a hash of no known kind costs as much as a real check, and never verifies
+      await argon2.verify(await dummyHash, password);
       return false;
     }),
 

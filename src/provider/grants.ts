@@ -1,4 +1,4 @@
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 
 const isFirstParty = (client: unknown) => (client as { first_party?: boolean }).first_party === true;
 
@@ -23,6 +23,28 @@ export async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   }
   await grant.save();
   return grant;
+}
+
+/**
+ * oidc-provider's interaction policy, except that a first-party client's
+ * `prompt=consent` does not show the consent page. OIDC requires that prompt
+ * for offline_access, so without this a first-party app could not get a
+ * refresh token without its users being asked to consent to it. Native clients
+ * still get the page (the base policy's native_client_prompt): another app can
+ * claim their redirect URIs.
+ */
+export function firstPartyInteractionPolicy() {
+  const policy = interactionPolicy.base();
+  const consent = policy.get('consent')!;
+  const requested = consent.checks.get('consent_prompt')!;
+  consent.checks.remove('consent_prompt');
+  consent.checks.add(new interactionPolicy.Check(
+    requested.reason,
+    requested.description,
+    requested.error!,
+    (ctx) => !isFirstParty(ctx.oidc.client) && requested.check(ctx),
+  ), 0);
+  return policy;
 }
 
 export { isFirstParty };

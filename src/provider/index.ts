@@ -2,18 +2,20 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 import type { Config } from '../config/index.ts';
 import type { KeyMaterial } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
-import type { AccountRepository } from '../accounts/index.ts';
+import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { renderProviderError } from '../interactions/routes.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
+import { registerPasswordGrant } from '../grants/index.ts';
 import { routeAdapters, compareSecretsByDigest } from './client-store.ts';
 import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
-import { loadExistingGrant } from './grants.ts';
+import { loadExistingGrant, firstPartyInteractionPolicy } from './grants.ts';
 import { subscribeToProviderEvents } from './events.ts';
 import { translateStoreOutages } from './outage.ts';
+import { answerForJwtAccessTokens } from './jwt-access-tokens.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -28,12 +30,19 @@ export interface ProviderDependencies {
   clients: ClientRepository;
   resources: ResourceServerRepository;
   logger: Logger;
+  verifyCredentials: CredentialVerifier;
 }
 
 /** The oidc-provider instance, assembled from one module per concern. */
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, keys, tokenState } = deps;
   const secureCookies = config.issuer.startsWith('https://');
+
+  const resourceIndicators = resourceIndicatorsConfiguration({
+    issuer: config.issuer,
+    resources: deps.resources,
+    adminTokenTtl: Math.min(config.ttl.clientCredentials, 900),
+  });
 
   const configuration: Configuration = {
     adapter: routeAdapters(tokenState.adapterFactory, deps.clients),
@@ -46,20 +55,18 @@ export function createProvider(deps: ProviderDependencies): Provider {
     ...claimsConfiguration(),
     findAccount: createFindAccount(deps.accounts),
     features: featuresConfiguration({
-      resourceIndicators: resourceIndicatorsConfiguration({
-        issuer: config.issuer,
-        resources: deps.resources,
-        adminTokenTtl: Math.min(config.ttl.clientCredentials, 900),
-      }),
+      resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
     }),
     formats: {
       customizers: {
         // JWT access tokens are never stored: remember which grant issued which
         // jti, so revoking the grant can denylist them.
-        jwt: async (_ctx, token) => {
-          const { grantId, jti, exp } = token as unknown as { grantId?: string; jti: string; exp: number };
-          if (grantId) await tokenState.issuedJwts.record(grantId, jti, exp);
+        // (jti and exp are read from the JWT's payload: the model has no exp)
+        jwt: async (_ctx, token, { payload }) => {
+          const { grantId } = token as unknown as { grantId?: string };
+          const { jti, exp } = payload as { jti?: unknown; exp?: unknown };
+          if (grantId && typeof jti === 'string' && typeof exp === 'number') await tokenState.issuedJwts.record(grantId, jti, exp);
         },
       },
     },
@@ -79,6 +86,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // a refresh token only when the client may use one and offline access was granted
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     loadExistingGrant: loadExistingGrant as Configuration['loadExistingGrant'],
+    interactions: { policy: firstPartyInteractionPolicy() },
     ttl: ttlConfiguration(config.ttl),
     renderError: renderProviderError as Configuration['renderError'],
     conformIdTokenClaims: true,
@@ -86,10 +94,18 @@ export function createProvider(deps: ProviderDependencies): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  // before any client is loaded: a client listing `password` validates only once the grant is known
+  registerPasswordGrant(provider, {
+    verifyCredentials: deps.verifyCredentials,
+    findAccount: configuration.findAccount!,
+    getResourceServerInfo: resourceIndicators.getResourceServerInfo,
+  });
   provider.proxy = config.proxy;
   compareSecretsByDigest(provider.Client as never);
   subscribeToProviderEvents(provider, deps.logger);
   translateStoreOutages(provider);
+  // after translateStoreOutages: its post-middleware must wrap this one
+  answerForJwtAccessTokens(provider, { keys, tokenState });
   return provider;
 }
 

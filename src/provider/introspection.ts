@@ -10,10 +10,14 @@ export function audiencesOf(token: IntrospectedToken): string[] {
 
 /**
  * Introspection answers the token's own client and the clients named as
- * introspectors for the token's audience; anyone else learns nothing.
+ * introspectors for the token's audience; anyone else learns nothing. The
+ * same rule for every token type: opaque and refresh tokens (the provider's
+ * allowedPolicy below) and JWT access tokens (jwt-access-tokens.ts).
  */
 export function mayIntrospect(caller: Client, token: IntrospectedToken): boolean {
-  if (token.clientId === caller.clientId) return true;
+  // A public client proves nothing about who is asking (RFC 7662 §2.1).
+  if (caller.clientAuthMethod === 'none') return false;
+  if (token.clientId !== undefined && token.clientId === caller.clientId) return true;
   const introspectFor = (caller as unknown as { introspect_for?: string[] }).introspect_for ?? [];
   return audiencesOf(token).some((aud) => introspectFor.includes(aud));
 }

@@ -11,6 +11,7 @@ import { createRedisTokenState } from '../tokens/redis-token-state.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { createApp, type Services } from './app.ts';
+import { createAttemptGuard } from '../accounts/lockout.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -62,8 +63,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const keys = await loadOrCreateKeys(config.keysDir);
     const tokenState = createTokenState(config, db);
     cleanups.unshift(() => tokenState.close());
+    // brute-force counters live with the token state, so every instance sees them
+    const attemptGuard = await createAttemptGuard({
+      lockout: config.lockout,
+      ...(hasRedis(config) ? { redis: config.redis, onRedisError: (err: Error) => logger.debug({ err: err.message }, 'lockout store: redis error') } : { knex: db.knex }),
+    });
+    cleanups.unshift(() => attemptGuard.close());
 
-    const { app, provider, services, revocation } = createApp({ config, db, tokenState, keys, logger });
+    const { app, provider, services, revocation } = createApp({ config, db, tokenState, keys, logger, attemptGuard });
     await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env });
 
     const server = createServer(app.callback());

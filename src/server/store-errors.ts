@@ -3,23 +3,46 @@
  * now: the request gets 503 + Retry-After instead of a 500, and the process
  * carries on until the store returns.
  */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03', '08006', '08001', '08003']);
+const UNAVAILABLE_CODES = new Set([
+  // sockets
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
+  'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
+  // Postgres: too many connections, admin / crash shutdown, starting up
+  '53300', '57P01', '57P02', '57P03',
+]);
+// Postgres SQLSTATE class 08: connection exception (08000, 08001, 08003, 08006, ...)
+const UNAVAILABLE_CODE_CLASSES = [/^08[0-9A-Z]{3}$/];
+
 const UNAVAILABLE_MESSAGES = [
+  // knex / pg
   /Knex: Timeout acquiring a connection/i,
-  /Connection is closed/i,
   /Connection terminated/i,
+  /the database system is (starting|shutting) up/i,
+  // ioredis: disconnected, gave up on a command, or a server that accepts but does not answer
+  /Connection is closed/i,
   /Reached the max retries per request limit/i,
   /Stream isn't writeable/i,
-  /the database system is (starting|shutting) up/i,
+  /Command timed out/i,
+  // Redis restarting (loading its AOF), Sentinel failover in progress
+  /^LOADING\b/,
+  /^READONLY\b/,
+  /^MASTERDOWN\b/,
+  /^TRYAGAIN\b/,
+  // Redis Cluster
   /CLUSTERDOWN/i,
   /None of startup nodes is available/i,
   /Failed to refresh slots cache/i,
+  /Cluster isn't ready/i,
+  /Too many Cluster redirections/i,
+  /Redis cluster is unreachable/i,
 ];
 
 export function isStoreUnavailable(error: unknown): boolean {
-  for (let e = error as { code?: string; message?: string; cause?: unknown; errors?: unknown[] } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
-    if (e.message && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(e!.message!))) return true;
+  for (let e = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e !== 'object') return false;
+    const { code, message } = e;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_CODE_CLASSES.some((pattern) => pattern.test(code)))) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message))) return true;
     if (Array.isArray(e.errors) && e.errors.some(isStoreUnavailable)) return true;
   }
   return false;

@@ -11,10 +11,15 @@ export type RedisConnectionOptions = {
   keyPrefix?: string;
   /**
    * Connection errors (refused, reset, timeouts) while ioredis reconnects.
-   * Without a listener ioredis prints every one of them to the console.
+   * Without a listener ioredis would print every one of them to the console as
+   * an "Unhandled error event", several a second for as long as Redis is down;
+   * by default they are dropped: each request that needed Redis fails with the
+   * error (503 + Retry-After, logged), and /readyz reports the outage.
    */
   onError?: (error: Error) => void;
 };
+
+const ignoreConnectionError = () => {};
 
 // Reconnect forever with a capped backoff: the process must recover by itself
 // when Redis comes back, never give up and stay broken until a restart.
@@ -48,7 +53,8 @@ function failQueuedAndRetry(this: unknown, attempt: number): number {
 
 /** Redis for the token state: single node (URL), Sentinel or Cluster. */
 export function createRedisClient(options: RedisConnectionOptions): Redis | Cluster {
-  const { keyPrefix, onError } = options;
+  const { keyPrefix } = options;
+  const onError = options.onError ?? ignoreConnectionError;
 
   if (options.cluster) {
     const { nodes, password } = options.cluster;
@@ -61,10 +67,8 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
       redisOptions: { ...failFast, password },
     };
     const cluster = new Cluster(nodes, clusterOptions);
-    if (onError) {
-      cluster.on('error', onError);
-      cluster.on('node error', onError);
-    }
+    cluster.on('error', onError);
+    cluster.on('node error', onError);
     return cluster;
   }
 
@@ -91,7 +95,7 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
   } else {
     throw new Error('Redis connection needs a url, a sentinel or a cluster');
   }
-  if (onError) client.on('error', onError);
+  client.on('error', onError);
   return client;
 }
 

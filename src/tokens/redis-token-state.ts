@@ -4,6 +4,8 @@ import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { tokenDigest } from './digest.ts';
 import { GRANTABLE_MODELS as GRANTABLE } from './grantable.ts';
+import { coalesceByKey } from './coalesce.ts';
+import { withoutSessionCookie } from './at-rest.ts';
 import type { TokenState } from './types.ts';
 
 /*
@@ -115,6 +117,32 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
   const indexAdd = (key: string, member: string, expiresAtMs: number) =>
     scripts.tesseraIndexAdd(key, member, Math.ceil(expiresAtMs), Date.now());
 
+  /** Epoch seconds → a denylist entry that lives until then. */
+  async function deny(jti: string, expiresAt: number): Promise<void> {
+    const ttlMs = expiresAt * 1000 - Date.now();
+    if (ttlMs <= 0) return; // the token is dead already
+    await client.set(keys.deny(jti), '1', 'PX', Math.ceil(ttlMs));
+  }
+
+  /** The grant's JWTs that have not expired yet, with their exp (epoch seconds). */
+  async function liveJwts(grantId: string): Promise<Array<{ jti: string; expiresAt: number }>> {
+    const flat = await client.zrangebyscore(keys.jwts(grantId), `(${Date.now()}`, '+inf', 'WITHSCORES');
+    const entries: Array<{ jti: string; expiresAt: number }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      entries.push({ jti: flat[i], expiresAt: Math.round(Number(flat[i + 1]) / 1000) });
+    }
+    return entries;
+  }
+
+  // JWT access tokens are never stored, only indexed per grant: revoking the
+  // grant puts them on the denylist. The index is left to expire, so a JWT
+  // recorded meanwhile is never dropped without being denylisted. Concurrent
+  // calls for one grant (the provider revokes every model at once) share a run.
+  const revokeJwtsOfGrant = coalesceByKey(async (grantId) => {
+    const jwts = await liveJwts(grantId);
+    await Promise.all(jwts.map(({ jti, expiresAt }) => deny(jti, expiresAt)));
+  });
+
   /** Members of an index whose expiry is still ahead. */
   const liveMembers = (key: string) => client.zrangebyscore(key, `(${Date.now()}`, '+inf');
 
@@ -177,7 +205,7 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
         const expiresAtMs = Date.now() + ttlMs;
 
         // The raw id (jti) and user code are bearer secrets: never at rest.
-        const { jti: _jti, userCode, consumed, ...rest } = payload;
+        const { jti: _jti, userCode, consumed, ...rest } = withoutSessionCookie(model, payload);
         const fields: string[] = ['payload', JSON.stringify(rest)];
         if (consumed !== undefined) fields.push('consumed', JSON.stringify(consumed));
         const ucd = userCode ? tokenDigest(userCode) : undefined;
@@ -248,8 +276,11 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
       },
 
       // The grant index is shared by all grantable models, so one call removes
-      // the grant's tokens of every kind (as oidc-provider's memory adapter does).
+      // the grant's tokens of every kind (as oidc-provider's memory adapter does)
+      // and denylists its JWTs. oidc-provider calls it on refresh-token reuse,
+      // revocation and logout; Tessera's own revocation calls it too.
       async revokeByGrantId(grantId) {
+        await revokeJwtsOfGrant(grantId);
         const members = (await scripts.tesseraTakeMembers(keys.grant(grantId))) as string[];
         await Promise.all(members.map((member) => {
           const [memberModel, d] = member.split(':');
@@ -272,11 +303,7 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
     },
 
     denylist: {
-      async add(jti, expiresAt) {
-        const ttlMs = expiresAt * 1000 - Date.now();
-        if (ttlMs <= 0) return; // the token is dead already
-        await client.set(keys.deny(jti), '1', 'PX', Math.ceil(ttlMs));
-      },
+      add: deny,
       async has(jti) {
         return (await client.exists(keys.deny(jti))) === 1;
       },
@@ -287,14 +314,7 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
         if (expiresAt * 1000 <= Date.now()) return;
         await indexAdd(keys.jwts(grantId), jti, expiresAt * 1000);
       },
-      async list(grantId) {
-        const flat = await client.zrangebyscore(keys.jwts(grantId), `(${Date.now()}`, '+inf', 'WITHSCORES');
-        const entries: Array<{ jti: string; expiresAt: number }> = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          entries.push({ jti: flat[i], expiresAt: Math.round(Number(flat[i + 1]) / 1000) });
-        }
-        return entries;
-      },
+      list: liveJwts,
     },
 
     grants: {

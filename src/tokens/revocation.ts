@@ -1,5 +1,4 @@
 import type Provider from 'oidc-provider';
-import { GRANTABLE_MODELS } from './grantable.ts';
 import type { TokenState } from './types.ts';
 
 export type Revocation = ReturnType<typeof createRevocation>;
@@ -8,14 +7,17 @@ export type Revocation = ReturnType<typeof createRevocation>;
  * Revoking a grant makes every token it covers inactive at once: stored tokens
  * (codes, refresh and opaque access tokens) are deleted, and the JWT access
  * tokens it issued go on the JTI denylist until they would have expired.
+ *
+ * Both halves are done by the adapters' revokeByGrantId (one call covers every
+ * grantable model and the grant's JWTs; test/tokens/adapter-contract.ts), the
+ * same code path oidc-provider takes when it revokes a grant itself (refresh
+ * token reuse, token revocation, logout). So there is one way a grant dies.
  */
 export function createRevocation(deps: { provider: Provider; tokenState: TokenState }) {
   const { tokenState } = deps;
 
   async function revokeGrant(grantId: string): Promise<void> {
-    const jwts = await tokenState.issuedJwts.list(grantId);
-    await Promise.all(jwts.map(({ jti, expiresAt }) => tokenState.denylist.add(jti, expiresAt)));
-    await Promise.all([...GRANTABLE_MODELS].map((model) => tokenState.adapterFactory(model).revokeByGrantId(grantId)));
+    await tokenState.adapterFactory('AccessToken').revokeByGrantId(grantId);
     await tokenState.adapterFactory('Grant').destroy(grantId);
   }
 

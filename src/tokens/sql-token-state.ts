@@ -1,8 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { tokenDigest } from './digest.ts';
+import { GRANTABLE_MODELS } from './grantable.ts';
+import { coalesceByKey } from './coalesce.ts';
+import { withoutSessionCookie } from './at-rest.ts';
 import type { TokenState } from './types.ts';
+
+/*
+ * Tables (migrations/0001_initial.ts):
+ *   token_state   (model, key = tokenDigest(id)) → payload without jti / userCode /
+ *                 consumed; grant_id (a Grant row: its own id), uid_key and
+ *                 user_code_key (digests), account_id / client_id (Grant rows),
+ *                 consumed_at, expires_at.
+ *                 Aliases handed out by findByUserCode are rows of model
+ *                 "<Model>#alias" keyed by the alias digest, payload {target}.
+ *   jti_denylist  jti → expires_at
+ *   issued_jwts   (grant_id, jti) → expires_at
+ * Expired rows are invisible to every read and removed by purgeExpired().
+ */
 
 interface TokenStateRow {
   model: string; key: string; payload: AdapterPayload | string; grant_id: string | null;
@@ -10,84 +27,141 @@ interface TokenStateRow {
   consumed_at: number | null; expires_at: Date | null;
 }
 
+/** Handles from findByUserCode start with this; real ids are nanoids ([A-Za-z0-9_-]). */
+const ALIAS_MARK = 'alias.';
+const aliasModelOf = (model: string) => `${model}#alias`;
+const GRANTABLE = [...GRANTABLE_MODELS];
+
 const epochSeconds = () => Math.floor(Date.now() / 1000);
 const expiryOf = (expiresIn?: number) => (typeof expiresIn === 'number' ? new Date(Date.now() + expiresIn * 1000) : null);
-const parsePayload = (payload: AdapterPayload | string): AdapterPayload => (typeof payload === 'string' ? JSON.parse(payload) : payload);
-
-/** The payload as stored: no raw token value (jti, userCode) at rest. */
-function storablePayload(payload: AdapterPayload): AdapterPayload {
-  const { jti, userCode, ...rest } = payload;
-  return rest;
+/**
+ * Rows a delete affected. knex-pglite hands back its raw result ({ rowCount })
+ * for DELETE where knex-pg gives a number.
+ */
+function affectedRows(result: unknown): number {
+  if (typeof result === 'number') return result;
+  const count = (result as { rowCount?: unknown; affectedRows?: unknown } | null)?.rowCount
+    ?? (result as { affectedRows?: unknown } | null)?.affectedRows;
+  return typeof count === 'number' ? count : 0;
 }
+const parsePayload = (payload: AdapterPayload | string): AdapterPayload => (typeof payload === 'string' ? JSON.parse(payload) : payload);
 
 /** oidc-provider adapter over the token_state table. */
 class SqlAdapter implements Adapter {
   readonly #knex: Knex;
   readonly #model: string;
+  readonly #revokeJwtsOfGrant: (grantId: string) => Promise<void>;
 
-  constructor(knex: Knex, model: string) {
+  constructor(knex: Knex, model: string, revokeJwtsOfGrant: (grantId: string) => Promise<void>) {
     this.#knex = knex;
     this.#model = model;
+    this.#revokeJwtsOfGrant = revokeJwtsOfGrant;
   }
 
-  #live() {
+  #live(model = this.#model) {
     return this.#knex<TokenStateRow>('token_state')
-      .where({ model: this.#model })
+      .where({ model })
       .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()));
+  }
+
+  /** The key under which the record of `id` lives; an alias resolves to its device code. */
+  async #keyOf(id: string): Promise<string> {
+    if (id.startsWith(ALIAS_MARK)) {
+      const alias = await this.#live(aliasModelOf(this.#model)).andWhere({ key: tokenDigest(id) }).first();
+      const target = alias && (parsePayload(alias.payload) as { target?: unknown }).target;
+      if (typeof target === 'string') return target;
+    }
+    return tokenDigest(id);
   }
 
   #restore(row: TokenStateRow | undefined, id?: string): AdapterPayload | undefined {
     if (!row) return undefined;
     const payload = parsePayload(row.payload);
-    if (row.consumed_at) payload.consumed = row.consumed_at;
+    if (row.consumed_at !== null && row.consumed_at !== undefined) payload.consumed = row.consumed_at;
     return id === undefined ? payload : { ...payload, jti: id };
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    if (typeof expiresIn === 'number' && expiresIn <= 0) {
+      // Already expired: storing it would only keep a dead record around.
+      return this.destroy(id);
+    }
     const isGrant = this.#model === 'Grant';
+    // The raw id (jti) and user code are bearer secrets: never at rest. The
+    // consumed mark lives in its own column, so consume() is one atomic UPDATE.
+    const { jti: _jti, userCode, consumed, ...rest } = withoutSessionCookie(this.#model, payload);
+    if (consumed !== undefined && typeof consumed !== 'number') rest.consumed = consumed;
     const row = {
       model: this.#model,
-      key: tokenDigest(id),
-      payload: JSON.stringify(storablePayload(payload)),
+      key: await this.#keyOf(id),
+      payload: JSON.stringify(rest),
       // a Grant row carries its own (non-secret) id so it can be listed
       grant_id: isGrant ? id : payload.grantId ?? null,
       uid_key: payload.uid ? tokenDigest(payload.uid) : null,
-      user_code_key: payload.userCode ? tokenDigest(payload.userCode) : null,
+      user_code_key: userCode ? tokenDigest(userCode) : null,
       account_id: isGrant ? payload.accountId ?? null : null,
       client_id: isGrant ? payload.clientId ?? null : null,
-      consumed_at: typeof payload.consumed === 'number' ? payload.consumed : null,
+      consumed_at: typeof consumed === 'number' ? consumed : null,
       expires_at: expiryOf(expiresIn),
     };
+    // Every column is written: the new version replaces the old one as a whole.
     await this.#knex('token_state').insert(row).onConflict(['model', 'key']).merge();
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.#restore(await this.#live().andWhere({ key: tokenDigest(id) }).first(), id);
+    return this.#restore(await this.#live().andWhere({ key: await this.#keyOf(id) }).first(), id);
   }
 
+  // Session.findByUid only reads the session (accountId, grants), so no jti.
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     return this.#restore(await this.#live().andWhere({ uid_key: tokenDigest(uid) }).first());
   }
 
+  /*
+   * oidc-provider saves what this returns (the device flow sets inFlight and
+   * accountId on it and upserts it under its jti, which the Interaction keeps),
+   * and compares payload.userCode with what the user typed. The raw device code
+   * is not stored, so the jti handed out is a fresh random alias that resolves
+   * to the record for the record's remaining life (as in the Redis store).
+   */
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.#restore(await this.#live().andWhere({ user_code_key: tokenDigest(userCode) }).first());
+    const row = await this.#live().andWhere({ user_code_key: tokenDigest(userCode) }).first();
+    if (!row) return undefined;
+    const alias = ALIAS_MARK + randomBytes(32).toString('base64url');
+    await this.#knex('token_state').insert({
+      model: aliasModelOf(this.#model),
+      key: tokenDigest(alias),
+      payload: JSON.stringify({ target: row.key }),
+      expires_at: row.expires_at,
+    });
+    return { ...this.#restore(row), userCode, jti: alias };
   }
 
   /** Atomic: of N concurrent consumers exactly one finds it unconsumed. */
   async consume(id: string): Promise<void> {
+    const key = await this.#keyOf(id);
     const updated = await this.#live()
-      .andWhere({ key: tokenDigest(id) })
+      .andWhere({ key })
       .whereNull('consumed_at')
       .update({ consumed_at: epochSeconds() });
-    if (updated !== 1) throw new errors.InvalidGrant('grant already consumed');
+    if (affectedRows(updated) === 1) return;
+    const exists = await this.#live().andWhere({ key }).first('key');
+    throw new errors.InvalidGrant(exists ? 'grant already consumed' : 'grant not found');
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#knex('token_state').where({ model: this.#model, key: tokenDigest(id) }).delete();
+    await this.#knex('token_state').where({ model: this.#model, key: await this.#keyOf(id) }).delete();
   }
 
+  /*
+   * oidc-provider calls this on each grantable model's adapter (refresh-token
+   * reuse, revocation, logout), so one call removes the grant's tokens of every
+   * kind, and puts the JWT access tokens issued under the grant (never stored,
+   * only indexed) on the denylist. The Grant row itself is destroyed separately.
+   */
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#knex('token_state').where({ model: this.#model, grant_id: grantId }).delete();
+    await this.#revokeJwtsOfGrant(grantId);
+    await this.#knex('token_state').where({ grant_id: grantId }).whereIn('model', GRANTABLE).delete();
   }
 }
 
@@ -103,22 +177,45 @@ export function createSqlTokenState(knex: Knex): SqlTokenState {
     return rows.map((r: { grant_id: string }) => r.grant_id);
   };
 
+  // One statement copies the grant's live JWT ids onto the denylist. The index
+  // is left to expire: a later revocation of the same grant is then a no-op,
+  // and a JWT recorded meanwhile is never dropped without being denylisted.
+  // Concurrent calls for one grant (the provider revokes every model at once)
+  // share one run.
+  const revokeJwtsOfGrant = coalesceByKey(async (grantId: string) => {
+    await knex.raw(`
+      insert into jti_denylist (jti, expires_at)
+      select jti, max(expires_at) from issued_jwts
+       where grant_id = ? and expires_at > ?
+       group by jti order by jti
+      on conflict (jti) do update set expires_at = greatest(jti_denylist.expires_at, excluded.expires_at)`,
+    [grantId, now()]);
+  });
+
+  const adapters = new Map<string, Adapter>();
+
   return {
     kind: 'sql',
-    adapterFactory: (model: string) => new SqlAdapter(knex, model),
+    adapterFactory(model: string) {
+      let adapter = adapters.get(model);
+      if (!adapter) adapters.set(model, (adapter = new SqlAdapter(knex, model, revokeJwtsOfGrant)));
+      return adapter;
+    },
 
     denylist: {
       async add(jti, expiresAt) {
         if (expiresAt <= epochSeconds()) return;
-        await knex('jti_denylist').insert({ jti, expires_at: new Date(expiresAt * 1000) }).onConflict('jti').merge();
+        await knex('jti_denylist').insert({ jti, expires_at: new Date(expiresAt * 1000) })
+          .onConflict('jti').merge();
       },
       async has(jti) {
-        return !!(await knex('jti_denylist').where({ jti }).andWhere('expires_at', '>', now()).first());
+        return !!(await knex('jti_denylist').where({ jti }).andWhere('expires_at', '>', now()).first('jti'));
       },
     },
 
     issuedJwts: {
       async record(grantId, jti, expiresAt) {
+        if (expiresAt <= epochSeconds()) return;
         await knex('issued_jwts').insert({ grant_id: grantId, jti, expires_at: new Date(expiresAt * 1000) })
           .onConflict(['grant_id', 'jti']).ignore();
       },
@@ -148,9 +245,9 @@ export function createSqlTokenState(knex: Knex): SqlTokenState {
     async purgeExpired() {
       const at = now();
       let removed = 0;
-      removed += await knex('token_state').where('expires_at', '<=', at).delete();
-      removed += await knex('jti_denylist').where('expires_at', '<=', at).delete();
-      removed += await knex('issued_jwts').where('expires_at', '<=', at).delete();
+      for (const table of ['token_state', 'jti_denylist', 'issued_jwts']) {
+        removed += affectedRows(await knex(table).where('expires_at', '<=', at).delete());
+      }
       return removed;
     },
   };

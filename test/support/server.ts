@@ -15,10 +15,14 @@ export interface TestServerOptions {
   database?: 'memory' | 'file' | 'postgres';
   /** token state in the machine's Redis (random key prefix) instead of SQL */
   redis?: boolean;
+  /** with redis: this key prefix instead of a random one; servers given the same one share token state and lockout counters (stop() removes its keys) */
+  redisKeyPrefix?: string;
   /** reuse a directory (keys, data) from an earlier server: restarts */
   dir?: string;
   /** reuse a Postgres schema from an earlier server */
   schema?: string;
+  /** listen on this port (default: a free one); a restart on the same port keeps the issuer */
+  port?: number;
   /** extra configuration */
   config?: Record<string, unknown>;
   /** where logs go (default: nowhere) */
@@ -48,7 +52,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const schema = database === 'postgres' ? (options.schema ?? `t_${randomBytes(6).toString('hex')}`) : undefined;
 
   // the port must be known before the issuer: reserve one by listening first
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const config = loadConfig({}, {
     port,
@@ -59,7 +63,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logLevel: options.logLevel ?? (options.logDestination ? 'info' : 'silent'),
     passwordHashing: FAST_HASHING,
     ...(database === 'postgres' ? { databaseUrl: POSTGRES_URL } : {}),
-    ...(options.redis ? { redis: { url: REDIS_URL, keyPrefix: `tessera-test:${randomBytes(6).toString('hex')}:` } } : {}),
+    ...(options.redis ? { redis: { url: REDIS_URL, keyPrefix: options.redisKeyPrefix ?? `tessera-test:${randomBytes(6).toString('hex')}:` } } : {}),
     ...options.config,
   });
   const logger = createLogger({ level: config.logLevel, destination: options.logDestination as never });
@@ -92,9 +96,29 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         const db = await createDatabase({ databaseUrl: POSTGRES_URL });
         await db.knex.raw('drop schema if exists ?? cascade', [schema]).finally(() => db.close());
       }
+      if (options.redis && config.redis.keyPrefix) await deleteRedisKeys(config.redis.keyPrefix);
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Removes what a test server left in the machine's Redis under its random prefix. */
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch {
+    // Redis gone: nothing to clean
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function freePort(): Promise<number> {

@@ -191,6 +191,26 @@ export function adapterContract(
     expect(await adapter('AccessToken').find(late.id)).toBeUndefined();
   });
 
+  test('revokeByGrantId (of any model, called concurrently as the provider does) denylists the grant\'s JWTs until their exp', async () => {
+    const grantId = `grant-${randomUUID()}`;
+    const other = `grant-${randomUUID()}`;
+    const [a, b, foreign] = [randomUUID(), randomUUID(), randomUUID()];
+    await state.issuedJwts.record(grantId, a, epoch() + 60);
+    await state.issuedJwts.record(grantId, b, epoch() + 120);
+    await state.issuedJwts.record(other, foreign, epoch() + 60);
+
+    await Promise.all(GRANTABLE.map((model) => adapter(model).revokeByGrantId(grantId)));
+    expect(await state.denylist.has(a)).toBe(true);
+    expect(await state.denylist.has(b)).toBe(true);
+    expect(await state.denylist.has(foreign)).toBe(false);
+
+    // A JWT issued under the grant afterwards is caught by the next revocation.
+    const late = randomUUID();
+    await state.issuedJwts.record(grantId, late, epoch() + 60);
+    await adapter('RefreshToken').revokeByGrantId(grantId);
+    expect(await state.denylist.has(late)).toBe(true);
+  });
+
   test('denylist: add / has; an already-expired jti is not added', async () => {
     const jti = randomUUID();
     expect(await state.denylist.has(jti)).toBe(false);

@@ -1,0 +1,1 @@
+export { registerPasswordGrant, PASSWORD_GRANT_TYPE, type PasswordGrantDependencies } from './password.ts';

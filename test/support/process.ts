@@ -1,0 +1,112 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout's root (where `npm start` runs). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The pinned Node 24 runtime (the system node may be older). */
+export const NODE_BIN = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/*
+ * The server runs under a tiny sh watchdog: when the watchdog's stdin reaches
+ * end of file (stop() closes the pipe, or the test process dies in any way and
+ * the kernel closes it) it sends SIGTERM to the server. A process.on('exit')
+ * hook would not do: inside a jest sandbox it never fires, and nothing runs on
+ * SIGKILL. The reader gets the pipe as fd 3 because an asynchronous list of a
+ * non-interactive sh reads /dev/null otherwise. SIGKILL follows after 15 s.
+ */
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$@" </dev/null & pid=$!',
+  '( read -r _ <&3; kill -TERM $pid 2>/dev/null; sleep 15; kill -KILL $pid 2>/dev/null ) >/dev/null 2>&1 & watcher=$!',
+  'wait $pid; status=$?',
+  'kill $watcher 2>/dev/null',
+  'exit $status',
+].join('\n');
+
+export interface TesseraProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** stdout + stderr so far */
+  output(): string;
+  /** resolves with the exit code (or signal name) */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM (graceful shutdown) and wait for the exit */
+  stop(): Promise<number | string>;
+  /** SIGKILL the server itself (a crash, a power cut for the process) and wait for the exit */
+  crash(): Promise<number | string>;
+}
+
+/** The pid of the server under the watchdog (the child whose command line runs src/main.ts). */
+function serverPid(watchdogPid: number): number {
+  for (const pid of execFileSync('pgrep', ['-P', String(watchdogPid)], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes('src/main.ts')) return Number(pid);
+  }
+  throw new Error(`no server process under ${watchdogPid}`);
+}
+
+/** `node src/main.ts <args>` from the checkout, with `env` on top of a clean environment. */
+export function spawnTessera(args: string[], env: Record<string, string>, port: number): TesseraProcess {
+  const base = { ...process.env };
+  // a fresh clone: no Postgres, no Redis, no config file unless the test asks for them
+  for (const key of ['DATABASE_URL', 'REDIS_URL', 'CONFIG_FILE', 'TESSERA_ADMIN_CLIENT_ID', 'TESSERA_ADMIN_CLIENT_SECRET', 'NODE_OPTIONS']) delete base[key];
+  const child = spawn('sh', ['-c', WATCHDOG, 'tessera-watchdog', NODE_BIN, 'src/main.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...base, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      child.stdin?.end();
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    output: () => output,
+    exited,
+    stop() {
+      if (child.exitCode === null && child.signalCode === null) child.stdin!.end();
+      return exited;
+    },
+    crash() {
+      process.kill(serverPid(child.pid!), 'SIGKILL');
+      return exited;
+    },
+  };
+}
+
+/** Polls `url` until it answers 200; returns the milliseconds it took. Fails early when the process exits. */
+export async function waitForOk(url: string, proc: TesseraProcess, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  let exited = false;
+  void proc.exited.then(() => { exited = true; });
+  while (Date.now() - started < timeoutMs) {
+    if (exited) throw new Error(`the server exited before answering ${url}:\n${proc.output()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return Date.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms:\n${proc.output()}`);
+}

@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, test } from '@jest/globals';
+import { createDatabase, migrateToLatest, type Database } from '../../src/db/index.ts';
+import { createSqlTokenState, type SqlTokenState } from '../../src/tokens/sql-token-state.ts';
+import { tokenDigest } from '../../src/tokens/digest.ts';
+import { POSTGRES_URL, describeWithService, postgresUp } from '../support/services.ts';
+import { adapterContract } from './adapter-contract.ts';
+
+const TOKEN_TABLES = ['token_state', 'jti_denylist', 'issued_jwts'];
+
+/** Every row of every token table, as one string (for the at-rest check). */
+async function dumpTokenTables(db: Database): Promise<string> {
+  const parts: string[] = [];
+  for (const table of TOKEN_TABLES) {
+    for (const row of await db.knex(table).select('*')) parts.push(table, JSON.stringify(row));
+  }
+  return parts.join('\n');
+}
+
+/** The contract, plus what only SQL has: purging expired rows. */
+function sqlTokenStateSuite(open: () => Promise<Database>, close: (db: Database) => Promise<void>) {
+  let db: Database;
+  let state: SqlTokenState;
+
+  adapterContract(
+    async () => {
+      db = await open();
+      await migrateToLatest(db.knex);
+      state = createSqlTokenState(db.knex);
+      return state;
+    },
+    () => close(db),
+    () => dumpTokenTables(db),
+  );
+
+  test('purgeExpired removes expired rows of every token table and keeps live ones', async () => {
+    const tokens = state.adapterFactory('AccessToken');
+    const live = randomBytes(32).toString('base64url');
+    const dead = randomBytes(32).toString('base64url');
+    await tokens.upsert(live, { kind: 'AccessToken' }, 60);
+    await tokens.upsert(dead, { kind: 'AccessToken' }, 60);
+    const past = new Date(Date.now() - 1000);
+    await db.knex('token_state').update({ expires_at: past }).where({ model: 'AccessToken', key: tokenDigest(dead) });
+    await db.knex('jti_denylist').insert({ jti: 'purge-me', expires_at: past });
+    await db.knex('issued_jwts').insert({ grant_id: 'g-purge', jti: 'purge-me', expires_at: past });
+
+    expect(await state.purgeExpired()).toBeGreaterThanOrEqual(3);
+    expect(await db.knex('token_state').where('expires_at', '<=', new Date())).toEqual([]);
+    expect(await db.knex('jti_denylist').where({ jti: 'purge-me' })).toEqual([]);
+    expect(await db.knex('issued_jwts').where({ jti: 'purge-me' })).toEqual([]);
+    expect(await tokens.find(live)).toBeDefined();
+  });
+}
+
+describe('SQL token state on PGlite (in memory)', () => {
+  sqlTokenStateSuite(
+    () => createDatabase({ inMemory: true }),
+    (db) => db.close(),
+  );
+});
+
+// A fresh schema on the machine's Postgres, dropped afterwards.
+const schema = `t_tokens_${randomBytes(6).toString('hex')}`;
+
+describeWithService('Postgres', await postgresUp())('SQL token state on Postgres', () => {
+  sqlTokenStateSuite(
+    () => createDatabase({ databaseUrl: POSTGRES_URL, schema }),
+    async (db) => {
+      try {
+        await db.knex.raw('drop schema if exists ?? cascade', [schema]);
+      } finally {
+        await db.close();
+      }
+    },
+  );
+});
