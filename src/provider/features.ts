@@ -1,6 +1,6 @@
 import type { Configuration } from 'oidc-provider';
 import { renderLogoutSource, renderPostLogoutSuccess } from '../interactions/routes.ts';
-import { introspectionAllowedPolicy } from './introspection.ts';
+import { introspectionAllowedPolicy, revocationAllowedPolicy } from './introspection.ts';
 
 /** Which protocol features are on. Everything development-only is off. */
 export function featuresConfiguration(deps: {
@@ -11,7 +11,8 @@ export function featuresConfiguration(deps: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     introspection: { enabled: true, allowedPolicy: introspectionAllowedPolicy as never },
-    revocation: { enabled: true },
+    // only the token's own client may revoke it (the provider's default, stated so it stays that way)
+    revocation: { enabled: true, allowedPolicy: revocationAllowedPolicy as never },
     userinfo: { enabled: true },
     jwtUserinfo: { enabled: false },
     rpInitiatedLogout: {

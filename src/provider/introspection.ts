@@ -1,3 +1,4 @@
+import { errors } from 'oidc-provider';
 import type { Client, KoaContextWithOIDC } from 'oidc-provider';
 
 interface IntrospectedToken { clientId?: string; aud?: string | string[]; resourceServer?: { audience?: string } }
@@ -24,4 +25,14 @@ export function mayIntrospect(caller: Client, token: IntrospectedToken): boolean
 
 export async function introspectionAllowedPolicy(_ctx: KoaContextWithOIDC, caller: Client, token: IntrospectedToken): Promise<boolean> {
   return mayIntrospect(caller, token);
+}
+
+/**
+ * Revocation: the token's own client only. Another confidential client is told
+ * it may not (as oidc-provider does by default); a public one learns nothing.
+ */
+export async function revocationAllowedPolicy(_ctx: KoaContextWithOIDC, caller: Client, token: { clientId?: string }): Promise<boolean> {
+  if (token.clientId === caller.clientId) return true;
+  if (caller.clientAuthMethod === 'none') return false;
+  throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
 }

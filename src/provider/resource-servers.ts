@@ -22,10 +22,13 @@ const JWT_SIGNING = { sign: { alg: 'ES256' as const } };
 export function resourceIndicatorsConfiguration(deps: { issuer: string; resources: ResourceServerRepository; adminTokenTtl: number }) {
   const adminResource = adminResourceOf(deps.issuer);
 
-  async function getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<ProviderResourceServer> {
+  async function getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<ProviderResourceServer> {
     if (indicator === adminResource) {
+      // Admin power belongs to a machine credential, never to a person's session
+      // or password: only client_credentials may carry the admin scope.
+      const byClientCredentials = ctx.oidc?.params?.grant_type === 'client_credentials';
       return {
-        scope: allowedScopes([ADMIN_SCOPE], client).join(' '),
+        scope: byClientCredentials ? allowedScopes([ADMIN_SCOPE], client).join(' ') : '',
         audience: adminResource,
         accessTokenFormat: 'jwt',
         accessTokenTTL: deps.adminTokenTtl,

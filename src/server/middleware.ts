@@ -68,13 +68,14 @@ export function errorBoundary(logger: Logger) {
     try {
       await next();
     } catch (error) {
-      const err = error as Error & { status?: number; expose?: boolean };
-      const unavailable = isStoreUnavailable(err);
+      const err = error as Error & { status?: number; expose?: boolean; headers?: Record<string, string> };
+      // an error that asks for 503 itself (e.g. password hashing overloaded) keeps it
+      const unavailable = isStoreUnavailable(err) || err.status === 503;
       const status = unavailable ? 503 : (err.status && err.status < 500 ? err.status : 500);
       if (status >= 500) {
-        logger.error({ requestId: ctx.state.requestId, err: { name: err.name, message: err.message, stack: unavailable ? undefined : err.stack } }, unavailable ? 'store unavailable' : 'unhandled error');
+        logger.error({ requestId: ctx.state.requestId, err: { name: err.name, message: err.message, stack: unavailable ? undefined : err.stack } }, unavailable ? 'service unavailable' : 'unhandled error');
       }
-      if (unavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      if (unavailable) ctx.set('Retry-After', err.headers?.['retry-after'] ?? String(RETRY_AFTER_SECONDS));
       ctx.status = status;
       const message = status === 503 ? 'The service is temporarily unavailable. Try again shortly.'
         : status >= 500 ? 'Something went wrong on our side.' : (err.expose ? err.message : 'The request could not be processed.');

@@ -40,9 +40,22 @@ export interface StartOptions {
 
 const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);
 
-function createTokenState(config: Config, db: Database): TokenState & { purgeExpired?: () => Promise<number> } {
+/** At most one log line per interval: a Redis outage reports an error per reconnect attempt. */
+function throttledWarning(logger: Logger, message: string, intervalMs = 10_000) {
+  let last = 0;
+  return (error: Error) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    logger.warn({ err: error.message }, message);
+  };
+}
+
+function createTokenState(config: Config, db: Database, logger: Logger): TokenState & { purgeExpired?: () => Promise<number> } {
   if (!hasRedis(config)) return createSqlTokenState(db.knex);
-  return createRedisTokenState(createRedisClient(config.redis), { prefix: config.redis.keyPrefix });
+  // the connection applies config.redis.keyPrefix to every key: no second prefix here
+  const client = createRedisClient({ ...config.redis, onError: throttledWarning(logger, 'token state: redis connection error') });
+  return createRedisTokenState(client);
 }
 
 /** Opens the stores, applies migrations, builds the app and listens. */
@@ -61,12 +74,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const applied = await migrateToLatest(db.knex);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
     const keys = await loadOrCreateKeys(config.keysDir);
-    const tokenState = createTokenState(config, db);
+    const tokenState = createTokenState(config, db, logger);
     cleanups.unshift(() => tokenState.close());
     // brute-force counters live with the token state, so every instance sees them
     const attemptGuard = await createAttemptGuard({
       lockout: config.lockout,
-      ...(hasRedis(config) ? { redis: config.redis, onRedisError: (err: Error) => logger.debug({ err: err.message }, 'lockout store: redis error') } : { knex: db.knex }),
+      ...(hasRedis(config) ? { redis: config.redis, onRedisError: throttledWarning(logger, 'lockout store: redis connection error') } : { knex: db.knex }),
     });
     cleanups.unshift(() => attemptGuard.close());
 
