@@ -17,7 +17,13 @@ export interface AdminPrincipal {
  * The admin API accepts only JWT access tokens this server issued for the
  * admin resource, not revoked, carrying the `admin` scope.
  */
-export function requireAdminToken(deps: { issuer: string; keys: KeyMaterial; tokenState: TokenState }) {
+export function requireAdminToken(deps: {
+  issuer: string;
+  keys: KeyMaterial;
+  tokenState: TokenState;
+  /** a deleted client's tokens stop working with it */
+  clientExists: (clientId: string) => Promise<boolean>;
+}) {
   const jwks = createLocalJWKSet(publicJwks(deps.keys));
   const audience = adminResourceOf(deps.issuer);
   const realm = `Bearer realm="${deps.issuer}"`;
@@ -36,7 +42,8 @@ export function requireAdminToken(deps: { issuer: string; keys: KeyMaterial; tok
       ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
       return problem(ctx, 401, 'Unauthorized', 'the access token is invalid or expired');
     }
-    if (typeof payload.jti !== 'string' || await deps.tokenState.denylist.has(payload.jti)) {
+    if (typeof payload.jti !== 'string' || typeof payload.client_id !== 'string'
+      || await deps.tokenState.denylist.has(payload.jti) || !(await deps.clientExists(payload.client_id))) {
       ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
       return problem(ctx, 401, 'Unauthorized', 'the access token has been revoked');
     }

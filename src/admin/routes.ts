@@ -62,7 +62,12 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   router.use(adminErrors(deps.logger));
   // registered before the guard: router middleware runs in registration order
   router.get('/openapi.json', (ctx) => { ctx.body = openapi; });
-  router.use(requireAdminToken({ issuer: deps.config.issuer, keys: deps.keys, tokenState: deps.tokenState }));
+  router.use(requireAdminToken({
+    issuer: deps.config.issuer,
+    keys: deps.keys,
+    tokenState: deps.tokenState,
+    clientExists: async (clientId) => !!(await deps.services.clients.findProviderMetadata(clientId)),
+  }));
   for (const route of routes) router[route.method](route.path, endpoint(route));
 
   // Anything else under the prefix is the admin API's to answer (as a

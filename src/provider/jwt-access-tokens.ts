@@ -65,6 +65,8 @@ export function answerForJwtAccessTokens(provider: Provider, deps: JwtAccessToke
     };
     if (!claims || !mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return answer({ active: false });
     if (await deps.tokenState.denylist.has(claims.jti)) return answer({ active: false });
+    // a deleted client's tokens die with it (client_credentials JWTs have no grant to revoke)
+    if (claims.client_id !== caller.clientId && !(await ctx.oidc.provider.Client.find(claims.client_id))) return answer({ active: false });
     const dpopBound = typeof claims.cnf?.jkt === 'string';
     answer({
       active: true,
