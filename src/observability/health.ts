@@ -10,6 +10,11 @@ export function createOperationsRouter(deps: { db: Database; tokenState: TokenSt
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
+  // browsers ask for it on every first page view; there is no icon to give
+  router.get('/favicon.ico', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.status = 204;
+  });
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const check = async (ping: () => Promise<unknown>) => {
