@@ -1,5 +1,5 @@
-import { commaList, none, parse, single, spaceList, unknownSubcommand, wholeNumber } from './args.ts';
-import { emit, table, type CommandContext } from './output.ts';
+import { commaList, none, parse, single, spaceList, unknownSubcommand } from './args.ts';
+import { emit, listCommand, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
 
 export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--redirect-uris u1,u2] [--post-logout-redirect-uris u1,u2]
@@ -48,13 +48,9 @@ export async function clientsCommand(args: string[], cli: CommandContext): Promi
   const [sub, ...rest] = args;
   switch (sub) {
     case 'create': return create(rest, cli);
-    case 'list': {
-      const { values, positionals } = parse(rest, { limit: { type: 'string' }, offset: { type: 'string' } });
-      none(positionals);
-      const page = await cli.api.get<{ items: Client[] }>('/clients', { limit: wholeNumber(values.limit, '--limit'), offset: wholeNumber(values.offset, '--offset') });
-      emit(cli, page, () => table([['CLIENT_ID', 'NAME', 'GRANT TYPES', 'SCOPES'], ...page.items.map((c) => [c.client_id, c.name, c.grant_types.join(','), (c.scopes ?? []).join(' ')])]));
-      return 0;
-    }
+    case 'list': return listCommand<Client>(cli, rest, '/clients', {
+      CLIENT_ID: (c) => c.client_id, NAME: (c) => c.name, 'GRANT TYPES': (c) => c.grant_types.join(','), SCOPES: (c) => (c.scopes ?? []).join(' '),
+    });
     case 'show': {
       const client = await cli.api.get<Client>(`/clients/${encodeURIComponent(single(parse(rest, {}).positionals, 'client id'))}`);
       emit(cli, client, () => Object.entries(client).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));

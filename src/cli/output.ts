@@ -1,4 +1,5 @@
 import type { AdminApi } from './admin-client.ts';
+import { none, parse, wholeNumber } from './args.ts';
 
 /** What every admin command gets: the API, the output mode, and where to write. */
 export interface CommandContext {
@@ -70,3 +71,16 @@ export async function readPassword(cli: CommandContext): Promise<string> {
 }
 
 export { readAll };
+
+/**
+ * `<group> list [--limit N] [--offset N]`: one page of an admin collection,
+ * printed as JSON or as a table of `columns` (header → cell of an item).
+ */
+export async function listCommand<T>(cli: CommandContext, args: string[], path: string, columns: Record<string, (item: T) => string>): Promise<number> {
+  const { values, positionals } = parse(args, { limit: { type: 'string' }, offset: { type: 'string' } });
+  none(positionals);
+  const page = await cli.api.get<{ items: T[] }>(path, { limit: wholeNumber(values.limit, '--limit'), offset: wholeNumber(values.offset, '--offset') });
+  const cells = Object.values(columns);
+  emit(cli, page, () => table([Object.keys(columns), ...page.items.map((item) => cells.map((cell) => cell(item)))]));
+  return 0;
+}

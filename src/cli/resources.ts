@@ -1,5 +1,5 @@
 import { none, parse, single, spaceList, unknownSubcommand, wholeNumber } from './args.ts';
-import { emit, table, type CommandContext } from './output.ts';
+import { emit, listCommand, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
 
 export const RESOURCES_USAGE = `  resources create --identifier URI [--name N] --scopes "s1 s2" [--token-format jwt|opaque]
@@ -35,13 +35,9 @@ export async function resourcesCommand(args: string[], cli: CommandContext): Pro
   const [sub, ...rest] = args;
   switch (sub) {
     case 'create': return create(rest, cli);
-    case 'list': {
-      const { values, positionals } = parse(rest, { limit: { type: 'string' }, offset: { type: 'string' } });
-      none(positionals);
-      const page = await cli.api.get<{ items: Resource[] }>('/resources', { limit: wholeNumber(values.limit, '--limit'), offset: wholeNumber(values.offset, '--offset') });
-      emit(cli, page, () => table([['IDENTIFIER', 'NAME', 'FORMAT', 'TTL', 'SCOPES'], ...page.items.map((r) => [r.identifier, r.name, r.token_format, String(r.access_token_ttl), r.scopes.join(' ')])]));
-      return 0;
-    }
+    case 'list': return listCommand<Resource>(cli, rest, '/resources', {
+      IDENTIFIER: (r) => r.identifier, NAME: (r) => r.name, FORMAT: (r) => r.token_format, TTL: (r) => String(r.access_token_ttl), SCOPES: (r) => r.scopes.join(' '),
+    });
     case 'delete': {
       const identifier = single(parse(rest, {}).positionals, 'resource identifier');
       await cli.api.delete(`/resources/${encodeURIComponent(identifier)}`);

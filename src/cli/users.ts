@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { commaList, none, parse, single, unknownSubcommand, wholeNumber } from './args.ts';
-import { emit, readAll, readPassword, table, type CommandContext } from './output.ts';
+import { commaList, none, parse, single, unknownSubcommand } from './args.ts';
+import { emit, listCommand, readAll, readPassword, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
 
 export const USERS_USAGE = `  users create --username U [--email E] [--name N] [--role R]... --password-stdin
@@ -104,13 +104,9 @@ export async function usersCommand(args: string[], cli: CommandContext): Promise
       emit(cli, user, () => Object.entries(user).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));
       return 0;
     }
-    case 'list': {
-      const { values, positionals } = parse(rest, { limit: { type: 'string' }, offset: { type: 'string' } });
-      none(positionals);
-      const page = await cli.api.get<{ items: User[] }>('/users', { limit: wholeNumber(values.limit, '--limit'), offset: wholeNumber(values.offset, '--offset') });
-      emit(cli, page, () => table([['USERNAME', 'ID', 'EMAIL', 'ROLES', 'STATE'], ...page.items.map((u) => [u.username, u.id, u.email ?? '', u.roles.join(' '), u.disabled ? 'disabled' : 'active'])]));
-      return 0;
-    }
+    case 'list': return listCommand<User>(cli, rest, '/users', {
+      USERNAME: (u) => u.username, ID: (u) => u.id, EMAIL: (u) => u.email ?? '', ROLES: (u) => u.roles.join(' '), STATE: (u) => (u.disabled ? 'disabled' : 'active'),
+    });
     default: return unknownSubcommand('users', sub);
   }
 }
