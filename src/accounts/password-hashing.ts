@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import type { PasswordHashingConfig } from '../config/index.ts';
@@ -36,6 +37,24 @@ export function createHashingQueue(limits: { maxConcurrent: number; maxQueued: n
   };
 }
 
+/**
+ * How many hashes may really run at once: at most `maxConcurrent`, but
+ * - never more than the CPUs this process may use: more only adds latency and
+ *   memory (each run holds memoryCost), no throughput, and leaves the event
+ *   loop a smaller share of the CPU;
+ * - never all of libuv's threads (UV_THREADPOOL_SIZE, 4 by default): each run
+ *   holds one for its whole length, and WebCrypto signing (every JWT), fs and
+ *   dns.lookup wait for a free one, so a login flood would stall every token
+ *   request behind the hashes.
+ */
+export function effectiveHashingConcurrency(
+  maxConcurrent: number,
+  cpus: number = availableParallelism(),
+  threadPoolSize: number = Number(process.env.UV_THREADPOOL_SIZE) || 4,
+): number {
+  return Math.max(1, Math.min(maxConcurrent, cpus, threadPoolSize - 1));
+}
+
 const BCRYPT_PREFIX = /^\$2[aby]\$\d\d\$/;
 
 export type PasswordHasher = ReturnType<typeof createPasswordHasher>;
@@ -47,7 +66,10 @@ export function createPasswordHasher(config: PasswordHashingConfig) {
     timeCost: config.timeCost,
     parallelism: config.parallelism,
   };
-  const queue = createHashingQueue(config);
+  const queue = createHashingQueue({
+    maxConcurrent: effectiveHashingConcurrency(config.maxConcurrent),
+    maxQueued: config.maxQueued,
+  });
   // Verified when the account does not exist, so that unknown users cost the
   // same time as known ones.
   const dummyHash = argon2.hash('tessera-dummy-password', options);

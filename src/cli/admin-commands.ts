@@ -55,6 +55,7 @@ export async function runAdminCommand(config: Config, command: string, args: str
   const cli: CommandContext = {
     // made on first use: usage errors and `keys rotate` need no credentials
     get api() { return (api ??= adminApiFor(config, io.env)); },
+    keysDir: config.keysDir,
     json: output.json,
     stdin: io.stdin ?? process.stdin,
     stdout: io.stdout ?? process.stdout,

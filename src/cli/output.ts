@@ -4,6 +4,8 @@ import { none, parse, wholeNumber } from './args.ts';
 /** What every admin command gets: the API, the output mode, and where to write. */
 export interface CommandContext {
   api: AdminApi;
+  /** where the key files are (for `keys rotate`, which works on them directly) */
+  keysDir: string;
   json: boolean;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   stdout: { write(text: string): unknown };

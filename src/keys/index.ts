@@ -1,1 +1,1 @@
-export { loadOrCreateKeys, publicJwks, generateSigningKey, writePrivateFile, type KeyMaterial } from './keystore.ts';
+export { loadOrCreateKeys, publicJwks, generateSigningKey, rotateSigningKeys, writePrivateFile, type KeyMaterial } from './keystore.ts';

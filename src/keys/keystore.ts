@@ -75,3 +75,26 @@ export function publicJwks(keys: KeyMaterial): { keys: JWK[] } {
     keys: keys.signingKeys.keys.map(({ d, p, q, dp, dq, qi, ...publicPart }) => publicPart),
   };
 }
+
+/**
+ * `tessera keys rotate`: a new RS256 and ES256 key go first (oidc-provider signs
+ * with the first key of an algorithm); the previous ones stay published so
+ * tokens they signed still verify until they expire; older ones are retired.
+ * Running servers pick the new keys up when they restart.
+ */
+export async function rotateSigningKeys(keysDir: string, options: { keepPrevious?: number } = {}): Promise<{ added: JWK[]; retired: JWK[] }> {
+  const keepPrevious = options.keepPrevious ?? 1;
+  const signingPath = join(keysDir, SIGNING_FILE);
+  if (!existsSync(signingPath)) throw new Error(`${signingPath} does not exist: start the server once first`);
+  const current = (JSON.parse(readFileSync(signingPath, 'utf8')) as { keys: JWK[] }).keys;
+  const added = [await generateSigningKey('RS256'), await generateSigningKey('ES256')];
+  const kept: JWK[] = [];
+  const retired: JWK[] = [];
+  for (const key of current) {
+    const sameAlgKept = kept.filter((k) => k.alg === key.alg).length;
+    (sameAlgKept < keepPrevious ? kept : retired).push(key);
+  }
+  writePrivateFile(signingPath, JSON.stringify({ keys: [...added, ...kept] }, null, 2));
+  const publicPart = ({ kid, alg, use, kty }: JWK) => ({ kid, alg, use, kty });
+  return { added: added.map(publicPart), retired: retired.map(publicPart) };
+}

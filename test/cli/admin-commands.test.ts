@@ -130,9 +130,10 @@ describe('tessera admin commands against a running server', () => {
 
     const keys = await tessera(['keys', 'list', '--json']);
     expect(keys.json.items.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
-    const rotate = await tessera(['keys', 'rotate']);
-    expect(rotate.code).toBe(1);
-    expect(rotate.stderr).toMatch(/not supported yet/);
+    const rotate = await tessera(['keys', 'rotate', '--json']);
+    expect(rotate.code).toBe(0);
+    expect(rotate.json.added.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(rotate.json.retired).toEqual([]);
 
     const audit = await tessera(['audit', 'list', '--subject', 'frank', '--json']);
     expect(audit.json.items.map((e: { type: string }) => e.type)).toEqual(['user.disabled', 'grants.revoked', 'user.created']);
