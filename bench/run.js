@@ -1,8 +1,11 @@
 // `npm run bench`: bounded loopback benchmarks of Tessera against the bare oidc-provider.
 //
-//   npm run bench -- [--duration 5] [--connections 10] [--rounds 3] [--warmup 1]
-//                    [--ops a,b] [--targets a,b] [--floor-seconds 3] [--skip-floors]
-//                    [--budget 270] [--out bench/results.json]
+//   npm run bench -- [--duration 3] [--connections 10] [--rounds 3] [--warmup 0.5]
+//                    [--ops a,b] [--targets a,b] [--floor-seconds 1.5] [--skip-floors]
+//                    [--latency-seconds 1.5] [--latency-fraction 0.25] [--latency-connections 1]
+//                    [--flood-seconds 2.5] [--flood-connections 64] [--skip-flood]
+//                    [--scale-op client_credentials_jwt] [--skip-scale]
+//                    [--budget 265] [--out bench/results.json] [--markdown FILE]
 //
 // Servers run pinned to CPU 0 and this process (the load generator) to CPU 1 when taskset
 // exists and there are two CPUs or more. Targets are measured A B A B ... per operation so
@@ -23,6 +26,10 @@ import {
   alternate, killAllStartedSync, pinProcess, round, runLoad, stopAllStarted, tasksetAvailable,
 } from './lib/load.js';
 import { OPERATIONS, measureOperation } from './lib/operations.js';
+import { evaluateGoals, markdownReport, textReport } from './lib/report.js';
+import {
+  floodTest, processMemory, redisMemory, scaleTest,
+} from './lib/scenarios.js';
 import { TARGETS } from './targets/index.js';
 
 const started = performance.now();
@@ -37,16 +44,26 @@ if (nodeMajor < 22) {
 
 const { values: opt } = parseArgs({
   options: {
-    duration: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '3' },
     connections: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '0.5' },
     ops: { type: 'string' },
     targets: { type: 'string' },
-    'floor-seconds': { type: 'string', default: '3' },
+    'floor-seconds': { type: 'string', default: '1.5' },
     'skip-floors': { type: 'boolean', default: false },
-    budget: { type: 'string', default: '270' },
+    'latency-seconds': { type: 'string', default: '1.5' },
+    'latency-fraction': { type: 'string', default: '0.25' },
+    'latency-connections': { type: 'string', default: '1' },
+    'flood-seconds': { type: 'string', default: '2.5' },
+    'flood-connections': { type: 'string', default: '64' },
+    'skip-flood': { type: 'boolean', default: false },
+    'scale-op': { type: 'string', default: 'client_credentials_jwt' },
+    'skip-scale': { type: 'boolean', default: false },
+    'skip-memory': { type: 'boolean', default: false },
+    budget: { type: 'string', default: '265' },
     out: { type: 'string', default: fileURLToPath(new URL('./results.json', import.meta.url)) },
+    markdown: { type: 'string' },
   },
 });
 
@@ -56,8 +73,14 @@ const maxRounds = Math.max(1, Number(opt.rounds));
 const warmupSeconds = Number(opt.warmup);
 const budgetSeconds = Number(opt.budget);
 const floorSeconds = Number(opt['floor-seconds']);
+const latencySeconds = Number(opt['latency-seconds']);
+const latencyFraction = Number(opt['latency-fraction']);
+const latencyConnections = Number(opt['latency-connections']);
+const floodSeconds = Number(opt['flood-seconds']);
+const floodConnections = Number(opt['flood-connections']);
 // Hard stop well inside five minutes whatever happens; partial results are still written.
-const HARD_LIMIT_SECONDS = Math.min(budgetSeconds + 20, 295);
+// (at most 280 s, leaving time to stop the servers and drop what the targets created)
+const HARD_LIMIT_SECONDS = Math.min(budgetSeconds + 20, 280);
 
 const cpuCount = cpus().length;
 const canPin = Boolean(tasksetAvailable()) && cpuCount >= 2;
@@ -77,7 +100,18 @@ async function versionOf(pkg) {
 
 function gitCommit() {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head}+uncommitted src changes` : head;
+  } catch {
+    return null;
+  }
+}
+
+async function passwordHashingConfig() {
+  try {
+    const config = JSON.parse(await readFile(new URL('../config/default.json', import.meta.url), 'utf8'));
+    return config.passwordHashing;
   } catch {
     return null;
   }
@@ -99,12 +133,28 @@ const results = {
     pinning: canPin
       ? { server: String(serverCpu), loadGenerator: String(loadCpu), loadGeneratorPinned: selfPinned }
       : { server: null, loadGenerator: null, reason: tasksetAvailable() ? 'fewer than 2 CPUs' : 'taskset not found' },
+    passwordHashing: await passwordHashingConfig(),
+    uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     settings: {
-      durationSeconds, connections, maxRounds, warmupSeconds, floorSeconds, budgetSeconds,
+      durationSeconds,
+      connections,
+      maxRounds,
+      warmupSeconds,
+      floorSeconds,
+      budgetSeconds,
+      latencySeconds,
+      latencyFraction,
+      latencyConnections,
+      floodSeconds,
+      floodConnections,
     },
   },
   floors: null,
   operations: {},
+  flood: {},
+  scale: {},
+  memory: {},
+  goals: [],
   skipped: [],
 };
 
@@ -113,12 +163,35 @@ async function writeResults(partial) {
   results.meta.totalSeconds = round(elapsed(), 1);
   results.meta.loadavgAtEnd = loadavg().map((l) => round(l, 2));
   if (partial) results.meta.partial = partial;
+  results.goals = evaluateGoals(results);
   await writeFile(opt.out, `${JSON.stringify(results, null, 2)}\n`);
+  if (opt.markdown) await writeFile(opt.markdown, markdownReport(results));
+}
+
+let instances = [];
+let workDir;
+// Stops every target (their stop() also drops a target's database and Redis keys) once.
+let cleanedUp = false;
+async function cleanUp() {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  await Promise.all(instances.map(async ({ name, instance }) => {
+    try {
+      await instance.stop();
+    } catch (err) {
+      log(`target ${name}: stop failed: ${err.message}`);
+    }
+  }));
+  await stopAllStarted();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
 }
 
 const watchdog = setTimeout(async () => {
   if (finished) return;
   log(`hard time limit (${HARD_LIMIT_SECONDS}s) reached: stopping servers, writing partial results`);
+  try {
+    await Promise.race([cleanUp(), new Promise((r) => { setTimeout(r, 12_000); })]);
+  } catch { /* best effort */ }
   killAllStartedSync();
   try { await writeResults('hard time limit reached'); } catch { /* best effort */ }
   process.exit(3);
@@ -126,7 +199,11 @@ const watchdog = setTimeout(async () => {
 watchdog.unref();
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
+  process.once(signal, async () => {
+    log(`${signal}: cleaning up`);
+    try {
+      await Promise.race([cleanUp(), new Promise((r) => { setTimeout(r, 12_000); })]);
+    } catch { /* best effort */ }
     killAllStartedSync();
     process.exit(130);
   });
@@ -135,7 +212,7 @@ process.once('exit', killAllStartedSync);
 
 // ---------------------------------------------------------------------------------------
 
-const workDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+workDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
 const jwksFile = join(workDir, 'jwks.json');
 await ensureBenchJwks(jwksFile);
 
@@ -151,47 +228,80 @@ async function measureFloors() {
     });
     out.allCpus = all.floors;
     out.allCpusSet = all.pinnedTo;
+    // What two processes can get out of this machine at all: the raw ES256 signing rate of
+    // two processes at once, each pinned to its own CPU, against one process alone (the
+    // reference for the two-processes ratio of the servers).
+    log(`floors: es256_sign in ${cpuCount >= 2 ? 2 : 1} processes at once, one per CPU`);
+    const pair = await Promise.all([0, 1].map((cpu) => runFloorsInChild({
+      cpus: String(cpu), seconds: floorSeconds, jwksFile, only: ['es256_sign'],
+    })));
+    const sum = pair.reduce((n, p) => n + p.floors.es256_sign.opsPerSecond, 0);
+    out.twoProcesses = {
+      es256_sign: round(sum),
+      perProcess: pair.map((p) => p.floors.es256_sign.opsPerSecond),
+      ratio: round(sum / pinned.floors.es256_sign.opsPerSecond, 3),
+    };
   }
   return out;
 }
 
 async function startTargets() {
   const wanted = opt.targets ? new Set(opt.targets.split(',')) : null;
-  const instances = [];
-  for (const target of TARGETS) {
-    if (wanted && !wanted.has(target.name)) continue;
+  const chosen = TARGETS.filter((t) => !wanted || wanted.has(t.name));
+  // Start-up (and the set-up through the CLI) is not measured: all targets at once.
+  const started = await Promise.all(chosen.map(async (target) => {
     const available = target.available ? await target.available() : true;
     if (available !== true) {
       results.skipped.push({ target: target.name, reason: String(available || 'unavailable') });
       log(`target ${target.name}: skipped (${available})`);
-      continue;
+      return null;
     }
     try {
       const targetDir = join(workDir, target.name);
       const instance = await target.start({ jwksFile, cpu: serverCpu, workDir: targetDir });
-      instances.push({ name: target.name, description: target.description, instance });
+      instance.memoryAtStart = await processMemory(instance);
       log(`target ${target.name}: ready at ${instance.url}${instance.pinned ? ` (pinned to CPU ${serverCpu})` : ''}`);
+      return { name: target.name, description: target.description, instance };
     } catch (err) {
       results.skipped.push({ target: target.name, reason: `start failed: ${err.message}` });
       log(`target ${target.name}: start failed: ${err.message}`);
+      return null;
     }
-  }
-  return instances;
+  }));
+  const ready = started.filter(Boolean);
+  results.meta.targets = Object.fromEntries(ready.map((t) => [t.name, t.description]));
+  return ready;
+}
+
+// Seconds kept back for what runs after the operations (measured: flood ~2 × 8 s per target,
+// scaling ~15 s, memory ~2 s).
+const FLOOD_ROUNDS = 2;
+const floodSecondsPerTarget = () => FLOOD_ROUNDS * (1.5 + 2 * floodSeconds + 2) + 2;
+const SCALE_ROUNDS = 2;
+const scaleSeconds = () => 5 + SCALE_ROUNDS * 2 * (durationSeconds + 0.6);
+function reservedSeconds(tessera) {
+  let s = 4; // stopping, cleaning up, writing
+  if (!opt['skip-flood']) s += tessera.filter((t) => t.instance.passwordUsers).length * floodSecondsPerTarget();
+  if (!opt['skip-scale'] && tessera.some((t) => t.instance.replicas)) s += scaleSeconds();
+  if (!opt['skip-memory']) s += 2;
+  return s;
 }
 
 // More, shorter rounds beat fewer, longer ones on a noisy machine: every extra alternation
 // is another chance for drift to cancel. So keep the round count and shorten runs (down to
-// 3 s) before giving up rounds.
-const MIN_RUN_SECONDS = 3;
-function planRounds(opCount, targetCount) {
-  const remaining = budgetSeconds - elapsed() - 5;
-  const perPair = remaining / Math.max(1, opCount * targetCount) - warmupSeconds - 1;
-  const overhead = 0.7;
+// 2 s) before giving up rounds.
+const MIN_RUN_SECONDS = 2;
+function planRounds(pairs, reserve) {
+  const remaining = budgetSeconds - elapsed() - reserve;
+  // per (operation, target): warm-up, preparation, the latency probe, then the rounds; every
+  // run costs ~0.8 s on top of its duration (autocannon start and stop, preparation)
+  const perPair = remaining / Math.max(1, pairs) - (warmupSeconds + 0.8) - (latencySeconds + 0.8) - 0.5;
+  const overhead = 0.8;
   for (let rounds = maxRounds; rounds >= 1; rounds -= 1) {
     const duration = Math.min(durationSeconds, Math.floor((perPair / rounds - overhead) * 10) / 10);
     if (duration >= Math.min(MIN_RUN_SECONDS, durationSeconds)) return { rounds, duration };
   }
-  return { rounds: 1, duration: Math.max(2, Math.floor(perPair - overhead)) };
+  return { rounds: 1, duration: Math.max(1, Math.floor(perPair - overhead)) };
 }
 
 // Rate of doing every named floor operation in turn: 1 / sum(1 / rate).
@@ -204,24 +314,26 @@ function combinedFloor(names) {
 
 // A freshly started server is slower for its first seconds (JIT tiers, heap growth) whatever
 // the operation; give each one a few seconds of the first operation before anything counts.
-async function warmUpServers(instances, ops) {
+const SERVER_WARMUP_SECONDS = 3;
+async function warmUpServers(ops) {
   const [first] = ops;
-  if (!first || warmupSeconds <= 0) return;
+  if (!first) return;
   for (const { name, instance } of instances) {
     if (first.supports(instance) !== true) continue;
-    log(`warm-up: ${name}, ${first.name} for ${warmupSeconds * 3}s`);
+    log(`warm-up: ${name}, ${first.name} for ${SERVER_WARMUP_SECONDS}s`);
     const prepared = await first.prepare(instance, { connections });
-    await measureOperation(runLoad, instance, prepared, { connections, durationSeconds: warmupSeconds * 3 });
+    await measureOperation(runLoad, instance, prepared, { connections, durationSeconds: SERVER_WARMUP_SECONDS });
   }
 }
 
-async function runOperations(instances) {
-  const wanted = opt.ops ? new Set(opt.ops.split(',')) : null;
-  const ops = OPERATIONS.filter((op) => !wanted || wanted.has(op.name));
-  await warmUpServers(instances, ops);
-  const plan = planRounds(ops.length, instances.length);
-  results.meta.plan = plan;
-  log(`plan: ${ops.length} operations x ${instances.length} targets, ${plan.rounds} rounds of ${plan.duration}s, ${connections} connections`);
+const fixedRates = {};
+
+async function runOperations(ops) {
+  await warmUpServers(ops);
+  const pairs = ops.reduce((n, op) => n + instances.filter((t) => op.supports(t.instance) === true).length, 0);
+  const plan = planRounds(pairs, reservedSeconds(instances));
+  results.meta.plan = { ...plan, pairs };
+  log(`plan: ${ops.length} operations, ${pairs} (operation, target) pairs, ${plan.rounds} rounds of ${plan.duration}s, ${connections} connections`);
 
   for (const op of ops) {
     const targets = [];
@@ -231,8 +343,8 @@ async function runOperations(instances) {
       else results.skipped.push({ operation: op.name, target: t.name, reason: ok });
     }
     if (!targets.length) continue;
-    const needed = targets.length * (warmupSeconds + plan.duration + 2);
-    if (elapsed() + needed > budgetSeconds) {
+    const needed = targets.length * (warmupSeconds + plan.duration + latencySeconds + 2);
+    if (elapsed() + needed > budgetSeconds - reservedSeconds(instances)) {
       results.skipped.push({ operation: op.name, reason: 'time budget exhausted' });
       log(`${op.name}: skipped, time budget exhausted`);
       continue;
@@ -249,10 +361,38 @@ async function runOperations(instances) {
           await measureOperation(runLoad, t.instance, t.prepared, { ...loadOptions, durationSeconds: warmupSeconds });
         }
       },
-      measure: (t) => measureOperation(runLoad, t.instance, t.prepared, loadOptions),
-      shouldContinue: () => elapsed() + targets.length * (plan.duration + 1) < budgetSeconds,
-      onRun: (t, r, run) => log(`  ${op.name} round ${r + 1} ${t.name.padEnd(16)} ${String(run.okRps).padStart(8)} ok rps  p50 ${run.p50} ms  p99 ${run.p99} ms  non2xx ${run.non2xx}  errors ${run.errors}  invalid ${run.invalid}`),
+      async measure(t) {
+        if (op.settleSeconds) await new Promise((r) => { setTimeout(r, op.settleSeconds * 1000); });
+        return measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+      },
+      shouldContinue: () => elapsed() + targets.length * (plan.duration + latencySeconds + 1)
+        < budgetSeconds - reservedSeconds(instances),
+      onRun: (t, r, run) => log(`  ${op.name} round ${r + 1} ${t.name.padEnd(16)} ${String(run.okRps).padStart(8)} ok rps  p50 ${run.p50} ms  p99 ${run.p99} ms  non2xx ${run.non2xx}  errors ${run.errors}  invalid ${run.invalid}${run.lastError ? `  (${run.lastError})` : ''}`),
     });
+
+    // Latency at a fixed load: the same request rate for every target, a fraction of the
+    // slowest target's throughput, so that no target is saturated.
+    const rates = Object.values(outcome.targets).map((s) => s.okRps).filter((r) => Number.isFinite(r) && r > 0);
+    if (rates.length && latencySeconds > 0) {
+      const rate = Math.max(1, Math.round(Math.min(...rates) * latencyFraction));
+      fixedRates[op.name] = rate;
+      for (const t of targets) {
+        const s = outcome.targets[t.name];
+        if (!t.prepared || !s?.rounds) continue;
+        try {
+          const run = await measureOperation(runLoad, t.instance, t.prepared, {
+            connections: latencyConnections, durationSeconds: latencySeconds, overallRate: rate,
+          });
+          s.fixedLoad = {
+            rate, connections: latencyConnections, okRps: run.okRps, p50: run.p50, p99: run.p99, non2xx: run.non2xx, errors: run.errors,
+          };
+          log(`  ${op.name} fixed load ${rate}/s ${t.name.padEnd(16)} p50 ${run.p50} ms  p99 ${run.p99} ms  (${run.okRps} ok rps)`);
+        } catch (err) {
+          s.fixedLoad = { rate, error: String(err?.message ?? err) };
+        }
+      }
+    }
+
     const floor = combinedFloor(op.floor);
     for (const [name, s] of Object.entries(outcome.targets)) {
       if (floor && Number.isFinite(s.okRps)) s.shareOfFloor = round(s.okRps / floor, 3);
@@ -266,68 +406,110 @@ async function runOperations(instances) {
   }
 }
 
-function table(rows, header) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
-  const line = (cells) => cells.map((c, i) => {
-    const s = String(c ?? '');
-    return i === 0 || i === 1 ? s.padEnd(widths[i]) : s.padStart(widths[i]);
-  }).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-function printReport() {
-  const out = [];
-  if (results.floors) {
-    const rows = Object.entries(results.floors.serverCpu).map(([name, f]) => [
-      name, f.description, f.opsPerSecond, results.floors.allCpus?.[name]?.opsPerSecond ?? '',
-    ]);
-    out.push(`Floors (ops/s; "server CPU" = pinned like the server, CPU ${results.floors.serverCpuSet ?? 'unpinned'})`);
-    out.push(table(rows, ['floor', 'what', 'server CPU', `all ${cpuCount} CPUs`]));
-    out.push('');
-  }
-  const rows = [];
-  for (const [name, op] of Object.entries(results.operations)) {
-    for (const [target, s] of Object.entries(op.targets)) {
-      rows.push([
-        name, target,
-        s.okRps ?? s.error, s.rounds > 1 ? `${(s.spread * 100).toFixed(0)}%` : '', s.p50 ?? '', s.p99 ?? '',
-        s.rounds ? `${s.non2xx}/${s.errors}/${s.invalid ?? 0}` : '',
-        op.ratios[target] ?? '',
-        s.shareOfFloor !== undefined ? `${(s.shareOfFloor * 100).toFixed(1)}% ${[op.floor].flat().join('+')}` : '',
-      ]);
+async function runFlood() {
+  const op = OPERATIONS.find((o) => o.name === 'client_credentials_jwt');
+  for (const { name, instance } of instances) {
+    if (!instance.passwordUsers || op.supports(instance) !== true) continue;
+    const need = floodSecondsPerTarget();
+    if (elapsed() + need > HARD_LIMIT_SECONDS - 15) {
+      results.skipped.push({ scenario: 'flood', target: name, reason: 'time budget exhausted' });
+      continue;
+    }
+    const rate = fixedRates[op.name] ?? 100;
+    log(`flood: ${name}, client_credentials at ${rate}/s (${latencyConnections} connection) alone and during a password-grant flood of ${floodConnections} connections`);
+    try {
+      const prepared = await op.prepare(instance, { connections });
+      results.flood[name] = await floodTest({
+        instance,
+        prepared,
+        rate,
+        connections: latencyConnections,
+        seconds: floodSeconds,
+        floodConnections,
+        rounds: elapsed() + need < budgetSeconds ? FLOOD_ROUNDS : 1,
+        log,
+      });
+    } catch (err) {
+      results.flood[name] = { error: String(err?.message ?? err) };
+      log(`flood: ${name} failed: ${err.message}`);
     }
   }
-  if (rows.length) {
-    out.push(`Operations (median of ${results.meta.plan?.rounds} x ${results.meta.plan?.duration}s runs, ${connections} connections; ratio = ok rps / ${Object.values(results.operations)[0]?.reference} ok rps)`);
-    out.push(table(rows, ['operation', 'target', 'ok rps', 'spread', 'p50 ms', 'p99 ms', 'non2xx/err/invalid', 'ratio', 'of floor']));
-  }
-  for (const s of results.skipped) {
-    out.push(`skipped: ${[s.operation, s.target].filter(Boolean).join(' on ')}: ${s.reason}`);
-  }
-  process.stdout.write(`\n${out.join('\n')}\n\nresults: ${opt.out}  (${round(elapsed(), 0)} s total)\n`);
 }
 
-let instances = [];
+async function runScale() {
+  const op = OPERATIONS.find((o) => o.name === opt['scale-op']);
+  if (!op) throw new Error(`unknown --scale-op ${opt['scale-op']}`);
+  for (const { name, instance } of instances) {
+    if (!instance.replicas || op.supports(instance) !== true) continue;
+    if (cpuCount < 2) {
+      results.skipped.push({ scenario: 'scale', target: name, reason: 'needs two CPUs' });
+      continue;
+    }
+    if (elapsed() + scaleSeconds() > HARD_LIMIT_SECONDS - 12) {
+      results.skipped.push({ scenario: 'scale', target: name, reason: 'time budget exhausted' });
+      continue;
+    }
+    log(`scale: ${name}, ${op.name}: one process (CPU ${serverCpu ?? '-'}) vs two (CPUs ${serverCpu ?? '-'} and ${loadCpu ?? '-'}) on the same stores`);
+    try {
+      results.scale[name] = await scaleTest({
+        instance,
+        op,
+        connections,
+        seconds: durationSeconds,
+        rounds: SCALE_ROUNDS,
+        cpuA: serverCpu,
+        cpuB: loadCpu ?? 1,
+        loadCpu,
+        allCpus: canPin ? allCpus : undefined,
+        log,
+      });
+    } catch (err) {
+      results.scale[name] = { error: String(err?.message ?? err) };
+      log(`scale: ${name} failed: ${err.message}`);
+    }
+  }
+}
+
+async function measureMemory() {
+  for (const { name, instance } of instances) {
+    const entry = { processes: await processMemory(instance), atStart: instance.memoryAtStart };
+    if (instance.redis) {
+      try {
+        // A few opaque access tokens of a grant (the operations only leave JWTs and
+        // client_credentials tokens), so that every record kind has samples.
+        if (instance.passwordUsers) {
+          const { tokenRequest } = await import('./lib/oauth.js');
+          await Promise.all(instance.passwordUsers.slice(0, 4).map((u) => tokenRequest(instance, {
+            grant_type: 'password', username: u.username, password: u.password, resource: instance.opaqueResource, scope: instance.resourceScope,
+          }).catch(() => {})));
+        }
+        entry.redis = await redisMemory(instance);
+      } catch (err) {
+        entry.redis = { error: String(err?.message ?? err) };
+      }
+    }
+    results.memory[name] = entry;
+    log(`memory: ${name}: ${entry.processes.map((p) => `${p.name} RSS ${p.rssMiB} MiB (peak ${p.peakRssMiB})`).join(', ')}${entry.redis?.perRecord ? `; Redis bytes: ${Object.entries(entry.redis.perRecord).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`);
+  }
+}
+
 try {
   results.floors = await measureFloors();
   instances = await startTargets();
   if (!instances.length) throw new Error('no target could be started');
-  await runOperations(instances);
+  const wanted = opt.ops ? new Set(opt.ops.split(',')) : null;
+  const ops = OPERATIONS.filter((op) => (wanted ? wanted.has(op.name) : op.default !== false));
+  await runOperations(ops);
+  if (!opt['skip-flood']) await runFlood();
+  if (!opt['skip-scale']) await runScale();
+  if (!opt['skip-memory']) await measureMemory();
 } catch (err) {
   results.error = String(err?.stack ?? err);
   log(`failed: ${err?.message ?? err}`);
   process.exitCode = 1;
 } finally {
-  for (const { name, instance } of instances) {
-    try {
-      await instance.stop();
-    } catch (err) {
-      log(`target ${name}: stop failed: ${err.message}`);
-    }
-  }
-  await stopAllStarted();
+  await cleanUp();
   finished = true;
   await writeResults();
-  await rm(workDir, { recursive: true, force: true });
-  printReport();
+  process.stdout.write(`\n${textReport(results)}\nresults: ${opt.out}  (${round(elapsed(), 0)} s total)\n`);
 }

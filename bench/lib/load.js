@@ -5,6 +5,7 @@
 //   alternate                — the A B A B ... driver that turns runs into per-target medians
 //                              and ratios against a reference target
 import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
 
@@ -44,7 +45,8 @@ const running = new Set();
  * Starts `command args...` (pinned with `taskset -c cpu` when `cpu` is given and taskset
  * exists), resolves once a stdout/stderr line matches `ready` (its first capture group, if
  * any, is returned as `port`) or, with `readyUrl`, once a GET of that URL answers 200.
- * Output is kept (last `keepLines` lines) for diagnostics.
+ * Output is kept (last `keepLines` lines) for diagnostics; with `stdoutFile`, stdout goes to
+ * that file instead.
  */
 export function startServer({
   name = 'server',
@@ -57,16 +59,21 @@ export function startServer({
   readyUrl,
   timeoutMs = 30_000,
   keepLines = 200,
+  stdoutFile,
 }) {
   const taskset = cpu !== undefined && cpu !== null ? tasksetAvailable() : null;
   const [cmd, argv] = taskset
     ? [taskset, ['-c', String(cpu), command, ...args]]
     : [command, args];
+  // stdoutFile: the server's stdout (e.g. an access log) goes to that file, as it would to
+  // a log file or collector, instead of through this process.
+  const stdoutFd = stdoutFile ? openSync(stdoutFile, 'a') : undefined;
   const child = spawn(cmd, argv, {
     cwd,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
   });
+  if (stdoutFd !== undefined) closeSync(stdoutFd);
   const log = [];
   const server = {
     name,
@@ -102,7 +109,7 @@ export function startServer({
         resolve(server);
       }
     };
-    for (const stream of [child.stdout, child.stderr]) {
+    for (const stream of [child.stdout, child.stderr].filter(Boolean)) {
       let buffered = '';
       stream.setEncoding('utf8');
       stream.on('data', (chunk) => {
@@ -186,7 +193,10 @@ export async function stopAllStarted() {
  * One autocannon run. `requests` is autocannon's request list (use `setupRequest` to build
  * a body per request, `onResponse` to consume answers); or pass `method/path/headers/body`,
  * where `body` may be a function called for every request (a body factory).
- * Returns requests/sec (all answers and 2xx only), latency p50/p99 in ms, error counts.
+ * `overallRate` caps the requests per second over all connections (autocannon releases each
+ * connection's share at the start of every second, one request at a time per connection).
+ * Returns requests/sec (all answers and 2xx only), latency p50/p99 in ms of the 2xx answers
+ * (taken from autocannon's per-response timings, so below a millisecond too), error counts.
  */
 export async function runLoad({
   url,
@@ -194,29 +204,40 @@ export async function runLoad({
   connections = 10,
   pipelining = 1,
   timeoutSeconds = 10,
+  overallRate,
   requests,
   method,
   path,
   headers,
   body,
 }) {
-  const result = await autocannon({
+  const latencies = [];
+  const tracker = autocannon({
     url,
     duration: durationSeconds,
     connections,
     pipelining,
     timeout: timeoutSeconds,
+    ...(overallRate ? { overallRate: Math.max(1, Math.round(overallRate)), ignoreCoordinatedOmission: true } : {}),
     requests: requests ?? [typeof body === 'function'
       ? { method: method ?? 'POST', path: path ?? '/', headers, setupRequest: (req) => ({ ...req, body: body() }) }
       : { method: method ?? 'GET', path: path ?? '/', headers, body }],
   });
+  tracker.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+  });
+  const result = await tracker;
   const seconds = result.duration || durationSeconds;
   const ok = result['2xx'] ?? 0;
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => (latencies.length
+    ? round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))], 2)
+    : undefined);
   return {
     rps: round((result.requests?.total ?? 0) / seconds),
     okRps: round(ok / seconds),
-    p50: result.latency?.p50,
-    p99: result.latency?.p99,
+    p50: pct(0.5),
+    p99: pct(0.99),
     requests: result.requests?.total ?? 0,
     ok,
     non2xx: result.non2xx ?? 0,
@@ -226,6 +247,7 @@ export async function runLoad({
       Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]),
     ),
     durationSeconds: round(seconds, 2),
+    ...(overallRate ? { overallRate: Math.round(overallRate), connections } : {}),
   };
 }
 

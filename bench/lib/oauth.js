@@ -64,6 +64,17 @@ export class CookieJar {
   header() {
     return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
+
+  /**
+   * A copy: flows running at the same time must not share one jar (the jar ignores cookie
+   * paths, so one flow's interaction cookies would replace another's); a copy of a signed-in
+   * jar carries the session over (single sign-on) and keeps its own interaction cookies.
+   */
+  clone() {
+    const copy = new CookieJar();
+    for (const [k, v] of this.#cookies) copy.#cookies.set(k, v);
+    return copy;
+  }
 }
 
 export function pkcePair() {

@@ -14,15 +14,25 @@
 //   obtainRefreshToken()  optional: resolves to a fresh refresh token of a new grant;
 //                         without it the refresh operation is skipped for the target
 //   refreshParams         optional extra form parameters for grant_type=refresh_token
+//   passwordUsers         optional [{ username, password }]: accounts for grant_type=password
+//                         (the client must be allowed to use it); without them the
+//                         password operation is skipped for the target
+//   authorizationCodeRoundTrip(i)  optional: one complete authorization code flow with a
+//                         new session (authorize, login, consent, code, token), resolving
+//                         to the token response; `i` picks an account
 //
-// An operation: { name, title, floor?, supports(instance) -> true | reason,
+// An operation: { name, title, floor?, settleSeconds?, supports(instance) -> true | reason,
 //                 (floor: the floor name(s) of the crypto every request must do; several
-//                 names combine as 1 / sum(1 / rate), the rate doing all of them in turn)
+//                 names combine as 1 / sum(1 / rate), the rate doing all of them in turn;
+//                 settleSeconds: a pause before each run, for work left over by the last)
 //                 prepare(instance, { connections }) -> Prepared }
-// Prepared: { requests, check?(status, body) -> boolean, beforeRun?() }
+// Prepared: { requests, check?(status, body) -> boolean, beforeRun?() } or { run(options) }
 // `requests` is an autocannon request list; `check` rejects 2xx answers that are wrong (an
-// introspection saying active:false counts as a failure, not as throughput).
+// introspection saying active:false counts as a failure, not as throughput). `run` replaces
+// autocannon for operations that are not one request (the authorization code round trip):
+// it gets the load options and resolves to what runLoad would.
 import { basicAuthorization, clientCredentialsToken, form } from './oauth.js';
+import { round } from './load.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -151,12 +161,118 @@ const refresh = {
   },
 };
 
+// The password grant: argon2id verification of the user's password (the floor), the
+// brute-force guard's counters, a saved grant and a JWT access token. Accounts are taken
+// round robin, so no account has more than one or two attempts in flight.
+const passwordGrant = {
+  name: 'password',
+  title: 'password grant (argon2id verify) → JWT access token',
+  floor: 'argon2id_verify',
+  // requests in flight when a run ends are still hashed; every server shares the core
+  settleSeconds: 0.4,
+  supports: (instance) => (instance.passwordUsers?.length ? true : 'no password grant'),
+  async prepare(instance) {
+    const next = roundRobin(instance.passwordUsers);
+    return {
+      requests: [passwordRequest(instance, next)],
+      check: (status, body) => typeof jsonField(body, 'access_token') === 'string',
+    };
+  },
+};
+
+export function passwordRequest(instance, nextUser) {
+  return postForm(instance, instance.tokenPath ?? '/token', () => {
+    const { username, password } = nextUser();
+    return form({
+      grant_type: 'password',
+      username,
+      password,
+      resource: instance.jwtResource,
+      scope: instance.resourceScope ?? 'read write',
+    });
+  });
+}
+
+/**
+ * Runs `flow(i)` (a promise) with `connections` flows in flight for `durationSeconds`, or,
+ * with `overallRate`, one flow at a time started every 1/overallRate seconds (a flow that
+ * overruns its slot delays the next one). Resolves to runLoad's shape; latency is per flow.
+ */
+export async function runFlows(flow, { durationSeconds, connections = 10, overallRate }) {
+  const started = performance.now();
+  const deadline = started + durationSeconds * 1000;
+  const latencies = [];
+  let ok = 0;
+  let errors = 0;
+  let n = 0;
+  let lastError;
+  const once = async () => {
+    const t0 = performance.now();
+    try {
+      await flow(n++);
+      ok += 1;
+      latencies.push(performance.now() - t0);
+    } catch (err) {
+      errors += 1;
+      lastError = err;
+    }
+  };
+  if (overallRate) {
+    const interval = 1000 / overallRate;
+    for (let slot = started; slot < deadline; slot += interval) {
+      const wait = slot - performance.now();
+      if (wait > 0) await new Promise((r) => { setTimeout(r, wait); });
+      await once();
+    }
+  } else {
+    const worker = async () => { while (performance.now() < deadline) await once(); };
+    await Promise.all(Array.from({ length: connections }, worker));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => (latencies.length ? round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))], 1) : undefined);
+  return {
+    rps: round((ok + errors) / seconds),
+    okRps: round(ok / seconds),
+    p50: pct(0.5),
+    p99: pct(0.99),
+    requests: ok + errors,
+    ok,
+    non2xx: 0,
+    errors,
+    timeouts: 0,
+    statusCodes: {},
+    durationSeconds: round(seconds, 2),
+    lastError: lastError ? String(lastError.message ?? lastError).slice(0, 300) : undefined,
+  };
+}
+
+// authorize → login page → consent page → code → token, a new session every time, scripted
+// over HTTP by the load generator (fetch, following redirects by hand). On Tessera the login
+// page verifies the password (argon2id); the baseline's scripted interactions have no
+// password to check. Figures are complete flows per second and per-flow latency.
+const authorizationCode = {
+  name: 'authcode',
+  title: 'authorization code round trip: authorize → login → consent → code → token (new session)',
+  floor: null,
+  settleSeconds: 0.4,
+  supports: (instance) => (typeof instance.authorizationCodeRoundTrip === 'function' ? true : 'no authorizationCodeRoundTrip()'),
+  async prepare(instance) {
+    return {
+      run: (options) => runFlows((i) => instance.authorizationCodeRoundTrip(i), options),
+    };
+  },
+};
+
+// `default: false` operations run only when named with --ops.
 export const OPERATIONS = [
   clientCredentials('client_credentials_jwt', 'client_credentials → JWT access token (ES256)', 'jwtResource', 'es256_sign'),
-  clientCredentials('client_credentials_opaque', 'client_credentials → opaque access token (stored)', 'opaqueResource', null),
+  { ...clientCredentials('client_credentials_opaque', 'client_credentials → opaque access token (stored)', 'opaqueResource', null), default: false },
   introspection('introspect_opaque', 'introspection of an opaque access token', 'opaqueResource', 'introspectionPath'),
   introspection('introspect_jwt', 'introspection of a JWT access token', 'jwtResource', 'jwtIntrospectionPath', 'es256_verify'),
   refresh,
+  passwordGrant,
+  authorizationCode,
 ];
 
 /**
@@ -165,6 +281,7 @@ export const OPERATIONS = [
  */
 export async function measureOperation(runLoad, instance, prepared, loadOptions) {
   if (prepared.beforeRun) await prepared.beforeRun();
+  if (prepared.run) return { ...(await prepared.run(loadOptions)), invalid: 0 };
   let invalid = 0;
   const requests = prepared.requests.map((req) => {
     if (!prepared.check) return req;
@@ -177,7 +294,7 @@ export async function measureOperation(runLoad, instance, prepared, loadOptions)
       },
     };
   });
-  const run = await runLoad({ ...loadOptions, url: instance.url, requests });
+  const run = await runLoad({ ...loadOptions, url: loadOptions.url ?? instance.url, requests });
   const valid = Math.max(0, run.ok - invalid);
   return {
     ...run,

@@ -16,12 +16,14 @@ export default {
   description: `bare oidc-provider, in-memory adapter (${script.split('/').slice(-2).join('/')})`,
   available: () => true,
   /**
-   * @param {{ jwksFile: string, cpu?: number, port?: number }} options
+   * @param {{ jwksFile: string, cpu?: number, port?: number, nodeArgs?: string[] }} options
    */
-  async start({ jwksFile, cpu, port = 0 }) {
+  async start({
+    jwksFile, cpu, port = 0, nodeArgs = [],
+  }) {
     const server = await startServer({
       name: 'baseline',
-      args: [script, '--port', String(port), '--jwks', jwksFile],
+      args: [...nodeArgs, script, '--port', String(port), '--jwks', jwksFile],
       env: { BENCH_CLIENT_ID: CLIENT_ID, BENCH_CLIENT_SECRET: CLIENT_SECRET, NODE_ENV: 'production' },
       cpu,
     });
@@ -50,6 +52,19 @@ export default {
         if (!tokens.refresh_token) throw new Error('baseline issued no refresh token');
         return tokens.refresh_token;
       },
+      // Same round trip as on Tessera: a new session every time, prompt=consent; the
+      // scripted interactions log `bench-user` in without a password and grant the scopes.
+      authorizationCodeRoundTrip: async () => {
+        const tokens = await authorizationCodeFlow(instance, {
+          redirectUri: REDIRECT_URI,
+          scope: `openid ${RESOURCE_SCOPE}`,
+          resource: API_RESOURCE,
+          prompt: 'consent',
+        });
+        if (!tokens.access_token || !tokens.id_token) throw new Error('baseline: no access or ID token');
+        return tokens;
+      },
+      processes: () => [{ name: 'baseline', pid: server.pid }],
       pid: server.pid,
       pinned: server.pinned,
       stop: () => server.stop(),

@@ -9,6 +9,6 @@ import { tesseraEmbedded, tesseraPgRedis } from './tessera.js';
 
 export const TARGETS = [
   baseline,
-  tesseraEmbedded, // skipped until src/main.ts exists
-  tesseraPgRedis, // skipped unless BENCH_DATABASE_URL and BENCH_REDIS_URL are set
+  tesseraEmbedded,
+  tesseraPgRedis, // skipped when Postgres / Redis are not reachable (see tessera.js)
 ];

@@ -1,105 +1,195 @@
-// Targets: Tessera itself, started the way an operator starts it (`tessera serve`) and set
-// up through its CLI (which goes through the admin API), with the same resources, scopes and
-// signing keys as the baseline.
+// Targets: Tessera itself, started the way an operator starts it (`tessera serve`, what
+// `npm start` runs) and set up through its CLI (which goes through the admin API), with the
+// same resources, scopes and signing keys as the baseline.
 //
-// DRAFT, written before Tessera could run: the CLI flags and JSON fields follow
-// ../../../shared/DESIGN.md ("External interface"); check them against the real CLI when
-// it lands. A target that fails to start is reported under "skipped" and the run goes on.
-import { execFile } from 'node:child_process';
+//   tessera-embedded   defaults: embedded PGlite for everything (token state in SQL)
+//   tessera-pg-redis   Postgres + Redis. By default a fresh database on the machine's
+//                      Postgres (127.0.0.1:5432, dropped afterwards) and a random key prefix
+//                      on its Redis (127.0.0.1:6379, its keys deleted afterwards);
+//                      BENCH_DATABASE_URL / BENCH_REDIS_URL point it elsewhere (a given
+//                      database is used as it is and not dropped; the prefix still applies).
+//
+// A target that fails to start is reported under "skipped" and the run goes on.
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
 
 import {
   API_RESOURCE, OPAQUE_RESOURCE, REDIRECT_URI, RESOURCE_SCOPE,
 } from '../baseline-constants.js';
+import { ARGON2_PARAMS } from '../lib/floors.js';
 import { ensureBenchJwks } from '../lib/keys.js';
 import { getFreePort, startServer } from '../lib/load.js';
 import { CookieJar, authorizationCodeFlow, submitInteractionForms } from '../lib/oauth.js';
+import {
+  createBenchDatabase, deleteRedisKeys, probePostgres, probeRedis,
+} from '../lib/stores.js';
 
 const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const entry = ['--import', './src/register.js', 'src/main.ts'];
+// `npm start` runs `node src/main.ts serve` (native type stripping).
+const entry = [
+  ...(existsSync(join(root, 'src/register.js')) ? ['--import', './src/register.js'] : []),
+  'src/main.ts',
+];
+const NEEDED_COMMANDS = ['resources create', 'clients create', 'users import'];
+
+// Enough accounts that neither the per-account attempt counter nor the per-(IP, username)
+// limit of the brute-force guard is reached by requests in flight at the same time, even
+// during the password flood (lockout defaults: 10 and 10). Every account has the same
+// password, hashed once here at Tessera's default argon2id parameters, so logins never
+// trigger a rehash.
+export const BENCH_USERS = 64;
+
+/** Default-on Postgres and Redis of this machine (the test setup's), unless overridden. */
+export const LOCAL_POSTGRES_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/test';
+export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+
+let cliChecked;
+/** true, or why this checkout's Tessera cannot be benchmarked. */
+function cliReady() {
+  if (cliChecked !== undefined) return cliChecked;
+  if (!existsSync(join(root, 'src/main.ts'))) {
+    cliChecked = 'Tessera is not built yet (no src/main.ts)';
+    return cliChecked;
+  }
+  const help = spawnSync(process.execPath, [...entry, 'help'], { cwd: root, encoding: 'utf8', timeout: 15_000 });
+  const usage = `${help.stdout}${help.stderr}`;
+  const missing = NEEDED_COMMANDS.filter((c) => !usage.includes(c));
+  cliChecked = missing.length ? `the tessera CLI lacks: ${missing.join(', ')}` : true;
+  return cliChecked;
+}
 
 async function tessera(args, env, stdin) {
   const child = execFileAsync(process.execPath, [...entry, ...args, '--json'], {
     cwd: root, env: { ...process.env, ...env }, timeout: 30_000,
   });
-  if (stdin !== undefined) {
-    child.child.stdin.end(stdin);
-  }
+  if (stdin !== undefined) child.child.stdin.end(stdin);
   const { stdout } = await child;
   return stdout.trim() ? JSON.parse(stdout.trim().split('\n').pop()) : {};
 }
 
 /**
- * @param {{ name: string, description: string, env?: () => Record<string,string>,
- *           available?: () => true | string }} options
+ * @param {{ name: string, description: string,
+ *           available?: () => Promise<true | string> | true | string,
+ *           stores?: (workDir: string, run: string) => Promise<{ env: object, redis?: object, cleanup: () => Promise<void> }> }} options
  */
-export function createTesseraTarget({ name, description, env: extraEnv = () => ({}), available }) {
+export function createTesseraTarget({ name, description, available, stores }) {
   return {
     name,
     description,
-    available() {
-      if (!existsSync(join(root, 'src/main.ts')) || !existsSync(join(root, 'src/register.js'))) {
-        return 'Tessera is not built yet (src/main.ts, src/register.js)';
-      }
-      return available ? available() : true;
+    async available() {
+      const extra = available ? await available() : true;
+      return extra === true ? cliReady() : extra;
     },
-    async start({ jwksFile, cpu, workDir }) {
-      const port = await getFreePort();
-      const issuer = `http://127.0.0.1:${port}`;
+    // nodeArgs: extra Node options for the server processes (bench/profile.js: --cpu-prof)
+    async start({
+      jwksFile, cpu, workDir, nodeArgs = [],
+    }) {
+      const run = randomBytes(4).toString('hex');
       const keysDir = join(workDir, 'keys');
       await mkdir(keysDir, { recursive: true });
-      // Same signing keys as the baseline (keys/README.md: private JWKs, RS256 + ES256).
+      // Same signing keys as the baseline (src/keys/keystore.ts reads { keys: [private JWKs] }).
       await writeFile(join(keysDir, 'signing-keys.json'), JSON.stringify(await ensureBenchJwks(jwksFile)), { mode: 0o600 });
-      const env = {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        ISSUER: issuer,
+      const storeSetup = stores ? await stores(workDir, run) : { env: {}, cleanup: async () => {} };
+      const baseEnv = {
+        // nothing inherited from the shell that runs the bench
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        CONFIG_FILE: '',
         DATA_DIR: join(workDir, 'data'),
         KEYS_DIR: keysDir,
-        LOG_LEVEL: 'warn',
+        // The default level: an access-log line per request, as `npm start` runs it. It goes
+        // to a file (see launch), as it would go to a log file or a collector.
+        LOG_LEVEL: 'info',
         NODE_ENV: 'production',
-        ...extraEnv(),
+        ...storeSetup.env,
+        // e.g. BENCH_TESSERA_ENV='{"LOG_LEVEL":"warn"}' to see what the access log costs
+        ...(process.env.BENCH_TESSERA_ENV ? JSON.parse(process.env.BENCH_TESSERA_ENV) : {}),
       };
-      const server = await startServer({
-        name,
-        args: [...entry, 'serve'],
-        cwd: root,
-        env,
-        cpu,
-        ready: null,
-        readyUrl: `${issuer}/readyz`,
-        timeoutMs: 60_000,
-      });
+      const servers = [];
+      // One `tessera serve` process. Further ones (startReplica) share the stores and the
+      // keys directory: the layout of "Running several instances" in the README.
+      const launch = async (processCpu, label) => {
+        const port = await getFreePort();
+        const url = `http://127.0.0.1:${port}`;
+        const env = {
+          ...baseEnv, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer ?? url,
+        };
+        const stdoutFile = join(workDir, `${label}.log`);
+        const server = await startServer({
+          name: label,
+          args: [...nodeArgs, ...entry, 'serve'],
+          cwd: root,
+          env,
+          cpu: processCpu,
+          ready: null,
+          readyUrl: `${url}/readyz`,
+          timeoutMs: 60_000,
+          stdoutFile,
+        }).catch(async (err) => {
+          const tail = (await readFile(stdoutFile, 'utf8').catch(() => '')).trim().split('\n').slice(-10).join('\n');
+          throw new Error(`${err.message}${tail ? `\n${tail}` : ''}`);
+        });
+        servers.push(server);
+        return { server, url, env };
+      };
+      let issuer;
+      let first;
       try {
-        const run = randomBytes(4).toString('hex');
-        for (const [identifier, format] of [[API_RESOURCE, 'jwt'], [OPAQUE_RESOURCE, 'opaque']]) {
+        first = await launch(cpu, name);
+      } catch (err) {
+        await storeSetup.cleanup().catch(() => {});
+        throw err;
+      }
+      issuer = first.url;
+      const { env } = first;
+      const stopAll = async () => {
+        await Promise.all(servers.map((s) => s.stop()));
+        await storeSetup.cleanup();
+      };
+
+      try {
+        await Promise.all([[API_RESOURCE, 'jwt'], [OPAQUE_RESOURCE, 'opaque']].map(async ([identifier, format]) => {
           try {
             await tessera(['resources', 'create', '--identifier', identifier, '--scopes', RESOURCE_SCOPE,
               '--token-format', format], env);
           } catch (err) {
-            // A reused Postgres database may already know it.
+            // A reused Postgres database (BENCH_DATABASE_URL) may already know it.
             if (!/exist|conflict|409/i.test(`${err.stdout}${err.stderr}`)) throw err;
           }
-        }
-        const client = await tessera(['clients', 'create', '--name', `bench-${run}`,
-          '--grant-types', 'client_credentials,authorization_code,refresh_token',
-          '--redirect-uris', REDIRECT_URI,
-          '--scopes', `openid offline_access ${RESOURCE_SCOPE}`,
-          '--first-party'], env);
-        const username = `bench-${run}`;
+        }));
         const password = randomBytes(18).toString('base64url');
-        await tessera(['users', 'create', '--username', username, '--password-stdin'], env, `${password}\n`);
+        const hash = await argon2.hash(password, ARGON2_PARAMS);
+        const users = Array.from({ length: BENCH_USERS }, (_, i) => ({ username: `bench-${run}-${i}`, password }));
+        const [client, thirdParty, imported] = await Promise.all([
+          // first party: skips consent, may use the password grant
+          tessera(['clients', 'create', '--name', `bench-${run}`,
+            '--grant-types', 'client_credentials,authorization_code,refresh_token,password',
+            '--redirect-uris', REDIRECT_URI,
+            '--scopes', `openid offline_access ${RESOURCE_SCOPE}`,
+            '--first-party'], env),
+          // third party: the authorization code round trip shows the consent page
+          tessera(['clients', 'create', '--name', `bench-${run}-app`,
+            '--grant-types', 'authorization_code',
+            '--redirect-uris', REDIRECT_URI,
+            '--scopes', `openid ${RESOURCE_SCOPE}`], env),
+          tessera(['users', 'import', '-'], env,
+            `${users.map((u) => JSON.stringify({ username: u.username, password_hash: hash })).join('\n')}\n`),
+        ]);
+        if (imported.imported !== BENCH_USERS) throw new Error(`users import: ${JSON.stringify(imported).slice(0, 300)}`);
 
-        // One login, then single sign-on for every further chain: a login per chain would
-        // measure argon2 and run into the per-user login rate limit.
-        const jar = new CookieJar();
-        const onInteraction = submitInteractionForms({ username, password });
+        // Refresh-token preparation: one login, then single sign-on for every further chain
+        // (a login per chain would measure argon2). Each flow gets its own copy of the
+        // signed-in jar, so concurrent flows keep their own interaction cookies.
+        const ssoJar = new CookieJar();
+        let signedIn;
+        const interactionFor = (user) => submitInteractionForms(user);
         const instance = {
           url: issuer,
           clientId: client.client_id,
@@ -111,28 +201,56 @@ export function createTesseraTarget({ name, description, env: extraEnv = () => (
           introspectionPath: '/token/introspection',
           jwtIntrospectionPath: '/token/introspection',
           refreshParams: { resource: API_RESOURCE },
-          obtainRefreshToken: async () => {
-            const tokens = await authorizationCodeFlow(instance, {
+          passwordUsers: users,
+          async obtainRefreshToken() {
+            const flow = (jar) => authorizationCodeFlow(instance, {
               redirectUri: REDIRECT_URI,
               scope: `openid offline_access ${RESOURCE_SCOPE}`,
               resource: API_RESOURCE,
               prompt: 'consent',
-              onInteraction,
+              onInteraction: interactionFor(users[0]),
               jar,
             });
+            signedIn ??= flow(ssoJar);
+            const tokens = await signedIn.then(() => flow(ssoJar.clone()));
             if (!tokens.refresh_token) throw new Error(`${name} issued no refresh token`);
             return tokens.refresh_token;
           },
-          pid: server.pid,
-          pinned: server.pinned,
-          log: server.log,
-          stop: () => server.stop(),
+          // authorize → login page (argon2id) → consent page → code → token, new session
+          // every time; user `i` of the pool.
+          async authorizationCodeRoundTrip(i) {
+            const user = users[i % users.length];
+            const tokens = await authorizationCodeFlow(
+              { url: issuer, clientId: thirdParty.client_id, clientSecret: thirdParty.client_secret },
+              {
+                redirectUri: REDIRECT_URI,
+                scope: `openid ${RESOURCE_SCOPE}`,
+                resource: API_RESOURCE,
+                prompt: 'consent',
+                onInteraction: interactionFor(user),
+              },
+            );
+            if (!tokens.access_token || !tokens.id_token) throw new Error(`${name}: no access or ID token`);
+            return tokens;
+          },
+          redis: storeSetup.redis,
+          processes: () => servers.filter((s) => !s.exited).map((s) => ({ name: s.name, pid: s.pid })),
+          pid: first.server.pid,
+          pinned: first.server.pinned,
+          log: first.server.log,
+          // A further `tessera serve` on the same stores, keys and issuer (several instances).
+          replicas: Boolean(stores?.shared),
+          async startReplica({ cpu: replicaCpu }) {
+            const { server, url } = await launch(replicaCpu, `${name}-2`);
+            return { url, pid: server.pid, pinned: server.pinned, stop: () => server.stop() };
+          },
+          stop: stopAll,
         };
         return instance;
       } catch (err) {
-        await server.stop();
+        await stopAll().catch(() => {});
         const detail = `${err.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | ');
-        throw new Error(`${err.message}${detail ? ` (${detail})` : ''}\n${server.log.slice(-10).join('\n')}`);
+        throw new Error(`${err.message}${detail ? ` (${detail})` : ''}\n${first.server.log.slice(-10).join('\n')}`);
       }
     },
   };
@@ -140,14 +258,45 @@ export function createTesseraTarget({ name, description, env: extraEnv = () => (
 
 export const tesseraEmbedded = createTesseraTarget({
   name: 'tessera-embedded',
-  description: 'Tessera, embedded PGlite (accounts, clients, token state in SQL)',
+  description: 'Tessera on embedded defaults: PGlite for accounts, clients and token state',
 });
 
-// Needs a disposable Postgres database and Redis: BENCH_DATABASE_URL, BENCH_REDIS_URL.
+const postgresAdminUrl = () => process.env.BENCH_DATABASE_URL ?? LOCAL_POSTGRES_ADMIN_URL;
+const redisUrl = () => process.env.BENCH_REDIS_URL ?? LOCAL_REDIS_URL;
+
+async function pgRedisStores(workDir, run) {
+  let databaseUrl = process.env.BENCH_DATABASE_URL;
+  let dropDatabase = async () => {};
+  if (!databaseUrl) {
+    const created = await createBenchDatabase(LOCAL_POSTGRES_ADMIN_URL, `tessera_bench_${run}`);
+    databaseUrl = created.url;
+    dropDatabase = created.drop;
+  }
+  const redis = { url: redisUrl(), prefix: `bench:${run}:` };
+  const configFile = join(workDir, 'config.json');
+  await writeFile(configFile, JSON.stringify({ redis: { url: redis.url, keyPrefix: redis.prefix } }), { mode: 0o600 });
+  return {
+    env: { DATABASE_URL: databaseUrl, CONFIG_FILE: configFile, REDIS_URL: '' },
+    redis,
+    async cleanup() {
+      const errors = [];
+      await deleteRedisKeys(redis.url, redis.prefix).catch((e) => errors.push(`redis: ${e.message}`));
+      await dropDatabase().catch((e) => errors.push(`postgres: ${e.message}`));
+      if (errors.length) throw new Error(errors.join('; '));
+    },
+  };
+}
+pgRedisStores.shared = true;
+
 export const tesseraPgRedis = createTesseraTarget({
   name: 'tessera-pg-redis',
-  description: 'Tessera, Postgres + Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL)',
-  available: () => (process.env.BENCH_DATABASE_URL && process.env.BENCH_REDIS_URL
-    ? true : 'set BENCH_DATABASE_URL and BENCH_REDIS_URL to a disposable Postgres database and Redis'),
-  env: () => ({ DATABASE_URL: process.env.BENCH_DATABASE_URL, REDIS_URL: process.env.BENCH_REDIS_URL }),
+  description: 'Tessera on Postgres (accounts, clients) + Redis (token state, brute-force counters)',
+  async available() {
+    const pg = await probePostgres(postgresAdminUrl());
+    if (pg !== true) return `Postgres not reachable at ${postgresAdminUrl().replace(/\/\/[^@]*@/, '//')} (${pg}); set BENCH_DATABASE_URL`;
+    const redis = await probeRedis(redisUrl());
+    if (redis !== true) return `Redis not reachable at ${redisUrl().replace(/\/\/[^@]*@/, '//')} (${redis}); set BENCH_REDIS_URL`;
+    return true;
+  },
+  stores: pgRedisStores,
 });

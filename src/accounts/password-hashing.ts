@@ -39,20 +39,21 @@ export function createHashingQueue(limits: { maxConcurrent: number; maxQueued: n
 
 /**
  * How many hashes may really run at once: at most `maxConcurrent`, but
- * - never more than the CPUs this process may use: more only adds latency and
- *   memory (each run holds memoryCost), no throughput, and leaves the event
- *   loop a smaller share of the CPU;
- * - never all of libuv's threads (UV_THREADPOOL_SIZE, 4 by default): each run
- *   holds one for its whole length, and WebCrypto signing (every JWT), fs and
- *   dns.lookup wait for a free one, so a login flood would stall every token
- *   request behind the hashes.
+ * - one CPU fewer than this process may use (at least one hash): each hash
+ *   keeps a CPU busy for its whole length, and the event loop, which serves
+ *   every other request, needs one; more hashes than CPUs only add latency and
+ *   memory (each holds memoryCost), no throughput;
+ * - one fewer than libuv's threads (UV_THREADPOOL_SIZE, 4 by default): each
+ *   hash holds a thread for its whole length, and WebCrypto signing (every
+ *   JWT), fs and dns.lookup wait for a free one, so a login flood would stall
+ *   every token request behind the hashes.
  */
 export function effectiveHashingConcurrency(
   maxConcurrent: number,
   cpus: number = availableParallelism(),
   threadPoolSize: number = Number(process.env.UV_THREADPOOL_SIZE) || 4,
 ): number {
-  return Math.max(1, Math.min(maxConcurrent, cpus, threadPoolSize - 1));
+  return Math.max(1, Math.min(maxConcurrent, cpus - 1, threadPoolSize - 1));
 }
 
 const BCRYPT_PREFIX = /^\$2[aby]\$\d\d\$/;

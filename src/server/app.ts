@@ -13,7 +13,7 @@ import { createRevocation, type Revocation } from '../tokens/index.ts';
 import { createInteractionRouter } from '../interactions/routes.ts';
 import { createAdminRouter } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
-import { accessLog, errorBoundary, requestId, securityHeaders } from './middleware.ts';
+import { accessLog, errorBoundary, requestId, securityHeaders, skipRoutersUnlessClaimed } from './middleware.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -57,26 +57,27 @@ export function createApp(deps: AppDependencies): { app: Koa; provider: Provider
   app.use(errorBoundary(logger));
 
   const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState });
-  app.use(operations.routes());
-
   const interactions = createInteractionRouter({
     provider,
     accounts: { verifyCredentials: services.verifyCredentials },
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
   });
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
-
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation, logger });
-  app.use(admin.routes());
-  app.use(admin.allowedMethods());
 
   const providerCallback = provider.callback();
-  app.use(async (ctx) => {
+  const toProvider = async (ctx: Koa.Context) => {
     ctx.respond = false; // the provider writes the response itself
     await providerCallback(ctx.req, ctx.res);
-  });
+  };
+
+  app.use(skipRoutersUnlessClaimed([operations, interactions, admin], toProvider));
+  app.use(operations.routes());
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  app.use(admin.routes());
+  app.use(admin.allowedMethods());
+  app.use(toProvider);
 
   return { app, provider, services, revocation };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import type Router from '@koa/router';
 import type { Logger } from '../observability/index.ts';
 import { LAYOUT_STYLE_HASH } from '../../views/layout.ts';
 import { errorPage } from '../../views/error.ts';
@@ -20,13 +21,16 @@ export function requestId() {
 
 /** One line per request. The path only: query strings can carry codes and tokens. */
 export function accessLog(logger: Logger) {
+  // These lines hold only the fields below, none of them secret, so they skip the
+  // root logger's redaction: its wildcard paths cost more than the rest of the line.
+  const log = logger.child({}, { redact: [] });
   return async (ctx: Context, next: Next) => {
     const started = process.hrtime.bigint();
     try {
       await next();
     } finally {
       const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      logger.info({
+      log.info({
         requestId: ctx.state.requestId,
         method: ctx.method,
         path: ctx.path,
@@ -88,5 +92,36 @@ export function errorBoundary(logger: Logger) {
           : status >= 500 ? { error: 'server_error', error_description: message } : { error: 'invalid_request', error_description: message };
       }
     }
+  };
+}
+
+const firstSegmentOf = (path: string) => {
+  const end = path.indexOf('/', 1);
+  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();
+};
+
+/**
+ * Sends a request whose first path segment none of `routers` has a route under
+ * straight to `fallback` (the provider), so that protocol requests (/token,
+ * /auth, ...) are not matched against every route of every router first, which
+ * costs about 5% of a token request. The segments are read from the routers'
+ * own layers, so a route added to one of them is seen; a layer that does not
+ * start with a literal segment (a parameter, a router.use() without a path)
+ * sends everything through the routers, as if this middleware were not there.
+ */
+export function skipRoutersUnlessClaimed(routers: Router[], fallback: (ctx: Context) => Promise<void>) {
+  const claimed = new Set<string>();
+  let claimsEverything = false;
+  for (const router of routers) {
+    for (const layer of router.stack) {
+      const path = typeof layer.path === 'string' ? layer.path : '';
+      const segment = firstSegmentOf(path);
+      if (!path.startsWith('/') || !/^[a-z0-9._~-]+$/.test(segment)) claimsEverything = true;
+      else claimed.add(segment);
+    }
+  }
+  return async (ctx: Context, next: Next) => {
+    if (claimsEverything || claimed.has(firstSegmentOf(ctx.path))) return next();
+    return fallback(ctx);
   };
 }

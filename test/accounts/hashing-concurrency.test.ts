@@ -6,9 +6,10 @@ describe('how many password hashes run at once', () => {
     expect(effectiveHashingConcurrency(2, 16, 8)).toBe(2);
   });
 
-  test('no more than the CPUs the process may use', () => {
+  test('one CPU is left to the event loop', () => {
     expect(effectiveHashingConcurrency(4, 1, 4)).toBe(1);
-    expect(effectiveHashingConcurrency(4, 2, 4)).toBe(2);
+    expect(effectiveHashingConcurrency(4, 2, 4)).toBe(1);
+    expect(effectiveHashingConcurrency(4, 3, 8)).toBe(2);
   });
 
   test("never all of libuv's threads, which WebCrypto signing, fs and dns.lookup share", () => {
