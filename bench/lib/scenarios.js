@@ -106,10 +106,10 @@ function roundRobinOf(items) {
 }
 
 /**
- * One process against two: the instance (pinned to `cpuA`) alone with the whole load, then
- * the instance plus a replica on the same stores (pinned to `cpuB`) with the load split in
- * two halves of the connections, alternating one, two, one, two. The load generator is
- * unpinned while both cores serve (it has no core of its own then) and pinned back after.
+ * One process against two: the instance (pinned to `cpuA`) alone, then the instance plus a
+ * replica on the same stores (pinned to `cpuB`), each with its own `connections` of load,
+ * alternating one, two, one, two. The load generator is unpinned while both cores serve (it
+ * has no core of its own then) and pinned back after.
  */
 export async function scaleTest({
   instance, op, connections, seconds, rounds, cpuA, cpuB, loadCpu, allCpus, log,
@@ -131,10 +131,12 @@ export async function scaleTest({
       log?.(`  scale round ${r + 1} one process   ${single.result.okRps} ok rps  (server ${single.cpu.serverCores.join('+')} cores, load generator ${single.cpu.loadGeneratorCores})`);
 
       if (allCpus !== undefined) pinProcess(allCpus);
-      const half = Math.max(1, Math.floor(connections / 2));
+      // The same `connections` per process: a process is kept as busy as the single one
+      // (the load generator now shares the CPUs with the servers, and a closed-loop client
+      // that waits for its CPU leaves a server with half the connections idle).
       const both = await withCpuAccounting([instance.pid, replica.pid], () => Promise.all([
-        measureOperation(runLoad, instance, preparedA, { connections: half, durationSeconds: seconds }),
-        measureOperation(runLoad, instance, preparedB, { connections: connections - half, durationSeconds: seconds, url: replica.url }),
+        measureOperation(runLoad, instance, preparedA, { connections, durationSeconds: seconds }),
+        measureOperation(runLoad, instance, preparedB, { connections, durationSeconds: seconds, url: replica.url }),
       ]));
       if (loadCpu !== undefined) pinProcess(loadCpu);
       const okRps = round(both.result.reduce((n, x) => n + x.okRps, 0));
