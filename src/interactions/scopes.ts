@@ -7,7 +7,7 @@ export interface ScopeDescription {
 
 const OIDC_SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = Object.freeze({
   openid: 'Sign you in and know which account is yours',
-  profile: 'See your basic profile: name, username and picture',
+  profile: 'See your basic profile: name and username',
   email: 'See your email address',
   address: 'See your postal address',
   phone: 'See your phone number',
