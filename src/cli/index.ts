@@ -48,5 +48,3 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-export { UsageError } from './usage.ts';
-export { parseArgs } from 'node:util';

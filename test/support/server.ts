@@ -9,6 +9,7 @@ import { clientMetadataValidator } from '../../src/provider/index.ts';
 import type { NewClient } from '../../src/clients/index.ts';
 import { createDatabase } from '../../src/db/index.ts';
 import { POSTGRES_URL, REDIS_URL } from './services.ts';
+import { freePort } from './process.ts';
 
 export interface TestServerOptions {
   /** 'memory' (default): PGlite in memory; 'file': PGlite under a temp DATA_DIR; 'postgres': the machine's Postgres in a fresh schema */
@@ -119,16 +120,4 @@ async function deleteRedisKeys(prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -308,3 +308,22 @@ export function adapterContract(
     expect(leaked).toEqual([]);
   });
 }
+
+/**
+ * After its Redis came back: `probe` succeeds again within `withinMs`, and the
+ * consume script, which the restarted server no longer has cached, still runs.
+ */
+export async function expectRecoveredAfterRestart(state: TokenState, probe: () => Promise<unknown>, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  let recovered = false;
+  while (!recovered && Date.now() < deadline) {
+    recovered = await probe().then(() => true, () => false);
+    if (!recovered) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(recovered).toBe(true);
+  const codes = state.adapterFactory('AuthorizationCode');
+  const id = randomUUID();
+  await codes.upsert(id, { kind: 'AuthorizationCode' }, 60);
+  await codes.consume(id);
+  await expect(codes.consume(id)).rejects.toMatchObject({ error: 'invalid_grant', error_detail: 'grant already consumed' });
+}

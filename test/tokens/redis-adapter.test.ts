@@ -5,9 +5,8 @@ import { createRedisClient, describeRedisTarget } from '../../src/tokens/redis-c
 import { createRedisTokenState } from '../../src/tokens/redis-token-state.ts';
 import { REDIS_URL, describeWithService, redisUp } from '../support/services.ts';
 import { dumpUnder, keysUnder, startRedisServer } from '../support/redis-cluster.ts';
-import { adapterContract } from './adapter-contract.ts';
+import { adapterContract, expectRecoveredAfterRestart } from './adapter-contract.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const quiet = () => {};
 
 // The machine's Redis is shared: everything this file writes lives under its
@@ -39,19 +38,7 @@ describe('Redis connection', () => {
       expect(Date.now() - started).toBeLessThan(5000);
 
       server = await startRedisServer(server.port);
-      const deadline = Date.now() + 10_000;
-      let recovered = false;
-      while (!recovered && Date.now() < deadline) {
-        recovered = await state.ping().then(() => true, () => false);
-        if (!recovered) await sleep(200);
-      }
-      expect(recovered).toBe(true);
-      // The restarted server(s) lost their script cache: scripts must still run.
-      const codes = state.adapterFactory('AuthorizationCode');
-      const id = randomUUID();
-      await codes.upsert(id, { kind: 'AuthorizationCode' }, 60);
-      await codes.consume(id);
-      await expect(codes.consume(id)).rejects.toMatchObject({ error: 'invalid_grant', error_detail: 'grant already consumed' });
+      await expectRecoveredAfterRestart(state, () => state.ping(), 10_000);
     } finally {
       await state.close();
       await server.stop();
