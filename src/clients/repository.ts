@@ -114,7 +114,6 @@ export function createClientRepository(knex: Knex, options: { cacheTtlMs?: numbe
       return row && toRecord(row);
     },
 
-    /** The metadata oidc-provider needs, secret digest included. */
     /** The metadata oidc-provider needs, secret digest included. Read on every request: cached briefly. */
     findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
       return providerMetadataCache.get(clientId, async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constantTimeEqual, tokenDigest } from '../tokens/digest.ts';
+import { digestMatches, tokenDigest } from '../tokens/digest.ts';
 
 /** 256 bits of randomness: a fast digest is the right way to store it. */
 export function generateClientSecret(): string {
@@ -9,5 +9,5 @@ export function generateClientSecret(): string {
 export const digestClientSecret = tokenDigest;
 
 export function clientSecretMatches(storedDigest: string, presented: string): boolean {
-  return constantTimeEqual(storedDigest, digestClientSecret(presented));
+  return digestMatches(storedDigest, presented);
 }

@@ -15,13 +15,53 @@ const REDACTED_PATHS = [
   'password_hash', '*.password_hash', 'secret', '*.secret',
 ];
 
+const FLUSH_INTERVAL_MS = 250;
+
+/**
+ * pino's isoTime, built from a per-second prefix: a Date and toISOString per
+ * line cost more than the rest of an access-log line.
+ */
+function isoTimeFromSecondPrefix(): () => string {
+  let second = -1;
+  let prefix = '';
+  return () => {
+    const now = Date.now();
+    const thisSecond = Math.floor(now / 1000);
+    if (thisSecond !== second) {
+      second = thisSecond;
+      prefix = `,"time":"${new Date(thisSecond * 1000).toISOString().slice(0, 20)}`; // 2026-11-23T20:41:53.
+    }
+    return `${prefix}${String(now % 1000).padStart(3, '0')}Z"`;
+  };
+}
+
+/**
+ * Lines go to stdout without blocking and in batches: lines are queued and
+ * written 4 KiB at a time, or at the latest every 250 ms (a synchronous write
+ * per line cost about 5% of a token request). Whatever is queued is written
+ * before the process exits, on a crash too; only a SIGKILL can lose the last
+ * quarter second of lines.
+ */
+function stdoutInBatches(): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const timer = setInterval(() => {
+    try {
+      stream.flush();
+    } catch {
+      clearInterval(timer); // the stream was closed
+    }
+  }, FLUSH_INTERVAL_MS);
+  timer.unref();
+  return stream;
+}
+
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   return pino({
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: undefined,
-    timestamp: pino.stdTimeFunctions.isoTime,
-  }, options.destination);
+    timestamp: isoTimeFromSecondPrefix(),
+  }, options.destination ?? stdoutInBatches());
 }
 
 /** "alice@example.com" → "a***@example.com"; usernames "alice" → "a***". */

@@ -10,7 +10,7 @@ import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
 import { registerPasswordGrant } from '../grants/index.ts';
-import { routeAdapters, compareSecretsByDigest } from './client-store.ts';
+import { routeAdapters, compareSecretsByDigest, reuseBuiltClients } from './client-store.ts';
 import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
 import { loadExistingGrant, firstPartyInteractionPolicy } from './grants.ts';
 import { subscribeToProviderEvents } from './events.ts';
@@ -102,6 +102,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   });
   provider.proxy = config.proxy;
   compareSecretsByDigest(provider.Client as never);
+  reuseBuiltClients(provider.Client as never, deps.clients);
   subscribeToProviderEvents(provider, deps.logger);
   translateStoreOutages(provider);
   // after translateStoreOutages: its post-middleware must wrap this one

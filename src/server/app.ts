@@ -13,7 +13,8 @@ import { createRevocation, type Revocation } from '../tokens/index.ts';
 import { createInteractionRouter } from '../interactions/routes.ts';
 import { createAdminRouter } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
-import { accessLog, errorBoundary, requestId, securityHeaders, skipRoutersUnlessClaimed } from './middleware.ts';
+import { adoptRequestId, errorBoundary } from './middleware.ts';
+import { claimedByRouters, frontDoor, type NodeHandler } from './front-door.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -38,10 +39,11 @@ export function createServices(deps: AppDependencies) {
 }
 
 /**
- * The whole HTTP surface: Tessera's own routes in front, oidc-provider (itself
- * a Koa app) for the protocol endpoints behind them.
+ * The whole HTTP surface (`handler`, for http.createServer): Tessera's own
+ * routes in a Koa app, oidc-provider (itself a Koa app) for the protocol
+ * endpoints, the front door choosing between them.
  */
-export function createApp(deps: AppDependencies): { app: Koa; provider: Provider; services: Services; revocation: Revocation } {
+export function createApp(deps: AppDependencies): { app: Koa; handler: NodeHandler; provider: Provider; services: Services; revocation: Revocation } {
   const { config, logger } = deps;
   const services = createServices(deps);
   const provider = createProvider({ ...deps, ...services });
@@ -51,9 +53,7 @@ export function createApp(deps: AppDependencies): { app: Koa; provider: Provider
   app.proxy = config.proxy;
   app.silent = true; // errors are logged by errorBoundary, without request bodies
 
-  app.use(requestId());
-  app.use(accessLog(logger));
-  app.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
+  app.use(adoptRequestId());
   app.use(errorBoundary(logger));
 
   const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState });
@@ -71,13 +71,19 @@ export function createApp(deps: AppDependencies): { app: Koa; provider: Provider
     await providerCallback(ctx.req, ctx.res);
   };
 
-  app.use(skipRoutersUnlessClaimed([operations, interactions, admin], toProvider));
   app.use(operations.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(admin.routes());
   app.use(admin.allowedMethods());
-  app.use(toProvider);
+  app.use(toProvider); // a path under a claimed segment that no route matched
 
-  return { app, provider, services, revocation };
+  const handler = frontDoor({
+    logger,
+    https: config.issuer.startsWith('https://'),
+    isTesseraPath: claimedByRouters([operations, interactions, admin]),
+    tessera: app.callback(),
+    provider: providerCallback,
+  });
+  return { app, handler, provider, services, revocation };
 }

@@ -83,10 +83,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     cleanups.unshift(() => attemptGuard.close());
 
-    const { app, provider, services, revocation } = createApp({ config, db, tokenState, keys, logger, attemptGuard });
+    const { app, handler, provider, services, revocation } = createApp({ config, db, tokenState, keys, logger, attemptGuard });
     await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env });
 
-    const server = createServer(app.callback());
+    const server = createServer(handler);
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {

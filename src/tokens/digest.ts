@@ -1,16 +1,18 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /**
  * Store keys are digests of token values, so a dump of the store yields no
  * usable token. Tokens are high-entropy random values: a fast digest is right.
+ * (crypto.hash is the one-shot form: no Hash object per call.)
  */
 export function tokenDigest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
+  return hash('sha256', value, 'base64url');
 }
 
-/** Constant-time comparison of two strings of possibly different length. */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db) && a.length === b.length;
+/** Whether `value` digests to `expectedDigest` (a tokenDigest), in constant time. */
+export function digestMatches(expectedDigest: string, value: string): boolean {
+  const expected = Buffer.from(expectedDigest);
+  const actual = Buffer.from(tokenDigest(value));
+  // a digest has a fixed length; a stored value of another length never matches
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
 }

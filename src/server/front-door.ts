@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Router from '@koa/router';
+import type { Logger } from '../observability/index.ts';
+import { LAYOUT_STYLE_HASH } from '../../views/layout.ts';
+
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `style-src '${LAYOUT_STYLE_HASH}'`,
+  "img-src 'self' data:",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+export interface FrontDoorOptions {
+  logger: Logger;
+  https: boolean;
+  /** true when the path belongs to Tessera's own routes (pages, admin API, health) */
+  isTesseraPath: (path: string) => boolean;
+  tessera: NodeHandler;
+  provider: NodeHandler;
+}
+
+/**
+ * What every response gets, done on Node's own request and response before
+ * either Koa app sees them: a request id (echoed as X-Request-Id, read back by
+ * the apps from the response), the security headers and one access-log line.
+ * Then Tessera's own paths go to its Koa app and the protocol endpoints
+ * straight to oidc-provider (a Koa app itself): running the provider inside an
+ * outer Koa app cost about a tenth of a token request.
+ */
+export function frontDoor(options: FrontDoorOptions): NodeHandler {
+  const { https, isTesseraPath, tessera, provider } = options;
+  // Access-log lines hold only the fields below, none of them secret, so they
+  // skip the root logger's redaction: its wildcard paths cost more than the line.
+  const log = options.logger.child({}, { redact: [] });
+
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query); // query strings can carry codes and tokens
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+
+    res.setHeader('X-Request-Id', requestId);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    if (https) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+
+    res.once('close', () => {
+      log.info({ requestId, method: req.method, path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+    });
+
+    const handler = isTesseraPath(path) ? tessera : provider;
+    Promise.resolve(handler(req, res)).catch((error: Error) => {
+      // both apps answer their own errors; this only catches a failure of the app itself
+      options.logger.error({ requestId, err: { name: error.name, message: error.message, stack: error.stack } }, 'unhandled error');
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.end(JSON.stringify({ error: 'server_error', error_description: 'Something went wrong on our side.' }));
+      } else {
+        res.destroy();
+      }
+    });
+  };
+}
+
+const firstSegmentOf = (path: string) => {
+  const end = path.indexOf('/', 1);
+  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();
+};
+
+/**
+ * Whether a path belongs to one of `routers`, judged by its first segment
+ * (case-insensitively, as the routers match). The segments are read from the
+ * routers' own layers, so a route added to one of them is seen; a layer that
+ * does not start with a literal segment (a parameter, a router.use() without
+ * a path) claims every path, as if routing by segment were not there.
+ */
+export function claimedByRouters(routers: Router[]): (path: string) => boolean {
+  const claimed = new Set<string>();
+  let claimsEverything = false;
+  for (const router of routers) {
+    for (const layer of router.stack) {
+      const path = typeof layer.path === 'string' ? layer.path : '';
+      const segment = firstSegmentOf(path);
+      if (!path.startsWith('/') || !/^[a-z0-9._~-]+$/.test(segment)) claimsEverything = true;
+      else claimed.add(segment);
+    }
+  }
+  return (path) => claimsEverything || claimed.has(firstSegmentOf(path));
+}
