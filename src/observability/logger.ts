@@ -21,7 +21,7 @@ const FLUSH_INTERVAL_MS = 250;
  * pino's isoTime, built from a per-second prefix: a Date and toISOString per
  * line cost more than the rest of an access-log line.
  */
-function isoTimeFromSecondPrefix(): () => string {
+export function isoTimeFromSecondPrefix(): () => string {
   let second = -1;
   let prefix = '';
   return () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
-import type { Logger } from '../observability/index.ts';
+import { createAccessLog, type Logger } from '../observability/index.ts';
 import { LAYOUT_STYLE_HASH } from '../../views/layout.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -35,9 +35,7 @@ export interface FrontDoorOptions {
  */
 export function frontDoor(options: FrontDoorOptions): NodeHandler {
   const { https, isTesseraPath, tessera, provider } = options;
-  // Access-log lines hold only the fields below, none of them secret, so they
-  // skip the root logger's redaction: its wildcard paths cost more than the line.
-  const log = options.logger.child({}, { redact: [] });
+  const accessLog = createAccessLog(options.logger);
 
   return (req, res) => {
     const started = process.hrtime.bigint();
@@ -55,7 +53,7 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
     if (https) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
 
     res.once('close', () => {
-      log.info({ requestId, method: req.method, path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      accessLog({ requestId, method: req.method ?? '', path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
     });
 
     const handler = isTesseraPath(path) ? tessera : provider;

@@ -5,6 +5,7 @@ import { errors } from 'oidc-provider';
 import { tokenDigest } from './digest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { coalesceByKey } from './coalesce.ts';
+import { batchedLookup } from './batched-lookup.ts';
 import { withoutSessionCookie } from './at-rest.ts';
 import type { TokenState } from './types.ts';
 
@@ -46,16 +47,40 @@ function affectedRows(result: unknown): number {
 }
 const parsePayload = (payload: AdapterPayload | string): AdapterPayload => (typeof payload === 'string' ? JSON.parse(payload) : payload);
 
+type RecordKey = { model: string; key: string };
+const recordIdOf = ({ model, key }: RecordKey) => `${model}\u0000${key}`;
+
+/** Live rows by (model, key), for many keys in one statement (knex.raw: the query builder costs more than the query). */
+function liveRowsReader(knex: Knex) {
+  return async (wanted: RecordKey[]): Promise<Map<string, TokenStateRow>> => {
+    const pairs = wanted.map(() => '(?, ?)').join(', ');
+    const { rows } = await knex.raw(
+      `select * from token_state where (model, key) in (${pairs}) and (expires_at is null or expires_at > ?)`,
+      [...wanted.flatMap(({ model, key }) => [model, key]), new Date()],
+    ) as { rows: TokenStateRow[] };
+    return new Map(rows.map((row) => [recordIdOf(row), row]));
+  };
+}
+
+interface SqlAdapterDeps {
+  knex: Knex;
+  revokeJwtsOfGrant: (grantId: string) => Promise<void>;
+  /** the live row of (model, key); lookups of one event-loop turn share a statement */
+  findLive: (record: RecordKey) => Promise<TokenStateRow | undefined>;
+}
+
 /** oidc-provider adapter over the token_state table. */
 class SqlAdapter implements Adapter {
   readonly #knex: Knex;
   readonly #model: string;
   readonly #revokeJwtsOfGrant: (grantId: string) => Promise<void>;
+  readonly #findLive: SqlAdapterDeps['findLive'];
 
-  constructor(knex: Knex, model: string, revokeJwtsOfGrant: (grantId: string) => Promise<void>) {
-    this.#knex = knex;
+  constructor(model: string, deps: SqlAdapterDeps) {
+    this.#knex = deps.knex;
     this.#model = model;
-    this.#revokeJwtsOfGrant = revokeJwtsOfGrant;
+    this.#revokeJwtsOfGrant = deps.revokeJwtsOfGrant;
+    this.#findLive = deps.findLive;
   }
 
   #live(model = this.#model) {
@@ -109,7 +134,7 @@ class SqlAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.#restore(await this.#live().andWhere({ key: await this.#keyOf(id) }).first(), id);
+    return this.#restore(await this.#findLive({ model: this.#model, key: await this.#keyOf(id) }), id);
   }
 
   // Session.findByUid only reads the session (accountId, grants), so no jti.
@@ -192,13 +217,25 @@ export function createSqlTokenState(knex: Knex): SqlTokenState {
     [grantId, now()]);
   });
 
+  const findLive = batchedLookup({ idOf: recordIdOf, loadMany: liveRowsReader(knex) });
+  const isDenied = batchedLookup({
+    idOf: (jti: string) => jti,
+    loadMany: async (jtis: string[]) => {
+      const { rows } = await knex.raw(
+        `select jti from jti_denylist where jti in (${jtis.map(() => '?').join(', ')}) and expires_at > ?`,
+        [...jtis, now()],
+      ) as { rows: Array<{ jti: string }> };
+      return new Map(rows.map(({ jti }) => [jti, true]));
+    },
+  });
+
   const adapters = new Map<string, Adapter>();
 
   return {
     kind: 'sql',
     adapterFactory(model: string) {
       let adapter = adapters.get(model);
-      if (!adapter) adapters.set(model, (adapter = new SqlAdapter(knex, model, revokeJwtsOfGrant)));
+      if (!adapter) adapters.set(model, (adapter = new SqlAdapter(model, { knex, revokeJwtsOfGrant, findLive })));
       return adapter;
     },
 
@@ -209,7 +246,7 @@ export function createSqlTokenState(knex: Knex): SqlTokenState {
           .onConflict('jti').merge();
       },
       async has(jti) {
-        return !!(await knex('jti_denylist').where({ jti }).andWhere('expires_at', '>', now()).first('jti'));
+        return (await isDenied(jti)) === true;
       },
     },
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { NODE_BIN } from '../support/process.ts';
-import { createLogger } from '../../src/observability/index.ts';
+import { createAccessLog, createLogger } from '../../src/observability/index.ts';
 
 /** Runs a script that logs through createLogger's own stdout destination; returns stdout by arrival time. */
 function runLoggingScript(body: string): Promise<{ chunks: Array<{ at: number; text: string }>; code: number | null }> {
@@ -44,5 +44,37 @@ describe('log lines', () => {
     const crashing = await runLoggingScript("for (let i = 0; i < 50; i++) logger.info({ i }, 'line'); throw new Error('crash');");
     expect(crashing.code).toBe(1);
     expect(linesOf(crashing.chunks)).toHaveLength(50);
+  });
+});
+
+describe('access-log lines', () => {
+  const capture = (level: string) => {
+    const lines: string[] = [];
+    const logger = createLogger({ level, destination: { write: (line: string) => { lines.push(line); } } });
+    return { logger, lines };
+  };
+
+  test('are the line pino itself writes for the same fields, awkward paths included', () => {
+    const { logger, lines } = capture('info');
+    const accessLog = createAccessLog(logger);
+    for (const path of ['/token', '/a"b\\c', '/caf\u00e9/\u2028/\u0001']) {
+      const entry = { requestId: 'req-12345678', method: 'POST', path, status: 201, ms: 1.25 };
+      accessLog(entry);
+      logger.child({}, { redact: [] }).info(entry, 'request');
+    }
+    expect(lines).toHaveLength(6);
+    for (let i = 0; i < lines.length; i += 2) {
+      expect(lines[i].endsWith('\n')).toBe(true);
+      const ours = JSON.parse(lines[i]) as Record<string, unknown>;
+      const pinos = JSON.parse(lines[i + 1]) as Record<string, unknown>;
+      expect(Object.keys(ours)).toEqual(Object.keys(pinos));
+      expect({ ...ours, time: undefined }).toEqual({ ...pinos, time: undefined });
+    }
+  });
+
+  test('follow the logger level', () => {
+    const { logger, lines } = capture('warn');
+    createAccessLog(logger)({ requestId: 'req-12345678', method: 'GET', path: '/', status: 200, ms: 0.5 });
+    expect(lines).toHaveLength(0);
   });
 });
