@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../observability/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { createApp, type Services } from './app.ts';
 import { createAttemptGuard } from '../accounts/lockout.ts';
+import { lowerThreadPoolPriority } from './thread-priority.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -85,6 +86,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const { app, handler, provider, services, revocation } = createApp({ config, db, tokenState, keys, logger, attemptGuard });
     await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env });
+
+    const reniced = await lowerThreadPoolPriority();
+    logger.debug({ threads: reniced }, 'thread pool (password hashing) runs at a lower priority than the event loop');
 
     const server = createServer(handler);
     server.requestTimeout = 30_000;
