@@ -16,5 +16,7 @@ if (nodeBinary === process.execPath && major < 22) {
   console.error(`tessera: Node.js >= 22 is required (this is ${process.version}); run \`npm ci\` first`);
   process.exit(1);
 }
-const result = spawnSync(nodeBinary, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+// --max-semi-space-size: as `npm start` (V8's default young generation, sized
+// for the machine's memory, holds up to 128 MB of garbage between collections)
+const result = spawnSync(nodeBinary, ['--max-semi-space-size=16', main, ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -12,7 +12,7 @@
 // A target that fails to start is reported under "skipped" and the run goes on.
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,11 +32,15 @@ import {
 
 const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-// `npm start` runs `node src/main.ts serve` (native type stripping).
-const entry = [
-  ...(existsSync(join(root, 'src/register.js')) ? ['--import', './src/register.js'] : []),
-  'src/main.ts',
-];
+// What `npm start` runs (`node [node options] src/main.ts serve`, native type
+// stripping), without its final `serve`: the CLI's other commands use it too.
+function startCommandEntry() {
+  const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts?.start ?? '';
+  const words = start.trim().split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== 'serve') return ['src/main.ts'];
+  return words.slice(1, -1);
+}
+const entry = startCommandEntry();
 const NEEDED_COMMANDS = ['resources create', 'clients create', 'users import'];
 
 // Enough accounts that neither the per-account attempt counter nor the per-(IP, username)
