@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
-import { PGlite } from '@electric-sql/pglite';
 import { lockDataDir } from './lock.ts';
 
 export type { Knex };
@@ -23,14 +22,6 @@ export interface DatabaseOptions {
   schema?: string;
 }
 
-/**
- * PGlite's own start parameters, with Postgres' shared buffers at 16 MB
- * instead of 128 MB: they live in the WebAssembly memory, which never shrinks,
- * and an embedded server's tables are small (the files stay in the OS's page
- * cache besides). Saves about 130 MB of resident memory.
- */
-const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
-
 export async function createDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const knex = knexFactory({
@@ -45,15 +36,14 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   }
 
   let release = () => {};
-  let filename: string | undefined;
+  let connection: object = {};
   if (!options.inMemory) {
     const dataDir = resolve(options.dataDir ?? './data');
     release = lockDataDir(dataDir);
-    filename = join(dataDir, 'pgdata');
+    connection = { filename: join(dataDir, 'pgdata') };
   }
   try {
-    const pglite = new PGlite(filename, { startParams: EMBEDDED_START_PARAMS });
-    const knex = knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, dialect: 'postgres', connection: { pglite } as never });
+    const knex = knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, dialect: 'postgres', connection });
     await knex.raw('select 1');
     return {
       knex,
