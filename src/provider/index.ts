@@ -15,12 +15,13 @@ import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from '
 import { loadExistingGrant, firstPartyInteractionPolicy } from './grants.ts';
 import { subscribeToProviderEvents } from './events.ts';
 import { translateStoreOutages } from './outage.ts';
-import { answerForJwtAccessTokens } from './jwt-access-tokens.ts';
+import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
 export { isFirstParty } from './grants.ts';
 export { clientMetadataValidator, InvalidClientMetadataError } from './client-store.ts';
+export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
 
 export interface ProviderDependencies {
   config: Config;
@@ -33,8 +34,12 @@ export interface ProviderDependencies {
   verifyCredentials: CredentialVerifier;
 }
 
-/** The oidc-provider instance, assembled from one module per concern. */
-export function createProvider(deps: ProviderDependencies): Provider {
+/**
+ * The oidc-provider instance, assembled from one module per concern, and the
+ * answers for JWT access tokens at introspection and revocation (which the
+ * provider refuses to give itself).
+ */
+export function createProvider(deps: ProviderDependencies): { provider: Provider; jwtAnswers: JwtAccessTokenAnswers } {
   const { config, keys, tokenState } = deps;
   const secureCookies = config.issuer.startsWith('https://');
 
@@ -106,8 +111,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
   subscribeToProviderEvents(provider, deps.logger);
   translateStoreOutages(provider);
   // after translateStoreOutages: its post-middleware must wrap this one
-  answerForJwtAccessTokens(provider, { keys, tokenState });
-  return provider;
+  const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
+  answerForJwtAccessTokens(provider, jwtAnswers);
+  return { provider, jwtAnswers };
 }
 
 export type { Provider, KoaContextWithOIDC };

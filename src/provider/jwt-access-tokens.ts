@@ -1,6 +1,6 @@
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { errors } from 'oidc-provider';
-import type { default as Provider, KoaContextWithOIDC } from 'oidc-provider';
+import type { default as Provider, Client, KoaContextWithOIDC } from 'oidc-provider';
 import type { KeyMaterial } from '../keys/index.ts';
 import { publicJwks } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
@@ -21,6 +21,7 @@ import { mayIntrospect } from './introspection.ts';
  */
 
 interface JwtAccessTokenDeps {
+  provider: Provider;
   keys: KeyMaterial;
   tokenState: Pick<TokenState, 'denylist'>;
 }
@@ -35,7 +36,15 @@ function isStructured(claims: JWTPayload): claims is Claims {
     && typeof claims.exp === 'number' && typeof claims.iat === 'number';
 }
 
-export function answerForJwtAccessTokens(provider: Provider, deps: JwtAccessTokenDeps): void {
+export type JwtAccessTokenAnswers = ReturnType<typeof createJwtAccessTokenAnswers>;
+
+/**
+ * What introspection and revocation answer for a JWT access token, once the
+ * caller is authenticated: used by the provider hook below and by the fast
+ * path in front of the provider (jwt-endpoints-fast-path.ts).
+ */
+export function createJwtAccessTokenAnswers(deps: JwtAccessTokenDeps) {
+  const { provider } = deps;
   const jwks = createLocalJWKSet(publicJwks(deps.keys));
   const algorithms = [...new Set(deps.keys.signingKeys.keys.map((key) => key.alg).filter((alg): alg is string => !!alg))];
 
@@ -55,49 +64,47 @@ export function answerForJwtAccessTokens(provider: Provider, deps: JwtAccessToke
     }
   }
 
-  async function introspect(ctx: KoaContextWithOIDC, token: string): Promise<void> {
-    ctx.set('Cache-Control', 'no-store');
-    const claims = await verify(token);
-    const caller = ctx.oidc.client!;
-    const answer = (body: Record<string, unknown>) => {
-      ctx.status = 200;
-      ctx.body = body;
-    };
-    if (!claims || !mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return answer({ active: false });
-    if (await deps.tokenState.denylist.has(claims.jti)) return answer({ active: false });
-    // a deleted client's tokens die with it (client_credentials JWTs have no grant to revoke)
-    if (claims.client_id !== caller.clientId && !(await ctx.oidc.provider.Client.find(claims.client_id))) return answer({ active: false });
-    const dpopBound = typeof claims.cnf?.jkt === 'string';
-    answer({
-      active: true,
-      scope: typeof claims.scope === 'string' && claims.scope ? claims.scope : undefined,
-      client_id: claims.client_id,
-      sub: claims.sub,
-      aud: claims.aud,
-      exp: claims.exp,
-      iat: claims.iat,
-      iss: claims.iss,
-      jti: claims.jti,
-      token_type: dpopBound ? 'DPoP' : 'Bearer',
-      cnf: claims.cnf,
-    });
-  }
+  return {
+    /** RFC 7662 answer for `caller` (authenticated, confidential). */
+    async introspection(caller: Client, token: string): Promise<Record<string, unknown>> {
+      const claims = await verify(token);
+      if (!claims || !mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return { active: false };
+      if (await deps.tokenState.denylist.has(claims.jti)) return { active: false };
+      // a deleted client's tokens die with it (client_credentials JWTs have no grant to revoke)
+      if (claims.client_id !== caller.clientId && !(await provider.Client.find(claims.client_id))) return { active: false };
+      const dpopBound = typeof claims.cnf?.jkt === 'string';
+      return {
+        active: true,
+        scope: typeof claims.scope === 'string' && claims.scope ? claims.scope : undefined,
+        client_id: claims.client_id,
+        sub: claims.sub,
+        aud: claims.aud,
+        exp: claims.exp,
+        iat: claims.iat,
+        iss: claims.iss,
+        jti: claims.jti,
+        token_type: dpopBound ? 'DPoP' : 'Bearer',
+        cnf: claims.cnf,
+      };
+    },
 
-  // RFC 7009: unknown, invalid and expired tokens get 200 all the same; only
-  // the token's own client may revoke it. A confidential client presenting
-  // another client's token is told so, as the provider does for opaque tokens.
-  async function revoke(ctx: KoaContextWithOIDC, token: string): Promise<void> {
-    const claims = await verify(token);
-    const caller = ctx.oidc.client!;
-    if (claims && claims.client_id !== caller.clientId && caller.clientAuthMethod !== 'none') {
-      throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-    }
-    if (claims && claims.client_id === caller.clientId) await deps.tokenState.denylist.add(claims.jti, claims.exp);
-    ctx.status = 200;
-    ctx.remove('Content-Type');
-    ctx.body = '';
-  }
+    /**
+     * RFC 7009: unknown, invalid and expired tokens get 200 all the same; only
+     * the token's own client may revoke it. A confidential client presenting
+     * another client's token is told so (InvalidRequest), as the provider does
+     * for opaque tokens.
+     */
+    async revocation(caller: Client, token: string): Promise<void> {
+      const claims = await verify(token);
+      if (claims && claims.client_id !== caller.clientId && caller.clientAuthMethod !== 'none') {
+        throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+      }
+      if (claims && claims.client_id === caller.clientId) await deps.tokenState.denylist.add(claims.jti, claims.exp);
+    },
+  };
+}
 
+export function answerForJwtAccessTokens(provider: Provider, answers: JwtAccessTokenAnswers): void {
   // The provider's own refusal of a JWT is the signal, with client
   // authentication and parameter checks already passed.
   const markJwt = (ctx: KoaContextWithOIDC, error: unknown) => {
@@ -123,8 +130,16 @@ export function answerForJwtAccessTokens(provider: Provider, deps: JwtAccessToke
     const token = oidc.params?.token;
     if (!ctx.state[FLAG] || typeof token !== 'string' || !oidc.client) return;
     try {
-      if (oidc.route === 'introspection') await introspect(ctx as KoaContextWithOIDC, token);
-      else await revoke(ctx as KoaContextWithOIDC, token);
+      if (oidc.route === 'introspection') {
+        ctx.set('Cache-Control', 'no-store');
+        ctx.status = 200;
+        ctx.body = await answers.introspection(oidc.client, token);
+      } else {
+        await answers.revocation(oidc.client, token);
+        ctx.status = 200;
+        ctx.remove('Content-Type');
+        ctx.body = '';
+      }
     } catch (error) {
       if (error instanceof errors.OIDCProviderError && error.status < 500) {
         ctx.status = error.status;

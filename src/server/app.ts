@@ -8,7 +8,7 @@ import type { Logger } from '../observability/index.ts';
 import { createAccountRepository, createPasswordHasher, createCredentialVerifier, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository } from '../clients/index.ts';
 import { createAuditLog } from '../audit/index.ts';
-import { createProvider } from '../provider/index.ts';
+import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { createRevocation, type Revocation } from '../tokens/index.ts';
 import { createInteractionRouter } from '../interactions/routes.ts';
 import { createAdminRouter } from '../admin/index.ts';
@@ -46,7 +46,7 @@ export function createServices(deps: AppDependencies) {
 export function createApp(deps: AppDependencies): { app: Koa; handler: NodeHandler; provider: Provider; services: Services; revocation: Revocation } {
   const { config, logger } = deps;
   const services = createServices(deps);
-  const provider = createProvider({ ...deps, ...services });
+  const { provider, jwtAnswers } = createProvider({ ...deps, ...services });
   const revocation = createRevocation({ provider, tokenState: deps.tokenState });
 
   const app = new Koa();
@@ -83,7 +83,7 @@ export function createApp(deps: AppDependencies): { app: Koa; handler: NodeHandl
     https: config.issuer.startsWith('https://'),
     isTesseraPath: claimedByRouters([operations, interactions, admin]),
     tessera: app.callback(),
-    provider: providerCallback,
+    provider: jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }),
   });
   return { app, handler, provider, services, revocation };
 }
