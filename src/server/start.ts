@@ -53,7 +53,8 @@ function throttledWarning(logger: Logger, message: string, intervalMs = 10_000) 
 }
 
 function createTokenState(config: Config, db: Database, logger: Logger): TokenState & { purgeExpired?: () => Promise<number> } {
-  if (!hasRedis(config)) return createSqlTokenState(db.knex);
+  // embedded PGlite has one process (its lock file): the only writer
+  if (!hasRedis(config)) return createSqlTokenState(db.knex, { singleProcess: db.kind === 'pglite' });
   // the connection applies config.redis.keyPrefix to every key: no second prefix here
   const client = createRedisClient({ ...config.redis, onError: throttledWarning(logger, 'token state: redis connection error') });
   return createRedisTokenState(client);

@@ -18,7 +18,7 @@ async function dumpTokenTables(db: Database): Promise<string> {
 }
 
 /** The contract, plus what only SQL has: purging expired rows. */
-function sqlTokenStateSuite(open: () => Promise<Database>, close: (db: Database) => Promise<void>) {
+function sqlTokenStateSuite(open: () => Promise<Database>, close: (db: Database) => Promise<void>, options: { singleProcess?: boolean } = {}) {
   let db: Database;
   let state: SqlTokenState;
 
@@ -26,7 +26,7 @@ function sqlTokenStateSuite(open: () => Promise<Database>, close: (db: Database)
     async () => {
       db = await open();
       await migrateToLatest(db.knex);
-      state = createSqlTokenState(db.knex);
+      state = createSqlTokenState(db.knex, options);
       return state;
     },
     () => close(db),
@@ -57,6 +57,39 @@ describe('SQL token state on PGlite (in memory)', () => {
     () => createDatabase({ inMemory: true }),
     (db) => db.close(),
   );
+});
+
+describe('SQL token state on PGlite, single process (the server\'s embedded mode: denylist mirrored in memory)', () => {
+  sqlTokenStateSuite(
+    () => createDatabase({ inMemory: true }),
+    (db) => db.close(),
+    { singleProcess: true },
+  );
+
+  test('the mirror starts from what the table holds (a restart), and a check then reads no SQL', async () => {
+    const db = await createDatabase({ inMemory: true });
+    try {
+      await migrateToLatest(db.knex);
+      const epoch = () => Math.floor(Date.now() / 1000);
+      const before = createSqlTokenState(db.knex, { singleProcess: true });
+      await before.denylist.add('revoked-before-restart', epoch() + 60);
+      await db.knex('issued_jwts').insert({ grant_id: 'g-restart', jti: 'of-revoked-grant', expires_at: new Date(Date.now() + 60_000) });
+      await before.adapterFactory('RefreshToken').revokeByGrantId('g-restart');
+
+      const after = createSqlTokenState(db.knex, { singleProcess: true });
+      expect(await after.denylist.has('revoked-before-restart')).toBe(true);
+      expect(await after.denylist.has('of-revoked-grant')).toBe(true);
+      const queries: string[] = [];
+      db.knex.on('query', (q: { sql: string }) => { queries.push(q.sql); });
+      expect(await after.denylist.has('never-revoked')).toBe(false);
+      expect(await after.denylist.has('revoked-before-restart')).toBe(true);
+      expect(queries).toEqual([]);
+      await after.denylist.add('revoked-after', epoch() + 60);
+      expect(await after.denylist.has('revoked-after')).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
 });
 
 // A fresh schema on the machine's Postgres, dropped afterwards.
