@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { batchedLookup } from '../db/index.ts';
 
 export interface Account {
   readonly id: string;
@@ -51,6 +52,15 @@ export type AccountRepository = ReturnType<typeof createAccountRepository>;
 
 export function createAccountRepository(knex: Knex) {
   const table = () => knex<AccountRow>('accounts');
+  // Read by the provider for every token it issues for an account (code,
+  // refresh, userinfo): lookups of one event-loop turn share one statement.
+  const findRowById = batchedLookup({
+    idOf: (id: string) => id,
+    loadMany: async (ids: string[]) => {
+      const { rows } = await knex.raw(`select * from accounts where id in (${ids.map(() => '?').join(', ')})`, ids) as { rows: AccountRow[] };
+      return new Map(rows.map((row) => [row.id, row]));
+    },
+  });
 
   return {
     async create(input: NewAccount): Promise<Account> {
@@ -72,7 +82,7 @@ export function createAccountRepository(knex: Knex) {
     },
 
     async findById(id: string): Promise<Account | undefined> {
-      const row = await table().where({ id }).first();
+      const row = await findRowById(id);
       return row && toAccount(row);
     },
 

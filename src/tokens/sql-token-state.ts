@@ -5,7 +5,7 @@ import { errors } from 'oidc-provider';
 import { tokenDigest } from './digest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { coalesceByKey } from './coalesce.ts';
-import { batchedLookup } from './batched-lookup.ts';
+import { batchedLookup } from '../db/index.ts';
 import { withoutSessionCookie } from './at-rest.ts';
 import type { TokenState } from './types.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { batchedLookup } from '../../src/tokens/batched-lookup.ts';
+import { batchedLookup } from '../../src/db/batched-lookup.ts';
 import { createDatabase, migrateToLatest } from '../../src/db/index.ts';
 import { createSqlTokenState } from '../../src/tokens/index.ts';
 
