@@ -144,9 +144,10 @@ export function jwtEndpointsFastPath(deps: { provider: Provider; answers: JwtAcc
 
   return async (req, res) => {
     const route = req.method === 'POST' ? routes.get(req.url ?? '') : undefined;
+    if (!route) return next(req, res); // every other request, first and at the least cost
     const length = Number(req.headers['content-length']);
     const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
-    if (!route || type !== FORM || !(length >= SHORTEST_JWT_BODY && length <= BODY_LIMIT) || DEFER_HEADERS.some((h) => req.headers[h] !== undefined)) {
+    if (type !== FORM || !(length >= SHORTEST_JWT_BODY && length <= BODY_LIMIT) || DEFER_HEADERS.some((h) => req.headers[h] !== undefined)) {
       return next(req, res);
     }
 
