@@ -6,6 +6,7 @@ import { tokenDigest } from './digest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { coalesceByKey } from './coalesce.ts';
 import { batchedLookup } from '../db/index.ts';
+import { RECENT_MODELS, RecentRecords } from './recent-records.ts';
 import { withoutSessionCookie } from './at-rest.ts';
 import type { TokenState } from './types.ts';
 
@@ -67,6 +68,8 @@ interface SqlAdapterDeps {
   revokeJwtsOfGrant: (grantId: string) => Promise<void>;
   /** the live row of (model, key); lookups of one event-loop turn share a statement */
   findLive: (record: RecordKey) => Promise<TokenStateRow | undefined>;
+  /** single-process mode: what this process wrote, read back without SQL */
+  recent?: RecentRecords;
 }
 
 /** oidc-provider adapter over the token_state table. */
@@ -75,12 +78,16 @@ class SqlAdapter implements Adapter {
   readonly #model: string;
   readonly #revokeJwtsOfGrant: (grantId: string) => Promise<void>;
   readonly #findLive: SqlAdapterDeps['findLive'];
+  readonly #recent: RecentRecords | undefined; // when this model's records are kept
+  readonly #recentOfAllModels: RecentRecords | undefined;
 
   constructor(model: string, deps: SqlAdapterDeps) {
     this.#knex = deps.knex;
     this.#model = model;
     this.#revokeJwtsOfGrant = deps.revokeJwtsOfGrant;
     this.#findLive = deps.findLive;
+    this.#recent = RECENT_MODELS.has(model) ? deps.recent : undefined;
+    this.#recentOfAllModels = deps.recent;
   }
 
   #live(model = this.#model) {
@@ -131,9 +138,14 @@ class SqlAdapter implements Adapter {
     };
     // Every column is written: the new version replaces the old one as a whole.
     await this.#knex('token_state').insert(row).onConflict(['model', 'key']).merge();
+    if (!id.startsWith(ALIAS_MARK)) this.#recent?.remember(row);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.#recent && !id.startsWith(ALIAS_MARK)) {
+      const recent = this.#recent.lookup(this.#model, tokenDigest(id));
+      if (recent.known) return this.#restore(recent.row as TokenStateRow | undefined, id);
+    }
     return this.#restore(await this.#findLive({ model: this.#model, key: await this.#keyOf(id) }), id);
   }
 
@@ -165,17 +177,23 @@ class SqlAdapter implements Adapter {
   /** Atomic: of N concurrent consumers exactly one finds it unconsumed. */
   async consume(id: string): Promise<void> {
     const key = await this.#keyOf(id);
+    const at = epochSeconds();
     const updated = await this.#live()
       .andWhere({ key })
       .whereNull('consumed_at')
-      .update({ consumed_at: epochSeconds() });
-    if (affectedRows(updated) === 1) return;
+      .update({ consumed_at: at });
+    if (affectedRows(updated) === 1) {
+      this.#recent?.consumed(key, at);
+      return;
+    }
     const exists = await this.#live().andWhere({ key }).first('key');
     throw new errors.InvalidGrant(exists ? 'grant already consumed' : 'grant not found');
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#knex('token_state').where({ model: this.#model, key: await this.#keyOf(id) }).delete();
+    const key = await this.#keyOf(id);
+    await this.#knex('token_state').where({ model: this.#model, key }).delete();
+    this.#recent?.deleted(key);
   }
 
   /*
@@ -187,6 +205,7 @@ class SqlAdapter implements Adapter {
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.#revokeJwtsOfGrant(grantId);
     await this.#knex('token_state').where({ grant_id: grantId }).whereIn('model', GRANTABLE).delete();
+    this.#recentOfAllModels?.deletedOfGrant(grantId, GRANTABLE_MODELS);
   }
 }
 
@@ -288,13 +307,14 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
   });
 
   const findLive = batchedLookup({ idOf: recordIdOf, loadMany: liveRowsReader(knex) });
+  const recent = options.singleProcess ? new RecentRecords() : undefined;
   const adapters = new Map<string, Adapter>();
 
   return {
     kind: 'sql',
     adapterFactory(model: string) {
       let adapter = adapters.get(model);
-      if (!adapter) adapters.set(model, (adapter = new SqlAdapter(model, { knex, revokeJwtsOfGrant, findLive })));
+      if (!adapter) adapters.set(model, (adapter = new SqlAdapter(model, { knex, revokeJwtsOfGrant, findLive, recent })));
       return adapter;
     },
 
@@ -331,6 +351,7 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
     /** Deletes expired rows; run periodically by the server. */
     async purgeExpired() {
       denylist.forgetExpired();
+      recent?.sweep();
       const at = now();
       let removed = 0;
       for (const table of ['token_state', 'jti_denylist', 'issued_jwts']) {

@@ -66,6 +66,45 @@ describe('SQL token state on PGlite, single process (the server\'s embedded mode
     { singleProcess: true },
   );
 
+  test('records it wrote are read back without SQL, and every later write is seen; older ones come from SQL', async () => {
+    const db = await createDatabase({ inMemory: true });
+    try {
+      await migrateToLatest(db.knex);
+      const earlier = createSqlTokenState(db.knex, { singleProcess: true });
+      await earlier.adapterFactory('RefreshToken').upsert('from-before-restart', { kind: 'RefreshToken', grantId: 'g0' }, 60);
+
+      const state = createSqlTokenState(db.knex, { singleProcess: true });
+      const access = state.adapterFactory('AccessToken');
+      const credentials = state.adapterFactory('ClientCredentials');
+      const refresh = state.adapterFactory('RefreshToken');
+      await credentials.upsert('cc-token', { kind: 'ClientCredentials', clientId: 'c1' }, 60);
+      await refresh.upsert('rt-token', { kind: 'RefreshToken', grantId: 'g1' }, 60);
+      await access.upsert('at-token', { kind: 'AccessToken', grantId: 'g1' }, 60);
+      const selects: string[] = [];
+      db.knex.on('query', (q: { sql: string }) => { if (/^select/i.test(q.sql)) selects.push(q.sql); });
+
+      // as introspection asks: one id as three kinds of token
+      const found = await Promise.all([access.find('cc-token'), credentials.find('cc-token'), refresh.find('cc-token')]);
+      expect(found.map((f) => f?.clientId)).toEqual([undefined, 'c1', undefined]);
+      expect(found[1]).toMatchObject({ jti: 'cc-token', kind: 'ClientCredentials' });
+      await refresh.consume('rt-token');
+      expect((await refresh.find('rt-token'))?.consumed).toEqual(expect.any(Number));
+      await credentials.destroy('cc-token');
+      expect(await credentials.find('cc-token')).toBeUndefined();
+      await refresh.revokeByGrantId('g1');
+      expect(await refresh.find('rt-token')).toBeUndefined();
+      expect(await access.find('at-token')).toBeUndefined();
+      expect(selects).toEqual([]);
+
+      expect(await refresh.find('from-before-restart')).toMatchObject({ grantId: 'g0', jti: 'from-before-restart' });
+      expect(selects).toHaveLength(1);
+      expect(await refresh.find('never-written')).toBeUndefined();
+      expect(selects).toHaveLength(2);
+    } finally {
+      await db.close();
+    }
+  });
+
   test('the mirror starts from what the table holds (a restart), and a check then reads no SQL', async () => {
     const db = await createDatabase({ inMemory: true });
     try {

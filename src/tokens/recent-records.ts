@@ -1,0 +1,111 @@
+/**
+ * What a single-process SQL token state (embedded PGlite: one process owns the
+ * database, guarded by its lock file, and makes every write) has written
+ * itself, kept in memory so that reading it back costs no SQL statement (an
+ * embedded statement costs 0.3–0.6 ms of CPU on the event loop).
+ *
+ * Written through: an entry is set, changed or marked deleted only after its
+ * SQL write succeeded, never from a read, so it cannot hold anything the
+ * table does not. What it does not hold (records from before the start, entries
+ * pushed out by the size bound) is read from SQL as before.
+ *
+ * Record ids of the models kept here are random values unique across models,
+ * so an entry also answers, without SQL, that its id is no record of another
+ * of these models: introspection looks a token up as an access token, a
+ * client_credentials token and a refresh token at once.
+ */
+export interface RecentRow {
+  model: string;
+  key: string;
+  payload: string;
+  grant_id: string | null;
+  consumed_at: number | null;
+  expires_at: Date | null;
+}
+
+/** Models whose records are kept (their ids are fresh random values). */
+export const RECENT_MODELS = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'Grant']);
+
+export type RecentLookup = { known: false } | { known: true; row: RecentRow | undefined };
+
+const UNKNOWN: RecentLookup = { known: false };
+const ABSENT: RecentLookup = { known: true, row: undefined };
+
+export class RecentRecords {
+  readonly #maxEntries: number;
+  // by key (the id's digest), oldest first; null: deleted by this process
+  readonly #rows = new Map<string, RecentRow | null>();
+  readonly #keysByGrant = new Map<string, Set<string>>();
+
+  constructor(options: { maxEntries?: number } = {}) {
+    this.#maxEntries = options.maxEntries ?? 50_000;
+  }
+
+  get size(): number {
+    return this.#rows.size;
+  }
+
+  /** The row of (model, key) if this process knows it, or that it knows there is none. */
+  lookup(model: string, key: string): RecentLookup {
+    const row = this.#rows.get(key);
+    if (row === null) return ABSENT;
+    if (!row) return UNKNOWN;
+    if (row.expires_at !== null && row.expires_at.getTime() <= Date.now()) {
+      this.forget(key);
+      return ABSENT;
+    }
+    return row.model === model ? { known: true, row } : ABSENT;
+  }
+
+  /** After an upsert: the row as written. */
+  remember(row: RecentRow): void {
+    this.#set(row.key, row);
+    if (row.grant_id) {
+      let keys = this.#keysByGrant.get(row.grant_id);
+      if (!keys) this.#keysByGrant.set(row.grant_id, (keys = new Set()));
+      keys.add(row.key);
+    }
+  }
+
+  /** After an atomic consume. */
+  consumed(key: string, at: number): void {
+    const row = this.#rows.get(key);
+    if (row) this.#rows.set(key, { ...row, consumed_at: at });
+  }
+
+  /** After a delete: the key is known to hold nothing. */
+  deleted(key: string): void {
+    this.#set(key, null);
+  }
+
+  /** After deleting a grant's records of `models`. */
+  deletedOfGrant(grantId: string, models: ReadonlySet<string>): void {
+    for (const key of [...this.#keysByGrant.get(grantId) ?? []]) {
+      if (models.has(this.#rows.get(key)?.model ?? '')) this.deleted(key);
+    }
+  }
+
+  /** Drops what is known of `key`: it is read from SQL again. */
+  forget(key: string): void {
+    const row = this.#rows.get(key);
+    if (row === undefined) return;
+    this.#rows.delete(key);
+    const keys = row?.grant_id ? this.#keysByGrant.get(row.grant_id) : undefined;
+    keys?.delete(key);
+    if (keys?.size === 0) this.#keysByGrant.delete(row!.grant_id!);
+  }
+
+  #set(key: string, row: RecentRow | null): void {
+    this.forget(key);
+    this.#rows.set(key, row);
+    if (this.#rows.size > this.#maxEntries) this.forget(this.#rows.keys().next().value!);
+  }
+
+  /** Drops expired rows (the table's go with purgeExpired). */
+  sweep(): void {
+    const now = Date.now();
+    for (const [key, row] of this.#rows) {
+      if (row && row.expires_at !== null && row.expires_at.getTime() <= now) this.forget(key);
+    }
+  }
+}
