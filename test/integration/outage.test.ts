@@ -307,6 +307,23 @@ describeWithService('redis-server and Postgres binaries (initdb)', services)('st
     expect(alive()).toBe(true);
   }, 60_000);
 
+  test('Redis hangs (connected, never answers): 503 on the command timeout, not a request that hangs; back when it answers', async () => {
+    // CLIENT PAUSE ALL: the server keeps every connection and answers nothing until the pause ends
+    const PAUSE_MS = 9_000;
+    await run('redis-cli', ['-h', '127.0.0.1', '-p', String(redis!.port), 'client', 'pause', String(PAUSE_MS), 'ALL']);
+    const started = Date.now();
+    const answer = await opaqueToken();
+    const waited = Date.now() - started;
+    expectUnavailableJson(answer);
+    expect(waited).toBeLessThan(PAUSE_MS - 1_000); // answered on Tessera's own timeout, not when the pause ended
+    expect(alive()).toBe(true);
+
+    await sleep(Math.max(0, PAUSE_MS - (Date.now() - started)));
+    const ms = await untilOk(opaqueToken);
+    expect(ms).toBeLessThan(RECOVERY_DEADLINE_MS);
+    expect(JSON.parse((await introspect(jwt)).body)).toMatchObject({ active: true });
+  }, 60_000);
+
   test('Postgres down: 503 JSON with Retry-After (problem+json at the admin API), the process lives; back within seconds', async () => {
     const adminToken = await adminAccessToken();
     expect((await adminClients(adminToken)).status).toBe(200);
