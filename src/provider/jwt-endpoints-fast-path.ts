@@ -22,7 +22,8 @@ import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../server/store-errors.
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-const FORM = 'application/x-www-form-urlencoded';
+/** a form in UTF-8 (stated or implied); any other charset is left to the provider's decoding */
+const UTF8_FORM = /^application\/x-www-form-urlencoded\s*(;\s*charset="?utf-8"?\s*)?$/i;
 const BODY_LIMIT = 56 * 1024; // the provider's own limit
 /**
  * A body this short cannot hold one of our JWT access tokens (an ES256
@@ -151,8 +152,7 @@ export function jwtEndpointsFastPath(deps: { provider: Provider; answers: JwtAcc
     const route = req.method === 'POST' ? routes.get(req.url ?? '') : undefined;
     if (!route) return next(req, res); // every other request, first and at the least cost
     const length = Number(req.headers['content-length']);
-    const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
-    if (type !== FORM || !(length >= SHORTEST_JWT_BODY && length <= BODY_LIMIT) || DEFER_HEADERS.some((h) => req.headers[h] !== undefined)) {
+    if (!UTF8_FORM.test(req.headers['content-type'] ?? '') || !(length >= SHORTEST_JWT_BODY && length <= BODY_LIMIT) || DEFER_HEADERS.some((h) => req.headers[h] !== undefined)) {
       return next(req, res);
     }
 

@@ -117,6 +117,19 @@ describe('JWT introspection and revocation before the provider', () => {
     expect(JSON.parse((await call('introspection', introspector, { token }, { chunked: true })).body)).toEqual({ active: false });
   });
 
+  test('a form in another charset is left to the provider (it decodes the body itself)', async () => {
+    const token = await clientCredentials(server.url, svc, API, 'read');
+    const before = providerRefusals;
+    const res = await fetch(`${server.url}/token/introspection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=iso-8859-1', authorization: basicAuth(svc.clientId, svc.clientSecret!) },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ active: true, client_id: svc.clientId });
+    expect(providerRefusals).toBe(before + 1);
+  });
+
   test('opaque tokens still reach the provider, body intact', async () => {
     const token = await clientCredentials(server.url, svc, OPAQUE_API, 'read');
     const answer = await call('introspection', svc, { token });
