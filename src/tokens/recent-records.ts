@@ -11,8 +11,8 @@
  *
  * Record ids of the models kept here are random values unique across models,
  * so an entry also answers, without SQL, that its id is no record of another
- * of these models: introspection looks a token up as an access token, a
- * client_credentials token and a refresh token at once.
+ * of these models: introspection looks a token up as several kinds of token
+ * at once (access, client_credentials, refresh).
  */
 export interface RecentRow {
   model: string;
