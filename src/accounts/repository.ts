@@ -62,6 +62,19 @@ export function createAccountRepository(knex: Knex) {
     },
   });
 
+  async function findById(id: string): Promise<Account | undefined> {
+    const row = await findRowById(id);
+    return row && toAccount(row);
+  }
+
+  // usernames are unique case-insensitively (index accounts_username_lower)
+  const rowByUsername = (username: string) => table().whereRaw('lower(username) = lower(?)', [username]).first();
+
+  async function findByUsername(username: string): Promise<Account | undefined> {
+    const row = await rowByUsername(username);
+    return row && toAccount(row);
+  }
+
   return {
     async create(input: NewAccount): Promise<Account> {
       try {
@@ -81,19 +94,17 @@ export function createAccountRepository(knex: Knex) {
       }
     },
 
-    async findById(id: string): Promise<Account | undefined> {
-      const row = await findRowById(id);
-      return row && toAccount(row);
-    },
+    findById,
+    findByUsername,
 
-    async findByUsername(username: string): Promise<Account | undefined> {
-      const row = await table().whereRaw('lower(username) = lower(?)', [username]).first();
-      return row && toAccount(row);
+    /** Operators address a user by id or by username, whichever they have at hand. */
+    async findByIdOrUsername(idOrUsername: string): Promise<Account | undefined> {
+      return await findById(idOrUsername) ?? await findByUsername(idOrUsername);
     },
 
     /** The account with its password hash, for sign-in only. */
     async findCredentials(username: string): Promise<{ account: Account; passwordHash: string | null } | undefined> {
-      const row = await table().whereRaw('lower(username) = lower(?)', [username]).first();
+      const row = await rowByUsername(username);
       return row && { account: toAccount(row), passwordHash: row.password_hash };
     },
 

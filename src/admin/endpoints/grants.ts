@@ -15,7 +15,7 @@ export function grantRoutes(deps: AdminRouterDeps): AdminRoute[] {
 
   /** A user by id or username → the account id the grant index knows. */
   async function accountIdOf(idOrUsername: string): Promise<string> {
-    const account = await accounts.findById(idOrUsername) ?? await accounts.findByUsername(idOrUsername);
+    const account = await accounts.findByIdOrUsername(idOrUsername);
     if (!account) throw notFound('user');
     return account.id;
   }

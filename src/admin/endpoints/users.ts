@@ -31,9 +31,8 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
   const tag = 'users';
   const params = { idOrUsername: pathId };
 
-  /** Users are addressed by id or by username, whichever the operator has at hand. */
   async function findUser(idOrUsername: string): Promise<Account> {
-    const account = await accounts.findById(idOrUsername) ?? await accounts.findByUsername(idOrUsername);
+    const account = await accounts.findByIdOrUsername(idOrUsername);
     if (!account) throw notFound('user');
     return account;
   }
