@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Knex } from 'knex';
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterStoreAbstract } from 'rate-limiter-flexible';
 import type { LockoutConfig } from '../config/index.ts';
-import { createRedisClient, type RedisConnectionOptions } from '../tokens/redis-connection.ts';
+import { closeRedisClient, createRedisClient, type RedisConnectionOptions } from '../tokens/redis-connection.ts';
+import { tokenDigest } from '../tokens/digest.ts';
 import type { AttemptGuard } from './service.ts';
 
 /*
@@ -65,8 +65,6 @@ export function networkOf(ip: string): string {
     : [...headGroups, ...Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0'), ...tailGroups];
   return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
-
-const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 /** Seconds to wait, from a limiter result: whole seconds, at least one. */
 const secondsOf = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
@@ -143,7 +141,7 @@ async function openSqlStore(knex: Knex): Promise<LimiterStore> {
 }
 
 function openRedisStore(options: AttemptGuardOptions): LimiterStore {
-  const client = createRedisClient({ ...options.redis, onError: options.onRedisError ?? (() => {}) });
+  const client = createRedisClient({ ...options.redis, onError: options.onRedisError });
   const prefix = options.keyPrefix ?? 'tessera:';
   return {
     limiter: (limiterOptions) => new RateLimiterRedis({
@@ -151,13 +149,7 @@ function openRedisStore(options: AttemptGuardOptions): LimiterStore {
       keyPrefix: `${prefix}lockout:${limiterOptions.keyPrefix}`,
       storeClient: client,
     }),
-    async close() {
-      try {
-        await client.quit();
-      } catch {
-        client.disconnect();
-      }
-    },
+    close: () => closeRedisClient(client),
   };
 }
 
@@ -183,7 +175,7 @@ export async function createAttemptGuard(options: AttemptGuardOptions): Promise<
   const keysOf = (username: string, ip: string) => {
     const user = normalizeUsername(username);
     const network = networkOf(ip);
-    return { account: digest(`u\n${user}`), ip: digest(`ip\n${network}`), pair: digest(`ipu\n${network}\n${user}`) };
+    return { account: tokenDigest(`u\n${user}`), ip: tokenDigest(`ip\n${network}`), pair: tokenDigest(`ipu\n${network}\n${user}`) };
   };
 
   return {

@@ -113,3 +113,12 @@ export function describeRedisTarget(options: RedisConnectionOptions): string {
     return 'redis (unparsable URL)';
   }
 }
+
+/** Closes a connection: QUIT when Redis answers, otherwise (Redis down) just drops the socket. */
+export async function closeRedisClient(client: Redis | Cluster): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

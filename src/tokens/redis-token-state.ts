@@ -6,6 +6,7 @@ import { tokenDigest } from './digest.ts';
 import { GRANTABLE_MODELS as GRANTABLE } from './grantable.ts';
 import { coalesceByKey } from './coalesce.ts';
 import { withoutSessionCookie } from './at-rest.ts';
+import { closeRedisClient } from './redis-connection.ts';
 import type { TokenState } from './types.ts';
 
 /*
@@ -326,13 +327,6 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
       await client.ping();
     },
 
-    async close() {
-      try {
-        await client.quit();
-      } catch {
-        // Not connected (Redis down): quitting cannot be sent, just drop it.
-        client.disconnect();
-      }
-    },
+    close: () => closeRedisClient(client),
   };
 }
