@@ -23,8 +23,8 @@ export interface RecentRow {
   expires_at: Date | null;
 }
 
-/** Models whose records are kept (their ids are fresh random values). */
-export const RECENT_MODELS = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'Grant']);
+/** Models whose records are kept (their ids are fresh random values); others are ignored. */
+const KEPT_MODELS = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'Grant']);
 
 export type RecentLookup = { known: false } | { known: true; row: RecentRow | undefined };
 
@@ -47,6 +47,7 @@ export class RecentRecords {
 
   /** The row of (model, key) if this process knows it, or that it knows there is none. */
   lookup(model: string, key: string): RecentLookup {
+    if (!KEPT_MODELS.has(model)) return UNKNOWN;
     const row = this.#rows.get(key);
     if (row === null) return ABSENT;
     if (!row) return UNKNOWN;
@@ -59,6 +60,7 @@ export class RecentRecords {
 
   /** After an upsert: the row as written. */
   remember(row: RecentRow): void {
+    if (!KEPT_MODELS.has(row.model)) return;
     this.#set(row.key, row);
     if (row.grant_id) {
       let keys = this.#keysByGrant.get(row.grant_id);
@@ -74,14 +76,15 @@ export class RecentRecords {
   }
 
   /** After a delete: the key is known to hold nothing. */
-  deleted(key: string): void {
-    this.#set(key, null);
+  deleted(model: string, key: string): void {
+    if (KEPT_MODELS.has(model)) this.#set(key, null);
   }
 
   /** After deleting a grant's records of `models`. */
   deletedOfGrant(grantId: string, models: ReadonlySet<string>): void {
     for (const key of [...this.#keysByGrant.get(grantId) ?? []]) {
-      if (models.has(this.#rows.get(key)?.model ?? '')) this.deleted(key);
+      const model = this.#rows.get(key)?.model;
+      if (model && models.has(model)) this.deleted(model, key);
     }
   }
 

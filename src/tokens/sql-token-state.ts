@@ -6,7 +6,7 @@ import { tokenDigest } from './digest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { coalesceByKey } from './coalesce.ts';
 import { batchedLookup } from '../db/index.ts';
-import { RECENT_MODELS, RecentRecords } from './recent-records.ts';
+import { RecentRecords } from './recent-records.ts';
 import { withoutSessionCookie } from './at-rest.ts';
 import type { TokenState } from './types.ts';
 
@@ -35,6 +35,7 @@ const aliasModelOf = (model: string) => `${model}#alias`;
 const GRANTABLE = [...GRANTABLE_MODELS];
 
 const epochSeconds = () => Math.floor(Date.now() / 1000);
+const now = () => new Date();
 const expiryOf = (expiresIn?: number) => (typeof expiresIn === 'number' ? new Date(Date.now() + expiresIn * 1000) : null);
 /**
  * Rows a delete affected. knex-pglite hands back its raw result ({ rowCount })
@@ -57,7 +58,7 @@ function liveRowsReader(knex: Knex) {
     const pairs = wanted.map(() => '(?, ?)').join(', ');
     const { rows } = await knex.raw(
       `select * from token_state where (model, key) in (${pairs}) and (expires_at is null or expires_at > ?)`,
-      [...wanted.flatMap(({ model, key }) => [model, key]), new Date()],
+      [...wanted.flatMap(({ model, key }) => [model, key]), now()],
     ) as { rows: TokenStateRow[] };
     return new Map(rows.map((row) => [recordIdOf(row), row]));
   };
@@ -78,22 +79,20 @@ class SqlAdapter implements Adapter {
   readonly #model: string;
   readonly #revokeJwtsOfGrant: (grantId: string) => Promise<void>;
   readonly #findLive: SqlAdapterDeps['findLive'];
-  readonly #recent: RecentRecords | undefined; // when this model's records are kept
-  readonly #recentOfAllModels: RecentRecords | undefined;
+  readonly #recent: RecentRecords | undefined;
 
   constructor(model: string, deps: SqlAdapterDeps) {
     this.#knex = deps.knex;
     this.#model = model;
     this.#revokeJwtsOfGrant = deps.revokeJwtsOfGrant;
     this.#findLive = deps.findLive;
-    this.#recent = RECENT_MODELS.has(model) ? deps.recent : undefined;
-    this.#recentOfAllModels = deps.recent;
+    this.#recent = deps.recent;
   }
 
   #live(model = this.#model) {
     return this.#knex<TokenStateRow>('token_state')
       .where({ model })
-      .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()));
+      .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', now()));
   }
 
   /** The key under which the record of `id` lives; an alias resolves to its device code. */
@@ -142,11 +141,10 @@ class SqlAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    if (this.#recent && !id.startsWith(ALIAS_MARK)) {
-      const recent = this.#recent.lookup(this.#model, tokenDigest(id));
-      if (recent.known) return this.#restore(recent.row as TokenStateRow | undefined, id);
-    }
-    return this.#restore(await this.#findLive({ model: this.#model, key: await this.#keyOf(id) }), id);
+    const key = await this.#keyOf(id);
+    const recent = id.startsWith(ALIAS_MARK) ? undefined : this.#recent?.lookup(this.#model, key);
+    if (recent?.known) return this.#restore(recent.row as TokenStateRow | undefined, id);
+    return this.#restore(await this.#findLive({ model: this.#model, key }), id);
   }
 
   // Session.findByUid only reads the session (accountId, grants), so no jti.
@@ -193,7 +191,7 @@ class SqlAdapter implements Adapter {
   async destroy(id: string): Promise<void> {
     const key = await this.#keyOf(id);
     await this.#knex('token_state').where({ model: this.#model, key }).delete();
-    this.#recent?.deleted(key);
+    this.#recent?.deleted(this.#model, key);
   }
 
   /*
@@ -205,7 +203,7 @@ class SqlAdapter implements Adapter {
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.#revokeJwtsOfGrant(grantId);
     await this.#knex('token_state').where({ grant_id: grantId }).whereIn('model', GRANTABLE).delete();
-    this.#recentOfAllModels?.deletedOfGrant(grantId, GRANTABLE_MODELS);
+    this.#recent?.deletedOfGrant(grantId, GRANTABLE_MODELS);
   }
 }
 
@@ -219,7 +217,6 @@ export type SqlTokenState = TokenState & { purgeExpired(): Promise<number> };
  * Postgres other instances write too, so every check reads the table.
  */
 function createDenylist(knex: Knex, options: { mirrored: boolean }) {
-  const now = () => new Date();
   const expiresAtMs = (value: Date | string) => new Date(value).getTime();
   const isDenied = batchedLookup({
     idOf: (jti: string) => jti,
@@ -251,7 +248,7 @@ function createDenylist(knex: Knex, options: { mirrored: boolean }) {
   return {
     remember,
     async add(jti: string, expiresAt: number): Promise<void> {
-      if (expiresAt <= Math.floor(Date.now() / 1000)) return;
+      if (expiresAt <= epochSeconds()) return;
       const [row] = await knex('jti_denylist').insert({ jti, expires_at: new Date(expiresAt * 1000) })
         .onConflict('jti').merge().returning(['jti', 'expires_at']) as Array<{ jti: string; expires_at: Date | string }>;
       remember([row ?? { jti, expires_at: new Date(expiresAt * 1000) }]);
@@ -279,7 +276,6 @@ function createDenylist(knex: Knex, options: { mirrored: boolean }) {
  * PGlite, guarded by its lock file), so the denylist may be mirrored in memory.
  */
 export function createSqlTokenState(knex: Knex, options: { singleProcess?: boolean } = {}): SqlTokenState {
-  const now = () => new Date();
   const grantIdsWhere = async (column: 'account_id' | 'client_id', value: string) => {
     const rows = await knex('token_state').select('grant_id')
       .where({ model: 'Grant', [column]: value })

@@ -35,7 +35,7 @@ describe('records a single process wrote', () => {
     expect(recent.lookup('RefreshToken', 'rt')).toEqual({ known: true, row: undefined });
     expect(recent.lookup('AccessToken', 'at')).toEqual({ known: true, row: undefined });
     expect(recent.lookup('Grant', 'grant')).toMatchObject({ known: true, row: { model: 'Grant' } });
-    recent.deleted('grant');
+    recent.deleted('Grant', 'grant');
     expect(recent.lookup('Grant', 'grant')).toEqual({ known: true, row: undefined });
     recent.remember(row('grant', 'Grant'));
     expect(recent.lookup('Grant', 'grant')).toMatchObject({ known: true, row: { model: 'Grant' } });
