@@ -10,6 +10,7 @@ import { logoutPage, loggedOutPage } from '../../views/logout.ts';
 import { errorPage } from '../../views/error.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
+import { requestIdOf } from '../server/front-door.ts';
 
 export type VerifyCredentialsResult =
   | { ok: true; accountId: string }
@@ -68,13 +69,11 @@ const wrongStep = () => new PageError(
   'The sign-in has moved on. Go back to the application and start again if you are not signed in.',
 );
 
-function requestIdOf(ctx: Context): string {
-  const id: unknown = ctx.state?.requestId;
+/** The request's id for the page: Tessera's app has it in ctx.state; oidc-provider's pages read the front door's. */
+function pageRequestId(ctx: Context): string {
+  const id: unknown = ctx.state?.requestId || requestIdOf(ctx);
   if (typeof id === 'string' && id) return id;
-  // oidc-provider runs in its own Koa context, so its pages cannot see the outer ctx.state;
-  // the response header the outer app set on the shared response still carries the id.
-  const header = ctx.response.get('X-Request-Id');
-  if (header) return header;
+  // no front door (a page rendered outside the server): an id of its own
   const generated = randomUUID();
   if (ctx.state) ctx.state.requestId = generated;
   return generated;
@@ -126,7 +125,7 @@ async function interactionBoundary(ctx: Context, next: Next): Promise<void> {
     const retryAfter = (err as { headers?: Record<string, unknown> } | null)?.headers?.['retry-after'];
     if (page.status === 503) ctx.set('Retry-After', typeof retryAfter === 'string' || typeof retryAfter === 'number' ? String(retryAfter) : '5');
     ctx.set('Cache-Control', 'no-store');
-    sendPage(ctx, page.status, errorPage({ title: page.title, message: page.message, requestId: requestIdOf(ctx) }));
+    sendPage(ctx, page.status, errorPage({ title: page.title, message: page.message, requestId: pageRequestId(ctx) }));
   }
 }
 
@@ -173,7 +172,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       clientName,
       username: extra.username,
       error: extra.error,
-      requestId: requestIdOf(ctx),
+      requestId: pageRequestId(ctx),
     }));
   }
 
@@ -195,7 +194,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       scopes: describeScopes(details.missingOIDCScope ?? []),
       resources,
       claims: details.missingOIDCClaims ?? [],
-      requestId: requestIdOf(ctx),
+      requestId: pageRequestId(ctx),
     }));
   }
 
@@ -292,14 +291,14 @@ function clientDisplayName(ctx: KoaContextWithOIDC): string | undefined {
 export async function renderLogoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'html';
-  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), requestId: requestIdOf(ctx) });
+  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), requestId: pageRequestId(ctx) });
 }
 
 /** `features.rpInitiatedLogout.postLogoutSuccessSource` */
 export async function renderPostLogoutSuccess(ctx: KoaContextWithOIDC): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'html';
-  ctx.body = loggedOutPage({ clientName: clientDisplayName(ctx), requestId: requestIdOf(ctx) });
+  ctx.body = loggedOutPage({ clientName: clientDisplayName(ctx), requestId: pageRequestId(ctx) });
 }
 
 /** `renderError`: oidc-provider has already set ctx.status; `out` is the public error only. */
@@ -312,6 +311,6 @@ export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut
   ctx.body = errorPage({
     title: serverSide ? 'Something went wrong' : 'The request could not be completed',
     message,
-    requestId: requestIdOf(ctx),
+    requestId: pageRequestId(ctx),
   });
 }

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from '../observability/index.ts';
+import { requestIdOf } from '../server/front-door.ts';
 
 /**
  * Provider errors are logged without their token-bearing context. The error
@@ -7,7 +8,7 @@ import type { Logger } from '../observability/index.ts';
  */
 export function subscribeToProviderEvents(provider: Provider, logger: Logger): void {
   provider.on('server_error', (ctx, error) => {
-    logger.error({ requestId: ctx?.get?.('x-request-id') || undefined, err: { name: error.name, message: error.message, stack: error.stack } }, 'provider server error');
+    logger.error({ requestId: ctx ? requestIdOf(ctx) : undefined, err: { name: error.name, message: error.message, stack: error.stack } }, 'provider server error');
   });
   for (const event of ['grant.error', 'introspection.error', 'revocation.error', 'end_session.error', 'userinfo.error', 'authorization.error']) {
     provider.on(event as 'grant.error', (_ctx: unknown, error: Error & { error_description?: string }) => {

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../server/store-errors.ts';
+import { requestIdOf } from '../server/front-door.ts';
 import { errorPage } from '../../views/error.ts';
 
 /**
@@ -17,7 +18,7 @@ export function translateStoreOutages(provider: Provider): void {
     ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
     const message = 'The service is temporarily unavailable. Try again shortly.';
     if (ctx.response.is('html')) {
-      ctx.body = errorPage({ title: 'Temporarily unavailable', message, requestId: ctx.get('x-request-id') || ctx.response.get('x-request-id') });
+      ctx.body = errorPage({ title: 'Temporarily unavailable', message, requestId: requestIdOf(ctx) ?? '' });
     } else {
       ctx.body = { error: 'temporarily_unavailable', error_description: message };
     }

@@ -71,6 +71,15 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
   };
 }
 
+/**
+ * The id the front door gave this request: on the response from the start, so
+ * readable from either Koa app's context (the incoming X-Request-Id header is
+ * not: an unsafe one was replaced).
+ */
+export function requestIdOf(ctx: { response: { get(field: string): string } }): string | undefined {
+  return ctx.response.get('X-Request-Id') || undefined;
+}
+
 const firstSegmentOf = (path: string) => {
   const end = path.indexOf('/', 1);
   return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();

@@ -2,11 +2,12 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../observability/index.ts';
 import { errorPage } from '../../views/error.ts';
 import { isStoreUnavailable, RETRY_AFTER_SECONDS } from './store-errors.ts';
+import { requestIdOf } from './front-door.ts';
 
 /** The request id the front door gave this request, for pages and problem documents. */
 export function adoptRequestId() {
   return async (ctx: Context, next: Next) => {
-    ctx.state.requestId = ctx.response.get('X-Request-Id');
+    ctx.state.requestId = requestIdOf(ctx);
     await next();
   };
 }
