@@ -1,2 +1,2 @@
-export { createLogger, maskPersonalData, type Logger } from './logger.ts';
+export { createLogger, type Logger } from './logger.ts';
 export { createAccessLog, type AccessLogEntry } from './access-log.ts';

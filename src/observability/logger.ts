@@ -68,11 +68,3 @@ export function createLogger(options: { level: string; destination?: Destination
     timestamp: isoTimeFromSecondPrefix(),
   }, options.destination ?? stdoutInBatches());
 }
-
-/** "alice@example.com" → "a***@example.com"; usernames "alice" → "a***". */
-export function maskPersonalData(value: string | undefined | null): string | undefined {
-  if (!value) return undefined;
-  const at = value.indexOf('@');
-  const local = at === -1 ? value : value.slice(0, at);
-  return `${local.slice(0, 1)}***${at === -1 ? '' : value.slice(at)}`;
-}
