@@ -248,6 +248,18 @@ function expectCanary(haystack: Buffer | string, canary: string, where: string) 
   expect({ where, found: (typeof haystack === 'string' ? Buffer.from(haystack) : haystack).includes(Buffer.from(canary)) }).toEqual({ where, found: true });
 }
 
+/** The secrets found in every row of every table of the database `open` gives (its rows must show the canary). */
+async function secretsInTables(open: () => Promise<Database>, secrets: Secrets, canary: string): Promise<string[]> {
+  const db = await open();
+  try {
+    const tables = await dumpTables(db);
+    expectCanary(tables, canary, 'the tables');
+    return findIn(tables, secrets, 'the tables');
+  } finally {
+    await db.close();
+  }
+}
+
 describe('no secret at rest or in logs: embedded database (PGlite files)', () => {
   test('the data directory files, every table row and the debug log hold no secret', async () => {
     const logs = captureLogs();
@@ -263,14 +275,7 @@ describe('no secret at rest or in logs: embedded database (PGlite files)', () =>
       files.forEach((file, i) => found.push(...findIn(contents[i], secrets, file.slice(server.config.dataDir.length + 1))));
       expectCanary(Buffer.concat(contents), canary, 'the data directory');
 
-      const db = await createDatabase({ dataDir: server.config.dataDir });
-      try {
-        const tables = await dumpTables(db);
-        expectCanary(tables, canary, 'the tables');
-        found.push(...findIn(tables, secrets, 'the tables'));
-      } finally {
-        await db.close();
-      }
+      found.push(...await secretsInTables(() => createDatabase({ dataDir: server.config.dataDir }), secrets, canary));
       found.push(...findIn(logs.lines.join(''), secrets, 'the log'));
       if (process.env.SHOW_LOGS) console.log(logs.lines.join(''));
       expectNothingFound([...new Set(found)], logs.lines);
@@ -286,15 +291,7 @@ describeWithService('Postgres', await postgresUp())('no secret at rest or in log
     const server = await startTestServer({ database: 'postgres', logDestination: logs.destination, logLevel: 'debug' });
     try {
       const { secrets, canary } = await exercise(server);
-      const db = await createDatabase({ databaseUrl: POSTGRES_URL, schema: server.schema });
-      const found: string[] = [];
-      try {
-        const tables = await dumpTables(db);
-        expectCanary(tables, canary, 'the tables');
-        found.push(...findIn(tables, secrets, 'the tables'));
-      } finally {
-        await db.close();
-      }
+      const found = await secretsInTables(() => createDatabase({ databaseUrl: POSTGRES_URL, schema: server.schema }), secrets, canary);
       found.push(...findIn(logs.lines.join(''), secrets, 'the log'));
       expectNothingFound([...new Set(found)], logs.lines);
     } finally {
