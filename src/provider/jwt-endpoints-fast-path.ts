@@ -34,11 +34,27 @@ const BODY_LIMIT = 56 * 1024; // the provider's own limit
 const SHORTEST_JWT_BODY = 300;
 /** client_id and client_secret: visible ASCII only, as the provider requires */
 const VSCHAR = /^[\x20-\x7E]+$/;
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 /** headers that ask for more than the simple case (CORS, DPoP, attestation, mTLS is not used) */
 const DEFER_HEADERS = ['origin', 'dpop', 'oauth-client-attestation', 'oauth-client-attestation-pop'];
 
 interface Credentials { clientId: string; clientSecret: string }
+
+/**
+ * The provider's own test of the Basic credentials' base64 (isValidBase64 in
+ * oidc-provider's lib/shared/client_auth.js): the standard alphabet, padding
+ * only as much as the length needs, no length that leaves a lone character.
+ * Buffer.from decodes far more (a dangling character, wrong padding), so a
+ * header that only Buffer.from would read must reach the provider, which
+ * refuses it with invalid_request.
+ */
+function isValidBase64(input: string): boolean {
+  const match = /^([A-Za-z0-9+/]*)(={0,2})$/.exec(input);
+  const [, data, padding] = match ?? [];
+  if (!data) return false;
+  const remainder = data.length % 4;
+  if (!padding) return remainder !== 1;
+  return (data.length + padding.length) % 4 === 0 && padding.length === 4 - remainder;
+}
 
 function decodeAuthToken(value: string): string | undefined {
   try {
@@ -49,13 +65,20 @@ function decodeAuthToken(value: string): string | undefined {
   }
 }
 
-/** client_secret_basic (RFC 6749 §2.3.1) or client_secret_post credentials, when exactly one is given. */
+/**
+ * client_secret_basic (RFC 6749 §2.3.1) or client_secret_post credentials, when
+ * exactly one is given. The Basic header is read step by step as the provider
+ * reads it (authenticateClient in lib/shared/client_auth.js): one space, the
+ * scheme in any case, base64 as above, a colon, percent-decoding with '+' as a
+ * space, visible ASCII only; at the first step the provider would refuse, the
+ * answer is undefined and the request goes to the provider.
+ */
 function credentialsOf(authorization: string | undefined, params: Record<string, string>): Credentials | undefined {
   if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) return undefined;
   if (authorization !== undefined) {
     if (params.client_secret !== undefined) return undefined;
     const [scheme, encoded, extra] = authorization.split(' ');
-    if (extra !== undefined || scheme?.toLowerCase() !== 'basic' || !encoded || !BASE64.test(encoded)) return undefined;
+    if (extra !== undefined || scheme?.toLowerCase() !== 'basic' || !encoded || !isValidBase64(encoded)) return undefined;
     const basic = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = basic.indexOf(':');
     if (colon === -1) return undefined;
@@ -129,7 +152,8 @@ function replayed(req: IncomingMessage, body: Buffer): IncomingMessage {
 function send(res: ServerResponse, status: number, body?: Record<string, unknown>): void {
   res.statusCode = status;
   if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-  res.setHeader('Cache-Control', 'no-store');
+  // as the provider: introspection answers are no-store, its empty revocation answer has no Cache-Control
+  if (body) res.setHeader('Cache-Control', 'no-store');
   if (body) {
     const json = JSON.stringify(body);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');

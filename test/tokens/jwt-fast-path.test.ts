@@ -39,10 +39,12 @@ describe('JWT introspection and revocation before the provider', () => {
 
   type Auth = 'basic' | 'post';
   /** POSTs `params` to an endpoint; `chunked` sends the body without Content-Length (the provider's path). */
-  async function call(endpoint: 'introspection' | 'revocation', caller: ClientCredentials, params: Record<string, string>, options: { auth?: Auth; chunked?: boolean; raw?: string } = {}): Promise<Answer> {
+  /** `authorization` sends that header as it is instead of the caller's Basic credentials */
+  async function call(endpoint: 'introspection' | 'revocation', caller: ClientCredentials, params: Record<string, string>, options: { auth?: Auth; chunked?: boolean; raw?: string; authorization?: string } = {}): Promise<Answer> {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     const form = new URLSearchParams(params);
-    if ((options.auth ?? 'basic') === 'basic') headers.authorization = basicAuth(caller.clientId, caller.clientSecret!);
+    if (options.authorization !== undefined) headers.authorization = options.authorization;
+    else if ((options.auth ?? 'basic') === 'basic') headers.authorization = basicAuth(caller.clientId, caller.clientSecret!);
     else { form.set('client_id', caller.clientId); form.set('client_secret', caller.clientSecret!); }
     const text = options.raw ?? form.toString();
     const body = options.chunked
@@ -53,7 +55,7 @@ describe('JWT introspection and revocation before the provider', () => {
   }
 
   /** The same request both ways; returns the fast answer and how many of the two the provider refused itself. */
-  async function bothWays(endpoint: 'introspection' | 'revocation', caller: ClientCredentials, params: Record<string, string>, options: { auth?: Auth; raw?: string } = {}) {
+  async function bothWays(endpoint: 'introspection' | 'revocation', caller: ClientCredentials, params: Record<string, string>, options: { auth?: Auth; raw?: string; authorization?: string } = {}) {
     const before = providerRefusals;
     const fast = await call(endpoint, caller, params, options);
     const viaProvider = await call(endpoint, caller, params, { ...options, chunked: true });
@@ -100,6 +102,62 @@ describe('JWT introspection and revocation before the provider', () => {
     const both = await bothWays('introspection', svc, {}, { raw: new URLSearchParams({ token, client_secret: svc.clientSecret! }).toString() });
     expect(both.fast).toEqual(both.viaProvider);
     expect(both.fast.status).toBe(400);
+  });
+
+  test('Basic headers the provider would refuse or read otherwise get the provider\'s answer, at both endpoints', async () => {
+    const { clientId, clientSecret } = svc;
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    /** the first n characters as %XX (2 bytes longer each, decoding to the same text) */
+    const percentEncoded = (text: string, n: number) =>
+      [...text.slice(0, n)].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('') + text.slice(n);
+    /** id:secret, its secret partly percent-encoded so that its length is `bytes` modulo 3: base64 ending in no '=' (0) or one '=' (2) */
+    const credentialsOfLength = (bytes: 0 | 2) => [0, 1, 2]
+      .map((n) => `${clientId}:${percentEncoded(clientSecret!, n)}`)
+      .find((text) => Buffer.byteLength(text) % 3 === bytes)!;
+    const whole = b64(credentialsOfLength(0));
+    const onePad = b64(credentialsOfLength(2));
+    expect(whole).toMatch(/[^=]$/);
+    expect(onePad).toMatch(/[^=]=$/);
+
+    // Buffer.from reads these as the right credentials; the provider refuses them as malformed
+    const lenient = {
+      'a dangling base64 character': `Basic ${whole}A`,
+      'padding where none is due': `Basic ${whole}=`,
+      'two padding characters where one is due': `Basic ${onePad}=`,
+    };
+    const malformed = {
+      ...lenient,
+      'padding inside': `Basic ${whole.slice(0, 4)}=${whole.slice(4)}`,
+      'no colon': `Basic ${b64(`${clientId}${clientSecret}`)}`,
+      'base64url alphabet': `Basic ${whole.slice(0, -1)}_`,
+      'not base64 at all': 'Basic !!!!',
+      'bad percent-encoding': `Basic ${b64(`${clientId}:%zz${clientSecret}`)}`,
+      'a control character once percent-decoded': `Basic ${b64(`${clientId}:%0A${clientSecret}`)}`,
+      'two spaces after the scheme': `Basic  ${whole}`,
+      'a tab instead of the space': `Basic\t${whole}`,
+      'a third part': `Basic ${whole} extra`,
+      'only the scheme': 'Basic',
+      'an empty client id': `Basic ${b64(`:${clientSecret}`)}`,
+      'an empty secret': `Basic ${b64(`${clientId}:`)}`,
+      'another scheme': `Bearer ${whole}`,
+    };
+    const readable = {
+      'the scheme in lower case': `basic ${whole}`,
+      'the scheme in upper case': `BASIC ${onePad}`,
+      'base64 without its padding': `Basic ${onePad.slice(0, -1)}`,
+      "'+' for a space (so the wrong secret)": `Basic ${b64(`${clientId}:+${clientSecret}`)}`,
+    };
+
+    const token = await clientCredentials(server.url, svc, API, 'read');
+    for (const [name, authorization] of Object.entries({ ...malformed, ...readable })) {
+      for (const endpoint of ['introspection', 'revocation'] as const) {
+        const { fast, viaProvider, providerRefusals: refusals } = await bothWays(endpoint, svc, { token }, { authorization });
+        expect({ name, endpoint, ...fast }).toEqual({ name, endpoint, ...viaProvider });
+        if (name in malformed) expect({ name, status: fast.status, body: JSON.parse(fast.body) }).toMatchObject({ name, status: 400, body: { error: 'invalid_request' } });
+        // the right credentials, however written, are still answered before the provider
+        if (name in readable && fast.status === 200) expect({ name, endpoint, refusals }).toEqual({ name, endpoint, refusals: 1 });
+      }
+    }
   });
 
   test('revocation: own token revoked (inactive at once), another client\'s refused as the provider refuses it', async () => {
