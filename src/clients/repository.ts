@@ -73,8 +73,9 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
     post_logout_redirect_uris: input.postLogoutRedirectUris ?? [],
     token_endpoint_auth_method: input.public ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic'),
     // oidc-provider checks `scope` against its OIDC scopes; the full allow-list
-    // (resource scopes too) is Tessera's own `allowed_scopes`.
-    ...(input.scopes ? { allowed_scopes: input.scopes } : {}),
+    // (resource scopes too) is Tessera's own `allowed_scopes`, always written:
+    // absent means nothing, and a stored empty list says so explicitly.
+    allowed_scopes: input.scopes ?? [],
     ...(oidcScopes?.length ? { scope: oidcScopes.join(' ') } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { createTtlCache } from './ttl-cache.ts';
+import type { Offer } from './scope-policy.ts';
 
 export interface ResourceServer {
   readonly identifier: string;
@@ -69,6 +70,13 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
     async list(options: { limit: number; offset: number }): Promise<ResourceServer[]> {
       const rows = await table().orderBy('identifier').limit(options.limit).offset(options.offset);
       return rows.map(toResourceServer);
+    },
+    /** Every resource identifier and every scope some resource declares: what a client registration is judged against. */
+    async offer(): Promise<Offer> {
+      const rows = await table().select('identifier', 'scopes');
+      const resourceScopes = new Set<string>();
+      for (const row of rows) for (const scope of toResourceServer(row as ResourceServerRow).scopes) resourceScopes.add(scope);
+      return { resources: new Set(rows.map((row) => row.identifier)), resourceScopes };
     },
     async delete(identifier: string): Promise<boolean> {
       cache.invalidate(identifier);

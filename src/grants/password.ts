@@ -3,7 +3,7 @@ import { errors } from 'oidc-provider';
 import type { CredentialCheck } from '../accounts/service.ts';
 import { HashingOverloadedError } from '../accounts/password-hashing.ts';
 import { OIDC_SCOPES } from '../clients/oidc-scopes.ts';
-import { allowedScopes } from '../provider/resource-servers.ts';
+import { allowedScopes } from '../clients/index.ts';
 import { isFirstParty } from '../provider/grants.ts';
 
 /*

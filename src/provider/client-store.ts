@@ -1,6 +1,6 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { ClientRepository } from '../clients/index.ts';
-import { clientSecretMatches } from '../clients/index.ts';
+import { allowedOidcScopes, clientSecretMatches } from '../clients/index.ts';
 import type { AdapterFactory } from '../tokens/index.ts';
 
 /**
@@ -42,7 +42,8 @@ export function compareSecretsByDigest(ClientModel: { prototype: { compareClient
  * (about 2% of a client_credentials request). The repository hands out the
  * same metadata object for as long as it caches it, so the built Client is
  * remembered per metadata object instead: a changed or deleted client yields
- * a new object (or none) and so a new Client, as before.
+ * a new object (or none) and so a new Client, as before. Every built client's
+ * OIDC scopes are restricted to its allow-list here (see below).
  */
 export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unknown> }, clients: ClientRepository): void {
   const builtFrom = new WeakMap<object, unknown>();
@@ -54,9 +55,32 @@ export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unkno
     const built = builtFrom.get(metadata);
     if (built) return built;
     const client = await findAndBuild(id);
-    if (client) builtFrom.set(metadata, client);
+    if (client) {
+      restrictOidcScopesToAllowList(client as { scope?: string }, metadata);
+      builtFrom.set(metadata, client);
+    }
     return client;
   };
+}
+
+/**
+ * Stands for "no OpenID Connect scope" in a built client's `scope`. The
+ * provider rejects a requested OIDC scope missing from a client's `scope`
+ * (invalid_scope at /auth, the token endpoint and every grant) but reads an
+ * empty `scope` as "every scope": absent must mean nothing here, so a client
+ * allowed no OIDC scope gets this token, which no request can match (the
+ * provider only checks the scopes it supports against the list).
+ */
+export const NO_OIDC_SCOPE = 'tessera:no-oidc-scope';
+
+/**
+ * The provider enforces a client's `scope` metadata; Tessera's allow-list is
+ * the authority, so the built client's `scope` is set from it: its OIDC
+ * scopes, or NO_OIDC_SCOPE. Applied to the built client rather than stored,
+ * because the provider's metadata validation refuses non-OIDC values.
+ */
+export function restrictOidcScopesToAllowList(client: { scope?: string }, metadata: Record<string, unknown>): void {
+  client.scope = allowedOidcScopes(metadata).join(' ') || NO_OIDC_SCOPE;
 }
 
 export class InvalidClientMetadataError extends Error {}
@@ -71,4 +95,16 @@ export function clientMetadataValidator(provider: { Client: { validate(metadata:
       throw new InvalidClientMetadataError(e.error_description ?? e.message);
     }
   };
+}
+
+/**
+ * CORS at the token, userinfo, introspection and revocation endpoints: only a
+ * browser app's own origin — that of one of its redirect URIs — and only for a
+ * public client (a confidential client's secret does not belong in a browser)
+ * or at userinfo. No registered origin, no CORS: absent means nothing.
+ */
+export function allowCorsFromOwnRedirectOrigins(ctx: { oidc: { route?: string } }, origin: string, client: { clientAuthMethod?: string; redirectUris?: readonly string[] }): boolean {
+  if (origin === 'null') return false;
+  if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
+  return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
 }

@@ -1,4 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { allowedOidcScopes } from '../clients/index.ts';
 
 const isFirstParty = (client: unknown) => (client as { first_party?: boolean }).first_party === true;
 
@@ -14,9 +15,11 @@ export async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   if (!isFirstParty(client) || !session?.accountId) return existing;
 
   const grant = existing ?? new provider.Grant({ clientId: client!.clientId, accountId: session.accountId });
-  const requestedScope = String(ctx.oidc.params?.scope ?? '');
-  const requested = new Set(requestedScope.split(' '));
-  grant.addOIDCScope(requestedScope);
+  // the provider has already refused OIDC scopes outside the client's allow-list
+  // (restrictOidcScopesToAllowList); resource scopes are the resource servers' offers
+  const requested = new Set(String(ctx.oidc.params?.scope ?? '').split(' '));
+  const oidcScopes = allowedOidcScopes(client).filter((scope) => requested.has(scope));
+  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
   for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
     const offered = (resourceServer as { scope: string }).scope.split(' ');
     grant.addResourceScope(indicator, offered.filter((scope) => requested.has(scope)).join(' '));

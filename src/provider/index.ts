@@ -10,7 +10,7 @@ import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
 import { registerPasswordGrant } from '../grants/index.ts';
-import { routeAdapters, compareSecretsByDigest, reuseBuiltClients } from './client-store.ts';
+import { routeAdapters, compareSecretsByDigest, reuseBuiltClients, allowCorsFromOwnRedirectOrigins } from './client-store.ts';
 import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
 import { loadExistingGrant, firstPartyInteractionPolicy } from './grants.ts';
 import { subscribeToProviderEvents } from './events.ts';
@@ -87,6 +87,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       },
     },
     pkce: { required: () => true },
+    // the authorization code flow only: no implicit grant and no token-returning
+    // response types (RFC 9700 §2.1.2), so discovery advertises only `code`
+    responseTypes: ['code'],
+    clientBasedCORS: allowCorsFromOwnRedirectOrigins,
     rotateRefreshToken: true,
     // a refresh token only when the client may use one and offline access was granted
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),

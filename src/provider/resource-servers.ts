@@ -1,17 +1,10 @@
 import type { Client, KoaContextWithOIDC, ResourceServer as ProviderResourceServer } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { ResourceServerRepository } from '../clients/index.ts';
+import { ADMIN_SCOPE, allowedScopes } from '../clients/index.ts';
 
-export const ADMIN_SCOPE = 'admin';
+export { ADMIN_SCOPE, allowedScopes };
 export const adminResourceOf = (issuer: string) => `${issuer}/admin`;
-
-/** Scopes of `offered` that the client's allow-list permits (no list: all). */
-export function allowedScopes(offered: string[], client: Client): string[] {
-  const allowed = (client as unknown as { allowed_scopes?: string[] }).allowed_scopes;
-  if (!Array.isArray(allowed)) return offered;
-  const allowList = new Set(allowed);
-  return offered.filter((scope) => allowList.has(scope));
-}
 
 const JWT_SIGNING = { sign: { alg: 'ES256' as const } };
 
@@ -25,10 +18,13 @@ export function resourceIndicatorsConfiguration(deps: { issuer: string; resource
   async function getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<ProviderResourceServer> {
     if (indicator === adminResource) {
       // Admin power belongs to a machine credential, never to a person's session
-      // or password: only client_credentials may carry the admin scope.
+      // or password: only client_credentials may carry the admin scope, and
+      // only for a client whose allow-list names it.
       const byClientCredentials = ctx.oidc?.params?.grant_type === 'client_credentials';
+      const scope = byClientCredentials ? allowedScopes([ADMIN_SCOPE], client).join(' ') : '';
+      if (!scope) throw new errors.InvalidTarget('the client may not obtain tokens for this resource');
       return {
-        scope: byClientCredentials ? allowedScopes([ADMIN_SCOPE], client).join(' ') : '',
+        scope,
         audience: adminResource,
         accessTokenFormat: 'jwt',
         accessTokenTTL: deps.adminTokenTtl,
@@ -37,8 +33,13 @@ export function resourceIndicatorsConfiguration(deps: { issuer: string; resource
     }
     const server = await deps.resources.find(indicator);
     if (!server) throw new errors.InvalidTarget('unknown resource server');
+    // `admin` names the admin API's scope wherever it appears in an allow-list:
+    // another resource may not offer it (one stored before it was reserved included)
+    const scope = allowedScopes(server.scopes.filter((s) => s !== ADMIN_SCOPE), client).join(' ');
+    // absent means nothing: no scope of this resource allowed, no token for its audience
+    if (!scope) throw new errors.InvalidTarget('the client may not obtain tokens for this resource');
     return {
-      scope: allowedScopes(server.scopes, client).join(' '),
+      scope,
       audience: server.identifier,
       accessTokenFormat: server.tokenFormat,
       accessTokenTTL: server.accessTokenTtl,

@@ -1,4 +1,4 @@
-import type { ClientRecord, NewClient } from '../../clients/index.ts';
+import { ADMIN_SCOPE, allowListOf, registrationProblems, type ClientRecord, type NewClient } from '../../clients/index.ts';
 import { clientMetadataValidator, InvalidClientMetadataError } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathId } from '../schemas/common.ts';
@@ -14,7 +14,7 @@ export function clientView(client: ClientRecord) {
     grant_types: m.grant_types ?? [],
     redirect_uris: m.redirect_uris ?? [],
     post_logout_redirect_uris: m.post_logout_redirect_uris ?? [],
-    scopes: m.allowed_scopes ?? null,
+    scopes: allowListOf(m),
     public: m.token_endpoint_auth_method === 'none',
     first_party: client.firstParty,
     token_endpoint_auth_method: m.token_endpoint_auth_method,
@@ -51,7 +51,7 @@ function newClientOf(body: CreateClientBody): NewClient {
 }
 
 export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
-  const { clients, audit } = deps.services;
+  const { clients, resources, audit } = deps.services;
   const validate = clientMetadataValidator(deps.provider as never);
   const tag = 'clients';
   const params = { clientId: pathId };
@@ -65,11 +65,19 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
         if (body.public && body.token_endpoint_auth_method && body.token_endpoint_auth_method !== 'none') {
           throw new AdminProblem(400, 'Invalid client metadata', 'a public client authenticates with "none"', [{ field: 'token_endpoint_auth_method', message: 'must be none (or absent) for a public client' }]);
         }
+        const problems = registrationProblems({
+          grantTypes: body.grant_types, scopes: body.scopes, firstParty: body.first_party, introspectFor: body.introspect_for,
+        }, await resources.offer());
+        if (problems.length) throw new AdminProblem(400, 'Invalid client metadata', problems.map((p) => p.message).join('; '), problems);
         try {
           const { client, clientSecret } = await clients.create(newClientOf(body), validate);
           await audit.record({
             type: 'client.created', actor, subject: client.clientId, clientId: client.clientId,
-            details: { name: client.name, grant_types: body.grant_types, scopes: body.scopes ?? null, first_party: client.firstParty, public: !clientSecret, introspect_for: client.introspectFor },
+            details: {
+              name: client.name, grant_types: body.grant_types, scopes: body.scopes ?? [], first_party: client.firstParty, public: !clientSecret, introspect_for: client.introspectFor,
+              // widening to administration is explicit and stands out in the audit log
+              ...(body.scopes?.includes(ADMIN_SCOPE) ? { grants_admin: true } : {}),
+            },
           });
           reply(ctx, 201, { ...clientView(client), ...(clientSecret ? { client_secret: clientSecret } : {}) });
         } catch (error) {

@@ -1,0 +1,75 @@
+import { OIDC_SCOPES } from './oidc-scopes.ts';
+
+/**
+ * The one scope rule for every grant: a client gets the scopes it was
+ * explicitly allowed (its allow-list) that the resource — or OpenID Connect —
+ * offers, and nothing else. An absent or empty allow-list allows nothing.
+ */
+
+/** The scope of Tessera's own admin API: reserved, no resource server may declare it. */
+export const ADMIN_SCOPE = 'admin';
+
+/** The grant types a client may be registered for (no implicit grant: RFC 9700 §2.1.2). */
+export const REGISTRABLE_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
+
+/** A client's allow-list as stored in its metadata; absent or malformed means empty. */
+export function allowListOf(client: unknown): readonly string[] {
+  const list = (client as { allowed_scopes?: unknown } | undefined)?.allowed_scopes;
+  return Array.isArray(list) ? list.filter((scope): scope is string => typeof scope === 'string') : [];
+}
+
+/** Scopes of `offered` that the client's allow-list permits (no list: none). */
+export function allowedScopes(offered: Iterable<string>, client: unknown): string[] {
+  const allowList = new Set(allowListOf(client));
+  return [...offered].filter((scope) => allowList.has(scope));
+}
+
+/** The OpenID Connect scopes the client may request at any endpoint. */
+export function allowedOidcScopes(client: unknown): string[] {
+  return allowedScopes(OIDC_SCOPES, client);
+}
+
+export interface RegistrationInput {
+  grantTypes: readonly string[];
+  scopes?: readonly string[];
+  firstParty?: boolean;
+  introspectFor?: readonly string[];
+}
+
+/** What the server offers, for judging a registration. */
+export interface Offer {
+  /** every scope some resource server declares */
+  resourceScopes: ReadonlySet<string>;
+  /** every resource server identifier */
+  resources: ReadonlySet<string>;
+}
+
+export interface FieldProblem { field: string; message: string }
+
+/**
+ * Refuses what the server does not support or would not honour, naming the
+ * field: a registration that looks accepted but silently grants less (or more)
+ * than it says is how misconfigurations go unnoticed.
+ */
+export function registrationProblems(input: RegistrationInput, offer: Offer): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const grantType of input.grantTypes) {
+    if (!(REGISTRABLE_GRANT_TYPES as readonly string[]).includes(grantType)) {
+      problems.push({ field: 'grant_types', message: `"${grantType}" is not supported; use ${REGISTRABLE_GRANT_TYPES.join(', ')}` });
+    }
+  }
+  if (input.grantTypes.includes('password') && !input.firstParty) {
+    problems.push({ field: 'grant_types', message: 'the password grant is only for first-party clients (set first_party)' });
+  }
+  for (const scope of input.scopes ?? []) {
+    if (scope !== ADMIN_SCOPE && !OIDC_SCOPES.includes(scope) && !offer.resourceScopes.has(scope)) {
+      problems.push({ field: 'scopes', message: `"${scope}" is offered by no resource server and is not an OpenID Connect scope` });
+    }
+  }
+  for (const identifier of input.introspectFor ?? []) {
+    if (!offer.resources.has(identifier)) {
+      problems.push({ field: 'introspect_for', message: `"${identifier}" is not a registered resource server` });
+    }
+  }
+  return problems;
+}
