@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { requireAdminToken } from './guard.ts';
+import { ADMIN_SCOPE, allowListOf } from '../clients/index.ts';
 import { problem } from './problem.ts';
 import { AdminProblem, type AdminRoute, type AdminRouterDeps } from './define.ts';
 import { adminErrors } from './errors.ts';
@@ -66,7 +67,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     issuer: deps.config.issuer,
     keys: deps.keys,
     tokenState: deps.tokenState,
-    clientExists: async (clientId) => !!(await deps.services.clients.findProviderMetadata(clientId)),
+    clientMayAdminister: async (clientId) => allowListOf(await deps.services.clients.findProviderMetadata(clientId)).includes(ADMIN_SCOPE),
   }));
   for (const route of routes) router[route.method](route.path, endpoint(route));
 
