@@ -5,6 +5,7 @@ import { UsageError } from './usage.ts';
 export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--redirect-uris u1,u2] [--post-logout-redirect-uris u1,u2]
                  [--scopes "s1 s2"] [--public] [--first-party] [--token-endpoint-auth-method m]
                  [--introspect-for URI,...]   prints client_id and, once, client_secret
+                 --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
   clients list [--limit N] [--offset N]
   clients show ID
   clients delete ID          also revokes the client's grants`;
