@@ -9,12 +9,11 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import { readAdminCredentials } from '../../src/admin/index.ts';
-import { CLAIMS_BY_SCOPE } from '../../src/accounts/index.ts';
-import { OIDC_SCOPES } from '../../src/clients/oidc-scopes.ts';
 import type { NewClient } from '../../src/clients/index.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { authorize, tokenRequest, type TokenResponse } from '../support/oauth.ts';
 import { BrowserAgent } from '../support/browser-agent.ts';
+import { issuedScopeViolations, refusalOf, type Outcome } from './issued-scopes.ts';
 
 const API = 'https://scope-matrix-api.example.test';
 const API_SCOPES = ['read', 'write', 'delete'];
@@ -68,11 +67,6 @@ const REQUESTS: Request[] = [
 
 interface Client { clientId: string; clientSecret?: string }
 
-/** What one cell produced: tokens, or a refusal (where, and what). */
-type Outcome = { tokens: TokenResponse['body'] } | { refused: string };
-
-const words = (scope: unknown) => (typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []);
-
 describe('/token and /auth scope matrix: refused or narrowed, never widened', () => {
   let server: TestServer;
   let cells = 0;
@@ -116,7 +110,7 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
       const location = res.headers.get('location') ?? '';
       if (res.status >= 500 || new URL(location || '/', server.url).searchParams.has('code')) return { refused: `VIOLATION /auth answered ${res.status} ${location}` };
       const bogus = await tokenRequest(server.url, { grant_type: 'authorization_code', code: 'bogus-code', redirect_uri: REDIRECT_URI, code_verifier: 'v'.repeat(43) }, client);
-      return bogus.status === 200 ? { tokens: bogus.body } : { refused: `/token ${bogus.status} ${bogus.body.error}` };
+      return bogus.status === 200 ? { tokens: bogus.body } : refusalOf('/token', bogus.status, bogus.body);
     }
     const result = await authorize({
       baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope, user: USER, agent,
@@ -128,57 +122,22 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
       grant_type: 'authorization_code', code: result.code, redirect_uri: REDIRECT_URI, code_verifier: result.verifier,
       ...(resource ? { resource } : {}),
     }, client);
-    return exchanged.status === 200 ? { tokens: exchanged.body } : { refused: `/token ${exchanged.status} ${exchanged.body.error}` };
+    return exchanged.status === 200 ? { tokens: exchanged.body } : refusalOf('/token', exchanged.status, exchanged.body);
   }
 
   async function tokenCell(client: Client, params: Record<string, string>): Promise<Outcome> {
     const res = await tokenRequest(server.url, params, client);
-    if (res.status === 200) return { tokens: res.body };
-    return { refused: res.status >= 500 || typeof res.body.error !== 'string' ? `VIOLATION /token ${res.status}` : `/token ${res.status} ${res.body.error}` };
+    return res.status === 200 ? { tokens: res.body } : refusalOf('/token', res.status, res.body);
   }
 
-  /** Everything wrong with one outcome; an empty list is a refusal or a narrowing. */
-  async function violations(kind: Kind, grant: Grant, requested: string, outcome: Outcome): Promise<string[]> {
-    if ('refused' in outcome) return outcome.refused.startsWith('VIOLATION') ? [outcome.refused] : [];
-    const found: string[] = [];
-    const allowed = new Set(allowLists.get(kind.name)!);
-    const { tokens } = outcome;
-    const jwt = tokens.access_token && tokens.access_token.split('.').length === 3 ? decodeJwt(tokens.access_token) : undefined;
-    const audiences = jwt ? [jwt.aud].flat().filter(Boolean) as string[] : [];
-    const issued = new Set([...words(tokens.scope), ...words(jwt?.scope)]);
-    const asked = new Set(words(requested));
-
-    for (const scope of issued) {
-      if (!allowed.has(scope)) found.push(`"${scope}" issued, not in the allow-list`);
-      if (!asked.has(scope)) found.push(`"${scope}" issued, not requested`);
-      if (OIDC_SCOPES.includes(scope)) continue;
-      // a resource scope: the audience must offer it
-      if (scope === 'admin') {
-        if (!(kind.name === 'admin client' && grant === 'client_credentials' && audiences.includes(`${server.issuer}/admin`))) found.push('"admin" issued outside client_credentials of the admin client');
-      } else if (!audiences.includes(API) || !API_SCOPES.includes(scope)) {
-        found.push(`"${scope}" issued for audience ${JSON.stringify(audiences)} that does not offer it`);
-      }
-    }
-    if (jwt && words(jwt.scope).some((scope) => OIDC_SCOPES.includes(scope) && !allowed.has(scope))) found.push('access token carries OIDC scopes outside the allow-list');
-    if (tokens.refresh_token && !allowed.has('offline_access')) found.push('refresh token issued without offline_access allowed');
-    if (tokens.id_token) {
-      if (!allowed.has('openid')) found.push('ID token issued without openid allowed');
-      found.push(...claimViolations('ID token', decodeJwt(tokens.id_token), allowed));
-    }
-    // an access token for userinfo (no audience of a resource server)
-    if (tokens.access_token && !audiences.length && issued.has('openid')) {
-      const res = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
-      if (res.status === 200) found.push(...claimViolations('userinfo', await res.json() as Record<string, unknown>, allowed));
-    }
-    return found;
-  }
-
-  /** Claims only of allowed scopes (sub is openid's). */
-  function claimViolations(where: string, claims: Record<string, unknown>, allowed: Set<string>): string[] {
-    return Object.entries(CLAIMS_BY_SCOPE).flatMap(([scope, names]) => (allowed.has(scope) ? [] : names
-      .filter((name) => claims[name] !== undefined)
-      .map((name) => `${where} carries "${name}" without "${scope}" allowed`)));
-  }
+  const violations = (kind: Kind, grant: Grant, requested: string, outcome: Outcome) => issuedScopeViolations(outcome, {
+    baseUrl: server.url,
+    adminResource: `${server.issuer}/admin`,
+    resourceScopes: new Map([[API, API_SCOPES]]),
+    allowList: allowLists.get(kind.name)!,
+    grant,
+    requested,
+  });
 
   const cases = KINDS.flatMap((kind) => GRANTS.map((grant) => [kind.name, grant] as [string, Grant]));
 
