@@ -8,6 +8,7 @@ import { resourcesCommand, RESOURCES_USAGE } from './resources.ts';
 import { grantsCommand, GRANTS_USAGE } from './grants.ts';
 import { tokensCommand, TOKENS_USAGE } from './tokens.ts';
 import { keysCommand, KEYS_USAGE } from './keys.ts';
+import { longestSignedTokenTtl } from '../keys/index.ts';
 import { auditCommand, AUDIT_USAGE } from './audit.ts';
 
 type Command = (args: string[], cli: CommandContext) => Promise<number>;
@@ -53,9 +54,10 @@ export async function runAdminCommand(config: Config, command: string, args: str
   if (!group) throw new UsageError(`unknown command "${command}"`);
   let api: AdminApi | undefined;
   const cli: CommandContext = {
-    // made on first use: usage errors and `keys rotate` need no credentials
+    // made on first use: usage errors, `keys rotate` and `keys retire` need no credentials
     get api() { return (api ??= adminApiFor(config, io.env)); },
     keysDir: config.keysDir,
+    keyRetentionSeconds: longestSignedTokenTtl(config.ttl),
     json: output.json,
     stdin: io.stdin ?? process.stdin,
     stdout: io.stdout ?? process.stdout,

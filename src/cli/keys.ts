@@ -1,31 +1,68 @@
 import { none, parse, unknownSubcommand } from './args.ts';
-import { rotateSigningKeys } from '../keys/index.ts';
+import { UsageError } from './usage.ts';
+import { activateSigningKeys, retireSigningKeys, stageSigningKeys, type KeyDescription, type RotationResult } from '../keys/index.ts';
 import { emit, table, type CommandContext } from './output.ts';
 
-export const KEYS_USAGE = `  keys list
-  keys rotate                new signing keys in KEYS_DIR (the previous ones stay
-                             published); restart the servers to sign with them`;
+export const KEYS_USAGE = `  keys list                  the signing keys the answering server loaded, with their
+                             status (next, current, previous)
+  keys rotate [--stage]      step 1: new signing keys in KEYS_DIR as "next": once the
+                             servers restart they publish and accept them, and still
+                             sign with the current ones
+  keys rotate --activate     step 2, after every instance restarted with step 1: the
+                             next keys sign once the servers restart; the current ones
+                             become "previous", accepted until their tokens expire
+  keys retire [--force]      step 3: remove the previous keys whose tokens have all
+                             expired (--force: every previous key now, for a key that
+                             must not be trusted any more); restart to stop publishing`;
 
-interface Key { kid: string; kty: string; alg: string; use: string }
+function keyTable(keys: readonly KeyDescription[]): string[] {
+  return table([
+    ['KID', 'KTY', 'ALG', 'STATUS', 'RETIRE AFTER'],
+    ...keys.map((k) => [k.kid, k.kty, k.alg, k.status, k.retire_after ?? '']),
+  ]);
+}
+
+function report(cli: CommandContext, result: RotationResult, verb: string, next: string): void {
+  emit(cli, result, () => [
+    ...(result.changed.length ? result.changed.map((k) => `${verb} ${k.alg} key ${k.kid}`) : [`no key to ${verb.replace(/d$/, '')}`]),
+    '',
+    ...keyTable(result.keys),
+    '',
+    next,
+  ]);
+}
 
 export async function keysCommand(args: string[], cli: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  none(parse(rest, {}).positionals);
   switch (sub) {
     case 'list': {
-      const answer = await cli.api.get<{ items: Key[] }>('/keys');
-      emit(cli, answer, () => table([['KID', 'KTY', 'ALG', 'USE'], ...answer.items.map((k) => [k.kid, k.kty, k.alg, k.use])]));
+      none(parse(rest, {}).positionals);
+      const answer = await cli.api.get<{ items: KeyDescription[] }>('/keys');
+      emit(cli, answer, () => keyTable(answer.items));
       return 0;
     }
     case 'rotate': {
       // Works on KEYS_DIR itself: every instance reads its keys from there (or
-      // from a copy of it) at start, so the new keys take effect on restart.
-      const result = await rotateSigningKeys(cli.keysDir);
-      emit(cli, result, () => [
-        ...result.added.map((k) => `added ${k.alg} key ${k.kid}`),
-        ...result.retired.map((k) => `retired ${k.alg} key ${k.kid}`),
-        'restart every instance (with the same KEYS_DIR files) to sign with the new keys',
-      ]);
+      // from a copy of it) at start, so each step takes effect on restart.
+      const { values, positionals } = parse(rest, { stage: { type: 'boolean' }, activate: { type: 'boolean' } });
+      none(positionals);
+      if (values.stage && values.activate) throw new UsageError('--stage and --activate are two steps: give one');
+      if (values.activate) {
+        report(cli, activateSigningKeys(cli.keysDir, { retentionSeconds: cli.keyRetentionSeconds }), 'activated',
+          'restart every instance (with the same KEYS_DIR files): each signs with the new keys once restarted; '
+          + 'then, once the previous keys\' retire-after time has passed, "tessera keys retire"');
+      } else {
+        report(cli, await stageSigningKeys(cli.keysDir), 'staged',
+          'restart every instance (with the same KEYS_DIR files) so that all publish and accept the new keys; '
+          + 'then "tessera keys rotate --activate"');
+      }
+      return 0;
+    }
+    case 'retire': {
+      const { values, positionals } = parse(rest, { force: { type: 'boolean' } });
+      none(positionals);
+      report(cli, retireSigningKeys(cli.keysDir, { force: values.force }), 'retired',
+        'restart every instance (with the same KEYS_DIR files) to stop publishing and accepting the retired keys');
       return 0;
     }
     default: return unknownSubcommand('keys', sub);

@@ -4,8 +4,10 @@ import { none, parse, wholeNumber } from './args.ts';
 /** What every admin command gets: the API, the output mode, and where to write. */
 export interface CommandContext {
   api: AdminApi;
-  /** where the key files are (for `keys rotate`, which works on them directly) */
+  /** where the key files are (for `keys rotate` and `keys retire`, which work on them directly) */
   keysDir: string;
+  /** how long a key that stopped signing stays accepted: the longest token lifetime (seconds) */
+  keyRetentionSeconds: number;
   json: boolean;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   stdout: { write(text: string): unknown };

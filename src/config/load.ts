@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { Config } from './types.ts';
+import { isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from '../http/proxy-trust.ts';
 
 const configDir = new URL('../../config/', import.meta.url);
 const readJson = (path: string | URL) => JSON.parse(readFileSync(path, 'utf8'));
@@ -46,19 +47,25 @@ function fromEnvironment(env: Env): Plain {
   if (env.DATA_DIR !== undefined) out.dataDir = env.DATA_DIR;
   if (env.KEYS_DIR !== undefined) out.keysDir = env.KEYS_DIR;
   if (env.LOG_LEVEL !== undefined) out.logLevel = env.LOG_LEVEL;
-  if (env.TRUST_PROXY !== undefined) out.proxy = env.TRUST_PROXY === 'true';
+  if (env.TRUST_PROXY !== undefined) {
+    const proxy = proxyTrustFromEnvironment(env.TRUST_PROXY);
+    if (proxy === undefined) throw new ConfigError('TRUST_PROXY must be true (one proxy), false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,fd00::/8)');
+    out.proxy = proxy;
+  }
   if (env.REDIS_URL) out.redis = { url: env.REDIS_URL };
   return out;
 }
 
 function describeErrors(errors: NonNullable<ReturnType<Ajv2020['compile']>['errors']>): string {
-  return errors.map((e) => {
+  // an if/then/else error only repeats the errors of the branch that applied
+  return errors.filter((e) => e.keyword !== 'if').map((e) => {
     const field = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '';
     const params = e.params as { additionalProperty?: string; missingProperty?: string; allowedValues?: unknown[] };
     const at = (name: string) => (field ? `${field}.${name}` : name);
     if (e.keyword === 'additionalProperties') return `${at(params.additionalProperty!)}: unknown field`;
     if (e.keyword === 'required') return `${at(params.missingProperty!)}: is required`;
     if (e.keyword === 'enum') return `${field} must be one of (${params.allowedValues!.join(', ')})`;
+    if (e.keyword === 'format' && (params as { format?: string }).format === 'ip-or-cidr') return `${field} must be an IP address or a CIDR range (e.g. 10.0.0.0/8, fd00::/8)`;
     return `${field || '(root)'} ${e.message}`;
   }).join('; ');
 }
@@ -86,9 +93,12 @@ export function loadConfig(env: Env = process.env, overrides: Plain = {}): Confi
 
   const ajv = new Ajv2020({ allErrors: true });
   addFormats.default(ajv);
+  ajv.addFormat('ip-or-cidr', isAddressOrRange);
   const validate = ajv.compile(readJson(new URL('schema.json', configDir)));
   if (!validate(merged)) {
     throw new ConfigError(`invalid configuration: ${describeErrors(validate.errors!)}`);
   }
+  const unsafeProxy = unsafeProxyTrust(merged.proxy as ProxyTrustConfig);
+  if (unsafeProxy) throw new ConfigError(`invalid configuration: ${unsafeProxy}`);
   return deepFreeze(merged as unknown as Config);
 }

@@ -1,4 +1,5 @@
 import type { RedisConnectionOptions } from '../tokens/redis-connection.ts';
+import type { ProxyTrustConfig } from '../http/proxy-trust.ts';
 
 export interface PasswordHashingConfig {
   readonly memoryCost: number;
@@ -38,8 +39,8 @@ export interface Config {
   readonly dataDir: string;
   readonly keysDir: string;
   readonly logLevel: string;
-  /** trust X-Forwarded-* (behind a TLS-terminating proxy) */
-  readonly proxy: boolean;
+  /** which proxies' X-Forwarded-* to believe (src/http/proxy-trust.ts); false: none */
+  readonly proxy: ProxyTrustConfig;
   readonly passwordHashing: PasswordHashingConfig;
   readonly ttl: TtlConfig;
   readonly lockout: LockoutConfig;

@@ -1,1 +1,7 @@
-export { loadOrCreateKeys, publicJwks, generateSigningKey, rotateSigningKeys, writePrivateFile, type KeyMaterial } from './keystore.ts';
+export {
+  loadOrCreateKeys, publicJwks, generateSigningKey, writePrivateFile,
+  stageSigningKeys, activateSigningKeys, retireSigningKeys, listSigningKeys,
+  type KeyMaterial, type RotationResult,
+} from './keystore.ts';
+export { longestSignedTokenTtl } from './retention.ts';
+export type { KeyDescription, KeyStatus } from './signing-key-set.ts';

@@ -1,12 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose';
+import { createPrivateFileIfAbsent, writePrivateFile } from './private-file.ts';
+import {
+  activate, describeKey, inSigningOrder, jwkOf, parseSigningKeyFile, publicJwkOf, retire, stage,
+  SIGNING_ALGORITHMS, type KeyDescription, type StoredKey,
+} from './signing-key-set.ts';
+
+export { writePrivateFile };
 
 /** Key material every instance of a deployment must share. */
 export interface KeyMaterial {
-  /** private JWKs: RS256 (ID tokens) and ES256 (JWT access tokens), newest first */
+  /**
+   * private JWKs in signing order: the current RS256 and ES256 keys first
+   * (oidc-provider signs with the first key of an algorithm), then the staged
+   * (next) and the previous ones, which are published and accepted only
+   */
   readonly signingKeys: { keys: JWK[] };
+  /** each signing key's kid, algorithm and status, for `keys list` */
+  readonly signingKeyList: readonly KeyDescription[];
   /** signs session and interaction cookies (newest first; older ones still verify) */
   readonly cookieKeys: string[];
   /** HMAC secret for interaction-form CSRF tokens */
@@ -15,13 +28,8 @@ export interface KeyMaterial {
   readonly dpopNonceSecret: string;
 }
 
-const SIGNING_FILE = 'signing-keys.json';
+export const SIGNING_FILE = 'signing-keys.json';
 const SECRETS_FILE = 'secrets.json';
-
-export function writePrivateFile(path: string, content: string): void {
-  writeFileSync(path, content, { mode: 0o600 });
-  chmodSync(path, 0o600); // the mode above is ignored when the file already existed
-}
 
 export async function generateSigningKey(alg: 'RS256' | 'ES256'): Promise<JWK> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
@@ -33,9 +41,15 @@ function randomSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
+const serialize = (keys: StoredKey[]) => `${JSON.stringify({ keys: inSigningOrder(keys) }, null, 2)}\n`;
+
+function readSigningKeys(signingPath: string): StoredKey[] {
+  return parseSigningKeyFile(JSON.parse(readFileSync(signingPath, 'utf8')), signingPath);
+}
+
 /**
  * Reads the key material from keysDir, creating what is missing on first start
- * (files mode 0600). Nothing here is ever logged.
+ * (files mode 0600, written atomically). Nothing here is ever logged.
  */
 export async function loadOrCreateKeys(keysDir: string): Promise<KeyMaterial> {
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
@@ -43,58 +57,96 @@ export async function loadOrCreateKeys(keysDir: string): Promise<KeyMaterial> {
   const secretsPath = join(keysDir, SECRETS_FILE);
 
   if (!existsSync(signingPath)) {
-    const keys = [await generateSigningKey('RS256'), await generateSigningKey('ES256')];
-    writePrivateFile(signingPath, JSON.stringify({ keys }, null, 2));
+    const now = new Date().toISOString();
+    const keys: StoredKey[] = [];
+    for (const alg of SIGNING_ALGORITHMS) keys.push({ ...await generateSigningKey(alg), status: 'current', createdAt: now, activatedAt: now });
+    createPrivateFileIfAbsent(signingPath, serialize(keys));
   }
   if (!existsSync(secretsPath)) {
-    writePrivateFile(secretsPath, JSON.stringify({
+    createPrivateFileIfAbsent(secretsPath, JSON.stringify({
       cookieKeys: [randomSecret()],
       csrfSecret: randomSecret(),
       dpopNonceSecret: randomBytes(32).toString('hex'),
     }, null, 2));
   }
 
-  const signingKeys = JSON.parse(readFileSync(signingPath, 'utf8')) as { keys: JWK[] };
+  const stored = inSigningOrder(readSigningKeys(signingPath));
   const secrets = JSON.parse(readFileSync(secretsPath, 'utf8'));
-  for (const alg of ['RS256', 'ES256']) {
-    if (!signingKeys.keys.some((k) => k.alg === alg && k.d)) {
-      throw new Error(`${signingPath} has no private ${alg} key`);
-    }
-  }
   return Object.freeze({
-    signingKeys,
+    signingKeys: { keys: stored.map(jwkOf) },
+    signingKeyList: Object.freeze(stored.map(describeKey)),
     cookieKeys: secrets.cookieKeys,
     csrfSecret: secrets.csrfSecret,
     dpopNonceSecret: secrets.dpopNonceSecret,
   });
 }
 
-/** Public parts only, for /jwks and for verifying our own tokens. */
+/** Public parts only, for /jwks and for verifying our own tokens: every key, whatever its status. */
 export function publicJwks(keys: KeyMaterial): { keys: JWK[] } {
-  return {
-    keys: keys.signingKeys.keys.map(({ d, p, q, dp, dq, qi, ...publicPart }) => publicPart),
-  };
+  return { keys: keys.signingKeys.keys.map(publicJwkOf) };
+}
+
+/*
+ * Staged rotation, on KEYS_DIR itself (every instance reads its keys from
+ * there, or from a copy of it, at start; running servers are never changed):
+ *
+ *   1. stageSigningKeys     new RS256 and ES256 keys as next; restart every instance:
+ *                           all then publish and accept them, none signs with them
+ *   2. activateSigningKeys  the next keys become current; restart every instance:
+ *                           each signs with the new keys once restarted, and the ones
+ *                           not yet restarted accept them already (step 1)
+ *   3. retireSigningKeys    once the tokens the previous keys signed have expired,
+ *                           they are removed; restart to stop publishing them
+ */
+export interface RotationResult {
+  /** the keys this step changed */
+  changed: KeyDescription[];
+  /** every key in the file afterwards */
+  keys: KeyDescription[];
+}
+
+function signingFileOf(keysDir: string): string {
+  const signingPath = join(keysDir, SIGNING_FILE);
+  if (!existsSync(signingPath)) throw new Error(`${signingPath} does not exist: start the server once first`);
+  return signingPath;
+}
+
+function save(signingPath: string, keys: StoredKey[], changed: StoredKey[]): RotationResult {
+  writePrivateFile(signingPath, serialize(keys));
+  return { changed: changed.map(describeKey), keys: inSigningOrder(keys).map(describeKey) };
+}
+
+/** Step 1: new keys, published and accepted once instances restart, not used to sign. */
+export async function stageSigningKeys(keysDir: string, options: { now?: number } = {}): Promise<RotationResult> {
+  const signingPath = signingFileOf(keysDir);
+  const keys = readSigningKeys(signingPath);
+  const added = [];
+  for (const alg of SIGNING_ALGORITHMS) added.push(await generateSigningKey(alg));
+  const updated = stage(keys, added, options.now ?? Date.now());
+  return save(signingPath, updated, updated.filter((k) => k.status === 'next'));
 }
 
 /**
- * `tessera keys rotate`: a new RS256 and ES256 key go first (oidc-provider signs
- * with the first key of an algorithm); the previous ones stay published so
- * tokens they signed still verify until they expire; older ones are retired.
- * Running servers pick the new keys up when they restart.
+ * Step 2: the staged keys sign; the current ones stay published and accepted
+ * for `retentionSeconds` (the longest lifetime of a token signed with them).
  */
-export async function rotateSigningKeys(keysDir: string, options: { keepPrevious?: number } = {}): Promise<{ added: JWK[]; retired: JWK[] }> {
-  const keepPrevious = options.keepPrevious ?? 1;
-  const signingPath = join(keysDir, SIGNING_FILE);
-  if (!existsSync(signingPath)) throw new Error(`${signingPath} does not exist: start the server once first`);
-  const current = (JSON.parse(readFileSync(signingPath, 'utf8')) as { keys: JWK[] }).keys;
-  const added = [await generateSigningKey('RS256'), await generateSigningKey('ES256')];
-  const kept: JWK[] = [];
-  const retired: JWK[] = [];
-  for (const key of current) {
-    const sameAlgKept = kept.filter((k) => k.alg === key.alg).length;
-    (sameAlgKept < keepPrevious ? kept : retired).push(key);
-  }
-  writePrivateFile(signingPath, JSON.stringify({ keys: [...added, ...kept] }, null, 2));
-  const publicPart = ({ kid, alg, use, kty }: JWK) => ({ kid, alg, use, kty });
-  return { added: added.map(publicPart), retired: retired.map(publicPart) };
+export function activateSigningKeys(keysDir: string, options: { retentionSeconds: number; now?: number }): RotationResult {
+  const signingPath = signingFileOf(keysDir);
+  const keys = readSigningKeys(signingPath);
+  const staged = new Set(keys.filter((k) => k.status === 'next').map((k) => k.kid));
+  const updated = activate(keys, options.now ?? Date.now(), options.retentionSeconds);
+  return save(signingPath, updated, updated.filter((k) => staged.has(k.kid)));
+}
+
+/** Step 3: removes the previous keys whose tokens have all expired (every previous key with `force`). */
+export function retireSigningKeys(keysDir: string, options: { now?: number; force?: boolean } = {}): RotationResult {
+  const signingPath = signingFileOf(keysDir);
+  const { kept, retired } = retire(readSigningKeys(signingPath), options.now ?? Date.now(), options);
+  if (!retired.length) return { changed: [], keys: inSigningOrder(kept).map(describeKey) };
+  return save(signingPath, kept, retired);
+}
+
+/** The keys in KEYS_DIR with their status, as the next start will load them. */
+export function listSigningKeys(keysDir: string): KeyDescription[] {
+  return inSigningOrder(readSigningKeys(signingFileOf(keysDir))).map(describeKey);
 }

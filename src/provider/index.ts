@@ -109,7 +109,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     findAccount: configuration.findAccount!,
     getResourceServerInfo: resourceIndicators.getResourceServerInfo,
   });
-  provider.proxy = config.proxy;
+  provider.proxy = config.proxy !== false; // X-Forwarded-* as believeTrustedProxies (src/http) left them
   compareSecretsByDigest(provider.Client as never);
   reuseBuiltClients(provider.Client as never, deps.clients);
   subscribeToProviderEvents(provider, deps.logger);

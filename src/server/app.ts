@@ -15,6 +15,7 @@ import { createAdminRouter } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
 import { claimedByRouters, frontDoor, type NodeHandler } from './front-door.ts';
+import { believeTrustedProxies } from '../http/proxy-trust.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -50,7 +51,7 @@ export function createApp(deps: AppDependencies): { app: Koa; handler: NodeHandl
   const revocation = createRevocation({ provider, tokenState: deps.tokenState });
 
   const app = new Koa();
-  app.proxy = config.proxy;
+  app.proxy = config.proxy !== false; // reads X-Forwarded-* as believeTrustedProxies left them
   app.silent = true; // errors are logged by errorBoundary, without request bodies
 
   app.use(adoptRequestId());
@@ -78,12 +79,13 @@ export function createApp(deps: AppDependencies): { app: Koa; handler: NodeHandl
   app.use(admin.allowedMethods());
   app.use(toProvider); // a path under a claimed segment that no route matched
 
-  const handler = frontDoor({
+  // the client's address, protocol and host, resolved once for both apps
+  const handler = believeTrustedProxies(config.proxy, frontDoor({
     logger,
     https: config.issuer.startsWith('https://'),
     isTesseraPath: claimedByRouters([operations, interactions, admin]),
     tessera: app.callback(),
     provider: jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }),
-  });
+  }));
   return { app, handler, provider, services, revocation };
 }

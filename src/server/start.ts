@@ -13,6 +13,7 @@ import { ensureAdminClient } from '../admin/index.ts';
 import { createApp, type Services } from './app.ts';
 import { createAttemptGuard } from '../accounts/lockout.ts';
 import { lowerThreadPoolPriority } from './thread-priority.ts';
+import { warnAboutRiskyConfiguration } from './risky-configuration.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -63,6 +64,7 @@ function createTokenState(config: Config, db: Database, logger: Logger): TokenSt
 /** Opens the stores, applies migrations, builds the app and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  warnAboutRiskyConfiguration(config, logger);
   const ownsDb = !options.db;
   const db = options.db ?? await createDatabase({
     databaseUrl: config.databaseUrl,

@@ -130,10 +130,25 @@ describe('tessera admin commands against a running server', () => {
 
     const keys = await tessera(['keys', 'list', '--json']);
     expect(keys.json.items.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
-    const rotate = await tessera(['keys', 'rotate', '--json']);
-    expect(rotate.code).toBe(0);
-    expect(rotate.json.added.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
-    expect(rotate.json.retired).toEqual([]);
+    expect(keys.json.items.map((k: { status: string }) => k.status)).toEqual(['current', 'current']);
+    // staged rotation on KEYS_DIR: stage, activate, retire (which has nothing to do yet)
+    const stage = await tessera(['keys', 'rotate', '--json']);
+    expect(stage.code).toBe(0);
+    expect(stage.json.changed.map((k: { alg: string; status: string }) => [k.alg, k.status]).sort()).toEqual([['ES256', 'next'], ['RS256', 'next']]);
+    const again = await tessera(['keys', 'rotate']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already staged.*keys rotate --activate/);
+    const activated = await tessera(['keys', 'rotate', '--activate', '--json']);
+    expect(activated.code).toBe(0);
+    expect(activated.json.keys.map((k: { status: string }) => k.status)).toEqual(['current', 'current', 'previous', 'previous']);
+    // kept for the longest token lifetime of the configuration (a resource server's up to a day)
+    const retireAfter = Date.parse(activated.json.keys[2].retire_after);
+    expect(Math.abs(retireAfter - (Date.now() + 86_400_000))).toBeLessThan(60_000);
+    const retire = await tessera(['keys', 'retire']);
+    expect(retire.code).toBe(0);
+    expect(retire.stdout).toMatch(/no key to retire/);
+    // the running server is unchanged until it restarts
+    expect((await tessera(['keys', 'list', '--json'])).json).toEqual(keys.json);
 
     const audit = await tessera(['audit', 'list', '--subject', 'frank', '--json']);
     expect(audit.json.items.map((e: { type: string }) => e.type)).toEqual(['user.disabled', 'grants.revoked', 'user.created']);

@@ -1,0 +1,44 @@
+import { isIP } from 'node:net';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../observability/index.ts';
+
+/*
+ * Settings that work but leave a hole open, each named in one warn line at
+ * start. Settings that can never be safe are refused earlier, by loadConfig
+ * (e.g. a proxy range covering every address).
+ */
+
+/** localhost, *.localhost, 127.0.0.0/8 and ::1: names that never leave the machine */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./.test(host) || host === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+export interface Risk { readonly setting: 'issuer' | 'proxy'; readonly message: string }
+
+/** The risky settings of a configuration, one sentence each. */
+export function riskyConfiguration(config: Config): Risk[] {
+  const risks: Risk[] = [];
+  const risk = (setting: Risk['setting'], message: string) => risks.push({ setting, message });
+  const issuer = new URL(config.issuer);
+  if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
+    risk('issuer', `the issuer ${config.issuer} is plain http on a host that is not loopback: codes, tokens, passwords and session cookies cross the network unencrypted; use an https:// issuer (TLS at a proxy, with TRUST_PROXY)`);
+  }
+  const { proxy } = config;
+  if (proxy === true || (typeof proxy === 'object' && !proxy.addresses)) {
+    const setting = proxy === true ? 'TRUST_PROXY=true (exactly one proxy)' : `TRUST_PROXY=${proxy.hops} (proxy.hops, with no proxy.addresses)`;
+    risk('proxy', `${setting} believes X-Forwarded-* from a peer at any address: a client that can reach Tessera without going through the proxy can choose the address the login limits count; list the proxies' addresses (TRUST_PROXY=10.0.0.0/8,… or proxy.addresses) or let only the proxy connect`);
+  }
+  if (issuer.protocol === 'https:' && proxy === false) {
+    risk('proxy', `the issuer ${config.issuer} is https but no proxy is trusted: Tessera serves plain http itself, so X-Forwarded-Proto from the TLS proxy is ignored and /auth fails (its Secure cookies cannot be set on what looks like plain http); set TRUST_PROXY`);
+  }
+  return risks;
+}
+
+/** One warn line per risky setting. */
+export function warnAboutRiskyConfiguration(config: Config, logger: Logger): void {
+  for (const { setting, message } of riskyConfiguration(config)) logger.warn({ setting }, `risky configuration: ${message}`);
+}

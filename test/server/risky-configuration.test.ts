@@ -1,0 +1,64 @@
+/*
+ * Settings that work but leave a hole open are named in one warn line at
+ * start; settings that can never be safe are refused by the configuration.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { loadConfig, ConfigError } from '../../src/config/index.ts';
+import { isLoopbackHost, riskyConfiguration } from '../../src/server/risky-configuration.ts';
+import { startTestServer } from '../support/server.ts';
+
+const risksOf = (env: Record<string, string>, overrides: Record<string, unknown> = {}) =>
+  riskyConfiguration(loadConfig(env, overrides)).map((risk) => risk.setting);
+
+describe('risky configuration', () => {
+  test('loopback hosts', () => {
+    expect(['localhost', 'LOCALHOST', 'app.localhost', '127.0.0.1', '127.8.9.10', '[::1]', '::1'].every(isLoopbackHost)).toBe(true);
+    expect(['id.example.com', '10.0.0.1', '128.0.0.1', '[::2]', 'localhost.example.com', '0.0.0.0'].some(isLoopbackHost)).toBe(false);
+  });
+
+  test('an http issuer is risky unless it is loopback', () => {
+    expect(risksOf({ ISSUER: 'http://localhost:3000' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'http://127.0.0.1:3000' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'http://[::1]:3000' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'http://id.example.com' })).toEqual(['issuer']);
+    expect(risksOf({ ISSUER: 'http://192.168.1.20:3000' })).toEqual(['issuer']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8' })).toEqual([]);
+  });
+
+  test('proxy trust with no address (true, or a hop count alone) is risky; listed addresses are not', () => {
+    expect(risksOf({ TRUST_PROXY: 'true' })).toEqual(['proxy']);
+    expect(risksOf({ TRUST_PROXY: '2' })).toEqual(['proxy']);
+    expect(risksOf({ TRUST_PROXY: '10.0.0.0/8,fd00::/8' })).toEqual([]);
+    expect(risksOf({}, { proxy: { hops: 2, addresses: ['10.0.0.0/8'] } })).toEqual([]);
+  });
+
+  test('an https issuer with no proxy trusted is risky (its X-Forwarded-Proto would be ignored)', () => {
+    expect(risksOf({ ISSUER: 'https://id.example.com' })).toEqual(['proxy']);
+  });
+
+  test('a proxy range covering every address, or a TRUST_PROXY that means nothing, is refused with a message naming it', () => {
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(/proxy\.addresses: 0\.0\.0\.0\/0 makes every address a trusted proxy/);
+    expect(() => loadConfig({}, { proxy: { addresses: ['::/0'] } })).toThrow(/::\/0 makes every address a trusted proxy/);
+    expect(() => loadConfig({ TRUST_PROXY: 'yes' })).toThrow(/TRUST_PROXY must be true \(one proxy\), false, a number of proxy hops, or a comma-separated list/);
+    expect(() => loadConfig({}, { proxy: { addresses: ['10.0.0.0/33'] } })).toThrow(/proxy\.addresses\.0 must be an IP address or a CIDR range/);
+    expect(() => loadConfig({}, { proxy: { hops: 0 } })).toThrow(/proxy\.hops must be >= 1/);
+    expect(() => loadConfig({}, { proxy: { hosp: 1 } })).toThrow(/proxy\.hosp: unknown field/);
+    expect(() => loadConfig({}, { proxy: 'yes' })).toThrow(/proxy must be boolean/);
+  });
+
+  test('a server started with an http issuer on a public name says so in one warn line', async () => {
+    const lines: string[] = [];
+    const server = await startTestServer({ config: { issuer: 'http://id.example.test' }, logDestination: { write: (line: string) => { lines.push(line); } } });
+    await server.stop();
+    const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40);
+    expect(warnings).toEqual([expect.objectContaining({ setting: 'issuer', msg: expect.stringMatching(/^risky configuration: the issuer http:\/\/id\.example\.test is plain http on a host that is not loopback/) })]);
+  });
+
+  test('a test server (http://127.0.0.1, no proxy) logs no warning', async () => {
+    const lines: string[] = [];
+    const server = await startTestServer({ logDestination: { write: (line: string) => { lines.push(line); } } });
+    await server.stop();
+    expect(lines.filter((line) => JSON.parse(line).level >= 40)).toEqual([]);
+  });
+});
