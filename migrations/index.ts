@@ -1,7 +1,9 @@
 // The migrations, in order. Listed here (not discovered on disk) so that the
 // same list runs from the CLI, the server and the tests.
 import * as initial from './0001_initial.ts';
+import * as canonicalUsernames from './0003_canonical_usernames.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
+  { name: '0003_canonical_usernames', module: canonicalUsernames },
 ];

@@ -5,6 +5,7 @@ import type { LockoutConfig } from '../config/index.ts';
 import { closeRedisClient, createRedisClient, type RedisConnectionOptions } from '../tokens/redis-connection.ts';
 import { tokenDigest } from '../tokens/digest.ts';
 import type { AttemptGuard } from './service.ts';
+import { canonicalUsername } from './username.ts';
 
 /*
  * Brute-force protection for every password check (login page and password
@@ -42,11 +43,6 @@ export interface AttemptGuardOptions {
   keyPrefix?: string;
   /** connection errors of the Redis client while it reconnects */
   onRedisError?: (error: Error) => void;
-}
-
-/** Usernames are case-insensitive: "Alice", " alice" and "ALICE" are one account. */
-export function normalizeUsername(username: string): string {
-  return username.normalize('NFKC').trim().toLowerCase();
 }
 
 /**
@@ -173,7 +169,8 @@ export async function createAttemptGuard(options: AttemptGuardOptions): Promise<
   const perIpAndUser = store.limiter({ keyPrefix: 'ipuser', points: lockout.perIpAndUsernamePerMinute, duration: MINUTE });
 
   const keysOf = (username: string, ip: string) => {
-    const user = normalizeUsername(username);
+    // the form the account lookup uses: one account, one set of counters
+    const user = canonicalUsername(username);
     const network = networkOf(ip);
     return { account: tokenDigest(`u\n${user}`), ip: tokenDigest(`ip\n${network}`), pair: tokenDigest(`ipu\n${network}\n${user}`) };
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { batchedLookup } from '../db/index.ts';
+import { canonicalUsername, usernameProblem, usernameSkeleton } from './username.ts';
 
 export interface Account {
   readonly id: string;
@@ -23,12 +24,21 @@ export interface NewAccount {
   passwordHash: string | null;
 }
 
-export class UsernameTakenError extends Error {
-  constructor() { super('username is already taken'); }
+/** A username the repository will not create; the message is about the field ("is already taken"). */
+export class UsernameRefusedError extends Error {
+  readonly reason: 'taken' | 'confusable' | 'invalid';
+  constructor(reason: UsernameRefusedError['reason'], message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export class UsernameTakenError extends UsernameRefusedError {
+  constructor() { super('taken', 'is already taken'); }
 }
 
 interface AccountRow {
-  id: string; username: string; email: string | null; email_verified: boolean; name: string | null;
+  id: string; username: string; username_canonical: string; username_skeleton: string; email: string | null; email_verified: boolean; name: string | null;
   roles: string[] | string; disabled: boolean; password_hash: string | null; created_at: Date | string; updated_at: Date | string;
 }
 
@@ -67,8 +77,20 @@ export function createAccountRepository(knex: Knex) {
     return row && toAccount(row);
   }
 
-  // usernames are unique case-insensitively (index accounts_username_lower)
-  const rowByUsername = (username: string) => table().whereRaw('lower(username) = lower(?)', [username]).first();
+  // every spelling of a username that has the same canonical form finds the
+  // account (unique index accounts_username_canonical), as it hits the same
+  // lockout counters (src/accounts/lockout.ts)
+  const rowByUsername = (username: string) => table().where({ username_canonical: canonicalUsername(username) }).first();
+
+  /** Refuses a username that is invalid, taken (in any spelling) or looks like an existing one. */
+  async function checkNewUsername(username: string): Promise<void> {
+    const problem = usernameProblem(username);
+    if (problem) throw new UsernameRefusedError('invalid', problem);
+    if (await rowByUsername(username)) throw new UsernameTakenError();
+    if (await table().where({ username_skeleton: usernameSkeleton(username) }).first('id')) {
+      throw new UsernameRefusedError('confusable', 'looks like an existing username');
+    }
+  }
 
   async function findByUsername(username: string): Promise<Account | undefined> {
     const row = await rowByUsername(username);
@@ -76,11 +98,21 @@ export function createAccountRepository(knex: Knex) {
   }
 
   return {
+    checkNewUsername,
+
+    /**
+     * Creates an account: the username is checked first (UsernameRefusedError).
+     * Two creations of look-alike usernames at the same moment can both pass
+     * the look-alike check; the unique index still refuses two spellings of one.
+     */
     async create(input: NewAccount): Promise<Account> {
+      await checkNewUsername(input.username);
       try {
         const [row] = await table().insert({
           id: randomUUID(),
           username: input.username,
+          username_canonical: canonicalUsername(input.username),
+          username_skeleton: usernameSkeleton(input.username),
           email: input.email ?? null,
           email_verified: input.emailVerified ?? false,
           name: input.name ?? null,

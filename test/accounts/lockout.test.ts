@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { createAttemptGuard, lockDelaySeconds, LOCKOUT_TABLE, networkOf, normalizeUsername, type ClosableAttemptGuard } from '../../src/accounts/lockout.ts';
+import { createAttemptGuard, lockDelaySeconds, LOCKOUT_TABLE, networkOf, type ClosableAttemptGuard } from '../../src/accounts/lockout.ts';
 import { createDatabase, type Database } from '../../src/db/index.ts';
 import { createRedisClient } from '../../src/tokens/redis-connection.ts';
 import { keysUnder } from '../support/redis-cluster.ts';
@@ -10,12 +10,6 @@ import { describeWithService, POSTGRES_URL, postgresUp, REDIS_URL, redisUp } fro
 const LOCKOUT = { maxConsecutiveFailures: 3, baseDelaySeconds: 30, maxDelaySeconds: 600, perIpPerMinute: 1000, perIpAndUsernamePerMinute: 1000 };
 
 describe('lockout helpers', () => {
-  test('usernames are compared case-insensitively, trimmed and NFKC-normalized', () => {
-    expect(normalizeUsername('  Alice ')).toBe('alice');
-    expect(normalizeUsername('ALICE')).toBe(normalizeUsername('alice'));
-    expect(normalizeUsername('ﬁona')).toBe('fiona');
-  });
-
   test('IPv4 addresses stand for themselves, IPv6 ones for their /64', () => {
     expect(networkOf('203.0.113.7')).toBe('203.0.113.7');
     expect(networkOf('::ffff:203.0.113.7')).toBe('203.0.113.7');

@@ -41,6 +41,19 @@ function userSuite(database: 'memory' | 'postgres') {
     expect(res.body.errors).toEqual([{ field: 'username', message: 'is already taken' }]);
   });
 
+  test('a username that looks like an existing one → 409, in create and in import; nothing is created', async () => {
+    await call(server, token, 'POST', '/users', { username: 'bill', password: 'bill password' });
+    for (const lookalike of ['biII', 'bi1l', 'BiII']) { // capital i, digit one
+      const res = await call(server, token, 'POST', '/users', { username: lookalike, password: 'another password' });
+      expect(res.status).toBe(409);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body.errors).toEqual([{ field: 'username', message: 'looks like an existing username' }]);
+    }
+    const imported = await call(server, token, 'POST', '/users/import', { users: [{ username: 'bi11', password_hash: bcrypt.hashSync('x', 4) }] });
+    expect(imported.body.results[0]).toMatchObject({ status: 'conflict', errors: [{ field: 'username', message: 'looks like an existing username' }] });
+    for (const lookalike of ['biII', 'bi1l', 'BiII', 'bi11']) expect(await server.services.accounts.findByUsername(lookalike)).toBeUndefined();
+  });
+
   test('disable → the user cannot sign in and every grant of theirs is revoked', async () => {
     const user = (await call(server, token, 'POST', '/users', { username: 'carol', password: 'carol password' })).body;
     const { clientId } = await server.createClient({ name: 'app', grantTypes: ['client_credentials'] });

@@ -74,6 +74,14 @@ describe('tessera admin commands against a running server', () => {
     expect(JSON.parse(json.stderr)).toMatchObject({ status: 400, errors: [{ field: 'username' }] });
   });
 
+  test('users create refuses a username that looks like an existing one, naming the field', async () => {
+    expect((await tessera(['users', 'create', '--username', 'olga', '--password-stdin'], { stdin: 'olga password' })).code).toBe(0);
+    const run = await tessera(['users', 'create', '--username', '0lga', '--password-stdin'], { stdin: 'another password' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/username: looks like an existing username/);
+    expect(await server.services.accounts.findByUsername('0lga')).toBeUndefined();
+  });
+
   test('resources create', async () => {
     const run = await tessera(['resources', 'create', '--identifier', 'https://ledger.example', '--name', 'Ledger', '--scopes', 'ledger:read ledger:write', '--token-format', 'jwt', '--access-token-ttl', '900', '--json']);
     expect(run.code).toBe(0);

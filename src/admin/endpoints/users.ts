@@ -1,4 +1,4 @@
-import { UsernameTakenError, type Account } from '../../accounts/index.ts';
+import { UsernameRefusedError, type Account } from '../../accounts/index.ts';
 import type { FieldError } from '../problem.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { compileBody } from '../validation.ts';
@@ -37,7 +37,10 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
     return account;
   }
 
-  const usernameTaken = () => new AdminProblem(409, 'Conflict', 'username is already taken', [{ field: 'username', message: 'is already taken' }]);
+  /** Invalid → 400; taken in any spelling, or like an existing one → 409; the errors name the field. */
+  const usernameRefused = (error: UsernameRefusedError) => (error.reason === 'invalid'
+    ? new AdminProblem(400, 'Bad Request', `username ${error.message}`, [{ field: 'username', message: error.message }])
+    : new AdminProblem(409, 'Conflict', `username ${error.message}`, [{ field: 'username', message: error.message }]));
 
   /** One import line: validated alone, so its errors name it and spare the others. */
   async function importLine(line: unknown, actor: string): Promise<{ status: 'imported'; id: string } | { status: 'invalid' | 'conflict'; errors: FieldError[] }> {
@@ -53,7 +56,9 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
       await audit.record({ type: 'user.imported', actor, subject: account.id, details: { username: account.username, email: account.email, roles: account.roles, scheme: hashScheme(input.password_hash) } });
       return { status: 'imported', id: account.id };
     } catch (error) {
-      if (error instanceof UsernameTakenError) return { status: 'conflict', errors: [{ field: 'username', message: 'is already taken' }] };
+      if (error instanceof UsernameRefusedError) {
+        return { status: error.reason === 'invalid' ? 'invalid' : 'conflict', errors: [{ field: 'username', message: error.message }] };
+      }
       throw error;
     }
   }
@@ -62,16 +67,16 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
     {
       method: 'post', path: '/users', tag, summary: 'Create a user',
       body: createUserSchema,
-      responses: { 201: { description: 'the user', schema: userSchema }, 409: { description: 'the username is taken' } },
+      responses: { 201: { description: 'the user', schema: userSchema }, 409: { description: 'the username is taken (in any case or Unicode form) or looks like an existing one' } },
       async handle(ctx, { body, actor }: AdminInput<CreateUserBody>) {
-        // cheap refusal before the (deliberately slow) hash; the insert still guards races
-        if (await accounts.findByUsername(body.username)) throw usernameTaken();
-        const passwordHash = await hasher.hash(body.password);
         let account: Account;
         try {
+          // cheap refusal before the (deliberately slow) hash; create checks again
+          await accounts.checkNewUsername(body.username);
+          const passwordHash = await hasher.hash(body.password);
           account = await accounts.create({ username: body.username, email: body.email, name: body.name, roles: body.roles, passwordHash });
         } catch (error) {
-          if (error instanceof UsernameTakenError) throw usernameTaken();
+          if (error instanceof UsernameRefusedError) throw usernameRefused(error);
           throw error;
         }
         await audit.record({ type: 'user.created', actor, subject: account.id, details: { username: account.username, email: account.email, roles: account.roles } });
