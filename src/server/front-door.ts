@@ -12,8 +12,8 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 // oidc-provider a directive to add the hash of its one inline script to on the
 // pages that submit themselves (form_post responses, the logout of a browser
 // without a session); without the directive it adds nothing and the browser
-// shows a blank page. Not 'none': a hash next to 'none' makes browsers ignore
-// it with a warning. No `form-action`: Chromium applies it to the redirects
+// shows a blank page. Not 'none': next to a hash, browsers ignore 'none' and
+// log a warning. No `form-action`: Chromium applies it to the redirects
 // after a submission too, and those end at each client's redirect_uri or
 // post_logout_redirect_uri, which a site-wide list cannot name.
 const CONTENT_SECURITY_POLICY = [
