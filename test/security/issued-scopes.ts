@@ -24,8 +24,10 @@ export interface IssueContext {
   /** the client's allow-list as registered; absent means nothing, so pass [] */
   allowList: readonly string[];
   grant: string;
-  /** the scope parameter of the request */
+  /** the scope parameter of the request (empty: none, the server's default applies) */
   requested: string;
+  /** a client without credentials (token_endpoint_auth_method none) */
+  publicClient?: boolean;
 }
 
 /** A refusal is a 4xx OAuth error, never a 5xx or a body without `error`. */
@@ -51,10 +53,13 @@ export async function issuedScopeViolations(outcome: Outcome, context: IssueCont
   const audiences = jwt ? ([jwt.aud].flat().filter(Boolean) as string[]) : [];
   const issued = new Set([...words(tokens.scope), ...words(jwt?.scope)]);
   const asked = new Set(words(context.requested));
+  // RFC 6749 §4.4: client_credentials only for a client that authenticates; a public one has nothing to prove
+  if (context.grant === 'client_credentials' && context.publicClient && tokens.access_token) found.push('client_credentials token issued to a public client (no authentication)');
 
   for (const scope of issued) {
     if (!allowed.has(scope)) found.push(`"${scope}" issued, not in the allow-list`);
-    if (!asked.has(scope)) found.push(`"${scope}" issued, not requested`);
+    // no scope asked for: the defaults, which the allow-list check above bounds
+    if (asked.size && !asked.has(scope)) found.push(`"${scope}" issued, not requested`);
     if (OIDC_SCOPES.includes(scope)) continue;
     // a resource scope: the token's audience must offer it
     if (scope === 'admin') {
