@@ -20,7 +20,13 @@ const USER = { username: 'matrix-user', password: 'matrix-user-password' };
 interface RouteCase { method: string; template: string; path: string }
 
 /** A credential as sent: request headers, or why there is nothing to send. */
-interface Credential { headers?: Record<string, string>; refused?: string }
+interface Credential {
+  headers?: Record<string, string>;
+  /** why there is nothing to send: /auth, /token or the registration refused it */
+  refused?: string;
+  /** the answer must be this status (e.g. 403 insufficient_scope), not merely 401 or 403 */
+  status?: 401 | 403;
+}
 
 /** The admin router, found among the app's middleware (koa-router's dispatch carries its router). */
 function adminRouter(server: TestServer): Router {
@@ -116,9 +122,12 @@ describe('admin API authorization matrix', () => {
     'an ID token',
     'access token for another audience',
     'admin-audience token without the admin scope',
+    'admin-audience JWT without the admin scope (server key)',
+    'admin JWT naming a client whose allow-list lacks admin (server key)',
     'admin token of a deleted client',
     'revoked admin token',
     'token of a client registered without a scope list, asking for admin',
+    'admin token of a public client (no secret) whose allow-list names admin',
     'password-grant token (first-party client, user) for the admin resource',
     'authorization-code (browser session) token for the admin resource',
     'browser session cookies',
@@ -202,6 +211,14 @@ describe('admin API authorization matrix', () => {
     const other = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: OTHER_API, scope: 'read' }, job);
     expect(other.status).toBe(200);
     credentials.set('access token for another audience', { headers: bearer(other.body.access_token!) });
+    // The guard's own checks, whatever /token would issue: well-signed tokens
+    // that lack the scope, or name a client that may not have it.
+    credentials.set('admin-audience JWT without the admin scope (server key)', {
+      headers: bearer(await resign(valid, serverKey as CryptoKey, kid, { jti: `noscope-${now}`, scope: '' })), status: 403,
+    });
+    credentials.set('admin JWT naming a client whose allow-list lacks admin (server key)', {
+      headers: bearer(await resign(valid, serverKey as CryptoKey, kid, { jti: `other-client-${now}`, client_id: job.clientId, sub: job.clientId })),
+    });
     const withoutAdmin = await clientCredentialsForAdmin(server, job);
     credentials.set('admin-audience token without the admin scope', withoutAdmin.body.access_token
       ? { headers: bearer(withoutAdmin.body.access_token) }
@@ -213,6 +230,18 @@ describe('admin API authorization matrix', () => {
     credentials.set('token of a client registered without a scope list, asking for admin', unlistedToken.body.access_token
       ? { headers: bearer(unlistedToken.body.access_token) }
       : { refused: `/token: ${unlistedToken.status} ${unlistedToken.body.error}` });
+
+    // A public client has no secret: anyone who knows its id is it, so even an
+    // explicit admin allow-list must not make its client_credentials an admin token.
+    let publicAdmin: Credential;
+    try {
+      const open = await server.createClient({ name: 'matrix public admin', grantTypes: ['client_credentials'], public: true, scopes: ['admin'] });
+      const answer = await clientCredentialsForAdmin(server, open, 'admin');
+      publicAdmin = answer.body.access_token ? { headers: bearer(answer.body.access_token) } : { refused: `/token: ${answer.status} ${answer.body.error}` };
+    } catch (error) {
+      publicAdmin = { refused: `registration: ${(error as Error).message}` };
+    }
+    credentials.set('admin token of a public client (no secret) whose allow-list names admin', publicAdmin);
 
     // A second client explicitly granted admin: its token works, then the client is deleted.
     const second = await server.createClient({ name: 'matrix second admin', grantTypes: ['client_credentials'], scopes: ['admin'] });
@@ -254,7 +283,7 @@ describe('admin API authorization matrix', () => {
     if (!credential.headers) {
       // nothing to send: /auth or /token already refused to issue it (an OAuth error)
       combinations += routes.length;
-      expect(credential.refused).toMatch(/^\/(token: 4\d\d|auth:) [a-z_]+$/);
+      expect(credential.refused).toMatch(/^(\/token: 4\d\d [a-z_]+|\/auth: [a-z_]+|registration: .+)$/);
       return;
     }
     const reached: string[] = [];
@@ -264,6 +293,7 @@ describe('admin API authorization matrix', () => {
       const res = await send(server, route, credential.headers);
       const where = `${route.method} ${route.path} → ${res.status}`;
       if (res.status !== 401 && res.status !== 403) { reached.push(where); continue; }
+      if (credential.status && res.status !== credential.status) malformed.push(`${where}: expected ${credential.status}`);
       const problems = [
         !/^application\/problem\+json/.test(res.headers.get('content-type') ?? '') && 'not problem+json',
         !/^Bearer\b/.test(res.headers.get('www-authenticate') ?? '') && 'no Bearer challenge',
