@@ -243,7 +243,7 @@ describe('scope and audience rules hold for any client and any request', () => {
         });
         if (problems.length) throw new Error(`${label}: ${problems.join('; ')} (outcome ${JSON.stringify(outcome).slice(0, 300)})`);
       };
-      const params = { scope: req.scope, ...(req.resource !== undefined ? { resource: req.resource } : {}) };
+      const params: Record<string, string> = { scope: req.scope, ...(req.resource !== undefined ? { resource: req.resource } : {}) };
 
       if (req.grant === 'client_credentials') {
         await check('client_credentials', req.scope, req.grant, await tokenCall(client, { grant_type: 'client_credentials', ...params }));
@@ -251,7 +251,7 @@ describe('scope and audience rules hold for any client and any request', () => {
         await check('password', req.scope, req.grant, await tokenCall(client, { grant_type: 'password', username: USER.username, password: USER.password, ...params }));
       } else if (!config.grantTypes.includes('authorization_code')) {
         // nothing to sign in with: a made-up code or refresh token must be refused
-        const made = req.grant === 'authorization_code'
+        const made: Record<string, string> = req.grant === 'authorization_code'
           ? { grant_type: 'authorization_code', code: 'made-up', redirect_uri: REDIRECT_URI, code_verifier: 'v'.repeat(43) }
           : { grant_type: 'refresh_token', refresh_token: 'made-up', ...params };
         await check(req.grant, req.scope, req.grant, await tokenCall(client, made));
