@@ -2,8 +2,10 @@
 // same list runs from the CLI, the server and the tests.
 import * as initial from './0001_initial.ts';
 import * as canonicalUsernames from './0003_canonical_usernames.ts';
+import * as clientGenerations from './0004_client_generations.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
   { name: '0003_canonical_usernames', module: canonicalUsernames },
+  { name: '0004_client_generations', module: clientGenerations },
 ];

@@ -21,8 +21,12 @@ export function requireAdminToken(deps: {
   issuer: string;
   keys: KeyMaterial;
   tokenState: TokenState;
-  /** a deleted client's tokens stop working with it, and so do those of a client no longer allowed `admin` */
-  clientMayAdminister: (clientId: string) => Promise<boolean>;
+  /**
+   * a deleted client's tokens stop working with it, and so do those of a
+   * client no longer allowed `admin`, and those issued (`iat`) before the
+   * client's current secret
+   */
+  clientMayAdminister: (clientId: string, issuedAt: number | undefined) => Promise<boolean>;
 }) {
   const jwks = createLocalJWKSet(publicJwks(deps.keys));
   const audience = adminResourceOf(deps.issuer);
@@ -43,7 +47,7 @@ export function requireAdminToken(deps: {
       return problem(ctx, 401, 'Unauthorized', 'the access token is invalid or expired');
     }
     if (typeof payload.jti !== 'string' || typeof payload.client_id !== 'string'
-      || await deps.tokenState.denylist.has(payload.jti) || !(await deps.clientMayAdminister(payload.client_id))) {
+      || await deps.tokenState.denylist.has(payload.jti) || !(await deps.clientMayAdminister(payload.client_id, payload.iat))) {
       ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
       return problem(ctx, 401, 'Unauthorized', 'the access token has been revoked');
     }

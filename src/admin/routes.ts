@@ -67,7 +67,10 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     issuer: deps.config.issuer,
     keys: deps.keys,
     tokenState: deps.tokenState,
-    clientMayAdminister: async (clientId) => allowListOf(await deps.services.clients.findProviderMetadata(clientId)).includes(ADMIN_SCOPE),
+    clientMayAdminister: async (clientId, issuedAt) => {
+      const metadata = await deps.services.clients.findProviderMetadata(clientId);
+      return allowListOf(metadata).includes(ADMIN_SCOPE) && typeof issuedAt === 'number' && issuedAt >= Number(metadata?.tokens_not_before ?? 0);
+    },
   }));
   for (const route of routes) router[route.method](route.path, endpoint(route));
 

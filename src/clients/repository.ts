@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { digestClientSecret, generateClientSecret } from './secrets.ts';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
-import { createTtlCache } from './ttl-cache.ts';
+import { createClientCache } from './client-cache.ts';
+import { nextGeneration, singleProcessChanges, type ClientChangeLog } from './client-changes.ts';
 
 export interface NewClient {
   name: string;
@@ -19,6 +20,8 @@ export interface NewClient {
   /** fixed id and secret, for the built-in admin client only */
   clientId?: string;
   clientSecret?: string;
+  /** the admin client defined by the server's configuration (src/admin/bootstrap.ts) */
+  bootstrapAdmin?: boolean;
 }
 
 export interface ClientRecord {
@@ -29,11 +32,15 @@ export interface ClientRecord {
   /** oidc-provider client metadata; client_secret holds the digest */
   readonly metadata: Record<string, unknown>;
   readonly createdAt: Date;
+  /** its creation, or the cut-off of its last new secret (see update): access tokens of earlier seconds are inactive */
+  readonly credentialsSetAt: Date;
+  readonly bootstrapAdmin: boolean;
 }
 
 interface ClientRow {
   client_id: string; name: string; metadata: Record<string, unknown> | string; secret_digest: string | null;
   first_party: boolean; introspect_for: string[] | string; created_at: Date | string;
+  generation: string | number; credentials_set_at: Date | string; bootstrap_admin: boolean;
 }
 
 const parseJson = <T>(value: T | string): T => (typeof value === 'string' ? JSON.parse(value) : value);
@@ -46,8 +53,18 @@ function toRecord(row: ClientRow): ClientRecord {
     introspectFor: parseJson(row.introspect_for),
     metadata: parseJson(row.metadata),
     createdAt: new Date(row.created_at),
+    credentialsSetAt: new Date(row.credentials_set_at),
+    bootstrapAdmin: row.bootstrap_admin,
   };
 }
+
+/**
+ * Access tokens issued before this (epoch seconds, as a token's `iat`) are
+ * inactive: those of the client's earlier secret, or of an earlier client
+ * that had the same id. A new client's first tokens may share the second of
+ * its creation, so that second counts as after it.
+ */
+export const tokensNotBeforeOf = (record: Pick<ClientRecord, 'credentialsSetAt'>) => Math.floor(record.credentialsSetAt.getTime() / 1000);
 
 /** What the provider sees: metadata plus Tessera's own properties. */
 export function providerMetadataOf(record: ClientRecord, secretDigest: string | null): Record<string, unknown> {
@@ -56,6 +73,7 @@ export function providerMetadataOf(record: ClientRecord, secretDigest: string | 
     ...(secretDigest ? { client_secret: secretDigest } : {}),
     first_party: record.firstParty,
     introspect_for: record.introspectFor,
+    tokens_not_before: tokensNotBeforeOf(record),
   };
 }
 
@@ -82,9 +100,41 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
 
 export type ClientRepository = ReturnType<typeof createClientRepository>;
 
-export function createClientRepository(knex: Knex, options: { cacheTtlMs?: number } = {}) {
+/**
+ * `changes`: how other processes' changes are learnt (client-changes.ts);
+ * by default none can happen (one process owns the database).
+ */
+export function createClientRepository(knex: Knex, options: { changes?: ClientChangeLog } = {}) {
   const table = () => knex<ClientRow>('clients');
-  const providerMetadataCache = createTtlCache<Record<string, unknown>>({ ttlMs: options.cacheTtlMs ?? 5000, maxEntries: 10_000 });
+  const changes = options.changes ?? singleProcessChanges;
+  const providerMetadataCache = createClientCache<Record<string, unknown>>({
+    changes,
+    maxEntries: 10_000,
+    load: async (clientId) => {
+      const row = await table().where({ client_id: clientId }).first();
+      return row && { value: providerMetadataOf(toRecord(row), row.secret_digest), generation: Number(row.generation) };
+    },
+  });
+
+  /**
+   * Every change of a client row goes through here: in one transaction the
+   * row is locked, the generation the change will store is announced to the
+   * other instances, and `write` runs; this process's copy is dropped after
+   * the commit. Undefined when there is no such client.
+   */
+  async function change<T>(clientId: string, write: (trx: Knex.Transaction, generation: number) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await knex.transaction(async (trx) => {
+        const row = await trx<ClientRow>('clients').where({ client_id: clientId }).forUpdate().first('generation');
+        if (!row) return undefined;
+        const generation = nextGeneration(Number(row.generation));
+        await changes.announce(clientId, generation);
+        return write(trx, generation);
+      });
+    } finally {
+      providerMetadataCache.invalidate(clientId);
+    }
+  }
 
   return {
     /**
@@ -106,8 +156,54 @@ export function createClientRepository(knex: Knex, options: { cacheTtlMs?: numbe
         secret_digest: secretDigest,
         first_party: !!input.firstParty,
         introspect_for: JSON.stringify(introspectFor) as unknown as string[],
+        // above any generation announced for an earlier client of the same id
+        generation: nextGeneration(0),
+        credentials_set_at: new Date(),
+        bootstrap_admin: !!input.bootstrapAdmin,
       }).returning('*');
       return { client: toRecord(row as ClientRow), clientSecret: secret };
+    },
+
+    /**
+     * Rewrites a client's definition from `input` (its id stays). A new
+     * secret (input.clientSecret whose digest differs) replaces the old one.
+     * Once this returns, every instance refuses the old definition and secret,
+     * and every access token issued with the old secret is inactive.
+     * Undefined when there is no such client.
+     *
+     * Tokens carry their issue time in whole seconds (`iat`), so the cut-off
+     * is the start of the second after the commit, and a new secret returns
+     * only once that second has begun (up to a second later): tokens of the
+     * old secret all have an earlier `iat`, and every token issued after this
+     * returns a later one. (Instances' clocks must agree, as for `exp`.)
+     */
+    async update(clientId: string, input: NewClient, validate: (metadata: Record<string, unknown>) => Promise<void>): Promise<ClientRecord | undefined> {
+      const metadata = clientMetadataOf(input, clientId);
+      const introspectFor = input.introspectFor ?? [];
+      let tokensNotBefore: Date | undefined;
+      const updated = await change(clientId, async (trx, generation) => {
+        const current = await trx<ClientRow>('clients').where({ client_id: clientId }).first('secret_digest');
+        const confidential = metadata.token_endpoint_auth_method !== 'none';
+        // no secret given: a confidential client keeps the one it has
+        const secretDigest = !confidential ? null : input.clientSecret !== undefined ? digestClientSecret(input.clientSecret) : (current?.secret_digest ?? null);
+        await validate({ ...metadata, ...(secretDigest ? { client_secret: secretDigest } : {}), first_party: !!input.firstParty, introspect_for: introspectFor });
+        if ((current?.secret_digest ?? null) !== secretDigest) tokensNotBefore = new Date((Math.floor(Date.now() / 1000) + 1) * 1000);
+        const [row] = await trx<ClientRow>('clients').where({ client_id: clientId }).update({
+          name: input.name,
+          metadata: JSON.stringify(metadata) as unknown as Record<string, unknown>,
+          secret_digest: secretDigest,
+          first_party: !!input.firstParty,
+          introspect_for: JSON.stringify(introspectFor) as unknown as string[],
+          generation,
+          bootstrap_admin: !!input.bootstrapAdmin,
+          ...(tokensNotBefore ? { credentials_set_at: tokensNotBefore } : {}),
+          updated_at: new Date(),
+        } as Partial<ClientRow>).returning('*');
+        return toRecord(row as ClientRow);
+      });
+      const wait = updated && tokensNotBefore ? tokensNotBefore.getTime() - Date.now() : 0;
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      return updated;
     },
 
     async find(clientId: string): Promise<ClientRecord | undefined> {
@@ -115,12 +211,17 @@ export function createClientRepository(knex: Knex, options: { cacheTtlMs?: numbe
       return row && toRecord(row);
     },
 
-    /** The metadata oidc-provider needs, secret digest included. Read on every request: cached briefly. */
+    /**
+     * The metadata oidc-provider needs, secret digest included. Read on every
+     * request: cached, and checked against the latest change before each use.
+     */
     findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
-      return providerMetadataCache.get(clientId, async () => {
-        const row = await table().where({ client_id: clientId }).first();
-        return row && providerMetadataOf(toRecord(row), row.secret_digest);
-      });
+      return providerMetadataCache.get(clientId);
+    },
+
+    /** The admin clients the server's configuration defined (normally one). */
+    async bootstrapAdmins(): Promise<ClientRecord[]> {
+      return (await table().where({ bootstrap_admin: true })).map(toRecord);
     },
 
     async list(options: { limit: number; offset: number }): Promise<ClientRecord[]> {
@@ -128,10 +229,11 @@ export function createClientRepository(knex: Knex, options: { cacheTtlMs?: numbe
       return rows.map(toRecord);
     },
 
+    /** Every instance refuses the client once this returns. */
     async delete(clientId: string): Promise<boolean> {
-      providerMetadataCache.invalidate(clientId);
       // `returning` rather than the count: knex-pglite does not report row counts
-      return (await table().where({ client_id: clientId }).delete().returning('client_id')).length > 0;
+      const deleted = await change(clientId, async (trx) => (await trx('clients').where({ client_id: clientId }).delete().returning('client_id')).length > 0);
+      return deleted ?? false;
     },
   };
 }

@@ -78,9 +78,11 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     clientAuthMethods: CLIENT_AUTH_METHODS as Configuration['clientAuthMethods'],
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
-      properties: ['first_party', 'introspect_for', 'allowed_scopes'],
+      properties: ['first_party', 'introspect_for', 'allowed_scopes', 'tokens_not_before'],
       validator: (_ctx, key, value) => {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
+        // set by the repository (tokensNotBeforeOf), never by a caller
+        if (key === 'tokens_not_before' && value !== undefined && !Number.isSafeInteger(value)) throw new Error('tokens_not_before must be an integer');
         if ((key === 'introspect_for' || key === 'allowed_scopes') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
           throw new Error(`${key} must be an array of strings`);
         }

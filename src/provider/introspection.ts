@@ -1,5 +1,5 @@
 import { errors } from 'oidc-provider';
-import type { Client, KoaContextWithOIDC } from 'oidc-provider';
+import type { Client, KoaContextWithOIDC, default as Provider } from 'oidc-provider';
 
 interface IntrospectedToken { clientId?: string; aud?: string | string[]; resourceServer?: { audience?: string } }
 
@@ -23,8 +23,34 @@ export function mayIntrospect(caller: Client, token: IntrospectedToken): boolean
   return audiencesOf(token).some((aud) => introspectFor.includes(aud));
 }
 
-export async function introspectionAllowedPolicy(_ctx: KoaContextWithOIDC, caller: Client, token: IntrospectedToken): Promise<boolean> {
-  return mayIntrospect(caller, token);
+/** Epoch seconds before which the client's access tokens are inactive (repository.ts tokensNotBeforeOf). */
+const tokensNotBeforeOf = (client: Client) => (client as unknown as { tokens_not_before?: number }).tokens_not_before ?? 0;
+
+/**
+ * Whether a token is still honoured as far as its client goes. The client
+ * must exist now — a deleted client's tokens die with it, client_credentials
+ * tokens included, which belong to no grant that could be revoked — and an
+ * access token must not be older than the client's current credentials (a
+ * replaced secret, or an earlier client of the same id). The lookup is
+ * checked against the latest change, at whichever instance it was made.
+ * `caller`, the client making the request, stands in for the token's client
+ * when it is that client: it was just looked up.
+ */
+export async function honouredByItsClient(
+  provider: Pick<Provider, 'Client'>,
+  token: { clientId?: string; iat?: number; kind?: string },
+  caller?: Client,
+): Promise<boolean> {
+  if (typeof token.clientId !== 'string') return false;
+  const client = caller?.clientId === token.clientId ? caller : await provider.Client.find(token.clientId);
+  if (!client) return false;
+  // a refresh token is used only with the client's current credentials
+  if (token.kind === 'RefreshToken') return true;
+  return typeof token.iat === 'number' && token.iat >= tokensNotBeforeOf(client);
+}
+
+export async function introspectionAllowedPolicy(ctx: KoaContextWithOIDC, caller: Client, token: IntrospectedToken & { iat?: number; kind?: string }): Promise<boolean> {
+  return mayIntrospect(caller, token) && honouredByItsClient(ctx.oidc.provider, token, caller);
 }
 
 /**

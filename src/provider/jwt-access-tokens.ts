@@ -4,7 +4,7 @@ import type { default as Provider, Client, KoaContextWithOIDC } from 'oidc-provi
 import type { KeyMaterial } from '../keys/index.ts';
 import { publicJwks } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
-import { mayIntrospect } from './introspection.ts';
+import { honouredByItsClient, mayIntrospect } from './introspection.ts';
 
 /*
  * oidc-provider never stores JWT access tokens, and its revocation and
@@ -70,8 +70,7 @@ export function createJwtAccessTokenAnswers(deps: JwtAccessTokenDeps) {
       const claims = await verify(token);
       if (!claims || !mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return { active: false };
       if (await deps.tokenState.denylist.has(claims.jti)) return { active: false };
-      // a deleted client's tokens die with it (client_credentials JWTs have no grant to revoke)
-      if (claims.client_id !== caller.clientId && !(await provider.Client.find(claims.client_id))) return { active: false };
+      if (!(await honouredByItsClient(provider, { clientId: claims.client_id, iat: claims.iat }, caller))) return { active: false };
       const dpopBound = typeof claims.cnf?.jkt === 'string';
       return {
         active: true,

@@ -6,7 +6,7 @@ import type { KeyMaterial } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { createAccountRepository, createPasswordHasher, createCredentialVerifier, type AttemptGuard } from '../accounts/index.ts';
-import { createClientRepository, createResourceServerRepository } from '../clients/index.ts';
+import { createClientRepository, createResourceServerRepository, sqlClientChanges, singleProcessChanges, type ClientChangeLog } from '../clients/index.ts';
 import { createAuditLog } from '../audit/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { createRevocation, type Revocation } from '../tokens/index.ts';
@@ -28,10 +28,20 @@ export interface AppDependencies {
 
 export type Services = ReturnType<typeof createServices>;
 
+/**
+ * How client changes made by other processes are learnt: none can be with
+ * embedded PGlite (one process owns it); Redis announces them when the token
+ * state is there; otherwise each lookup reads the row's generation.
+ */
+function clientChangesOf(deps: AppDependencies): ClientChangeLog {
+  if (deps.db.kind === 'pglite') return singleProcessChanges;
+  return deps.tokenState.clientChanges ?? sqlClientChanges(deps.db.knex);
+}
+
 /** The repositories and domain services, built from their explicit dependencies. */
 export function createServices(deps: AppDependencies) {
   const accounts = createAccountRepository(deps.db.knex);
-  const clients = createClientRepository(deps.db.knex);
+  const clients = createClientRepository(deps.db.knex, { changes: clientChangesOf(deps) });
   const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
   const hasher = createPasswordHasher(deps.config.passwordHashing);
   const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });

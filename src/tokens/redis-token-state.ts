@@ -8,6 +8,7 @@ import { coalesceByKey } from './coalesce.ts';
 import { withoutSessionCookie } from './at-rest.ts';
 import { closeRedisClient } from './redis-connection.ts';
 import type { TokenState } from './types.ts';
+import { createRedisClientChanges } from './redis-client-changes.ts';
 
 /*
  * Key layout (P = prefix, d = tokenDigest(id)). Every key has a TTL, and every
@@ -24,6 +25,8 @@ import type { TokenState } from './types.ts';
  *   Pclient:<digest(clientId)>        zset grantId by expiry (ms)
  *   Pjwt:<grantId>                    zset jti by expiry (ms)
  *   Pdeny:<digest(jti)>               "1"
+ *   Pclientgen:<digest(clientId)>     newest client generation announced
+ *                                     (redis-client-changes.ts)
  */
 
 /**
@@ -322,6 +325,8 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
       ofAccount: (accountId) => liveMembers(keys.account(accountId)),
       ofClient: (clientId) => liveMembers(keys.client(clientId)),
     },
+
+    clientChanges: createRedisClientChanges(client, prefix),
 
     async ping() {
       await client.ping();

@@ -1,4 +1,5 @@
 import type { Adapter } from 'oidc-provider';
+import type { ClientChangeLog } from '../clients/client-changes.ts';
 
 /** oidc-provider calls this once per model name ("Session", "AccessToken", ...). */
 export type AdapterFactory = (modelName: string) => Adapter;
@@ -39,6 +40,12 @@ export interface TokenState {
   readonly denylist: JtiDenylist;
   readonly issuedJwts: IssuedJwtIndex;
   readonly grants: GrantIndex;
+  /**
+   * Where client changes are announced to every instance, when the token
+   * state is shared by several processes and faster to read than SQL (Redis).
+   * Absent: the client repository picks (src/server/app.ts).
+   */
+  readonly clientChanges?: ClientChangeLog;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
