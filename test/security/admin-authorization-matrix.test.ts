@@ -212,12 +212,13 @@ describe('admin API authorization matrix', () => {
     expect(other.status).toBe(200);
     credentials.set('access token for another audience', { headers: bearer(other.body.access_token!) });
     // The guard's own checks, whatever /token would issue: well-signed tokens
-    // that lack the scope, or name a client that may not have it.
+    // that lack the scope, or name a client that may not have it (issued after
+    // that client was registered, so nothing but its allow-list refuses it).
     credentials.set('admin-audience JWT without the admin scope (server key)', {
       headers: bearer(await resign(valid, serverKey as CryptoKey, kid, { jti: `noscope-${now}`, scope: '' })), status: 403,
     });
     credentials.set('admin JWT naming a client whose allow-list lacks admin (server key)', {
-      headers: bearer(await resign(valid, serverKey as CryptoKey, kid, { jti: `other-client-${now}`, client_id: job.clientId, sub: job.clientId })),
+      headers: bearer(await resign(valid, serverKey as CryptoKey, kid, { jti: `other-client-${now}`, client_id: job.clientId, sub: job.clientId, iat: Math.floor(Date.now() / 1000) })),
     });
     const withoutAdmin = await clientCredentialsForAdmin(server, job);
     credentials.set('admin-audience token without the admin scope', withoutAdmin.body.access_token
