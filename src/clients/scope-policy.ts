@@ -33,6 +33,7 @@ export interface RegistrationInput {
   grantTypes: readonly string[];
   scopes?: readonly string[];
   firstParty?: boolean;
+  public?: boolean;
   introspectFor?: readonly string[];
 }
 
@@ -57,6 +58,9 @@ export function registrationProblems(input: RegistrationInput, offer: Offer): Fi
     if (!(REGISTRABLE_GRANT_TYPES as readonly string[]).includes(grantType)) {
       problems.push({ field: 'grant_types', message: `"${grantType}" is not supported; use ${REGISTRABLE_GRANT_TYPES.join(', ')}` });
     }
+  }
+  if (input.grantTypes.includes('client_credentials') && input.public) {
+    problems.push({ field: 'grant_types', message: 'client_credentials is only for confidential clients: a public client has no credentials (RFC 6749 §4.4)' });
   }
   if (input.grantTypes.includes('password') && !input.firstParty) {
     problems.push({ field: 'grant_types', message: 'the password grant is only for first-party clients (set first_party)' });

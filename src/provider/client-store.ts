@@ -42,8 +42,8 @@ export function compareSecretsByDigest(ClientModel: { prototype: { compareClient
  * (about 2% of a client_credentials request). The repository hands out the
  * same metadata object for as long as it caches it, so the built Client is
  * remembered per metadata object instead: a changed or deleted client yields
- * a new object (or none) and so a new Client, as before. Every built client's
- * OIDC scopes are restricted to its allow-list here (see below).
+ * a new object (or none) and so a new Client, as before. Every built client
+ * gets Tessera's client policy here (applyTesseraClientPolicy).
  */
 export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unknown> }, clients: ClientRepository): void {
   const builtFrom = new WeakMap<object, unknown>();
@@ -56,7 +56,7 @@ export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unkno
     if (built) return built;
     const client = await findAndBuild(id);
     if (client) {
-      restrictOidcScopesToAllowList(client as { scope?: string }, metadata);
+      applyTesseraClientPolicy(client as BuiltClient, metadata);
       builtFrom.set(metadata, client);
     }
     return client;
@@ -81,6 +81,21 @@ export const NO_OIDC_SCOPE = 'tessera:no-oidc-scope';
  */
 export function restrictOidcScopesToAllowList(client: { scope?: string }, metadata: Record<string, unknown>): void {
   client.scope = allowedOidcScopes(metadata).join(' ') || NO_OIDC_SCOPE;
+}
+
+interface BuiltClient { scope?: string; grantTypes: string[]; tokenEndpointAuthMethod?: string }
+
+/**
+ * What Tessera requires of every client beyond the provider's own checks,
+ * applied to the built client so that clients stored before a rule existed
+ * obey it too: OIDC scopes only from the allow-list, and client_credentials
+ * only for a client that authenticates (RFC 6749 §4.4: a public client's
+ * client_id proves nothing, so it would get tokens — admin ones included —
+ * for the asking; registrations refuse the combination as well).
+ */
+export function applyTesseraClientPolicy(client: BuiltClient, metadata: Record<string, unknown>): void {
+  restrictOidcScopesToAllowList(client, metadata);
+  if (client.tokenEndpointAuthMethod === 'none') client.grantTypes = client.grantTypes.filter((grant) => grant !== 'client_credentials');
 }
 
 export class InvalidClientMetadataError extends Error {}

@@ -126,6 +126,7 @@ describe('absent means nothing, one scope rule for every grant', () => {
       ['a scope nobody offers', { grant_types: ['client_credentials'], scopes: ['read', 'delete-everything'] }, 'scopes'],
       ['introspection for an unknown resource', { grant_types: ['client_credentials'], introspect_for: ['https://nowhere.scope-rules.test'] }, 'introspect_for'],
       ['the code flow without a redirect URI', { grant_types: ['authorization_code'], scopes: ['openid'] }, 'redirect_uris'],
+      ['client_credentials for a public client', { grant_types: ['client_credentials'], scopes: ['read'], public: true }, 'grant_types'],
     ])('refuses %s, naming the field', async (_what, body, field) => {
       const answer = await register(body);
       expect(answer.status).toBe(400);
@@ -146,6 +147,17 @@ describe('absent means nothing, one scope rule for every grant', () => {
       expect(JSON.stringify(events)).toContain('grants_admin');
       const token = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: `${server.issuer}/admin`, scope: 'admin' }, { clientId: answer.body.client_id, clientSecret: answer.body.client_secret });
       expect(token.body.scope).toBe('admin');
+    });
+
+    test('a public client stored with client_credentials (before registrations refused it) gets no token from its client_id alone', async () => {
+      const stored = await server.createClient({ name: 'public job', grantTypes: ['client_credentials'], scopes: ['admin', 'read'], public: true });
+      for (const params of [{ resource: `${server.issuer}/admin`, scope: 'admin' }, { resource: API, scope: 'read' }]) {
+        const answer = await clientCredentials(stored, params);
+        expect(answer.status).toBe(400);
+        expect(answer.body.access_token).toBeUndefined();
+        // the provider's answer to a grant type the client may not use
+        expect(answer.body.error_description).toMatch(/grant type is not allowed/);
+      }
     });
 
     test('discovery advertises the code flow only', async () => {

@@ -66,7 +66,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
           throw new AdminProblem(400, 'Invalid client metadata', 'a public client authenticates with "none"', [{ field: 'token_endpoint_auth_method', message: 'must be none (or absent) for a public client' }]);
         }
         const problems = registrationProblems({
-          grantTypes: body.grant_types, scopes: body.scopes, firstParty: body.first_party, introspectFor: body.introspect_for,
+          grantTypes: body.grant_types, scopes: body.scopes, firstParty: body.first_party, public: body.public, introspectFor: body.introspect_for,
         }, await resources.offer());
         if (problems.length) throw new AdminProblem(400, 'Invalid client metadata', problems.map((p) => p.message).join('; '), problems);
         try {
