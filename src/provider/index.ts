@@ -16,6 +16,7 @@ import { loadExistingGrant, firstPartyInteractionPolicy } from './grants.ts';
 import { subscribeToProviderEvents } from './events.ts';
 import { translateStoreOutages } from './outage.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
+import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -119,6 +120,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   // after translateStoreOutages: its post-middleware must wrap this one
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
   answerForJwtAccessTokens(provider, jwtAnswers);
+  refuseUserinfoForTokensOlderThanTheirClient(provider);
   return { provider, jwtAnswers };
 }
 

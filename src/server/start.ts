@@ -88,7 +88,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     cleanups.unshift(() => attemptGuard.close());
 
     const { app, handler, provider, services, revocation } = createApp({ config, db, tokenState, keys, logger, attemptGuard });
-    await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env });
+    await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env, audit: services.audit, logger });
 
     const reniced = await lowerThreadPoolPriority();
     logger.debug({ threads: reniced }, 'thread pool (password hashing) runs at a lower priority than the event loop');
