@@ -39,7 +39,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   let connection: object = {};
   if (!options.inMemory) {
     const dataDir = resolve(options.dataDir ?? './data');
-    release = lockDataDir(dataDir);
+    release = await lockDataDir(dataDir);
     connection = { filename: join(dataDir, 'pgdata') };
   }
   try {

@@ -49,21 +49,34 @@ export interface TesseraProcess {
   crash(): Promise<number | string>;
 }
 
-/** The pid of the server under the watchdog (the child whose command line runs src/main.ts). */
-function serverPid(watchdogPid: number): number {
-  for (const pid of execFileSync('pgrep', ['-P', String(watchdogPid)], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes('src/main.ts')) return Number(pid);
+/** The pid of the server under the watchdog (the descendant whose command line runs src/main.ts, past a launcher). */
+export function serverPid(watchdogPid: number): number {
+  const children = (pid: string) => {
+    try {
+      return execFileSync('pgrep', ['-P', pid], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    } catch {
+      return []; // pgrep exits 1 when there is none
+    }
+  };
+  for (let queue = children(String(watchdogPid)); queue.length;) {
+    const pid = queue.shift()!;
+    // the node process itself (not the watchdog's shells nor a launcher, whose arguments name src/main.ts too)
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (/(^|\/)node$/.test(argv[0]) && argv.includes('src/main.ts')) return Number(pid);
+    queue.push(...children(pid));
   }
   throw new Error(`no server process under ${watchdogPid}`);
 }
 
-/** `node src/main.ts <args>` from the checkout, with `env` on top of a clean environment. */
-export function spawnTessera(args: string[], env: Record<string, string>, port: number): TesseraProcess {
+/**
+ * `node src/main.ts <args>` from the checkout, with `env` on top of a clean
+ * environment; `launcher` runs it (e.g. unshare, for a fresh PID namespace).
+ */
+export function spawnTessera(args: string[], env: Record<string, string>, port: number, options: { launcher?: string[] } = {}): TesseraProcess {
   const base = { ...process.env };
   // a fresh clone: no Postgres, no Redis, no config file unless the test asks for them
   for (const key of ['DATABASE_URL', 'REDIS_URL', 'CONFIG_FILE', 'TESSERA_ADMIN_CLIENT_ID', 'TESSERA_ADMIN_CLIENT_SECRET', 'NODE_OPTIONS']) delete base[key];
-  const child = spawn('sh', ['-c', WATCHDOG, 'tessera-watchdog', NODE_BIN, 'src/main.ts', ...args], {
+  const child = spawn('sh', ['-c', WATCHDOG, 'tessera-watchdog', ...(options.launcher ?? []), NODE_BIN, 'src/main.ts', ...args], {
     cwd: REPO_ROOT,
     env: { ...base, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
