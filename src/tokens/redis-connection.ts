@@ -1,13 +1,16 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
+import { redisTlsOptions, type RedisTlsSetting } from './redis-tls.ts';
 
 type HostPort = { host: string; port: number };
 
 export type RedisConnectionOptions = {
   /** redis://[user:password@]host:port[/db] or rediss://... (TLS). */
   url?: string;
-  sentinel?: { name: string; sentinels: HostPort[]; password?: string };
-  cluster?: { nodes: HostPort[]; password?: string };
+  /** tls: to the sentinels and to the master they name */
+  sentinel?: { name: string; sentinels: HostPort[]; password?: string; tls?: RedisTlsSetting };
+  /** tls: to every node */
+  cluster?: { nodes: HostPort[]; password?: string; tls?: RedisTlsSetting };
   keyPrefix?: string;
   /**
    * Connection errors (refused, reset, timeouts) while ioredis reconnects.
@@ -58,13 +61,18 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
 
   if (options.cluster) {
     const { nodes, password } = options.cluster;
+    const tls = redisTlsOptions(options.cluster.tls, 'redis.cluster.tls');
     const clusterOptions: ClusterOptions = {
       keyPrefix,
       // Every command touches one key, so each is routed to its own slot's
       // master; auto-pipelining batches them per node.
       enableAutoPipelining: true,
       clusterRetryStrategy: failQueuedAndRetry,
-      redisOptions: { ...failFast, password },
+      redisOptions: { ...failFast, password, ...(tls && { tls }) },
+      // ioredis resolves configured host names to addresses before connecting,
+      // and would then check each certificate against an address; kept as
+      // given, a host name is what the certificate is checked against.
+      ...(tls && { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) }),
     };
     const cluster = new Cluster(nodes, clusterOptions);
     cluster.on('error', onError);
@@ -82,9 +90,15 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
   let client: Redis;
   if (options.sentinel) {
     const { name, sentinels, password } = options.sentinel;
+    const tls = redisTlsOptions(options.sentinel.tls, 'redis.sentinel.tls');
     // One password for the master and the sentinels; ioredis tolerates AUTH
     // being refused by a sentinel that has no password configured.
-    client = new Redis({ ...common, name, sentinels, password, sentinelPassword: password });
+    client = new Redis({
+      ...common, name, sentinels, password, sentinelPassword: password,
+      // sentinelTLS for the sentinels; tls reaches the master only with
+      // enableTLSForSentinelMode (without it ioredis connects to it in clear)
+      ...(tls && { sentinelTLS: tls, tls, enableTLSForSentinelMode: true }),
+    });
   } else if (options.url) {
     // Checked here with a message that never echoes the URL: it may hold a password.
     if (!/^rediss?:\/\//i.test(options.url)) {

@@ -1,6 +1,6 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,8 +39,28 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
   throw new Error('no free port pair for a Redis cluster node');
 }
 
-const cli = (port: number, ...args: string[]) =>
-  run('redis-cli', ['-h', HOST, '-p', String(port), ...args], { timeout: 20000 });
+/**
+ * TLS for test servers: PEM files of a CA and of the certificate the servers
+ * present (and present to each other); `servername` is the name it holds.
+ */
+export interface RedisTlsFiles { ca: string; cert: string; key: string; servername: string }
+
+/** redis-server arguments: listen with TLS only (port 0 closes the clear-text port). */
+function serverTlsArgs(port: number, tls: RedisTlsFiles, clientCertificates: 'yes' | 'no'): string[] {
+  return [
+    '--port', '0', '--tls-port', String(port),
+    '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca,
+    '--tls-auth-clients', clientCertificates,
+  ];
+}
+
+const cliTlsArgs = (tls?: RedisTlsFiles) =>
+  (tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key, '--sni', tls.servername] : []);
+
+const cliWith = (tls?: RedisTlsFiles) => (port: number, ...args: string[]) =>
+  run('redis-cli', ['-h', HOST, '-p', String(port), ...cliTlsArgs(tls), ...args], { timeout: 20000 });
+
+const cli = cliWith();
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -82,9 +102,12 @@ function stopNode(child: ChildProcess): Promise<void> {
  * ports in a temp dir. Call stop() in afterAll; the watchdogs kill whatever is
  * left if the test process ends without it. down() / up() take every master
  * away and bring it back on the same port (for outage tests; data is lost, the
- * cluster layout survives in nodes-<port>.conf).
+ * cluster layout survives in nodes-<port>.conf). With tls, the nodes speak
+ * only TLS, to clients and to each other, and ask no client certificate.
  */
-export async function startRedisCluster(): Promise<RunningCluster> {
+export async function startRedisCluster(options: { tls?: RedisTlsFiles } = {}): Promise<RunningCluster> {
+  const { tls } = options;
+  const cli = cliWith(tls);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-cluster-'));
   const children: ChildProcess[] = [];
   const taken = new Set<number>();
@@ -95,7 +118,7 @@ export async function startRedisCluster(): Promise<RunningCluster> {
     for (const port of ports) {
       children.push(startNode(dir, [
         '--bind', HOST,
-        '--port', String(port),
+        ...(tls ? [...serverTlsArgs(port, tls, 'no'), '--tls-cluster', 'yes'] : ['--port', String(port)]),
         '--cluster-enabled', 'yes',
         '--cluster-config-file', `nodes-${port}.conf`,
         '--cluster-node-timeout', '2000',
@@ -123,6 +146,7 @@ export async function startRedisCluster(): Promise<RunningCluster> {
   try {
     await startNodes();
     await run('redis-cli', [
+      ...cliTlsArgs(tls),
       '--cluster', 'create', ...ports.map((port) => `${HOST}:${port}`),
       '--cluster-replicas', '0', '--cluster-yes',
     ], { timeout: 30000 });
@@ -171,6 +195,52 @@ export async function startRedisServer(port?: number): Promise<{ port: number; s
     throw error;
   }
   return { port: chosen, stop };
+}
+
+/**
+ * A master and one sentinel monitoring it (as "mymaster"), both speaking only
+ * TLS and both asking clients for a certificate (Redis's default): the
+ * sentinel itself connects to the master with TLS and the same certificate.
+ */
+export async function startRedisSentinel(tls: RedisTlsFiles): Promise<{ sentinels: Array<{ host: string; port: number }>; name: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-sentinel-'));
+  const cli = cliWith(tls);
+  const taken = new Set<number>();
+  const masterPort = await freeClusterPort(taken);
+  const sentinelPort = await freeClusterPort(taken);
+  const children = [startNode(dir, [
+    '--bind', HOST, ...serverTlsArgs(masterPort, tls, 'yes'), '--dir', dir, '--save', '', '--appendonly', 'no',
+    '--logfile', join(dir, 'master.log'),
+  ])];
+  const stop = async () => {
+    await Promise.all(children.map(stopNode));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(`redis-server on ${masterPort}`, async () => (await cli(masterPort, 'ping')).stdout.trim() === 'PONG');
+    // a sentinel rewrites its configuration file, so it gets one of its own
+    const config = join(dir, 'sentinel.conf');
+    writeFileSync(config, [
+      `bind ${HOST}`,
+      'port 0',
+      `tls-port ${sentinelPort}`,
+      `tls-cert-file ${tls.cert}`,
+      `tls-key-file ${tls.key}`,
+      `tls-ca-cert-file ${tls.ca}`,
+      'tls-auth-clients yes',
+      'tls-replication yes',
+      `dir ${dir}`,
+      `logfile ${join(dir, 'sentinel.log')}`,
+      `sentinel monitor mymaster ${HOST} ${masterPort} 1`,
+    ].join('\n'));
+    children.push(startNode(dir, [config, '--sentinel']));
+    await waitFor('the sentinel to know its master', async () =>
+      (await cli(sentinelPort, 'sentinel', 'get-master-addr-by-name', 'mymaster')).stdout.includes(String(masterPort)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { sentinels: [{ host: HOST, port: sentinelPort }], name: 'mymaster', stop };
 }
 
 /** Keys matching prefix* on one node (SCAN, so a shared server is not blocked). */
