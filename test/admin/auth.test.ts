@@ -56,10 +56,13 @@ describe('admin API access', () => {
     expect(res.body.paths['/admin/v1/users'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CreateUser' });
   });
 
-  test('keys list shows kid, kty, alg, use and nothing private', async () => {
+  test('keys list shows kid, kty, alg, use, status and dates, and nothing private', async () => {
     const res = await call(server, await adminToken(server), 'GET', '/keys');
     expect(res.status).toBe(200);
     expect(res.body.items.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
-    for (const key of res.body.items) expect(Object.keys(key).sort()).toEqual(['alg', 'kid', 'kty', 'use']);
+    for (const key of res.body.items) {
+      expect(Object.keys(key).sort()).toEqual(['activated_at', 'alg', 'created_at', 'kid', 'kty', 'status', 'use']);
+      expect(key.status).toBe('current');
+    }
   });
 });
