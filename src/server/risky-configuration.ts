@@ -17,7 +17,21 @@ export function isLoopbackHost(hostname: string): boolean {
   return false;
 }
 
-export interface Risk { readonly setting: 'issuer' | 'proxy'; readonly message: string }
+export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis'; readonly message: string }
+
+/** Redis hosts off this machine that Tessera would reach without TLS. */
+function clearTextRedisHosts(redis: Config['redis']): string[] {
+  const offMachine = (nodes: Array<{ host: string }>) => nodes.map((n) => n.host).filter((host) => !isLoopbackHost(host));
+  if (redis.cluster) return redis.cluster.tls ? [] : offMachine(redis.cluster.nodes);
+  if (redis.sentinel) return redis.sentinel.tls ? [] : offMachine(redis.sentinel.sentinels);
+  if (!redis.url) return [];
+  try {
+    const url = new URL(redis.url);
+    return url.protocol === 'redis:' ? offMachine([{ host: url.hostname }]) : [];
+  } catch {
+    return [];
+  }
+}
 
 /** The risky settings of a configuration, one sentence each. */
 export function riskyConfiguration(config: Config): Risk[] {
@@ -34,6 +48,10 @@ export function riskyConfiguration(config: Config): Risk[] {
   }
   if (issuer.protocol === 'https:' && proxy === false) {
     risk('proxy', `the issuer ${config.issuer} is https but no proxy is trusted: Tessera serves plain http itself, so X-Forwarded-Proto from the TLS proxy is ignored and /auth fails (its Secure cookies cannot be set on what looks like plain http); set TRUST_PROXY`);
+  }
+  const clearText = clearTextRedisHosts(config.redis);
+  if (clearText.length) {
+    risk('redis', `Redis at ${clearText.join(', ')} is reached without TLS: its password and the token state cross the network unencrypted; use a rediss:// URL, or redis.sentinel.tls / redis.cluster.tls`);
   }
   return risks;
 }

@@ -11,6 +11,7 @@ import { describeWithService } from '../support/services.ts';
 import { keysUnder, redisBinariesInstalled, startRedisCluster, startRedisSentinel, type RunningCluster } from '../support/redis-cluster.ts';
 import { createTestCertificates, type TestCertificates } from '../support/test-certificates.ts';
 import { startTestServer } from '../support/server.ts';
+import { riskyConfiguration } from '../../src/server/risky-configuration.ts';
 import { passwordGrant } from '../grants/helpers.ts';
 
 /*
@@ -67,6 +68,19 @@ describe('TLS settings are read at start; a bad one is a configuration error nam
     expect(() => loadConfig({}, { redis: { cluster: { nodes: [{ host: '127.0.0.1', port: 1 }], tls: { cert: certs.cert } } } }))
       .toThrow(/redis\.cluster\.tls must have property key when property cert is present/);
     expect(loadConfig({}, sentinel(true)).redis.sentinel?.tls).toBe(true);
+  });
+
+  test('Redis off this machine without TLS is a risky configuration, named in a warning at start', () => {
+    const risks = (redis: Record<string, unknown>) => riskyConfiguration(loadConfig({}, { redis })).filter((r) => r.setting === 'redis');
+    const remote = [{ host: '10.0.0.11', port: 26379 }];
+    expect(risks({ sentinel: { name: 'm', sentinels: remote } })[0]?.message).toMatch(/Redis at 10\.0\.0\.11 is reached without TLS/);
+    expect(risks({ cluster: { nodes: [...remote, { host: '127.0.0.1', port: 7000 }] } })[0]?.message).toMatch(/Redis at 10\.0\.0\.11 is reached/);
+    expect(risks({ url: 'redis://:pw@redis.internal:6379' })[0]?.message).toMatch(/Redis at redis\.internal is reached/);
+    expect(risks({ url: 'redis://:pw@redis.internal:6379' })[0]?.message).not.toContain('pw');
+    expect(risks({ sentinel: { name: 'm', sentinels: remote, tls: true } })).toEqual([]);
+    expect(risks({ cluster: { nodes: remote, tls: { ca: certs.ca } } })).toEqual([]);
+    expect(risks({ url: 'rediss://redis.internal:6380' })).toEqual([]);
+    expect(risks({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } })).toEqual([]);
   });
 
   test('a server whose CA file is missing does not start', async () => {
