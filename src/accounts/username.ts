@@ -17,7 +17,7 @@
  *   - lower, upper, lower case: full case folding, which JavaScript lacks
  *     (toLowerCase alone leaves ß ≠ SS and ς ≠ σ; ẞ needs the first lowering);
  *   - NFKC again, as case mapping may leave a decomposed sequence.
- * It is idempotent (test/accounts/username.test.ts checks every code point).
+ * It is idempotent (test/accounts/username.test.ts checks every assigned code point).
  *
  * The stored column is computed by this function, in JavaScript, not by
  * Postgres lower() (which follows the database's locale, and PGlite's differs):
