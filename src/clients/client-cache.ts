@@ -25,22 +25,12 @@ export function createClientCache<V>(options: {
   const entries = new Map<string, { value: V; generation: number; loadedAt: number }>();
   let localChanges = 0;
 
-  async function latestGeneration(clientId: string): Promise<number | undefined> {
-    if (!changes.latest) return 0;
-    try {
-      return await changes.latest(clientId);
-    } catch {
-      // The change log cannot be read (Redis down): SQL still holds the truth
-      // (no change commits without its announcement), so read it uncached.
-      return undefined;
-    }
-  }
-
   return {
     async get(clientId: string): Promise<V | undefined> {
-      const latest = await latestGeneration(clientId);
+      // a change log that cannot be read fails the lookup: a copy that cannot be checked is not used
+      const latest = changes.latest ? await changes.latest(clientId) : 0;
       const hit = entries.get(clientId);
-      if (hit && latest !== undefined && hit.generation >= latest && Date.now() - hit.loadedAt < CACHED_CLIENT_MAX_AGE_MS) return hit.value;
+      if (hit && hit.generation >= latest && Date.now() - hit.loadedAt < CACHED_CLIENT_MAX_AGE_MS) return hit.value;
 
       const changesBefore = localChanges;
       const loaded = await load(clientId);
@@ -50,7 +40,7 @@ export function createClientCache<V>(options: {
         return undefined;
       }
       // A row older than the announcement: its change has not committed yet. Used, not kept.
-      if (latest === undefined || loaded.generation < latest) return loaded.value;
+      if (loaded.generation < latest) return loaded.value;
       if (!entries.has(clientId) && entries.size >= options.maxEntries) entries.delete(entries.keys().next().value!); // oldest first
       entries.set(clientId, { value: loaded.value, generation: loaded.generation, loadedAt: Date.now() });
       return loaded.value;

@@ -11,7 +11,9 @@ import { tokenDigest } from './digest.ts';
  *
  * Reading the announcement costs one GET per lookup (lookups of one
  * event-loop turn for one client share it; ioredis pipelines the rest), the
- * price of a change being seen at every instance at once. As with the JTI
+ * price of a change being seen at every instance at once; while Redis cannot
+ * answer, a lookup fails (503, as every request that needs Redis) rather
+ * than trust a copy it cannot check. As with the JTI
  * denylist, Redis must keep what it is told (persistence): an announcement
  * lost before it expired would let an instance keep a stale copy until
  * CACHED_CLIENT_MAX_AGE_MS.
