@@ -1,11 +1,13 @@
 // The migrations, in order. Listed here (not discovered on disk) so that the
 // same list runs from the CLI, the server and the tests.
 import * as initial from './0001_initial.ts';
+import * as explicitClientScopes from './0002_explicit_client_scopes.ts';
 import * as canonicalUsernames from './0003_canonical_usernames.ts';
 import * as clientGenerations from './0004_client_generations.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
+  { name: '0002_explicit_client_scopes', module: explicitClientScopes },
   { name: '0003_canonical_usernames', module: canonicalUsernames },
   { name: '0004_client_generations', module: clientGenerations },
 ];
