@@ -141,8 +141,8 @@ describeWithService('Postgres and Redis', bothUp)('Postgres and Redis: changes a
   const schema = `t_changes_${randomBytes(6).toString('hex')}`;
   const keyPrefix = `tessera-test:changes:${randomBytes(6).toString('hex')}:`;
   const redisClients: Redis[] = [];
-  const redisClient = () => {
-    const client = new Redis(REDIS_URL, { keyPrefix, maxRetriesPerRequest: 1, enableAutoPipelining: true });
+  const redisClient = (options: { lazyConnect?: boolean } = {}) => {
+    const client = new Redis(REDIS_URL, { keyPrefix, maxRetriesPerRequest: 1, enableAutoPipelining: true, ...options });
     redisClients.push(client);
     return client;
   };
@@ -179,7 +179,7 @@ describeWithService('Postgres and Redis', bothUp)('Postgres and Redis: changes a
 
   test('a change whose announcement cannot be made is not made', async () => {
     const { client } = await a.clients.create(job('the secret that must stay in place!'), noValidation);
-    const unreachable = redisClient();
+    const unreachable = redisClient({ lazyConnect: true });
     unreachable.disconnect();
     const cut = createClientRepository(a.db.knex, { changes: createRedisClientChanges(unreachable, 'tessera:') });
     await expect(cut.delete(client.clientId)).rejects.toThrow();
