@@ -21,15 +21,22 @@ describe('admin API access', () => {
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
-  test('a token without the admin scope → 403 insufficient_scope', async () => {
+  test('a client not allowed admin gets no admin-audience token, and its API token is refused (401 invalid_token)', async () => {
+    // (a well-signed admin-audience token without the scope gets 403 insufficient_scope:
+    // test/security/admin-authorization-matrix.test.ts signs one with the server's key)
+    await server.services.resources.create({ identifier: 'https://api.auth-test.example', scopes: ['read'] });
     const { clientId, clientSecret } = await server.createClient({ name: 'not admin', grantTypes: ['client_credentials'], scopes: ['read'] });
-    const token = await tokenFor(server, clientId, clientSecret!);
-    const res = await call(server, token, 'GET', '/users');
-    expect(res.status).toBe(403);
-    expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
-    expect(res.headers.get('x-accepted-oauth-scopes')).toBe('admin');
-    expect(res.headers.get('x-oauth-scopes')).toBe('');
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    await expect(tokenFor(server, clientId, clientSecret!)).rejects.toThrow(/invalid_target/);
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'https://api.auth-test.example', scope: 'read' }),
+    });
+    const { access_token: apiToken } = await res.json() as { access_token: string };
+    const answer = await call(server, apiToken, 'GET', '/users');
+    expect(answer.status).toBe(401);
+    expect(answer.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 
   test('the admin client gets in; unknown endpoints and methods are problems too', async () => {
