@@ -2,8 +2,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Knex } from 'knex';
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterStoreAbstract } from 'rate-limiter-flexible';
 import type { LockoutConfig } from '../config/index.ts';
-import { closeRedisClient, createRedisClient, type RedisConnectionOptions } from '../tokens/redis-connection.ts';
-import { tokenDigest } from '../tokens/digest.ts';
+import { closeRedisClient, createRedisClient, type RedisConnectionOptions } from '../redis/index.ts';
+import { tokenDigest } from '../crypto/index.ts';
 import type { AttemptGuard } from './service.ts';
 import { canonicalUsername } from './username.ts';
 

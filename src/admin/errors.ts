@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
 import { HashingOverloadedError } from '../accounts/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../server/store-errors.ts';
+import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
 import { AdminProblem } from './define.ts';
 import { problem } from './problem.ts';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { digestMatches, tokenDigest } from '../tokens/digest.ts';
+import { digestMatches, tokenDigest } from '../crypto/index.ts';
 
 /** 256 bits of randomness: a fast digest is the right way to store it. */
 export function generateClientSecret(): string {

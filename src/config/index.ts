@@ -1,2 +1,2 @@
 export { loadConfig, ConfigError } from './load.ts';
-export type { Config, TtlConfig, PasswordHashingConfig, LockoutConfig } from './types.ts';
+export type { Config, TtlConfig, PasswordHashingConfig, LockoutConfig, RedisConfig, RedisTlsSetting } from './types.ts';

@@ -1,4 +1,3 @@
-import type { RedisConnectionOptions } from '../tokens/redis-connection.ts';
 import type { ProxyTrustConfig } from '../http/proxy-trust.ts';
 
 export interface PasswordHashingConfig {
@@ -45,5 +44,36 @@ export interface Config {
   readonly ttl: TtlConfig;
   readonly lockout: LockoutConfig;
   /** empty → token state in SQL */
-  readonly redis: RedisConnectionOptions;
+  readonly redis: RedisConfig;
 }
+
+/**
+ * TLS to Redis under Sentinel or Cluster (`rediss://` is the single node's
+ * way): `true` checks the server's certificate against the system's CAs; an
+ * object names files (PEM paths) read when the connection is created: `ca`
+ * for a private CA, `cert` + `key` for servers that ask for a client
+ * certificate (Redis does by default, `tls-auth-clients yes`), and
+ * `servername` when the certificates do not name the addresses that Sentinel
+ * or the cluster announce (usually IP addresses). Absent or false: no TLS.
+ * There is no way to turn certificate checks off: a connection whose peer is
+ * not checked is no safer than clear text against anyone on the path.
+ */
+export type RedisTlsSetting = boolean | {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly servername?: string;
+};
+
+type HostPort = { host: string; port: number };
+
+/** Where the token state lives in Redis: exactly one of url, sentinel, cluster. */
+export type RedisConfig = {
+  /** redis://[user:password@]host:port[/db] or rediss://... (TLS). */
+  url?: string;
+  /** tls: to the sentinels and to the master they name */
+  sentinel?: { name: string; sentinels: HostPort[]; password?: string; tls?: RedisTlsSetting };
+  /** tls: to every node */
+  cluster?: { nodes: HostPort[]; password?: string; tls?: RedisTlsSetting };
+  keyPrefix?: string;
+};

@@ -4,7 +4,7 @@ import { parse as parseForm } from 'node:querystring';
 import { decodeProtectedHeader } from 'jose';
 import { errors, type Client, type default as Provider } from 'oidc-provider';
 import type { JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../server/store-errors.ts';
+import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
 
 /*
  * Introspection and revocation of JWT access tokens, answered before the

@@ -1,5 +1,5 @@
 import type Provider from 'oidc-provider';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../server/store-errors.ts';
+import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
 import { requestIdOf } from '../server/front-door.ts';
 import { errorPage } from '../../views/error.ts';
 

@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from '../observability/index.ts';
 import { errorPage } from '../../views/error.ts';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from './store-errors.ts';
+import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
 import { requestIdOf } from './front-door.ts';
 
 /** The request id the front door gave this request, for pages and problem documents. */

@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import { createDatabase, migrateToLatest, type Database } from '../db/index.ts';
 import { loadOrCreateKeys } from '../keys/index.ts';
 import { createSqlTokenState, type Revocation, type TokenState } from '../tokens/index.ts';
-import { createRedisClient } from '../tokens/redis-connection.ts';
+import { createRedisClient } from '../redis/index.ts';
 import { createRedisTokenState } from '../tokens/redis-token-state.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ANNOUNCEMENT_LIFETIME_MS, type ClientChangeLog } from '../clients/client-changes.ts';
 import { batchedLookup } from '../db/batched-lookup.ts';
-import { tokenDigest } from './digest.ts';
+import { tokenDigest } from '../crypto/index.ts';
 
 /*
  * Client changes announced in the token state's Redis (key layout, P = the

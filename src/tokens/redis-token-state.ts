@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { tokenDigest } from './digest.ts';
+import { tokenDigest } from '../crypto/index.ts';
 import { GRANTABLE_MODELS as GRANTABLE } from './grantable.ts';
 import { coalesceByKey } from './coalesce.ts';
 import { withoutSessionCookie } from './at-rest.ts';
-import { closeRedisClient } from './redis-connection.ts';
+import { closeRedisClient } from '../redis/index.ts';
 import type { TokenState } from './types.ts';
 import { createRedisClientChanges } from './redis-client-changes.ts';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { tokenDigest } from './digest.ts';
+import { tokenDigest } from '../crypto/index.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { coalesceByKey } from './coalesce.ts';
 import { batchedLookup } from '../db/index.ts';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { createAttemptGuard, lockDelaySeconds, LOCKOUT_TABLE, networkOf, type ClosableAttemptGuard } from '../../src/accounts/lockout.ts';
 import { createDatabase, type Database } from '../../src/db/index.ts';
-import { createRedisClient } from '../../src/tokens/redis-connection.ts';
+import { createRedisClient } from '../../src/redis/index.ts';
 import { keysUnder } from '../support/redis-cluster.ts';
 import { describeWithService, POSTGRES_URL, postgresUp, REDIS_URL, redisUp } from '../support/services.ts';
 

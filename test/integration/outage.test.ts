@@ -19,7 +19,7 @@ import { freePort, spawnTessera, waitForOk, type TesseraProcess } from '../suppo
 import { redisBinariesInstalled, startRedisServer } from '../support/redis-cluster.ts';
 import { describeWithService, reachable } from '../support/services.ts';
 import { basicAuth } from '../support/oauth.ts';
-import { isStoreUnavailable } from '../../src/server/store-errors.ts';
+import { isStoreUnavailable } from '../../src/http/store-outage.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

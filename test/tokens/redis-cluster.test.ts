@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { Cluster } from 'ioredis';
-import { createRedisClient } from '../../src/tokens/redis-connection.ts';
+import { createRedisClient } from '../../src/redis/index.ts';
 import { createRedisTokenState } from '../../src/tokens/redis-token-state.ts';
 import { describeWithService } from '../support/services.ts';
 import { dumpUnder, keysUnder, redisBinariesInstalled, startRedisCluster } from '../support/redis-cluster.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from '@jest/globals';
 import { createDatabase, migrateToLatest, type Database } from '../../src/db/index.ts';
 import { createSqlTokenState, type SqlTokenState } from '../../src/tokens/sql-token-state.ts';
-import { tokenDigest } from '../../src/tokens/digest.ts';
+import { tokenDigest } from '../../src/crypto/index.ts';
 import { POSTGRES_URL, describeWithService, postgresUp } from '../support/services.ts';
 import { adapterContract } from './adapter-contract.ts';
 

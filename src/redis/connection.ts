@@ -1,17 +1,10 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
-import { redisTlsOptions, type RedisTlsSetting } from './redis-tls.ts';
+import type { RedisConfig } from '../config/index.ts';
+import { redisTlsOptions } from './tls.ts';
 
-type HostPort = { host: string; port: number };
-
-export type RedisConnectionOptions = {
-  /** redis://[user:password@]host:port[/db] or rediss://... (TLS). */
-  url?: string;
-  /** tls: to the sentinels and to the master they name */
-  sentinel?: { name: string; sentinels: HostPort[]; password?: string; tls?: RedisTlsSetting };
-  /** tls: to every node */
-  cluster?: { nodes: HostPort[]; password?: string; tls?: RedisTlsSetting };
-  keyPrefix?: string;
+/** The `redis` configuration, plus how connection errors are reported. */
+export type RedisConnectionOptions = RedisConfig & {
   /**
    * Connection errors (refused, reset, timeouts) while ioredis reconnects.
    * Without a listener ioredis would print every one of them to the console as
@@ -111,21 +104,6 @@ export function createRedisClient(options: RedisConnectionOptions): Redis | Clus
   }
   client.on('error', onError);
   return client;
-}
-
-/** Where the client connects, for logs: never includes a password. */
-export function describeRedisTarget(options: RedisConnectionOptions): string {
-  const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
-  if (options.cluster) return `redis cluster ${list(options.cluster.nodes)}`;
-  if (options.sentinel) return `redis sentinel ${options.sentinel.name}@${list(options.sentinel.sentinels)}`;
-  if (!options.url) return 'redis (not configured)';
-  try {
-    const url = new URL(options.url);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return 'redis (unparsable URL)';
-  }
 }
 
 /** Closes a connection: QUIT when Redis answers, otherwise (Redis down) just drops the socket. */

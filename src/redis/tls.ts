@@ -1,24 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type ConnectionOptions } from 'node:tls';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError, type RedisTlsSetting } from '../config/index.ts';
 
-/**
- * TLS to Redis under Sentinel or Cluster (`rediss://` is the single node's
- * way): `true` checks the server's certificate against the system's CAs; an
- * object names files (PEM paths) read when the connection is created: `ca`
- * for a private CA, `cert` + `key` for servers that ask for a client
- * certificate (Redis does by default, `tls-auth-clients yes`), and
- * `servername` when the certificates do not name the addresses that Sentinel
- * or the cluster announce (usually IP addresses). Absent or false: no TLS.
- * There is no way to turn certificate checks off: a connection whose peer is
- * not checked is no safer than clear text against anyone on the path.
- */
-export type RedisTlsSetting = boolean | {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly servername?: string;
-};
 
 /** node:tls options for a setting; `field` (e.g. "redis.cluster.tls") names it in errors. */
 export function redisTlsOptions(setting: RedisTlsSetting | undefined, field: string): ConnectionOptions | undefined {
