@@ -17,6 +17,8 @@ import { subscribeToProviderEvents } from './events.ts';
 import { translateStoreOutages } from './outage.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
 import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
+import { explainRefusedAuthorizationCodes } from './code-refusal-hints.ts';
+import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -121,6 +123,9 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
   answerForJwtAccessTokens(provider, jwtAnswers);
   refuseUserinfoForTokensOlderThanTheirClient(provider);
+  // these two only read or reword answers the provider already gave: their place in the order does not matter
+  explainRefusedAuthorizationCodes(provider, { codeTtlSeconds: config.ttl.authorizationCode });
+  noteDroppedOfflineAccess(provider, deps.logger);
   return { provider, jwtAnswers };
 }
 
