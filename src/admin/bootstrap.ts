@@ -120,7 +120,12 @@ export async function ensureAdminClient(deps: {
   if (!existing) {
     const { clientSecret } = await deps.clients.create(adminClientOf(clientId, configured?.credentials.client_secret), validate);
     credentials = { client_id: clientId, client_secret: clientSecret! };
-    if (!configured) writePrivateFile(join(deps.keysDir, ADMIN_CLIENT_FILE), `${JSON.stringify(credentials, null, 2)}\n`);
+    if (!configured) {
+      const path = join(deps.keysDir, ADMIN_CLIENT_FILE);
+      writePrivateFile(path, `${JSON.stringify(credentials, null, 2)}\n`);
+      // where, never what: the operator's CLI reads the file
+      deps.logger?.info({ clientId, path }, `admin client created; its credentials were written to ${path} (the tessera CLI reads them)`);
+    }
     await record('client.created', clientId, { name: 'Tessera administration', scopes: [ADMIN_SCOPE], first_party: true, grants_admin: true });
   } else if (!configured) {
     throw new AdminClientConfigError(`the admin client ${clientId} exists but its credentials are missing: restore KEYS_DIR/${ADMIN_CLIENT_FILE}, or set ${ID_VARIABLE} and ${SECRET_VARIABLE} (a new secret replaces the stored one)`);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
@@ -8,6 +9,8 @@ export type { Knex };
 export interface Database {
   readonly knex: Knex;
   readonly kind: 'postgres' | 'pglite';
+  /** PGlite on disk: its directory, and whether this start created it (for the start log) */
+  readonly embedded?: { readonly path: string; readonly created: boolean };
   close(): Promise<void>;
 }
 
@@ -37,10 +40,13 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
 
   let release = () => {};
   let connection: object = {};
+  let embedded: Database['embedded'];
   if (!options.inMemory) {
     const dataDir = resolve(options.dataDir ?? './data');
     release = await lockDataDir(dataDir);
-    connection = { filename: join(dataDir, 'pgdata') };
+    const path = join(dataDir, 'pgdata');
+    embedded = { path, created: !existsSync(path) };
+    connection = { filename: path };
   }
   try {
     const knex = knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, dialect: 'postgres', connection });
@@ -48,6 +54,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     return {
       knex,
       kind: 'pglite',
+      embedded,
       close: async () => {
         try { await knex.destroy(); } finally { release(); }
       },

@@ -1,7 +1,7 @@
 export {
   loadOrCreateKeys, publicJwks, generateSigningKey, writePrivateFile,
   stageSigningKeys, activateSigningKeys, retireSigningKeys, listSigningKeys,
-  type KeyMaterial, type RotationResult,
+  type KeyMaterial, type RotationResult, type CreatedKeyFile,
 } from './keystore.ts';
 export { longestSignedTokenTtl } from './retention.ts';
 export type { KeyDescription, KeyStatus } from './signing-key-set.ts';

@@ -47,11 +47,16 @@ function readSigningKeys(signingPath: string): StoredKey[] {
   return parseSigningKeyFile(JSON.parse(readFileSync(signingPath, 'utf8')), signingPath);
 }
 
+/** What a first start wrote: which file, and what it holds (never the content). */
+export interface CreatedKeyFile { path: string; holds: 'signing keys' | 'secrets' }
+
 /**
  * Reads the key material from keysDir, creating what is missing on first start
- * (files mode 0600, written atomically). Nothing here is ever logged.
+ * (files mode 0600, written atomically). Nothing here is ever logged; the
+ * caller learns through `onCreated` which files this call wrote (not those
+ * another instance starting at the same moment won the race for).
  */
-export async function loadOrCreateKeys(keysDir: string): Promise<KeyMaterial> {
+export async function loadOrCreateKeys(keysDir: string, options: { onCreated?: (file: CreatedKeyFile) => void } = {}): Promise<KeyMaterial> {
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   const signingPath = join(keysDir, SIGNING_FILE);
   const secretsPath = join(keysDir, SECRETS_FILE);
@@ -60,14 +65,15 @@ export async function loadOrCreateKeys(keysDir: string): Promise<KeyMaterial> {
     const now = new Date().toISOString();
     const keys: StoredKey[] = [];
     for (const alg of SIGNING_ALGORITHMS) keys.push({ ...await generateSigningKey(alg), status: 'current', createdAt: now, activatedAt: now });
-    createPrivateFileIfAbsent(signingPath, serialize(keys));
+    if (createPrivateFileIfAbsent(signingPath, serialize(keys))) options.onCreated?.({ path: signingPath, holds: 'signing keys' });
   }
   if (!existsSync(secretsPath)) {
-    createPrivateFileIfAbsent(secretsPath, JSON.stringify({
+    const created = createPrivateFileIfAbsent(secretsPath, JSON.stringify({
       cookieKeys: [randomSecret()],
       csrfSecret: randomSecret(),
       dpopNonceSecret: randomBytes(32).toString('hex'),
     }, null, 2));
+    if (created) options.onCreated?.({ path: secretsPath, holds: 'secrets' });
   }
 
   const stored = inSigningOrder(readSigningKeys(signingPath));

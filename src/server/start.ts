@@ -77,7 +77,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     const applied = await migrateToLatest(db.knex);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-    const keys = await loadOrCreateKeys(config.keysDir);
+    if (db.embedded) {
+      logger.info({ path: db.embedded.path }, `${db.embedded.created ? 'created the embedded database (PGlite)' : 'embedded database (PGlite)'} in ${db.embedded.path}`);
+    }
+    const keys = await loadOrCreateKeys(config.keysDir, {
+      // where, never what
+      onCreated: ({ path, holds }) => logger.info({ path }, `generated ${holds === 'signing keys' ? 'signing keys (RS256, ES256)' : 'secrets (cookie keys, CSRF and DPoP nonce secrets)'} into ${path}`),
+    });
     const tokenState = createTokenState(config, db, logger);
     cleanups.unshift(() => tokenState.close());
     // brute-force counters live with the token state, so every instance sees them
