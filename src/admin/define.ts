@@ -4,16 +4,27 @@ import type { Config } from '../config/index.ts';
 import type { KeyMaterial } from '../keys/index.ts';
 import type { Revocation, TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type { Services } from '../server/app.ts';
+import type { AccountRepository, PasswordHasher } from '../accounts/index.ts';
+import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import type { FieldError } from './problem.ts';
 import type { JsonSchema } from './schemas/common.ts';
+
+/** The domain services the admin endpoints work with (the composition root passes its own). */
+export interface AdminServices {
+  accounts: AccountRepository;
+  hasher: PasswordHasher;
+  clients: ClientRepository;
+  resources: ResourceServerRepository;
+  audit: AuditLog;
+}
 
 export interface AdminRouterDeps {
   config: Config;
   provider: Provider;
   keys: KeyMaterial;
   tokenState: TokenState;
-  services: Services;
+  services: AdminServices;
   revocation: Revocation;
   logger: Logger;
 }

@@ -1,8 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
-import { HashingOverloadedError } from '../accounts/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
+import { retryAfterFor, UNAVAILABLE_MESSAGE } from '../http/index.ts';
 import { AdminProblem } from './define.ts';
 import { problem } from './problem.ts';
 
@@ -17,9 +16,10 @@ export function adminErrors(logger: Logger) {
       await next();
     } catch (error) {
       if (error instanceof AdminProblem) return problem(ctx, error.status, error.title, error.detail, error.errors);
-      if (error instanceof HashingOverloadedError || isStoreUnavailable(error)) {
-        ctx.set('Retry-After', String(error instanceof HashingOverloadedError ? error.retryAfterSeconds : RETRY_AFTER_SECONDS));
-        return problem(ctx, 503, 'Service Unavailable', 'the service is temporarily unavailable; try again shortly');
+      const retryAfter = retryAfterFor(error);
+      if (retryAfter !== undefined) {
+        ctx.set('Retry-After', retryAfter);
+        return problem(ctx, 503, 'Service Unavailable', UNAVAILABLE_MESSAGE);
       }
       const err = error as Error & { status?: number; expose?: boolean };
       if (err.status && err.status >= 400 && err.status < 500) {

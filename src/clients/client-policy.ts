@@ -6,6 +6,9 @@ import { OIDC_SCOPES } from './oidc-scopes.ts';
  * offers, and nothing else. An absent or empty allow-list allows nothing.
  */
 
+/** First-party clients skip consent and may use the password grant: only when registered so. */
+export const isFirstParty = (client: unknown): boolean => (client as { first_party?: unknown } | undefined)?.first_party === true;
+
 /** The scope of Tessera's own admin API: reserved, no resource server may declare it. */
 export const ADMIN_SCOPE = 'admin';
 

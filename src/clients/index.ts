@@ -1,6 +1,6 @@
 export { createClientRepository, tokensNotBeforeOf, type ClientRecord, type ClientRepository, type NewClient } from './repository.ts';
 export { singleProcessChanges, sqlClientChanges, type ClientChangeLog } from './client-changes.ts';
-export { createResourceServerRepository, ResourceServerExistsError, type ResourceServer, type ResourceServerRepository, type NewResourceServer } from './resource-servers.ts';
+export { createResourceServerRepository, MAX_RESOURCE_TTL, ResourceServerExistsError, type ResourceServer, type ResourceServerRepository, type NewResourceServer } from './resource-servers.ts';
 export { clientSecretMatches, digestClientSecret, generateClientSecret } from './secrets.ts';
-export { ADMIN_SCOPE, REGISTRABLE_GRANT_TYPES, allowListOf, allowedScopes, allowedOidcScopes, registrationProblems, type FieldProblem, type Offer } from './scope-policy.ts';
+export { ADMIN_SCOPE, REGISTRABLE_GRANT_TYPES, allowListOf, allowedScopes, allowedOidcScopes, isFirstParty, registrationProblems, type FieldProblem, type Offer } from './client-policy.ts';
 export { OIDC_SCOPES } from './oidc-scopes.ts';

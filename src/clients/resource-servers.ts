@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import { createTtlCache } from './ttl-cache.ts';
-import type { Offer } from './scope-policy.ts';
+import type { Offer } from './client-policy.ts';
+
+/** The longest access-token lifetime a resource server may ask for (seconds): bounds key retention too. */
+export const MAX_RESOURCE_TTL = 86400;
 
 export interface ResourceServer {
   readonly identifier: string;

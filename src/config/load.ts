@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { Config } from './types.ts';
-import { isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from '../http/proxy-trust.ts';
+import { isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from '../http/index.ts';
 
 const configDir = new URL('../../config/', import.meta.url);
 const readJson = (path: string | URL) => JSON.parse(readFileSync(path, 'utf8'));

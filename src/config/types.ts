@@ -1,4 +1,4 @@
-import type { ProxyTrustConfig } from '../http/proxy-trust.ts';
+import type { ProxyTrustConfig } from '../http/index.ts';
 
 export interface PasswordHashingConfig {
   readonly memoryCost: number;

@@ -3,8 +3,7 @@ import { errors } from 'oidc-provider';
 import type { CredentialCheck } from '../accounts/service.ts';
 import { HashingOverloadedError } from '../accounts/password-hashing.ts';
 import { OIDC_SCOPES } from '../clients/oidc-scopes.ts';
-import { allowedScopes } from '../clients/index.ts';
-import { isFirstParty } from '../provider/grants.ts';
+import { allowedScopes, isFirstParty } from '../clients/index.ts';
 
 /*
  * The resource owner password credentials grant (RFC 6749 §4.3), for trusted

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { NodeHandler } from './request-id.ts';
 import { BlockList, isIP } from 'node:net';
 
 /*
@@ -163,7 +164,6 @@ export function resolveForwarded(trust: ProxyTrust | undefined, peer: string, he
   };
 }
 
-type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 function setOrRemove(headers: IncomingHttpHeaders, name: 'x-forwarded-for' | 'x-forwarded-proto' | 'x-forwarded-host', value: string | undefined) {
   if (value === undefined) delete headers[name];

@@ -48,4 +48,25 @@ export function isStoreUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** How long a client should wait before trying again after a 503, unless the error says otherwise. */
 export const RETRY_AFTER_SECONDS = 5;
+
+/** The one wording of "try again later", on pages, in OAuth errors and in problem documents. */
+export const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable. Try again shortly.';
+
+/** The OAuth error body of a 503 (RFC 6749's temporarily_unavailable). */
+export const unavailableOAuthError = () => ({ error: 'temporarily_unavailable', error_description: UNAVAILABLE_MESSAGE });
+
+/**
+ * The one decision every HTTP surface makes about a failure: does it mean
+ * "503, try again after N seconds"? Yes for a store that cannot be reached,
+ * and for an error that asks for a 503 itself (password hashing at capacity
+ * carries status 503 and its own Retry-After). Returns the Retry-After value,
+ * or undefined when the failure is something else.
+ */
+export function retryAfterFor(error: unknown): string | undefined {
+  const asked = error as { status?: unknown; headers?: Record<string, unknown> } | null | undefined;
+  if (!isStoreUnavailable(error) && asked?.status !== 503) return undefined;
+  const retryAfter = asked?.headers?.['retry-after'];
+  return typeof retryAfter === 'string' || typeof retryAfter === 'number' ? String(retryAfter) : String(RETRY_AFTER_SECONDS);
+}

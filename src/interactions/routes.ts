@@ -10,7 +10,7 @@ import { logoutPage, loggedOutPage } from '../../views/logout.ts';
 import { errorPage } from '../../views/error.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
-import { requestIdOf } from '../server/front-door.ts';
+import { requestIdOf, retryAfterFor, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from '../http/index.ts';
 
 export type VerifyCredentialsResult =
   | { ok: true; accountId: string }
@@ -105,8 +105,9 @@ function pageForError(err: unknown): PageError {
   if (status === 413) {
     return new PageError(413, 'That was too much data', 'The form you sent was larger than allowed. Go back and try again.');
   }
-  if (status === 503) {
-    return new PageError(503, 'Temporarily unavailable', 'The service is busy or under maintenance. Try again in a moment.');
+  // a store outage, or an error that asks for 503 itself (password hashing at capacity)
+  if (retryAfterFor(err) !== undefined) {
+    return new PageError(503, 'Temporarily unavailable', UNAVAILABLE_MESSAGE);
   }
   if (status < 500) {
     return new PageError(status, 'The request could not be processed', 'Go back to the application you came from and try again.');
@@ -122,8 +123,7 @@ async function interactionBoundary(ctx: Context, next: Next): Promise<void> {
   } catch (err) {
     const page = pageForError(err);
     if (page.status >= 500) ctx.app.emit('error', err, ctx);
-    const retryAfter = (err as { headers?: Record<string, unknown> } | null)?.headers?.['retry-after'];
-    if (page.status === 503) ctx.set('Retry-After', typeof retryAfter === 'string' || typeof retryAfter === 'number' ? String(retryAfter) : '5');
+    if (page.status === 503) ctx.set('Retry-After', retryAfterFor(err) ?? String(RETRY_AFTER_SECONDS));
     ctx.set('Cache-Control', 'no-store');
     sendPage(ctx, page.status, errorPage({ title: page.title, message: page.message, requestId: pageRequestId(ctx) }));
   }

@@ -1,5 +1,5 @@
 import type { TtlConfig } from '../config/index.ts';
-import { MAX_RESOURCE_TTL } from '../admin/schemas/resources.ts';
+import { MAX_RESOURCE_TTL } from '../clients/index.ts';
 
 /**
  * How long a signing key must stay accepted after it stopped signing: the

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Database } from '../db/index.ts';
 import type { TokenState } from '../tokens/index.ts';
-import { RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
+import { RETRY_AFTER_SECONDS } from '../http/index.ts';
 
 /** /healthz: the process answers. /readyz: its stores answer too. */
 export function createOperationsRouter(deps: { db: Database; tokenState: TokenState }): Router {

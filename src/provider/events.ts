@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from '../observability/index.ts';
-import { requestIdOf } from '../server/front-door.ts';
+import { requestIdOf } from '../http/index.ts';
 
 /**
  * Provider errors are logged without their token-bearing context. The error

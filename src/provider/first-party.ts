@@ -1,7 +1,6 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import { allowedOidcScopes } from '../clients/index.ts';
+import { allowedOidcScopes, isFirstParty } from '../clients/index.ts';
 
-const isFirstParty = (client: unknown) => (client as { first_party?: boolean }).first_party === true;
 
 /**
  * First-party clients are trusted: their users are not asked for consent, the
@@ -50,4 +49,3 @@ export function firstPartyInteractionPolicy() {
   return policy;
 }
 
-export { isFirstParty };

@@ -12,7 +12,7 @@ import { resourceIndicatorsConfiguration } from './resource-servers.ts';
 import { registerPasswordGrant } from '../grants/index.ts';
 import { routeAdapters, compareSecretsByDigest, reuseBuiltClients, allowCorsFromOwnRedirectOrigins } from './client-store.ts';
 import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
-import { loadExistingGrant, firstPartyInteractionPolicy } from './grants.ts';
+import { loadExistingGrant, firstPartyInteractionPolicy } from './first-party.ts';
 import { subscribeToProviderEvents } from './events.ts';
 import { translateStoreOutages } from './outage.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
@@ -22,7 +22,6 @@ import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
-export { isFirstParty } from './grants.ts';
 export { clientMetadataValidator, InvalidClientMetadataError } from './client-store.ts';
 export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
 

@@ -4,7 +4,7 @@ import { parse as parseForm } from 'node:querystring';
 import { decodeProtectedHeader } from 'jose';
 import { errors, type Client, type default as Provider } from 'oidc-provider';
 import type { JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
+import { isStoreUnavailable, RETRY_AFTER_SECONDS, unavailableOAuthError } from '../http/index.ts';
 
 /*
  * Introspection and revocation of JWT access tokens, answered before the
@@ -201,7 +201,7 @@ export function jwtEndpointsFastPath(deps: { provider: Provider; answers: JwtAcc
       // another client's token at revocation: the provider words that refusal itself
       if (error instanceof errors.InvalidRequest) return next(replayed(req, body), res);
       if (isStoreUnavailable(error)) {
-        return send(res, 503, { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Try again shortly.' });
+        return send(res, 503, unavailableOAuthError());
       }
       throw error; // logged by the front door, answered with a generic 500
     }

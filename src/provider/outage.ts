@@ -1,6 +1,5 @@
 import type Provider from 'oidc-provider';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
-import { requestIdOf } from '../server/front-door.ts';
+import { isStoreUnavailable, requestIdOf, RETRY_AFTER_SECONDS, unavailableOAuthError, UNAVAILABLE_MESSAGE } from '../http/index.ts';
 import { errorPage } from '../../views/error.ts';
 
 /**
@@ -16,11 +15,10 @@ export function translateStoreOutages(provider: Provider): void {
     if (!ctx.state.storeUnavailable) return;
     ctx.status = 503;
     ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-    const message = 'The service is temporarily unavailable. Try again shortly.';
     if (ctx.response.is('html')) {
-      ctx.body = errorPage({ title: 'Temporarily unavailable', message, requestId: requestIdOf(ctx) ?? '' });
+      ctx.body = errorPage({ title: 'Temporarily unavailable', message: UNAVAILABLE_MESSAGE, requestId: requestIdOf(ctx) ?? '' });
     } else {
-      ctx.body = { error: 'temporarily_unavailable', error_description: message };
+      ctx.body = unavailableOAuthError();
     }
   });
 }

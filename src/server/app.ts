@@ -14,8 +14,8 @@ import { createInteractionRouter } from '../interactions/routes.ts';
 import { createAdminRouter } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
-import { claimedByRouters, frontDoor, type NodeHandler } from './front-door.ts';
-import { believeTrustedProxies } from '../http/proxy-trust.ts';
+import { claimedByRouters, frontDoor } from './front-door.ts';
+import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
 
 export interface AppDependencies {
   config: Config;

@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SAFE_REQUEST_ID, type NodeHandler } from '../http/index.ts';
 import type Router from '@koa/router';
 import { createAccessLog, type Logger } from '../observability/index.ts';
 import { LAYOUT_STYLE_HASH } from '../../views/layout.ts';
 
-export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
-
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 // `script-src` with no source allows no script (as 'none' would), and gives
 // oidc-provider a directive to add the hash of its one inline script to on the
@@ -78,15 +75,6 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
       }
     });
   };
-}
-
-/**
- * The id the front door gave this request: on the response from the start, so
- * readable from either Koa app's context (the incoming X-Request-Id header is
- * not: an unsafe one was replaced).
- */
-export function requestIdOf(ctx: { response: { get(field: string): string } }): string | undefined {
-  return ctx.response.get('X-Request-Id') || undefined;
 }
 
 const firstSegmentOf = (path: string) => {

@@ -1,8 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from '../observability/index.ts';
 import { errorPage } from '../../views/error.ts';
-import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../http/store-outage.ts';
-import { requestIdOf } from './front-door.ts';
+import { requestIdOf, retryAfterFor, unavailableOAuthError, UNAVAILABLE_MESSAGE } from '../http/index.ts';
 
 /** The request id the front door gave this request, for pages and problem documents. */
 export function adoptRequestId() {
@@ -25,23 +24,23 @@ export function errorBoundary(logger: Logger) {
     try {
       await next();
     } catch (error) {
-      const err = error as Error & { status?: number; expose?: boolean; headers?: Record<string, string> };
-      // an error that asks for 503 itself (e.g. password hashing overloaded) keeps it
-      const unavailable = isStoreUnavailable(err) || err.status === 503;
+      const err = error as Error & { status?: number; expose?: boolean };
+      const retryAfter = retryAfterFor(err);
+      const unavailable = retryAfter !== undefined;
       const status = unavailable ? 503 : (err.status && err.status < 500 ? err.status : 500);
       if (status >= 500) {
         logger.error({ requestId: ctx.state.requestId, err: { name: err.name, message: err.message, stack: unavailable ? undefined : err.stack } }, unavailable ? 'service unavailable' : 'unhandled error');
       }
-      if (unavailable) ctx.set('Retry-After', err.headers?.['retry-after'] ?? String(RETRY_AFTER_SECONDS));
+      if (unavailable) ctx.set('Retry-After', retryAfter);
       ctx.status = status;
-      const message = status === 503 ? 'The service is temporarily unavailable. Try again shortly.'
+      const message = status === 503 ? UNAVAILABLE_MESSAGE
         : status >= 500 ? 'Something went wrong on our side.' : (err.expose ? err.message : 'The request could not be processed.');
       if (wantsHtml(ctx)) {
         ctx.type = 'html';
         ctx.body = errorPage({ title: status >= 500 ? 'Something went wrong' : 'Bad request', message, requestId: ctx.state.requestId });
       } else {
         ctx.body = status === 503
-          ? { error: 'temporarily_unavailable', error_description: message }
+          ? unavailableOAuthError()
           : status >= 500 ? { error: 'server_error', error_description: message } : { error: 'invalid_request', error_description: message };
       }
     }

@@ -3,7 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import { createLogger } from '../../src/observability/index.ts';
-import { claimedByRouters, frontDoor, type NodeHandler } from '../../src/server/front-door.ts';
+import { claimedByRouters, frontDoor } from '../../src/server/front-door.ts';
+import type { NodeHandler } from '../../src/http/index.ts';
 
 interface Answer { status: number; body: string; headers: Headers }
 

@@ -1,5 +1,5 @@
 import { reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
-import { MAX_RESOURCE_TTL } from '../schemas/resources.ts';
+import { MAX_RESOURCE_TTL } from '../../clients/index.ts';
 import { revokeTokenSchema, type RevokeTokenBody } from '../schemas/tokens.ts';
 
 /**

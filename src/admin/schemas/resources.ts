@@ -1,3 +1,4 @@
+import { MAX_RESOURCE_TTL } from '../../clients/index.ts';
 import { absoluteUri, list, object, scopeToken, text, type JsonSchema } from './common.ts';
 
 export interface CreateResourceBody {
@@ -9,7 +10,6 @@ export interface CreateResourceBody {
 }
 
 /** The longest access-token lifetime a resource server may ask for. */
-export const MAX_RESOURCE_TTL = 86400;
 
 export const createResourceSchema: JsonSchema = {
   title: 'CreateResource',

@@ -1,0 +1,5 @@
+// HTTP helpers every surface shares (front door, Tessera's app, the provider's
+// middleware, the admin API). A leaf: it imports no other folder of src/.
+export { isStoreUnavailable, retryAfterFor, unavailableOAuthError, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from './store-outage.ts';
+export { requestIdOf, SAFE_REQUEST_ID, type NodeHandler } from './request-id.ts';
+export { believeTrustedProxies, isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from './proxy-trust.ts';
