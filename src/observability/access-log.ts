@@ -16,8 +16,8 @@ const INFO = 30;
  * `logger.info({ requestId, method, path, status, ms }, 'request')` writes, to
  * the same destination, but formatted here. These lines hold none of the
  * fields redaction is for, and writing them through pino (child logger,
- * serializers, redaction set-up) cost several times more than the line itself,
- * about 8% of a token request.
+ * serializers, redaction set-up) costs several times more than the line itself,
+ * on every request.
  */
 export function createAccessLog(logger: Logger): (entry: AccessLogEntry) => void {
   const destination = (logger as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym];

@@ -39,9 +39,9 @@ let stdoutStream: DestinationStream | undefined;
 
 /**
  * Lines go to stdout in batches: queued, and written 4 KiB at a time, or at
- * the latest every 250 ms. One write per line cost about 5% of a token
- * request; handing each batch to libuv's pool (an asynchronous write) cost
- * about as much again, in thread switches on a busy core. What is queued is
+ * the latest every 250 ms: one write per line would be a system call per
+ * request on the event loop, and handing each batch to libuv's pool (an
+ * asynchronous write) trades that for thread switches on a busy core. What is queued is
  * written before the process exits, on a crash too; only a SIGKILL can lose
  * the last quarter second of lines. One stream per process, shared by every
  * logger writing to stdout.

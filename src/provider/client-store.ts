@@ -38,8 +38,8 @@ export function compareSecretsByDigest(ClientModel: { prototype: { compareClient
 
 /**
  * Client.find builds a Client from the adapter's metadata and, on every call,
- * serializes and hashes that metadata to find the Client it built before
- * (about 2% of a client_credentials request). The repository hands out the
+ * serializes and hashes that metadata to find the Client it built before,
+ * work repeated on every token request. The repository hands out the
  * same metadata object for as long as it caches it, so the built Client is
  * remembered per metadata object instead: a changed or deleted client yields
  * a new object (or none) and so a new Client, as before. Every built client

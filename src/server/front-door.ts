@@ -37,7 +37,8 @@ export interface FrontDoorOptions {
  * the apps from the response), the security headers and one access-log line.
  * Then Tessera's own paths go to its Koa app and the protocol endpoints
  * straight to oidc-provider (a Koa app itself): running the provider inside an
- * outer Koa app cost about a tenth of a token request.
+ * outer Koa app would put a second middleware stack, context and response
+ * handling on every token request.
  */
 export function frontDoor(options: FrontDoorOptions): NodeHandler {
   const { https, isTesseraPath, tessera, provider } = options;
