@@ -1,4 +1,4 @@
-export type { TokenState, AdapterFactory, JtiDenylist, IssuedJwtIndex, GrantIndex } from './types.ts';
-export { createSqlTokenState, type SqlTokenState } from './sql-token-state.ts';
-export { GRANTABLE_MODELS } from './grantable.ts';
+export type { TokenState, AdapterFactory } from './types.ts';
+export { createSqlTokenState } from './sql-token-state.ts';
+export { createRedisTokenState } from './redis-token-state.ts';
 export { createRevocation, type Revocation } from './revocation.ts';

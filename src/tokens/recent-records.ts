@@ -2,7 +2,7 @@
  * What a single-process SQL token state (embedded PGlite: one process owns the
  * database, guarded by its lock file, and makes every write) has written
  * itself, kept in memory so that reading it back costs no SQL statement (an
- * embedded statement costs 0.3–0.6 ms of CPU on the event loop).
+ * embedded statement runs on the event loop's CPU).
  *
  * Written through: an entry is set, changed or marked deleted only after its
  * SQL write succeeded, never from a read, so it cannot hold anything the
@@ -31,84 +31,87 @@ export type RecentLookup = { known: false } | { known: true; row: RecentRow | un
 const UNKNOWN: RecentLookup = { known: false };
 const ABSENT: RecentLookup = { known: true, row: undefined };
 
-export class RecentRecords {
-  readonly #maxEntries: number;
+export type RecentRecords = ReturnType<typeof createRecentRecords>;
+
+export function createRecentRecords(options: { maxEntries?: number } = {}) {
+  const maxEntries = options.maxEntries ?? 50_000;
   // by key (the id's digest), oldest first; null: deleted by this process
-  readonly #rows = new Map<string, RecentRow | null>();
-  readonly #keysByGrant = new Map<string, Set<string>>();
+  const rows = new Map<string, RecentRow | null>();
+  const keysByGrant = new Map<string, Set<string>>();
 
-  constructor(options: { maxEntries?: number } = {}) {
-    this.#maxEntries = options.maxEntries ?? 50_000;
+  /** Drops what is known of `key`: it is read from SQL again. */
+  function forget(key: string): void {
+    const row = rows.get(key);
+    if (row === undefined) return;
+    rows.delete(key);
+    const keys = row?.grant_id ? keysByGrant.get(row.grant_id) : undefined;
+    keys?.delete(key);
+    if (keys?.size === 0) keysByGrant.delete(row!.grant_id!);
   }
 
-  get size(): number {
-    return this.#rows.size;
-  }
-
-  /** The row of (model, key) if this process knows it, or that it knows there is none. */
-  lookup(model: string, key: string): RecentLookup {
-    if (!KEPT_MODELS.has(model)) return UNKNOWN;
-    const row = this.#rows.get(key);
-    if (row === null) return ABSENT;
-    if (!row) return UNKNOWN;
-    if (row.expires_at !== null && row.expires_at.getTime() <= Date.now()) {
-      this.forget(key);
-      return ABSENT;
-    }
-    return row.model === model ? { known: true, row } : ABSENT;
-  }
-
-  /** After an upsert: the row as written. */
-  remember(row: RecentRow): void {
-    if (!KEPT_MODELS.has(row.model)) return;
-    this.#set(row.key, row);
-    if (row.grant_id) {
-      let keys = this.#keysByGrant.get(row.grant_id);
-      if (!keys) this.#keysByGrant.set(row.grant_id, (keys = new Set()));
-      keys.add(row.key);
-    }
-  }
-
-  /** After an atomic consume. */
-  consumed(key: string, at: number): void {
-    const row = this.#rows.get(key);
-    if (row) this.#rows.set(key, { ...row, consumed_at: at });
+  function set(key: string, row: RecentRow | null): void {
+    forget(key);
+    rows.set(key, row);
+    if (rows.size > maxEntries) forget(rows.keys().next().value!);
   }
 
   /** After a delete: the key is known to hold nothing. */
-  deleted(model: string, key: string): void {
-    if (KEPT_MODELS.has(model)) this.#set(key, null);
+  function deleted(model: string, key: string): void {
+    if (KEPT_MODELS.has(model)) set(key, null);
   }
 
-  /** After deleting a grant's records of `models`. */
-  deletedOfGrant(grantId: string, models: ReadonlySet<string>): void {
-    for (const key of [...this.#keysByGrant.get(grantId) ?? []]) {
-      const model = this.#rows.get(key)?.model;
-      if (model && models.has(model)) this.deleted(model, key);
-    }
-  }
+  return {
+    get size(): number {
+      return rows.size;
+    },
 
-  /** Drops what is known of `key`: it is read from SQL again. */
-  forget(key: string): void {
-    const row = this.#rows.get(key);
-    if (row === undefined) return;
-    this.#rows.delete(key);
-    const keys = row?.grant_id ? this.#keysByGrant.get(row.grant_id) : undefined;
-    keys?.delete(key);
-    if (keys?.size === 0) this.#keysByGrant.delete(row!.grant_id!);
-  }
+    /** The row of (model, key) if this process knows it, or that it knows there is none. */
+    lookup(model: string, key: string): RecentLookup {
+      if (!KEPT_MODELS.has(model)) return UNKNOWN;
+      const row = rows.get(key);
+      if (row === null) return ABSENT;
+      if (!row) return UNKNOWN;
+      if (row.expires_at !== null && row.expires_at.getTime() <= Date.now()) {
+        forget(key);
+        return ABSENT;
+      }
+      return row.model === model ? { known: true, row } : ABSENT;
+    },
 
-  #set(key: string, row: RecentRow | null): void {
-    this.forget(key);
-    this.#rows.set(key, row);
-    if (this.#rows.size > this.#maxEntries) this.forget(this.#rows.keys().next().value!);
-  }
+    /** After an upsert: the row as written. */
+    remember(row: RecentRow): void {
+      if (!KEPT_MODELS.has(row.model)) return;
+      set(row.key, row);
+      if (row.grant_id) {
+        let keys = keysByGrant.get(row.grant_id);
+        if (!keys) keysByGrant.set(row.grant_id, (keys = new Set()));
+        keys.add(row.key);
+      }
+    },
 
-  /** Drops expired rows (the table's go with purgeExpired). */
-  sweep(): void {
-    const now = Date.now();
-    for (const [key, row] of this.#rows) {
-      if (row && row.expires_at !== null && row.expires_at.getTime() <= now) this.forget(key);
-    }
-  }
+    /** After an atomic consume. */
+    consumed(key: string, at: number): void {
+      const row = rows.get(key);
+      if (row) rows.set(key, { ...row, consumed_at: at });
+    },
+
+    deleted,
+
+    /** After deleting a grant's records of `models`. */
+    deletedOfGrant(grantId: string, models: ReadonlySet<string>): void {
+      for (const key of [...keysByGrant.get(grantId) ?? []]) {
+        const model = rows.get(key)?.model;
+        if (model && models.has(model)) deleted(model, key);
+      }
+    },
+
+
+    /** Drops expired rows (the table's go with purgeExpired). */
+    sweep(): void {
+      const now = Date.now();
+      for (const [key, row] of rows) {
+        if (row && row.expires_at !== null && row.expires_at.getTime() <= now) forget(key);
+      }
+    },
+  };
 }

@@ -1,14 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { tokenDigest } from '../crypto/index.ts';
-import { GRANTABLE_MODELS as GRANTABLE } from './grantable.ts';
-import { coalesceByKey } from './coalesce.ts';
-import { withoutSessionCookie } from './at-rest.ts';
 import { closeRedisClient } from '../redis/index.ts';
-import type { TokenState } from './types.ts';
+import { consumeRefused, onePerModel } from './adapters.ts';
+import { newAlias, recordKeyOf } from './aliases.ts';
+import { storedPayload } from './at-rest.ts';
+import { GRANTABLE_MODELS } from './grantable.ts';
 import { createRedisClientChanges } from './redis-client-changes.ts';
+import { createRedisJwtRevocation } from './redis-jwt-revocation.ts';
+import { epochSeconds, ttlMsOf } from './time.ts';
+import type { TokenState } from './types.ts';
 
 /*
  * Key layout (P = prefix, d = tokenDigest(id)). Every key has a TTL, and every
@@ -19,21 +20,15 @@ import { createRedisClientChanges } from './redis-client-changes.ts';
  *                                     consumed), consumed, userCodeDigest
  *   PSession:uid:<digest(uid)>        → d
  *   PDeviceCode:userCode:<digest>     → d
- *   PDeviceCode:alias:<digest(alias)> → d   (see findByUserCode)
+ *   PDeviceCode:alias:<digest(alias)> → d   (aliases.ts)
  *   Pgrant:<grantId>                  zset "<Model>:<d>" by expiry (ms)
  *   Paccount:<digest(accountId)>      zset grantId by expiry (ms)
  *   Pclient:<digest(clientId)>        zset grantId by expiry (ms)
- *   Pjwt:<grantId>                    zset jti by expiry (ms)
- *   Pdeny:<digest(jti)>               "1"
+ *   Pjwt:<grantId>                    zset jti by expiry (ms)  (these two:
+ *   Pdeny:<digest(jti)>               "1"                       redis-jwt-revocation.ts)
  *   Pclientgen:<digest(clientId)>     newest client generation announced
  *                                     (redis-client-changes.ts)
  */
-
-/**
- * Handles handed out by findByUserCode start with this. Real ids are nanoids
- * ([A-Za-z0-9_-]), so they can never be mistaken for one.
- */
-const ALIAS_MARK = 'alias.';
 
 const SCRIPTS = {
   // Replace the record as a whole, keeping nothing of the previous version.
@@ -92,21 +87,8 @@ function defineScripts(client: Client): Scripts {
   return scripts;
 }
 
-/** HGETALL as a flat [field, value, ...] array (what Lua returns) → object. */
-function fromPairs(flat: unknown): Stored {
-  const pairs = flat as string[];
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i]] = pairs[i + 1];
-  return out;
-}
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-export function createRedisTokenState(client: Client, options: { prefix?: string } = {}): TokenState {
-  const prefix = options.prefix ?? 'tessera:';
-  const scripts = defineScripts(client);
-
-  const keys = {
+function keysUnder(prefix: string) {
+  return {
     record: (model: string, d: string) => `${prefix}${model}:${d}`,
     uid: (uid: string) => `${prefix}Session:uid:${tokenDigest(uid)}`,
     userCode: (model: string, ucd: string) => `${prefix}${model}:userCode:${ucd}`,
@@ -117,221 +99,176 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
     jwts: (grantId: string) => `${prefix}jwt:${grantId}`,
     deny: (jti: string) => `${prefix}deny:${tokenDigest(jti)}`,
   };
+}
 
+/** What every adapter of one Redis token state works with. */
+interface RedisStore {
+  client: Client;
+  scripts: Scripts;
+  keys: ReturnType<typeof keysUnder>;
+  /** Adds to an index (a zset by expiry in ms) that lives as long as its longest-lived member. */
+  indexAdd: (key: string, member: string, expiresAtMs: number) => Promise<unknown>;
+  revokeJwtsOfGrant: (grantId: string) => Promise<void>;
+}
+
+/** HGETALL as a flat [field, value, ...] array (what Lua returns) → object. */
+function fromPairs(flat: unknown): Stored {
+  const pairs = flat as string[];
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) out[pairs[i]] = pairs[i + 1];
+  return out;
+}
+
+function toPayload(stored: Stored): AdapterPayload | undefined {
+  if (!stored.payload) return undefined;
+  const payload = JSON.parse(stored.payload) as AdapterPayload;
+  if (stored.consumed !== undefined) payload.consumed = JSON.parse(stored.consumed);
+  return payload;
+}
+
+/** Deletes a record and the indexes that point at it; returns what it held. */
+async function removeRecord(store: RedisStore, model: string, d: string, fromGrantIndex: boolean): Promise<AdapterPayload | undefined> {
+  const { client, scripts, keys } = store;
+  const stored = fromPairs(await scripts.tesseraTake(keys.record(model, d)));
+  const payload = toPayload(stored);
+  if (!payload) return undefined;
+  const cleanups: Array<Promise<unknown>> = [];
+  if (model === 'Session' && payload.uid) {
+    cleanups.push(scripts.tesseraDelIfEquals(keys.uid(payload.uid), d));
+  }
+  if (stored.userCodeDigest) {
+    cleanups.push(scripts.tesseraDelIfEquals(keys.userCode(model, stored.userCodeDigest), d));
+  }
+  if (fromGrantIndex && GRANTABLE_MODELS.has(model) && payload.grantId) {
+    cleanups.push(client.zrem(keys.grant(payload.grantId), `${model}:${d}`));
+  }
+  await Promise.all(cleanups);
+  return payload;
+}
+
+/** oidc-provider adapter of one model over Redis. */
+function createRedisAdapter(model: string, store: RedisStore): Adapter {
+  const { client, scripts, keys, indexAdd } = store;
+  const resolveAlias = (alias: string) => client.get(keys.alias(model, alias));
+  const keyOf = (id: string) => recordKeyOf(id, resolveAlias);
+  const read = async (d: string) => toPayload((await client.hgetall(keys.record(model, d))) as Stored);
+
+  const adapter: Adapter = {
+    async upsert(id, payload, expiresIn) {
+      // Everything in the token state must expire; oidc-provider passes a
+      // TTL for every model when ttl.<Model> is configured (it is by default).
+      if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) {
+        throw new TypeError(`${model}: upsert needs expiresIn (configure ttl.${model})`);
+      }
+      if (expiresIn <= 0) {
+        // Already expired: storing it would only keep a dead record around.
+        return adapter.destroy(id);
+      }
+      const d = await keyOf(id);
+      const ttlMs = ttlMsOf(expiresIn);
+      const expiresAtMs = Date.now() + ttlMs;
+
+      const fields: string[] = ['payload', JSON.stringify(storedPayload(model, payload))];
+      if (payload.consumed !== undefined) fields.push('consumed', JSON.stringify(payload.consumed));
+      const ucd = payload.userCode ? tokenDigest(payload.userCode) : undefined;
+      if (ucd) fields.push('userCodeDigest', ucd);
+
+      const writes: Array<Promise<unknown>> = [scripts.tesseraUpsert(keys.record(model, d), ttlMs, ...fields)];
+      if (model === 'Session' && payload.uid) {
+        writes.push(client.set(keys.uid(payload.uid), d, 'PX', ttlMs));
+      }
+      if (ucd) writes.push(client.set(keys.userCode(model, ucd), d, 'PX', ttlMs));
+      if (GRANTABLE_MODELS.has(model) && payload.grantId) {
+        writes.push(indexAdd(keys.grant(payload.grantId), `${model}:${d}`, expiresAtMs));
+      }
+      if (model === 'Grant') {
+        // Grant ids are not secrets: admin revocation needs them back.
+        if (payload.accountId) writes.push(indexAdd(keys.account(payload.accountId), id, expiresAtMs));
+        if (payload.clientId) writes.push(indexAdd(keys.client(payload.clientId), id, expiresAtMs));
+      }
+      await Promise.all(writes);
+    },
+
+    async find(id) {
+      const payload = await read(await keyOf(id));
+      return payload && { ...payload, jti: id };
+    },
+
+    // Session.findByUid only reads the session (accountId, grants), so no jti.
+    async findByUid(uid) {
+      const d = await client.get(keys.uid(uid));
+      return d ? read(d) : undefined;
+    },
+
+    // The alias lives as long as the record has left (aliases.ts).
+    async findByUserCode(userCode) {
+      const d = await client.get(keys.userCode(model, tokenDigest(userCode)));
+      if (!d) return undefined;
+      const [payload, ttlMs] = await Promise.all([read(d), client.pttl(keys.record(model, d))]);
+      if (!payload || ttlMs <= 0) return undefined;
+      const alias = newAlias();
+      await client.set(keys.alias(model, alias), d, 'PX', ttlMs);
+      return { ...payload, userCode, jti: alias };
+    },
+
+    async consume(id) {
+      const result = await scripts.tesseraConsume(keys.record(model, await keyOf(id)), epochSeconds());
+      if (result === 0) throw consumeRefused(false);
+      if (result === -1) throw consumeRefused(true);
+    },
+
+    async destroy(id) {
+      const payload = await removeRecord(store, model, await keyOf(id), true);
+      if (model === 'Grant' && payload) {
+        // The grant id is only known here (the record holds no jti).
+        await Promise.all([
+          payload.accountId && client.zrem(keys.account(payload.accountId), id),
+          payload.clientId && client.zrem(keys.client(payload.clientId), id),
+        ]);
+      }
+    },
+
+    // The grant index is shared by all grantable models, so one call removes
+    // the grant's tokens of every kind (as oidc-provider's memory adapter does)
+    // and denylists its JWTs. oidc-provider calls it on refresh-token reuse,
+    // revocation and logout; Tessera's own revocation calls it too.
+    async revokeByGrantId(grantId) {
+      await store.revokeJwtsOfGrant(grantId);
+      const members = (await scripts.tesseraTakeMembers(keys.grant(grantId))) as string[];
+      await Promise.all(members.map((member) => {
+        const [memberModel, d] = member.split(':');
+        return removeRecord(store, memberModel, d, false);
+      }));
+    },
+  };
+  return adapter;
+}
+
+export function createRedisTokenState(client: Client, options: { prefix?: string } = {}): TokenState {
+  const prefix = options.prefix ?? 'tessera:';
+  const scripts = defineScripts(client);
+  const keys = keysUnder(prefix);
   const indexAdd = (key: string, member: string, expiresAtMs: number) =>
     scripts.tesseraIndexAdd(key, member, Math.ceil(expiresAtMs), Date.now());
-
-  /** Epoch seconds → a denylist entry that lives until then. */
-  async function deny(jti: string, expiresAt: number): Promise<void> {
-    const ttlMs = expiresAt * 1000 - Date.now();
-    if (ttlMs <= 0) return; // the token is dead already
-    await client.set(keys.deny(jti), '1', 'PX', Math.ceil(ttlMs));
-  }
-
-  /** The grant's JWTs that have not expired yet, with their exp (epoch seconds). */
-  async function liveJwts(grantId: string): Promise<Array<{ jti: string; expiresAt: number }>> {
-    const flat = await client.zrangebyscore(keys.jwts(grantId), `(${Date.now()}`, '+inf', 'WITHSCORES');
-    const entries: Array<{ jti: string; expiresAt: number }> = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      entries.push({ jti: flat[i], expiresAt: Math.round(Number(flat[i + 1]) / 1000) });
-    }
-    return entries;
-  }
-
-  // JWT access tokens are never stored, only indexed per grant: revoking the
-  // grant puts them on the denylist. The index is left to expire, so a JWT
-  // recorded meanwhile is never dropped without being denylisted. Concurrent
-  // calls for one grant (the provider revokes every model at once) share a run.
-  const revokeJwtsOfGrant = coalesceByKey(async (grantId) => {
-    const jwts = await liveJwts(grantId);
-    await Promise.all(jwts.map(({ jti, expiresAt }) => deny(jti, expiresAt)));
-  });
+  const jwts = createRedisJwtRevocation(client, keys, indexAdd);
+  const store: RedisStore = { client, scripts, keys, indexAdd, revokeJwtsOfGrant: jwts.revokeJwtsOfGrant };
 
   /** Members of an index whose expiry is still ahead. */
   const liveMembers = (key: string) => client.zrangebyscore(key, `(${Date.now()}`, '+inf');
 
-  function toPayload(stored: Stored): AdapterPayload | undefined {
-    if (!stored.payload) return undefined;
-    const payload = JSON.parse(stored.payload) as AdapterPayload;
-    if (stored.consumed !== undefined) payload.consumed = JSON.parse(stored.consumed);
-    return payload;
-  }
-
-  /** Deletes a record and the indexes that point at it; returns what it held. */
-  async function removeRecord(model: string, d: string, fromGrantIndex: boolean): Promise<AdapterPayload | undefined> {
-    const stored = fromPairs(await scripts.tesseraTake(keys.record(model, d)));
-    const payload = toPayload(stored);
-    if (!payload) return undefined;
-    const cleanups: Array<Promise<unknown>> = [];
-    if (model === 'Session' && payload.uid) {
-      cleanups.push(scripts.tesseraDelIfEquals(keys.uid(payload.uid), d));
-    }
-    if (stored.userCodeDigest) {
-      cleanups.push(scripts.tesseraDelIfEquals(keys.userCode(model, stored.userCodeDigest), d));
-    }
-    if (fromGrantIndex && GRANTABLE.has(model) && payload.grantId) {
-      cleanups.push(client.zrem(keys.grant(payload.grantId), `${model}:${d}`));
-    }
-    await Promise.all(cleanups);
-    return payload;
-  }
-
-  function createAdapter(model: string): Adapter {
-    /**
-     * The digest under which the record of `id` lives. An alias from
-     * findByUserCode resolves to the device code's record.
-     */
-    async function digestOf(id: string): Promise<string> {
-      if (id.startsWith(ALIAS_MARK)) {
-        const target = await client.get(keys.alias(model, id));
-        if (target) return target;
-      }
-      return tokenDigest(id);
-    }
-
-    async function read(d: string): Promise<AdapterPayload | undefined> {
-      return toPayload((await client.hgetall(keys.record(model, d))) as Stored);
-    }
-
-    const adapter: Adapter = {
-      async upsert(id, payload, expiresIn) {
-        // Everything in the token state must expire; oidc-provider passes a
-        // TTL for every model when ttl.<Model> is configured (it is by default).
-        if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) {
-          throw new TypeError(`${model}: upsert needs expiresIn (configure ttl.${model})`);
-        }
-        if (expiresIn <= 0) {
-          // Already expired: storing it would only keep a dead record around.
-          return adapter.destroy(id);
-        }
-        const d = await digestOf(id);
-        const ttlMs = Math.ceil(expiresIn * 1000);
-        const expiresAtMs = Date.now() + ttlMs;
-
-        // The raw id (jti) and user code are bearer secrets: never at rest.
-        const { jti: _jti, userCode, consumed, ...rest } = withoutSessionCookie(model, payload);
-        const fields: string[] = ['payload', JSON.stringify(rest)];
-        if (consumed !== undefined) fields.push('consumed', JSON.stringify(consumed));
-        const ucd = userCode ? tokenDigest(userCode) : undefined;
-        if (ucd) fields.push('userCodeDigest', ucd);
-
-        const writes: Array<Promise<unknown>> = [scripts.tesseraUpsert(keys.record(model, d), ttlMs, ...fields)];
-        if (model === 'Session' && payload.uid) {
-          writes.push(client.set(keys.uid(payload.uid), d, 'PX', ttlMs));
-        }
-        if (ucd) writes.push(client.set(keys.userCode(model, ucd), d, 'PX', ttlMs));
-        if (GRANTABLE.has(model) && payload.grantId) {
-          writes.push(indexAdd(keys.grant(payload.grantId), `${model}:${d}`, expiresAtMs));
-        }
-        if (model === 'Grant') {
-          // Grant ids are not secrets: admin revocation needs them back.
-          if (payload.accountId) writes.push(indexAdd(keys.account(payload.accountId), id, expiresAtMs));
-          if (payload.clientId) writes.push(indexAdd(keys.client(payload.clientId), id, expiresAtMs));
-        }
-        await Promise.all(writes);
-      },
-
-      async find(id) {
-        const payload = await read(await digestOf(id));
-        return payload && { ...payload, jti: id };
-      },
-
-      // Session.findByUid only reads the session (accountId, grants), so no jti.
-      async findByUid(uid) {
-        const d = await client.get(keys.uid(uid));
-        return d ? read(d) : undefined;
-      },
-
-      /*
-       * oidc-provider does NOT only read what this returns: the device flow sets
-       * inFlight / accountId on it and saves it (upsert(jti, ...)), and keeps its
-       * jti in the Interaction to find it again. Without a jti, save() would mint
-       * a new id and the device polling with its device_code would never see the
-       * approval. The raw device code is not stored anywhere, so the jti handed
-       * out is a fresh random alias whose digest points at the record for the
-       * record's remaining life. DeviceCode.findByUserCode also compares
-       * payload.userCode with what the user typed, so it is put back.
-       */
-      async findByUserCode(userCode) {
-        const d = await client.get(keys.userCode(model, tokenDigest(userCode)));
-        if (!d) return undefined;
-        const [payload, ttlMs] = await Promise.all([read(d), client.pttl(keys.record(model, d))]);
-        if (!payload || ttlMs <= 0) return undefined;
-        const alias = ALIAS_MARK + randomBytes(32).toString('base64url');
-        await client.set(keys.alias(model, alias), d, 'PX', ttlMs);
-        return { ...payload, userCode, jti: alias };
-      },
-
-      async consume(id) {
-        const result = await scripts.tesseraConsume(keys.record(model, await digestOf(id)), nowSeconds());
-        if (result === 0) throw new errors.InvalidGrant('grant not found');
-        if (result === -1) throw new errors.InvalidGrant('grant already consumed');
-      },
-
-      async destroy(id) {
-        const payload = await removeRecord(model, await digestOf(id), true);
-        if (model === 'Grant' && payload) {
-          // The grant id is only known here (the record holds no jti).
-          await Promise.all([
-            payload.accountId && client.zrem(keys.account(payload.accountId), id),
-            payload.clientId && client.zrem(keys.client(payload.clientId), id),
-          ]);
-        }
-      },
-
-      // The grant index is shared by all grantable models, so one call removes
-      // the grant's tokens of every kind (as oidc-provider's memory adapter does)
-      // and denylists its JWTs. oidc-provider calls it on refresh-token reuse,
-      // revocation and logout; Tessera's own revocation calls it too.
-      async revokeByGrantId(grantId) {
-        await revokeJwtsOfGrant(grantId);
-        const members = (await scripts.tesseraTakeMembers(keys.grant(grantId))) as string[];
-        await Promise.all(members.map((member) => {
-          const [memberModel, d] = member.split(':');
-          return removeRecord(memberModel, d, false);
-        }));
-      },
-    };
-    return adapter;
-  }
-
-  const adapters = new Map<string, Adapter>();
-
   return {
     kind: 'redis',
-
-    adapterFactory(model) {
-      let adapter = adapters.get(model);
-      if (!adapter) adapters.set(model, (adapter = createAdapter(model)));
-      return adapter;
-    },
-
-    denylist: {
-      add: deny,
-      async has(jti) {
-        return (await client.exists(keys.deny(jti))) === 1;
-      },
-    },
-
-    issuedJwts: {
-      async record(grantId, jti, expiresAt) {
-        if (expiresAt * 1000 <= Date.now()) return;
-        await indexAdd(keys.jwts(grantId), jti, expiresAt * 1000);
-      },
-      list: liveJwts,
-    },
-
+    adapterFactory: onePerModel((model) => createRedisAdapter(model, store)),
+    denylist: jwts.denylist,
+    issuedJwts: jwts.issuedJwts,
     grants: {
       ofAccount: (accountId) => liveMembers(keys.account(accountId)),
       ofClient: (clientId) => liveMembers(keys.client(clientId)),
     },
-
     clientChanges: createRedisClientChanges(client, prefix),
-
     async ping() {
       await client.ping();
     },
-
     close: () => closeRedisClient(client),
   };
 }

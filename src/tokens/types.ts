@@ -24,6 +24,21 @@ export interface IssuedJwtIndex {
   list(grantId: string): Promise<Array<{ jti: string; expiresAt: number }>>;
 }
 
+/**
+ * What a store keeps for JWT access tokens, which are never stored: the
+ * denylist and the index of the JWTs each grant issued, and with them the
+ * revocation of a grant's JWTs.
+ */
+export interface JwtRevocation {
+  readonly denylist: JtiDenylist;
+  readonly issuedJwts: IssuedJwtIndex;
+  /**
+   * Puts the grant's live JWTs on the denylist. oidc-provider revokes a grant
+   * on every grantable model at once; concurrent calls for one grant share a run.
+   */
+  revokeJwtsOfGrant(grantId: string): Promise<void>;
+}
+
 /** Grant ids by the account and by the client they belong to (for admin revocation). */
 export interface GrantIndex {
   ofAccount(accountId: string): Promise<string[]>;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { RecentRecords, type RecentRow } from '../../src/tokens/recent-records.ts';
+import { createRecentRecords, type RecentRow } from '../../src/tokens/recent-records.ts';
 
 const row = (key: string, model = 'AccessToken', extra: Partial<RecentRow> = {}): RecentRow => ({
   model, key, payload: '{}', grant_id: null, consumed_at: null, expires_at: new Date(Date.now() + 60_000), ...extra,
@@ -7,7 +7,7 @@ const row = (key: string, model = 'AccessToken', extra: Partial<RecentRow> = {})
 
 describe('records a single process wrote', () => {
   test('a known key answers for its model, and answers "none" for the other models', () => {
-    const recent = new RecentRecords();
+    const recent = createRecentRecords();
     recent.remember(row('k1', 'ClientCredentials'));
     expect(recent.lookup('ClientCredentials', 'k1')).toMatchObject({ known: true, row: { key: 'k1' } });
     expect(recent.lookup('AccessToken', 'k1')).toEqual({ known: true, row: undefined });
@@ -15,7 +15,7 @@ describe('records a single process wrote', () => {
   });
 
   test('expired rows answer "none" and are dropped; sweep drops them all', () => {
-    const recent = new RecentRecords();
+    const recent = createRecentRecords();
     recent.remember(row('old', 'AccessToken', { expires_at: new Date(Date.now() - 1) }));
     recent.remember(row('older', 'AccessToken', { expires_at: new Date(Date.now() - 1) }));
     expect(recent.lookup('AccessToken', 'old')).toEqual({ known: true, row: undefined });
@@ -25,7 +25,7 @@ describe('records a single process wrote', () => {
   });
 
   test("consume, deletes and a grant's revocation follow the writes; the grant's own record stays", () => {
-    const recent = new RecentRecords();
+    const recent = createRecentRecords();
     recent.remember(row('rt', 'RefreshToken', { grant_id: 'g' }));
     recent.remember(row('at', 'AccessToken', { grant_id: 'g' }));
     recent.remember(row('grant', 'Grant', { grant_id: 'g' }));
@@ -42,7 +42,7 @@ describe('records a single process wrote', () => {
   });
 
   test('bounded: past maxEntries the oldest is no longer known (it is read from SQL again)', () => {
-    const recent = new RecentRecords({ maxEntries: 2 });
+    const recent = createRecentRecords({ maxEntries: 2 });
     recent.remember(row('a'));
     recent.remember(row('b'));
     recent.remember(row('c'));
