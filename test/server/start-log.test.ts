@@ -1,11 +1,12 @@
 // Issue 10, "the start log says what was generated where (never a secret)":
 // a first start names each file it wrote into KEYS_DIR and the directory of
 // the embedded database; a restart, which generates nothing, says only where
-// the database is.
+// the database is. keys/README.md describes exactly the files written.
 import { describe, test, expect, afterAll } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { REPO_ROOT } from '../support/process.ts';
 
 type Line = { level: number; msg: string; path?: string };
 
@@ -34,8 +35,11 @@ describe('the start log', () => {
       `admin client created; its credentials were written to ${join(keysDir, 'admin-client.json')} (the tessera CLI reads them)`,
       `created the embedded database (PGlite) in ${join(server.config.dataDir, 'pgdata')}`,
     ]));
-    // every file KEYS_DIR holds was named
-    for (const file of readdirSync(keysDir)) expect(info.some((msg) => msg.includes(join(keysDir, file)))).toBe(true);
+    // every file KEYS_DIR holds was named, and keys/README.md describes exactly those files
+    const written = readdirSync(keysDir).sort();
+    for (const file of written) expect(info.some((msg) => msg.includes(join(keysDir, file)))).toBe(true);
+    const described = [...readFileSync(join(REPO_ROOT, 'keys/README.md'), 'utf8').matchAll(/^- `([^`]+)`/gm)].map((m) => m[1]).sort();
+    expect(described).toEqual(written);
 
     // what those files hold appears nowhere in the log
     const logged = JSON.stringify(lines);

@@ -36,6 +36,23 @@ const WATCHDOG = [
   'exit $status',
 ].join('\n');
 
+/*
+ * The same for a command line that starts a tree of processes (`npm start`:
+ * sh, npm, sh, node; the shells do not pass signals on): the command gets a
+ * process group of its own (setsid) and the whole group gets the signal, as
+ * Ctrl-C in a terminal does. The watchdog exits when no process of the group
+ * is left, with the command's status.
+ */
+const GROUP_WATCHDOG = [
+  'exec 3<&0',
+  'setsid "$@" </dev/null & pid=$!',
+  '( read -r _ <&3; kill -TERM -$pid 2>/dev/null; sleep 15; kill -KILL -$pid 2>/dev/null ) >/dev/null 2>&1 & watcher=$!',
+  'wait $pid; status=$?',
+  'while kill -0 -$pid 2>/dev/null; do sleep 0.1; done',
+  'kill $watcher 2>/dev/null',
+  'exit $status',
+].join('\n');
+
 export interface TesseraProcess {
   readonly url: string;
   readonly child: ChildProcess;
@@ -73,12 +90,29 @@ export function serverPid(watchdogPid: number): number {
  * environment; `launcher` runs it (e.g. unshare, for a fresh PID namespace).
  */
 export function spawnTessera(args: string[], env: Record<string, string>, port: number, options: { launcher?: string[] } = {}): TesseraProcess {
+  return spawnWatched([...(options.launcher ?? []), NODE_BIN, 'src/main.ts', ...args], env, port);
+}
+
+/**
+ * A command line as a person types it in the checkout (`npm start`), in a
+ * process group of its own that stop() ends as a whole (GROUP_WATCHDOG).
+ * Its exit status is the shell's: 143 after stop().
+ */
+export function spawnCommandLine(commandLine: string, env: Record<string, string>, port: number): TesseraProcess {
+  return spawnWatched(['sh', '-c', commandLine], env, port, GROUP_WATCHDOG);
+}
+
+/** The environment of a fresh clone: no Postgres, no Redis, no config file unless the test asks for them. */
+export function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = { ...process.env };
-  // a fresh clone: no Postgres, no Redis, no config file unless the test asks for them
-  for (const key of ['DATABASE_URL', 'REDIS_URL', 'CONFIG_FILE', 'TESSERA_ADMIN_CLIENT_ID', 'TESSERA_ADMIN_CLIENT_SECRET', 'NODE_OPTIONS']) delete base[key];
-  const child = spawn('sh', ['-c', WATCHDOG, 'tessera-watchdog', ...(options.launcher ?? []), NODE_BIN, 'src/main.ts', ...args], {
+  for (const key of ['DATABASE_URL', 'REDIS_URL', 'CONFIG_FILE', 'ISSUER', 'TESSERA_ADMIN_CLIENT_ID', 'TESSERA_ADMIN_CLIENT_SECRET', 'NODE_OPTIONS']) delete base[key];
+  return { ...base, ...env };
+}
+
+function spawnWatched(argv: string[], env: Record<string, string>, port: number, watchdog = WATCHDOG): TesseraProcess {
+  const child = spawn('sh', ['-c', watchdog, 'tessera-watchdog', ...argv], {
     cwd: REPO_ROOT,
-    env: { ...base, ...env },
+    env: cleanEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
