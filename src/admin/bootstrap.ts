@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Provider from 'oidc-provider';
 import { clientSecretMatches, type ClientRecord, type ClientRepository, type NewClient } from '../clients/index.ts';
@@ -8,38 +7,15 @@ import type { Logger } from '../observability/index.ts';
 import { writePrivateFile } from '../keys/index.ts';
 import { ADMIN_SCOPE, clientMetadataValidator } from '../provider/index.ts';
 import { secretWeakness } from './secret-strength.ts';
+import {
+  ADMIN_CLIENT_FILE, AdminClientConfigError, ID_VARIABLE, SECRET_VARIABLE, readConfiguredCredentials, type AdminCredentials,
+} from './credentials.ts';
 
-export const ADMIN_CLIENT_FILE = 'admin-client.json';
+export { ADMIN_CLIENT_FILE, AdminClientConfigError, readAdminCredentials, type AdminCredentials } from './credentials.ts';
+
 export const DEFAULT_ADMIN_CLIENT_ID = 'tessera-admin';
-const ID_VARIABLE = 'TESSERA_ADMIN_CLIENT_ID';
-const SECRET_VARIABLE = 'TESSERA_ADMIN_CLIENT_SECRET';
 /** who the audit log names for what the server's configuration did */
 const CONFIGURATION_ACTOR = 'configuration';
-
-export interface AdminCredentials { client_id: string; client_secret: string }
-
-/** The admin client's configuration cannot be used: the server does not start. Never holds the secret. */
-export class AdminClientConfigError extends Error {}
-
-interface ConfiguredCredentials { credentials: AdminCredentials; secretSource: string }
-
-function readConfiguredCredentials(keysDir: string, env: NodeJS.ProcessEnv): ConfiguredCredentials | undefined {
-  const id = env[ID_VARIABLE];
-  const secret = env[SECRET_VARIABLE];
-  if (id && secret) return { credentials: { client_id: id, client_secret: secret }, secretSource: SECRET_VARIABLE };
-  // one without the other would otherwise be ignored in silence
-  if (id || secret) {
-    throw new AdminClientConfigError(`${id ? ID_VARIABLE : SECRET_VARIABLE} is set but ${id ? SECRET_VARIABLE : ID_VARIABLE} is not: set both, or neither to use KEYS_DIR/${ADMIN_CLIENT_FILE}`);
-  }
-  const path = join(keysDir, ADMIN_CLIENT_FILE);
-  if (!existsSync(path)) return undefined;
-  return { credentials: JSON.parse(readFileSync(path, 'utf8')) as AdminCredentials, secretSource: `client_secret of ${path}` };
-}
-
-/** Where admin credentials come from: the environment, else KEYS_DIR/admin-client.json. */
-export function readAdminCredentials(keysDir: string, env: NodeJS.ProcessEnv = process.env): AdminCredentials | undefined {
-  return readConfiguredCredentials(keysDir, env)?.credentials;
-}
 
 /** The admin client, whatever the database held before: client_credentials, first party, exactly the `admin` scope. */
 function adminClientOf(clientId: string, clientSecret: string | undefined): NewClient {

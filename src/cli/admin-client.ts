@@ -1,4 +1,5 @@
-import { readAdminCredentials, type AdminCredentials } from '../admin/index.ts';
+// the admin folder's light entry: the barrel would load the admin API, the provider and the stores
+import { readAdminCredentials, type AdminCredentials } from '../admin/credentials.ts';
 import type { Config } from '../config/index.ts';
 
 export interface Problem { title?: string; status?: number; detail?: string; errors?: Array<{ field: string; message: string }> }

@@ -1,14 +1,14 @@
 import type { Config } from '../config/index.ts';
 import { adminApiFor, AdminApiError, type AdminApi } from './admin-client.ts';
 import type { CommandContext } from './output.ts';
-import { isUsageError, UsageError } from './usage.ts';
+import { commandsIn, isUsageError, usageFor, UsageError } from './usage.ts';
+import { didYouMean } from './suggest.ts';
 import { usersCommand, USERS_USAGE } from './users.ts';
 import { clientsCommand, CLIENTS_USAGE } from './clients.ts';
 import { resourcesCommand, RESOURCES_USAGE } from './resources.ts';
 import { grantsCommand, GRANTS_USAGE } from './grants.ts';
 import { tokensCommand, TOKENS_USAGE } from './tokens.ts';
 import { keysCommand, KEYS_USAGE } from './keys.ts';
-import { longestSignedTokenTtl } from '../keys/index.ts';
 import { auditCommand, AUDIT_USAGE } from './audit.ts';
 
 type Command = (args: string[], cli: CommandContext) => Promise<number>;
@@ -25,10 +25,11 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
 
 export const ADMIN_COMMANDS = [
   USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE,
+  // a note, not an entry: indented further (see usage.ts)
   `
-  Admin commands call the admin API of the server at ISSUER with the admin
-  credentials from TESSERA_ADMIN_CLIENT_ID/TESSERA_ADMIN_CLIENT_SECRET or
-  $KEYS_DIR/admin-client.json.`,
+    Admin commands call the admin API of the server at ISSUER with the admin
+    credentials from TESSERA_ADMIN_CLIENT_ID/TESSERA_ADMIN_CLIENT_SECRET or
+    $KEYS_DIR/admin-client.json.`,
 ].join('\n');
 
 export interface AdminCommandIo {
@@ -51,13 +52,17 @@ function reportProblem(error: AdminApiError, cli: CommandContext): void {
 /** Runs `tessera <group> <subcommand> ...`; returns the exit code. */
 export async function runAdminCommand(config: Config, command: string, args: string[], output: { json: boolean }, io: AdminCommandIo = {}): Promise<number> {
   const group = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  if (!group) throw new UsageError(`unknown command "${command}"`);
+  if (!group) throw new UsageError(`unknown command "${command}"${didYouMean(command, Object.keys(COMMANDS))}`);
+  const [sub] = args;
+  const subcommands = commandsIn(group.usage, [command]);
+  if (!sub) throw new UsageError(`"${command}" needs a subcommand: ${subcommands.join(', ')}`, group.usage);
+  if (!subcommands.includes(sub)) throw new UsageError(`unknown command "${command} ${sub}"${didYouMean(sub, subcommands, (s) => `"${command} ${s}"`)}`, group.usage);
   let api: AdminApi | undefined;
   const cli: CommandContext = {
     // made on first use: usage errors, `keys rotate` and `keys retire` need no credentials
     get api() { return (api ??= adminApiFor(config, io.env)); },
     keysDir: config.keysDir,
-    keyRetentionSeconds: longestSignedTokenTtl(config.ttl),
+    ttl: config.ttl,
     json: output.json,
     stdin: io.stdin ?? process.stdin,
     stdout: io.stdout ?? process.stdout,
@@ -66,8 +71,8 @@ export async function runAdminCommand(config: Config, command: string, args: str
   try {
     return await group.run(args, cli);
   } catch (error) {
-    // a bad command line gets the usage of its own group, not the whole list
-    if (isUsageError(error)) throw new UsageError((error as Error).message, group.usage);
+    // a bad command line gets the usage of its own subcommand, not the whole list
+    if (isUsageError(error)) throw new UsageError(error.message, usageFor(group.usage, [command, sub]) ?? group.usage);
     if (!(error instanceof AdminApiError)) throw error;
     reportProblem(error, cli);
     return 1;

@@ -53,12 +53,15 @@ export async function clientsCommand(args: string[], cli: CommandContext): Promi
       CLIENT_ID: (c) => c.client_id, NAME: (c) => c.name, 'GRANT TYPES': (c) => c.grant_types.join(','), SCOPES: (c) => (c.scopes ?? []).join(' '),
     });
     case 'show': {
-      const client = await cli.api.get<Client>(`/clients/${encodeURIComponent(single(parse(rest, {}).positionals, 'client id'))}`);
+      // the command line is checked before cli.api is touched (it needs credentials)
+      const id = single(parse(rest, {}).positionals, 'client id');
+      const client = await cli.api.get<Client>(`/clients/${encodeURIComponent(id)}`);
       emit(cli, client, () => Object.entries(client).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));
       return 0;
     }
     case 'delete': {
-      const answer = await cli.api.delete<{ client_id: string; revoked_grants: number }>(`/clients/${encodeURIComponent(single(parse(rest, {}).positionals, 'client id'))}`);
+      const id = single(parse(rest, {}).positionals, 'client id');
+      const answer = await cli.api.delete<{ client_id: string; revoked_grants: number }>(`/clients/${encodeURIComponent(id)}`);
       emit(cli, answer, () => [`deleted client ${answer.client_id}; revoked ${answer.revoked_grants} grant(s)`]);
       return 0;
     }

@@ -1,7 +1,11 @@
 import { none, parse, unknownSubcommand } from './args.ts';
 import { UsageError } from './usage.ts';
-import { activateSigningKeys, retireSigningKeys, stageSigningKeys, type KeyDescription, type RotationResult } from '../keys/index.ts';
+import type { KeyDescription, RotationResult } from '../keys/index.ts';
 import { emit, table, type CommandContext } from './output.ts';
+
+// The key store (and jose) is loaded by the steps that work on KEYS_DIR only:
+// `keys list` asks the server, like every other admin command.
+const keyStore = () => import('../keys/index.ts');
 
 export const KEYS_USAGE = `  keys list                  the signing keys the answering server loaded, with their
                              status (next, current, previous)
@@ -47,8 +51,9 @@ export async function keysCommand(args: string[], cli: CommandContext): Promise<
       const { values, positionals } = parse(rest, { stage: { type: 'boolean' }, activate: { type: 'boolean' } });
       none(positionals);
       if (values.stage && values.activate) throw new UsageError('--stage and --activate are two steps: give one');
+      const { activateSigningKeys, longestSignedTokenTtl, stageSigningKeys } = await keyStore();
       if (values.activate) {
-        report(cli, activateSigningKeys(cli.keysDir, { retentionSeconds: cli.keyRetentionSeconds }), 'activated',
+        report(cli, activateSigningKeys(cli.keysDir, { retentionSeconds: longestSignedTokenTtl(cli.ttl) }), 'activated',
           'restart every instance (with the same KEYS_DIR files): each signs with the new keys once restarted; '
           + 'then, once the previous keys\' retire-after time has passed, "tessera keys retire"');
       } else {
@@ -61,6 +66,7 @@ export async function keysCommand(args: string[], cli: CommandContext): Promise<
     case 'retire': {
       const { values, positionals } = parse(rest, { force: { type: 'boolean' } });
       none(positionals);
+      const { retireSigningKeys } = await keyStore();
       report(cli, retireSigningKeys(cli.keysDir, { force: values.force }), 'retired',
         'restart every instance (with the same KEYS_DIR files) to stop publishing and accepting the retired keys');
       return 0;

@@ -1,4 +1,5 @@
 import type { AdminApi } from './admin-client.ts';
+import type { TtlConfig } from '../config/index.ts';
 import { none, parse, wholeNumber } from './args.ts';
 
 /** What every admin command gets: the API, the output mode, and where to write. */
@@ -6,8 +7,8 @@ export interface CommandContext {
   api: AdminApi;
   /** where the key files are (for `keys rotate` and `keys retire`, which work on them directly) */
   keysDir: string;
-  /** how long a key that stopped signing stays accepted: the longest token lifetime (seconds) */
-  keyRetentionSeconds: number;
+  /** token lifetimes: a key that stopped signing stays accepted for the longest (`keys rotate --activate`) */
+  ttl: TtlConfig;
   json: boolean;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   stdout: { write(text: string): unknown };

@@ -100,7 +100,9 @@ export async function usersCommand(args: string[], cli: CommandContext): Promise
       return 0;
     }
     case 'show': {
-      const user = await cli.api.get<User>(`/users/${encodeURIComponent(single(parse(rest, {}).positionals, 'user'))}`);
+      // the command line is checked before cli.api is touched (it needs credentials)
+      const id = single(parse(rest, {}).positionals, 'user');
+      const user = await cli.api.get<User>(`/users/${encodeURIComponent(id)}`);
       emit(cli, user, () => Object.entries(user).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));
       return 0;
     }

@@ -56,7 +56,7 @@ describe('tessera admin commands against a running server', () => {
   test('without --password-stdin there is no user: the password never comes from argv', async () => {
     const run = await tessera(['users', 'create', '--username', 'gina', '--password', 'in clear']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/Unknown option '--password'/);
+    expect(run.stderr).toMatch(/unknown option --password; did you mean --password-stdin\?/);
     const again = await tessera(['users', 'create', '--username', 'gina'], { stdin: 'whatever password' });
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/--password-stdin is required/);
@@ -181,6 +181,30 @@ describe('tessera admin commands against a running server', () => {
       expect.objectContaining({ line: 4, username: 'ivy', status: 'invalid' }),
     ]);
     expect(await signIn('hank', 'hank password')).toMatchObject({ ok: true });
+  });
+
+  test('users import: an unsupported hash format is named with its line and the accepted formats, never a regular expression', async () => {
+    const file = join(scratch, 'hashes.jsonl');
+    writeFileSync(file, [
+      JSON.stringify({ username: 'md5-user', password_hash: '$1$saltsalt$Zw2mZ4bSrHt0pQwX8k2Ia/' }),
+      JSON.stringify({ username: 'pbkdf2-user', password_hash: '$pbkdf2-sha256$29000$N2bMGWMM$Xy0D1bXR3IPrYkc9S2lRFgEhwDk' }),
+      JSON.stringify({ username: 'argon2i-user', password_hash: '$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo' }),
+      JSON.stringify({ username: 'plain-user', password_hash: 'hunter2' }),
+      JSON.stringify({ username: 'no-hash-user' }),
+    ].join('\n'));
+    const run = await tessera(['users', 'import', file]);
+    expect(run.code).toBe(1);
+    const accepted = 'password_hash is not a supported password hash: give an argon2id hash ($argon2id$...) or a bcrypt hash ($2a$, $2b$ or $2y$...)';
+    expect(run.stdout.split('\n')).toEqual([
+      `line 1 (md5-user): invalid: ${accepted}`,
+      `line 2 (pbkdf2-user): invalid: ${accepted}`,
+      `line 3 (argon2i-user): invalid: ${accepted}`,
+      `line 4 (plain-user): invalid: ${accepted}`,
+      'line 5 (no-hash-user): invalid: password_hash is required',
+      'imported 0, failed 5',
+      '',
+    ]);
+    expect(run.stdout).not.toMatch(/pattern|\\x21|\^/);
   });
 
   test('a large import is sent in batches under the body limit; an oversized line is reported alone', async () => {

@@ -25,6 +25,18 @@ export function userView(account: Account) {
 
 const hashScheme = (hash: string) => (hash.startsWith('$argon2id$') ? 'argon2id' : 'bcrypt');
 
+// One message for every way a hash can be wrong (too short, a character the
+// schema's pattern refuses, an unknown scheme): the formats accepted, not the
+// regular expression that checks them.
+const UNSUPPORTED_HASH = 'is not a supported password hash: give an argon2id hash ($argon2id$...) or a bcrypt hash ($2a$, $2b$ or $2y$...)';
+
+/** The schema's errors, with those about the hash's form in the words above (a missing hash stays "is required"). */
+function lineErrors(errors: FieldError[]): FieldError[] {
+  const aboutHash = (e: FieldError) => e.field === 'password_hash' && e.message !== 'is required';
+  const others = errors.filter((e) => !aboutHash(e));
+  return errors.some(aboutHash) ? [...others, { field: 'password_hash', message: UNSUPPORTED_HASH }] : others;
+}
+
 export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
   const { accounts, hasher, audit } = deps.services;
   const validateLine = compileBody(importUserLineSchema);
@@ -45,10 +57,10 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
   /** One import line: validated alone, so its errors name it and spare the others. */
   async function importLine(line: unknown, actor: string): Promise<{ status: 'imported'; id: string } | { status: 'invalid' | 'conflict'; errors: FieldError[] }> {
     const checked = validateLine(line);
-    if (!checked.ok) return { status: 'invalid', errors: checked.errors };
+    if (!checked.ok) return { status: 'invalid', errors: lineErrors(checked.errors) };
     const input = checked.value as ImportUserLine;
     if (!hasher.isSupportedHash(input.password_hash)) {
-      return { status: 'invalid', errors: [{ field: 'password_hash', message: 'must be an argon2id or bcrypt ($2a$/$2b$/$2y$) hash' }] };
+      return { status: 'invalid', errors: [{ field: 'password_hash', message: UNSUPPORTED_HASH }] };
     }
     try {
       // bcrypt hashes stay as they are until the user's next sign-in rehashes them to argon2id
