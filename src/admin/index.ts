@@ -7,6 +7,7 @@
 // they load neither the admin API nor oidc-provider, argon2, ioredis or knex
 // (test/cli/module-loading.test.ts checks it).
 export { createAdminRouter, ADMIN_PREFIX, type AdminRouterDeps } from './routes.ts';
+export type { AdminServices } from './define.ts';
 export { ensureAdminClient, DEFAULT_ADMIN_CLIENT_ID } from './bootstrap.ts';
 export { readAdminCredentials, ADMIN_CLIENT_FILE, type AdminCredentials } from './credentials.ts';
 export { requireAdminToken } from './guard.ts';

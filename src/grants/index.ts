@@ -1,1 +1,1 @@
-export { registerPasswordGrant, PASSWORD_GRANT_TYPE, type PasswordGrantDependencies } from './password.ts';
+export { passwordGrant, PASSWORD_GRANT_TYPE, type PasswordGrantDependencies } from './password.ts';

@@ -100,85 +100,130 @@ async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDepe
   throw new errors.InvalidGrant();
 }
 
-function createPasswordGrantHandler(deps: PasswordGrantDependencies) {
+/** The request, read and checked in full before the password is: a malformed one costs no hashing and no failed attempt. */
+interface PasswordRequest {
+  username: string;
+  password: string;
+  /** the `resource` asked for, and what it offers this client */
+  resource?: { indicator: string; server: ResourceServerModel };
+  requestedScopes: string[];
+}
+
+type ResourceServerModel = InstanceType<Provider['ResourceServer']>;
+type Account = NonNullable<Awaited<ReturnType<FindAccount>>>;
+
+async function readRequest(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies): Promise<PasswordRequest> {
+  const { client, params, provider } = ctx.oidc;
+  if (!isFirstParty(client)) throw new errors.UnauthorizedClient('the password grant is only for first-party clients');
+  refuseSenderConstraints(ctx, client);
+
+  const username = stringParam(params.username).trim();
+  const password = stringParam(params.password);
+  if (!username) throw new errors.InvalidRequest("missing required parameter 'username'");
+  if (!password) throw new errors.InvalidRequest("missing required parameter 'password'");
+
+  const indicator = requestedResource(params.resource);
+  const resource = indicator
+    ? { indicator, server: new provider.ResourceServer(indicator, await deps.getResourceServerInfo(ctx, indicator, client)) }
+    : undefined;
+  const requestedScopes = [...new Set(stringParam(params.scope).split(' ').filter(Boolean))];
+  return { username, password, resource, requestedScopes };
+}
+
+/** The person behind the username and password, or the one answer for every failure. */
+async function authenticate(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies, request: PasswordRequest): Promise<Account> {
+  const accountId = await checkCredentials(ctx, deps, request.username, request.password);
+  const account = await deps.findAccount(ctx, accountId);
+  if (!account) throw new errors.InvalidGrant();
+  ctx.oidc.entity('Account', account);
+  return account;
+}
+
+/**
+ * The one scope rule: OIDC scopes bounded by the client's allow-list; resource
+ * scopes by what the resource server offers this client (getResourceServerInfo
+ * applied the list).
+ */
+function grantedScopes(request: PasswordRequest, client: Client): { oidc: string[]; resource: string[] } {
+  return {
+    oidc: allowedScopes(request.requestedScopes.filter((scope) => OIDC_SCOPES.includes(scope)), client),
+    resource: request.resource ? request.requestedScopes.filter((scope) => request.resource!.server.scopes.has(scope)) : [],
+  };
+}
+
+/** Every token hangs off a saved Grant, so revoking the grant revokes them all. */
+async function saveGrant(ctx: TokenEndpointGrantContext, accountId: string, scopes: { oidc: string[]; resource: string[] }, indicator?: string): Promise<string> {
+  const grant = new ctx.oidc.provider.Grant({ accountId, clientId: ctx.oidc.client.clientId });
+  if (scopes.oidc.length) grant.addOIDCScope(scopes.oidc);
+  if (indicator && scopes.resource.length) grant.addResourceScope(indicator, scopes.resource);
+  const grantId = await grant.save();
+  ctx.oidc.entity('Grant', grant);
+  return grantId;
+}
+
+/** For the resource asked for (its format, lifetime and audience), else an opaque token for userinfo. */
+async function issueAccessToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }) {
+  const { client, provider } = ctx.oidc;
+  const at = new provider.AccessToken({ accountId, client, grantId, gty: PASSWORD_GRANT_TYPE });
+  if (request.resource) {
+    at.resourceServer = request.resource.server;
+    at.scope = scopes.resource.join(' ');
+  } else {
+    at.scope = scopes.oidc.join(' ');
+  }
+  ctx.oidc.entity('AccessToken', at);
+  return { at, value: await at.save() };
+}
+
+/** As the provider's issueRefreshToken: offline access granted, and a client that may refresh. */
+async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, authTime: number, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }): Promise<string | undefined> {
+  const { client, provider } = ctx.oidc;
+  if (!scopes.oidc.includes('offline_access') || !client.grantTypeAllowed('refresh_token')) return undefined;
+  const rt = new provider.RefreshToken({
+    accountId,
+    amr: ['pwd'],
+    authTime,
+    // refreshed ID tokens keep the original auth_time (OIDC Core 12.2)
+    claims: { id_token: { auth_time: { essential: true } } },
+    client,
+    grantId,
+    gty: PASSWORD_GRANT_TYPE,
+    resource: request.resource?.indicator,
+    rotations: 0,
+    scope: [...scopes.oidc, ...scopes.resource].join(' '),
+  });
+  ctx.oidc.entity('RefreshToken', rt);
+  return rt.save();
+}
+
+/**
+ * With `openid`. As the provider's conformIdTokenClaims: when the access token
+ * can be used at userinfo (it has no audience), the ID token carries no scope claims.
+ */
+async function issueIdToken(ctx: TokenEndpointGrantContext, account: Account, authTime: number, oidcScopes: string[], accessTokenHasAudience: boolean, conformIdTokenClaims: boolean): Promise<string | undefined> {
+  if (!oidcScopes.includes('openid')) return undefined;
+  const scope = conformIdTokenClaims && !accessTokenHasAudience ? 'openid' : oidcScopes.join(' ');
+  const claims = await account.claims('id_token', scope, {}, []);
+  const token = new ctx.oidc.provider.IdToken({ ...claims, sub: account.accountId }, { ctx });
+  Object.assign(token, { scope, mask: {}, rejected: [] });
+  token.set('auth_time', authTime);
+  token.set('amr', ['pwd']);
+  return token.issue({ use: 'idtoken' });
+}
+
+/** The token endpoint's handler for grant_type=password, built from its dependencies. */
+function buildHandler(deps: PasswordGrantDependencies) {
   const conformIdTokenClaims = deps.conformIdTokenClaims ?? true;
 
-  return async function passwordGrant(ctx: TokenEndpointGrantContext): Promise<void> {
-    const { client, params, provider } = ctx.oidc;
-    if (!isFirstParty(client)) throw new errors.UnauthorizedClient('the password grant is only for first-party clients');
-    refuseSenderConstraints(ctx, client);
-
-    const username = stringParam(params.username).trim();
-    const password = stringParam(params.password);
-    if (!username) throw new errors.InvalidRequest("missing required parameter 'username'");
-    if (!password) throw new errors.InvalidRequest("missing required parameter 'password'");
-
-    // The request is checked in full before the password is: a malformed one
-    // costs no hashing and no failed attempt.
-    const indicator = requestedResource(params.resource);
-    const resourceServer = indicator
-      ? new provider.ResourceServer(indicator, await deps.getResourceServerInfo(ctx, indicator, client))
-      : undefined;
-
-    const accountId = await checkCredentials(ctx, deps, username, password);
-    const account = await deps.findAccount(ctx, accountId);
-    if (!account) throw new errors.InvalidGrant();
-    ctx.oidc.entity('Account', account);
+  return async function passwordGrantHandler(ctx: TokenEndpointGrantContext): Promise<void> {
+    const request = await readRequest(ctx, deps);
+    const account = await authenticate(ctx, deps, request);
     const authTime = epochSeconds();
-
-    // Scope: bounded by the client's allow-list; resource scopes by what the
-    // resource server offers this client (getResourceServerInfo applies the list).
-    const requested = [...new Set(stringParam(params.scope).split(' ').filter(Boolean))];
-    const oidcScopes = allowedScopes(requested.filter((scope) => OIDC_SCOPES.includes(scope)), client);
-    const resourceScopes = resourceServer ? requested.filter((scope) => resourceServer.scopes.has(scope)) : [];
-
-    // Every token hangs off a saved Grant, so revoking the grant revokes them all.
-    const grant = new provider.Grant({ accountId, clientId: client.clientId });
-    if (oidcScopes.length) grant.addOIDCScope(oidcScopes);
-    if (indicator && resourceScopes.length) grant.addResourceScope(indicator, resourceScopes);
-    const grantId = await grant.save();
-    ctx.oidc.entity('Grant', grant);
-
-    const at = new provider.AccessToken({ accountId, client, grantId, gty: PASSWORD_GRANT_TYPE });
-    if (resourceServer) {
-      at.resourceServer = resourceServer; // its format (JWT or opaque), lifetime and audience
-      at.scope = resourceScopes.join(' ');
-    } else {
-      at.scope = oidcScopes.join(' '); // an opaque token for userinfo
-    }
-    ctx.oidc.entity('AccessToken', at);
-    const accessToken = await at.save();
-
-    // As the provider's issueRefreshToken: offline access granted, and a client that may refresh.
-    let refreshToken: string | undefined;
-    if (oidcScopes.includes('offline_access') && client.grantTypeAllowed('refresh_token')) {
-      const rt = new provider.RefreshToken({
-        accountId,
-        amr: ['pwd'],
-        authTime,
-        // refreshed ID tokens keep the original auth_time (OIDC Core 12.2)
-        claims: { id_token: { auth_time: { essential: true } } },
-        client,
-        grantId,
-        gty: PASSWORD_GRANT_TYPE,
-        resource: indicator,
-        rotations: 0,
-        scope: [...oidcScopes, ...resourceScopes].join(' '),
-      });
-      ctx.oidc.entity('RefreshToken', rt);
-      refreshToken = await rt.save();
-    }
-
-    let idToken: string | undefined;
-    if (oidcScopes.includes('openid')) {
-      const scope = conformIdTokenClaims && !at.aud ? 'openid' : oidcScopes.join(' ');
-      const claims = await account.claims('id_token', scope, {}, []);
-      const token = new provider.IdToken({ ...claims, sub: account.accountId }, { ctx });
-      Object.assign(token, { scope, mask: {}, rejected: [] });
-      token.set('auth_time', authTime);
-      token.set('amr', ['pwd']);
-      idToken = await token.issue({ use: 'idtoken' });
-    }
+    const scopes = grantedScopes(request, ctx.oidc.client);
+    const grantId = await saveGrant(ctx, account.accountId, scopes, request.resource?.indicator);
+    const { at, value: accessToken } = await issueAccessToken(ctx, account.accountId, grantId, request, scopes);
+    const refreshToken = await issueRefreshToken(ctx, account.accountId, grantId, authTime, request, scopes);
+    const idToken = await issueIdToken(ctx, account, authTime, scopes.oidc, !!at.aud, conformIdTokenClaims);
 
     ctx.body = Object.fromEntries(Object.entries({
       access_token: accessToken,
@@ -194,33 +239,35 @@ function createPasswordGrantHandler(deps: PasswordGrantDependencies) {
 /**
  * oidc-provider answers a client whose grant_types lack the requested grant
  * with invalid_request; for this grant RFC 6749's unauthorized_client is the
- * right answer (and the one a non-first-party client gets too).
+ * right answer (and the one a non-first-party client gets too). A provider
+ * middleware: the provider's pipeline (src/provider/index.ts) installs it.
  */
-function answerUnauthorizedClient(provider: Provider): void {
-  provider.use(async (ctx, next) => {
-    await next();
-    const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
-    const body = ctx.body as { error?: string } | undefined;
-    if (
-      oidc?.route === 'token'
-      && oidc.params?.grant_type === PASSWORD_GRANT_TYPE
-      && oidc.client
-      && !oidc.client.grantTypeAllowed(PASSWORD_GRANT_TYPE)
-      && ctx.status === 400
-      && body?.error === 'invalid_request'
-    ) {
-      ctx.body = { error: 'unauthorized_client', error_description: 'the client is not allowed to use the password grant' };
-    }
-  });
+async function answerUnauthorizedClient(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  await next();
+  const { oidc } = ctx;
+  const body = ctx.body as { error?: string } | undefined;
+  if (
+    oidc?.route === 'token'
+    && oidc.params?.grant_type === PASSWORD_GRANT_TYPE
+    && oidc.client
+    && !oidc.client.grantTypeAllowed(PASSWORD_GRANT_TYPE)
+    && ctx.status === 400
+    && body?.error === 'invalid_request'
+  ) {
+    ctx.body = { error: 'unauthorized_client', error_description: 'the client is not allowed to use the password grant' };
+  }
 }
 
 /**
- * Registers grant_type=password. Call it right after creating the provider:
- * oidc-provider only accepts grant types it knows, so a client listing
- * `password` fails validation until this has run.
+ * grant_type=password as oidc-provider's registerGrantType takes it. Register
+ * it right after creating the provider: it only accepts grant types it knows,
+ * so a client listing `password` fails validation until then.
  */
-export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDependencies): void {
-  // `resource` may repeat in the request so that the answer can be invalid_target
-  provider.registerGrantType(PASSWORD_GRANT_TYPE, createPasswordGrantHandler(deps), PARAMETERS, ['resource']);
-  answerUnauthorizedClient(provider);
-}
+export const passwordGrant = {
+  type: PASSWORD_GRANT_TYPE,
+  parameters: PARAMETERS,
+  /** `resource` may repeat in the request so that the answer can be invalid_target */
+  repeatableParameters: ['resource'],
+  buildHandler,
+  answerUnauthorizedClient,
+} as const;

@@ -1,16 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
-import { errors } from 'oidc-provider';
-import type { Context, Next } from 'koa';
-import type { default as Provider, ErrorOut, InteractionResults, KoaContextWithOIDC } from 'oidc-provider';
+import type { Context } from 'koa';
+import type { default as Provider, InteractionResults, KoaContextWithOIDC } from 'oidc-provider';
 import { loginPage, INCORRECT_CREDENTIALS_MESSAGE, tooManyAttemptsMessage } from '../../views/login.ts';
 import { consentPage } from '../../views/consent.ts';
-import { logoutPage, loggedOutPage } from '../../views/logout.ts';
-import { errorPage } from '../../views/error.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
-import { requestIdOf, retryAfterFor, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from '../http/index.ts';
+import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 
 export type VerifyCredentialsResult =
   | { ok: true; accountId: string }
@@ -40,93 +36,11 @@ const MAX_USERNAME_LENGTH = 256;
 const MAX_PASSWORD_LENGTH = 1024;
 const DEFAULT_LOCKOUT_SECONDS = 60;
 
-/** An error whose page (status, title, message) is already decided. */
-class PageError extends Error {
-  readonly status: number;
-  readonly title: string;
-  constructor(status: number, title: string, message: string) {
-    super(message);
-    this.status = status;
-    this.title = title;
-  }
-}
-
-const expiredRequest = () => new PageError(
-  400,
-  'This sign-in request has expired',
-  'Go back to the application you came from and start signing in again.',
-);
-
-const staleForm = () => new PageError(
-  403,
-  'This form has expired',
-  'For your security the form could not be accepted. Go back to the application and start again.',
-);
-
-const wrongStep = () => new PageError(
-  400,
-  'This step is no longer needed',
-  'The sign-in has moved on. Go back to the application and start again if you are not signed in.',
-);
-
-/** The request's id for the page: Tessera's app has it in ctx.state; oidc-provider's pages read the front door's. */
-function pageRequestId(ctx: Context): string {
-  const id: unknown = ctx.state?.requestId || requestIdOf(ctx);
-  if (typeof id === 'string' && id) return id;
-  // no front door (a page rendered outside the server): an id of its own
-  const generated = randomUUID();
-  if (ctx.state) ctx.state.requestId = generated;
-  return generated;
-}
-
 function formField(ctx: Context, name: string): string {
   const body = ctx.request.body;
   if (!body || typeof body !== 'object') return '';
   const value = (body as Record<string, unknown>)[name];
   return typeof value === 'string' ? value : '';
-}
-
-function sendPage(ctx: Context, status: number, page: string): void {
-  ctx.status = status;
-  ctx.type = 'html';
-  ctx.body = page;
-}
-
-function statusOf(err: unknown): number {
-  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status
-    ?? (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;
-}
-
-function pageForError(err: unknown): PageError {
-  if (err instanceof PageError) return err;
-  if (err instanceof errors.SessionNotFound) return expiredRequest();
-  const status = statusOf(err);
-  if (status === 413) {
-    return new PageError(413, 'That was too much data', 'The form you sent was larger than allowed. Go back and try again.');
-  }
-  // a store outage, or an error that asks for 503 itself (password hashing at capacity)
-  if (retryAfterFor(err) !== undefined) {
-    return new PageError(503, 'Temporarily unavailable', UNAVAILABLE_MESSAGE);
-  }
-  if (status < 500) {
-    return new PageError(status, 'The request could not be processed', 'Go back to the application you came from and try again.');
-  }
-  return new PageError(500, 'Something went wrong', 'Something went wrong on our side. Try again in a moment.');
-}
-
-/** Every interaction response: never cached, and failures become a friendly page, never a stack. */
-async function interactionBoundary(ctx: Context, next: Next): Promise<void> {
-  ctx.set('Cache-Control', 'no-store');
-  try {
-    await next();
-  } catch (err) {
-    const page = pageForError(err);
-    if (page.status >= 500) ctx.app.emit('error', err, ctx);
-    if (page.status === 503) ctx.set('Retry-After', retryAfterFor(err) ?? String(RETRY_AFTER_SECONDS));
-    ctx.set('Cache-Control', 'no-store');
-    sendPage(ctx, page.status, errorPage({ title: page.title, message: page.message, requestId: pageRequestId(ctx) }));
-  }
 }
 
 export function createInteractionRouter(deps: InteractionRouterDeps): Router {
@@ -278,39 +192,4 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   });
 
   return router;
-}
-
-// ---- Pages rendered by oidc-provider itself (wired in the provider configuration) ----
-
-function clientDisplayName(ctx: KoaContextWithOIDC): string | undefined {
-  const client = ctx.oidc?.client;
-  return client ? client.clientName || client.clientId : undefined;
-}
-
-/** `features.rpInitiatedLogout.logoutSource` */
-export async function renderLogoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = 'html';
-  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), requestId: pageRequestId(ctx) });
-}
-
-/** `features.rpInitiatedLogout.postLogoutSuccessSource` */
-export async function renderPostLogoutSuccess(ctx: KoaContextWithOIDC): Promise<void> {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = 'html';
-  ctx.body = loggedOutPage({ clientName: clientDisplayName(ctx), requestId: pageRequestId(ctx) });
-}
-
-/** `renderError`: oidc-provider has already set ctx.status; `out` is the public error only. */
-export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut, _error: Error): Promise<void> {
-  const serverSide = out.error === 'server_error' || ctx.status >= 500;
-  let message = out.error_description || 'Go back to the application you came from and try again.';
-  if (serverSide) message = 'Something went wrong on our side. Try again in a moment.';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = 'html';
-  ctx.body = errorPage({
-    title: serverSide ? 'Something went wrong' : 'The request could not be completed',
-    message,
-    requestId: pageRequestId(ctx),
-  });
 }

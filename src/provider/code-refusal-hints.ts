@@ -1,4 +1,4 @@
-import type Provider from 'oidc-provider';
+import type { ProviderStep } from './pipeline.ts';
 
 /**
  * oidc-provider answers every refused authorization code with the same
@@ -34,19 +34,22 @@ export function hintForRefusedCode(detail: unknown, codeTtlSeconds: number): str
   }
 }
 
-/** Installs the hints on the token endpoint's answers for grant_type=authorization_code. */
-export function explainRefusedAuthorizationCodes(provider: Provider, options: { codeTtlSeconds: number }): void {
-  provider.on('grant.error', (ctx, error) => {
-    if (!ctx || ctx.oidc?.params?.grant_type !== 'authorization_code') return;
-    const hint = hintForRefusedCode((error as { error_detail?: unknown }).error_detail, options.codeTtlSeconds);
-    if (hint) ctx.state.refusedCodeHint = hint;
-  });
-  provider.use(async (ctx, next) => {
-    await next();
-    const hint = ctx.state.refusedCodeHint as string | undefined;
-    const body = ctx.body as { error?: unknown } | undefined;
-    if (hint && ctx.status === 400 && body && typeof body === 'object' && body.error === 'invalid_grant') {
-      ctx.body = { ...body, error_description: hint };
-    }
-  });
+/** The hints, on the token endpoint's answers for grant_type=authorization_code. */
+export function explainRefusedAuthorizationCodes(options: { codeTtlSeconds: number }): ProviderStep {
+  return {
+    name: 'a refused authorization code says why',
+    listen: (provider) => provider.on('grant.error', (ctx, error) => {
+      if (!ctx || ctx.oidc?.params?.grant_type !== 'authorization_code') return;
+      const hint = hintForRefusedCode((error as { error_detail?: unknown }).error_detail, options.codeTtlSeconds);
+      if (hint) ctx.state.refusedCodeHint = hint;
+    }),
+    middleware: async (ctx, next) => {
+      await next();
+      const hint = ctx.state.refusedCodeHint as string | undefined;
+      const body = ctx.body as { error?: unknown } | undefined;
+      if (hint && ctx.status === 400 && body && typeof body === 'object' && body.error === 'invalid_grant') {
+        ctx.body = { ...body, error_description: hint };
+      }
+    },
+  };
 }

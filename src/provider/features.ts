@@ -1,5 +1,5 @@
 import type { Configuration } from 'oidc-provider';
-import { renderLogoutSource, renderPostLogoutSuccess } from '../interactions/routes.ts';
+import { renderLogoutSource, renderPostLogoutSuccess } from '../interactions/index.ts';
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from './introspection.ts';
 
 /** Which protocol features are on. Everything development-only is off. */

@@ -5,16 +5,17 @@ import type { TokenState } from '../tokens/index.ts';
 import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { renderProviderError } from '../interactions/routes.ts';
+import { renderProviderError } from '../interactions/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
-import { registerPasswordGrant } from '../grants/index.ts';
+import { passwordGrant } from '../grants/index.ts';
 import { routeAdapters, compareSecretsByDigest, reuseBuiltClients, allowCorsFromOwnRedirectOrigins } from './client-store.ts';
 import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
 import { loadExistingGrant, firstPartyInteractionPolicy } from './first-party.ts';
 import { subscribeToProviderEvents } from './events.ts';
-import { translateStoreOutages } from './outage.ts';
+import { answerStoreOutages } from './outage.ts';
+import { installPipeline, type ProviderStep } from './pipeline.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
 import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
 import { explainRefusedAuthorizationCodes } from './code-refusal-hints.ts';
@@ -108,24 +109,39 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
 
   const provider = new Provider(config.issuer, configuration);
   // before any client is loaded: a client listing `password` validates only once the grant is known
-  registerPasswordGrant(provider, {
+  provider.registerGrantType(passwordGrant.type, passwordGrant.buildHandler({
     verifyCredentials: deps.verifyCredentials,
     findAccount: configuration.findAccount!,
     getResourceServerInfo: resourceIndicators.getResourceServerInfo,
-  });
+  }), passwordGrant.parameters, passwordGrant.repeatableParameters);
   provider.proxy = config.proxy !== false; // X-Forwarded-* as believeTrustedProxies (src/http) left them
+
+  // The provider's Client model reads Tessera's clients (client-store.ts).
   compareSecretsByDigest(provider.Client as never);
   reuseBuiltClients(provider.Client as never, deps.clients);
   subscribeToProviderEvents(provider, deps.logger);
-  translateStoreOutages(provider);
-  // after translateStoreOutages: its post-middleware must wrap this one
+
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  answerForJwtAccessTokens(provider, jwtAnswers);
-  refuseUserinfoForTokensOlderThanTheirClient(provider);
-  // these two only read or reword answers the provider already gave: their place in the order does not matter
-  explainRefusedAuthorizationCodes(provider, { codeTtlSeconds: config.ttl.authorizationCode });
-  noteDroppedOfflineAccess(provider, deps.logger);
+  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger }));
   return { provider, jwtAnswers };
+}
+
+/**
+ * Tessera's steps around the provider's own routes, outermost first (each
+ * wraps those after it and sees their answers). The order matters where one
+ * step rewrites what another answers: a store outage inside the JWT answers
+ * must still become a 503, so answerStoreOutages wraps them. The last two
+ * only read or reword answers the provider gave.
+ */
+function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger }): ProviderStep[] {
+  return [
+    { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
+    answerStoreOutages(),
+    answerForJwtAccessTokens(deps.jwtAnswers),
+    refuseUserinfoForTokensOlderThanTheirClient(),
+    explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),
+    noteDroppedOfflineAccess(deps.logger),
+  ];
 }
 
 export type { Provider, KoaContextWithOIDC };

@@ -5,6 +5,7 @@ import type { KeyMaterial } from '../keys/index.ts';
 import { publicJwks } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
 import { honouredByItsClient, mayIntrospect } from './introspection.ts';
+import type { ProviderStep } from './pipeline.ts';
 
 /*
  * oidc-provider never stores JWT access tokens, and its revocation and
@@ -103,53 +104,57 @@ export function createJwtAccessTokenAnswers(deps: JwtAccessTokenDeps) {
   };
 }
 
-export function answerForJwtAccessTokens(provider: Provider, answers: JwtAccessTokenAnswers): void {
+export function answerForJwtAccessTokens(answers: JwtAccessTokenAnswers): ProviderStep {
   // The provider's own refusal of a JWT is the signal, with client
   // authentication and parameter checks already passed.
   const markJwt = (ctx: KoaContextWithOIDC, error: unknown) => {
     if (error instanceof errors.UnsupportedTokenType && ctx?.state) ctx.state[FLAG] = true;
   };
-  provider.on('introspection.error', markJwt);
-  provider.on('revocation.error', markJwt);
+  return {
+    name: 'introspection and revocation answer for JWT access tokens (the provider refuses them)',
+    listen: (provider) => {
+      provider.on('introspection.error', markJwt);
+      provider.on('revocation.error', markJwt);
+    },
+    middleware: async (ctx, next) => {
+      await next();
+      const { oidc } = ctx;
+      if (!oidc || !ROUTES.has(oidc.route)) return;
 
-  provider.use(async (ctx, next) => {
-    await next();
-    const oidc = (ctx as KoaContextWithOIDC).oidc;
-    if (!oidc || !ROUTES.has(oidc.route)) return;
-
-    // Introspection is for authenticated clients (RFC 7662 §2.1): a public
-    // client learns nothing about any token, JWT or opaque.
-    if (oidc.route === 'introspection' && oidc.client?.clientAuthMethod === 'none') {
-      ctx.status = 401;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'invalid_client', error_description: 'introspection requires client authentication' };
-      return;
-    }
-
-    const token = oidc.params?.token;
-    if (!ctx.state[FLAG] || typeof token !== 'string' || !oidc.client) return;
-    try {
-      if (oidc.route === 'introspection') {
+      // Introspection is for authenticated clients (RFC 7662 §2.1): a public
+      // client learns nothing about any token, JWT or opaque.
+      if (oidc.route === 'introspection' && oidc.client?.clientAuthMethod === 'none') {
+        ctx.status = 401;
         ctx.set('Cache-Control', 'no-store');
-        ctx.status = 200;
-        ctx.body = await answers.introspection(oidc.client, token);
-      } else {
-        await answers.revocation(oidc.client, token);
-        ctx.status = 200;
-        ctx.remove('Content-Type');
-        ctx.body = '';
-      }
-    } catch (error) {
-      if (error instanceof errors.OIDCProviderError && error.status < 500) {
-        ctx.status = error.status;
-        ctx.body = { error: error.error, error_description: error.error_description };
+        ctx.body = { error: 'invalid_client', error_description: 'introspection requires client authentication' };
         return;
       }
-      // Logged, and a store outage turned into 503 + Retry-After, by the
-      // provider's server_error listeners (events.ts, outage.ts).
-      provider.emit('server_error', ctx, error as Error);
-      ctx.status = 500;
-      ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
-    }
-  });
+
+      const token = oidc.params?.token;
+      if (!ctx.state[FLAG] || typeof token !== 'string' || !oidc.client) return;
+      try {
+        if (oidc.route === 'introspection') {
+          ctx.set('Cache-Control', 'no-store');
+          ctx.status = 200;
+          ctx.body = await answers.introspection(oidc.client, token);
+        } else {
+          await answers.revocation(oidc.client, token);
+          ctx.status = 200;
+          ctx.remove('Content-Type');
+          ctx.body = '';
+        }
+      } catch (error) {
+        if (error instanceof errors.OIDCProviderError && error.status < 500) {
+          ctx.status = error.status;
+          ctx.body = { error: error.error, error_description: error.error_description };
+          return;
+        }
+        // Logged, and a store outage turned into 503 + Retry-After, by the
+        // provider's server_error listeners (events.ts, outage.ts).
+        oidc.provider.emit('server_error', ctx, error as Error);
+        ctx.status = 500;
+        ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
+      }
+    },
+  };
 }

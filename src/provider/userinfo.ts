@@ -1,4 +1,4 @@
-import type { default as Provider, KoaContextWithOIDC } from 'oidc-provider';
+import type { ProviderStep } from './pipeline.ts';
 import { honouredByItsClient } from './introspection.ts';
 
 /**
@@ -9,15 +9,18 @@ import { honouredByItsClient } from './introspection.ts';
  * provider's own refusal of an invalid token when the token is too old, as
  * introspection and the admin API refuse it (honouredByItsClient).
  */
-export function refuseUserinfoForTokensOlderThanTheirClient(provider: Provider): void {
-  provider.use(async (ctx, next) => {
-    await next();
-    const oidc = (ctx as KoaContextWithOIDC).oidc;
-    if (oidc?.route !== 'userinfo' || ctx.status !== 200) return;
-    const { AccessToken: token, Client: client } = oidc.entities;
-    if (!token || !client || await honouredByItsClient(provider, token, client)) return;
-    ctx.status = 401;
-    ctx.set('WWW-Authenticate', `Bearer realm="${provider.issuer}", error="invalid_token", error_description="invalid token provided"`);
-    ctx.body = { error: 'invalid_token', error_description: 'invalid token provided' };
-  });
+export function refuseUserinfoForTokensOlderThanTheirClient(): ProviderStep {
+  return {
+    name: 'userinfo refuses tokens older than their client\'s current secret',
+    middleware: async (ctx, next) => {
+      await next();
+      const { oidc } = ctx;
+      if (oidc?.route !== 'userinfo' || ctx.status !== 200) return;
+      const { AccessToken: token, Client: client } = oidc.entities;
+      if (!token || !client || await honouredByItsClient(oidc.provider, token, client)) return;
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', `Bearer realm="${oidc.provider.issuer}", error="invalid_token", error_description="invalid token provided"`);
+      ctx.body = { error: 'invalid_token', error_description: 'invalid token provided' };
+    },
+  };
 }

@@ -1,2 +1,2 @@
 export { startServer, type RunningServer, type StartOptions } from './start.ts';
-export { createApp, createServices, type AppDependencies, type Services } from './app.ts';
+export { composeTessera, type ComposeOptions, type Services, type Tessera } from './compose.ts';

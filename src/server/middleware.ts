@@ -11,15 +11,15 @@ export function adoptRequestId() {
   };
 }
 
-function wantsHtml(ctx: Context): boolean {
-  return ctx.accepts('json', 'html') === 'html' && !ctx.path.startsWith('/admin/');
+function wantsHtml(ctx: Context, jsonOnly: (path: string) => boolean): boolean {
+  return ctx.accepts('json', 'html') === 'html' && !jsonOnly(ctx.path);
 }
 
 /**
  * Last line of defence: no stack trace ever reaches a client, a store outage is
  * a 503 with Retry-After, anything else a generic 500 (logged with its id).
  */
-export function errorBoundary(logger: Logger) {
+export function errorBoundary(logger: Logger, options: { jsonOnly: (path: string) => boolean }) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
@@ -35,7 +35,7 @@ export function errorBoundary(logger: Logger) {
       ctx.status = status;
       const message = status === 503 ? UNAVAILABLE_MESSAGE
         : status >= 500 ? 'Something went wrong on our side.' : (err.expose ? err.message : 'The request could not be processed.');
-      if (wantsHtml(ctx)) {
+      if (wantsHtml(ctx, options.jsonOnly)) {
         ctx.type = 'html';
         ctx.body = errorPage({ title: status >= 500 ? 'Something went wrong' : 'Bad request', message, requestId: ctx.state.requestId });
       } else {

@@ -89,7 +89,10 @@ function grantSuite(options: { redis: boolean }) {
     const aboutErin = await call(server, token, 'GET', '/audit?subject=erin');
     expect(aboutErin.body.items.length).toBeGreaterThan(0);
     for (const event of aboutErin.body.items) expect(event.subject).toBe(user.id);
-    expect((await call(server, token, 'GET', '/audit?actor=tessera-admin')).body.items.length).toBe(all.body.items.length);
+    // every event but the server's own (the admin client it registered at start) has the admin client as actor
+    const byAdmin = all.body.items.filter((e: { actor: string }) => e.actor === 'tessera-admin');
+    expect(byAdmin.length).toBeGreaterThan(0);
+    expect((await call(server, token, 'GET', '/audit?actor=tessera-admin')).body.items).toEqual(byAdmin);
     expect((await call(server, token, 'GET', '/audit?actor=someone-else')).body.items).toHaveLength(0);
     expect((await call(server, token, 'GET', `/audit?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body.items).toHaveLength(0);
     expect((await call(server, token, 'GET', '/audit?since=2000-01-01')).body.items.length).toBe(all.body.items.length);

@@ -13,13 +13,8 @@ import { logoutPage, loggedOutPage } from '../../views/logout.ts';
 import { errorPage } from '../../views/error.ts';
 import { csrfTokenFor, isValidCsrfToken } from '../../src/interactions/csrf.ts';
 import { describeScope, describeResourceScopes } from '../../src/interactions/scopes.ts';
-import {
-  createInteractionRouter,
-  renderLogoutSource,
-  renderPostLogoutSuccess,
-  renderProviderError,
-  type VerifyCredentialsResult,
-} from '../../src/interactions/routes.ts';
+import { createInteractionRouter, renderLogoutSource, renderPostLogoutSuccess, renderProviderError } from '../../src/interactions/index.ts';
+import type { VerifyCredentialsResult } from '../../src/interactions/routes.ts';
 
 const EVIL = '<script>alert("x")</script>';
 const EVIL_ESCAPED = '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;';

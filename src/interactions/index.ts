@@ -1,0 +1,4 @@
+// The sign-in, consent and logout pages: Tessera's router for its own steps,
+// and the pages oidc-provider renders in Tessera's look.
+export { createInteractionRouter, type InteractionRouterDeps } from './routes.ts';
+export { renderLogoutSource, renderPostLogoutSuccess, renderProviderError } from './provider-pages.ts';

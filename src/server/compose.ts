@@ -1,0 +1,165 @@
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import { createDatabase, migrateToLatest, type Database } from '../db/index.ts';
+import { loadOrCreateKeys, type KeyMaterial } from '../keys/index.ts';
+import { createRedisTokenState, createRevocation, createSqlTokenState, type Revocation, type TokenState } from '../tokens/index.ts';
+import { createRedisClient } from '../redis/index.ts';
+import { createLogger, type Logger } from '../observability/index.ts';
+import { createAccountRepository, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
+import { createAttemptGuard } from '../accounts/lockout.ts';
+import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
+import { createAuditLog } from '../audit/index.ts';
+import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
+import { ensureAdminClient } from '../admin/index.ts';
+import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
+import { createTesseraApp } from './app.ts';
+import { claimedByRouters, frontDoor } from './front-door.ts';
+import { warnAboutRiskyConfiguration } from './risky-configuration.ts';
+
+/*
+ * The composition root: the one place where Tessera is put together from its
+ * configuration. Every store, service, the provider and both HTTP apps are
+ * built here, in dependency order, and each module gets what it needs as
+ * arguments (no module reaches for a singleton). Reading this file top to
+ * bottom is reading the architecture (ARCHITECTURE.md tells the same story).
+ */
+
+export interface ComposeOptions {
+  logger?: Logger;
+  /** an already open database (tests); it is not closed by close() */
+  db?: Database;
+  /** PGlite in memory instead of DATA_DIR (tests) */
+  inMemoryDatabase?: boolean;
+  /** Postgres schema (tests sharing one server) */
+  databaseSchema?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+/** Everything a running Tessera is made of, and how to take it apart again. */
+export interface Tessera {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly keys: KeyMaterial;
+  readonly tokenState: TokenState & { purgeExpired?: () => Promise<number> };
+  readonly services: Services;
+  readonly provider: Provider;
+  readonly revocation: Revocation;
+  /** Tessera's own routes: pages, admin API, health */
+  readonly app: Koa;
+  /** the whole HTTP surface, for http.createServer */
+  readonly handler: NodeHandler;
+  /** closes what compose opened, last opened first */
+  close(): Promise<void>;
+}
+
+const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);
+
+/** At most one log line per interval: a Redis outage reports an error per reconnect attempt. */
+function throttledWarning(logger: Logger, message: string, intervalMs = 10_000) {
+  let last = 0;
+  return (error: Error) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    logger.warn({ err: error.message }, message);
+  };
+}
+
+/** Sessions, grants, codes, tokens, the JTI denylist: Redis when configured, else the SQL database. */
+function createTokenState(config: Config, db: Database, logger: Logger): Tessera['tokenState'] {
+  // embedded PGlite has one process (its lock file): the only writer
+  if (!hasRedis(config)) return createSqlTokenState(db.knex, { singleProcess: db.kind === 'pglite' });
+  // the connection applies config.redis.keyPrefix to every key: no second prefix here
+  const client = createRedisClient({ ...config.redis, onError: throttledWarning(logger, 'token state: redis connection error') });
+  return createRedisTokenState(client);
+}
+
+/**
+ * How client changes made by other processes are learnt: none can be with
+ * embedded PGlite (one process owns it); Redis announces them when the token
+ * state is there; otherwise each lookup reads the row's generation.
+ */
+function clientChangesOf(db: Database, tokenState: TokenState): ClientChangeLog {
+  if (db.kind === 'pglite') return singleProcessChanges;
+  return tokenState.clientChanges ?? sqlClientChanges(db.knex);
+}
+
+/** The repositories and domain services, built from their explicit dependencies. */
+function createServices(deps: { config: Config; db: Database; tokenState: TokenState; attemptGuard?: AttemptGuard }) {
+  const accounts = createAccountRepository(deps.db.knex);
+  const clients = createClientRepository(deps.db.knex, { changes: clientChangesOf(deps.db, deps.tokenState) });
+  const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
+  const hasher = createPasswordHasher(deps.config.passwordHashing);
+  const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });
+  const audit = createAuditLog(deps.db.knex);
+  return { accounts, clients, resources, hasher, verifyCredentials, audit };
+}
+
+/** Builds Tessera from its configuration: stores, services, the provider, the HTTP surface. Does not listen. */
+export async function composeTessera(config: Config, options: ComposeOptions = {}): Promise<Tessera> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  warnAboutRiskyConfiguration(config, logger);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
+  };
+  try {
+    // 1. durable records: accounts, clients, resource servers, audit log
+    const db = options.db ?? await createDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      inMemory: options.inMemoryDatabase,
+      schema: options.databaseSchema,
+    });
+    if (!options.db) cleanups.unshift(() => db.close());
+    const applied = await migrateToLatest(db.knex);
+    if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+    if (db.embedded) {
+      logger.info({ path: db.embedded.path }, `${db.embedded.created ? 'created the embedded database (PGlite)' : 'embedded database (PGlite)'} in ${db.embedded.path}`);
+    }
+
+    // 2. key material shared by every instance
+    const keys = await loadOrCreateKeys(config.keysDir, {
+      // where, never what
+      onCreated: ({ path, holds }) => logger.info({ path }, `generated ${holds === 'signing keys' ? 'signing keys (RS256, ES256)' : 'secrets (cookie keys, CSRF and DPoP nonce secrets)'} into ${path}`),
+    });
+
+    // 3. token state, and the brute-force counters beside it so every instance sees them
+    const tokenState = createTokenState(config, db, logger);
+    cleanups.unshift(() => tokenState.close());
+    const attemptGuard = await createAttemptGuard({
+      lockout: config.lockout,
+      ...(hasRedis(config) ? { redis: config.redis, onRedisError: throttledWarning(logger, 'lockout store: redis connection error') } : { knex: db.knex }),
+    });
+    cleanups.unshift(() => attemptGuard.close());
+
+    // 4. domain services, the protocol core around them, and revocation across both
+    const services = createServices({ config, db, tokenState, attemptGuard });
+    const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services });
+    const revocation = createRevocation({ provider, tokenState });
+
+    // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
+    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation });
+    const providerCallback = provider.callback();
+    const handler = believeTrustedProxies(config.proxy, frontDoor({
+      logger,
+      https: config.issuer.startsWith('https://'),
+      isTesseraPath: claimedByRouters(routers),
+      tessera: app.callback(),
+      // JWT introspection and revocation in the simple case, everything else the provider's
+      provider: jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }),
+    }));
+
+    // 6. the admin client, from the environment or KEYS_DIR
+    await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env, audit: services.audit, logger });
+
+    return { config, logger, db, keys, tokenState, services, provider, revocation, app, handler, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
