@@ -72,6 +72,20 @@ describe('tessera help, version and usage errors', () => {
     expect(help).toMatch(/--version, -V/);
   });
 
+  test('the README\'s Commands table names every command and subcommand of the help', () => {
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Commands'));
+    for (const words of commands) expect({ words, listed: table.includes(`\`tessera ${words.join(' ')}`) }).toEqual({ words, listed: true });
+  });
+
+  test('the version printed is released in CHANGELOG.md, and package.json names the LICENSE', () => {
+    const changelog = readFileSync(join(process.cwd(), 'CHANGELOG.md'), 'utf8');
+    expect(changelog).toMatch(new RegExp(`^## \\[?${VERSION.replaceAll('.', '\\.')}\\]? - \\d{4}-\\d{2}-\\d{2}$`, 'm'));
+    const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { license?: string };
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(readFileSync(join(process.cwd(), 'LICENSE'), 'utf8')).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+  });
+
   test('-h and `help` print it too; no command prints it with exit code 2', async () => {
     const [short, word, none] = await all([['-h'], ['help'], []]);
     expect(short).toMatchObject({ code: 0, stdout: help });
