@@ -7,7 +7,8 @@ import {
 } from '../../src/accounts/index.ts';
 import { createDatabase, migrateToLatest, type Database } from '../../src/db/index.ts';
 import { FAST_HASHING, startTestServer, type TestServer } from '../support/server.ts';
-import { GENEROUS_LOCKOUT, passwordGrant, type ClientCredentials } from '../grants/helpers.ts';
+import { GENEROUS_LOCKOUT } from '../grants/helpers.ts';
+import { type ClientCredentials, passwordGrant } from '../support/oauth.ts';
 
 const PASSWORD = 'correct horse battery staple';
 

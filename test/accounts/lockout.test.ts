@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { createAttemptGuard, lockDelaySeconds, LOCKOUT_TABLE, networkOf, type ClosableAttemptGuard } from '../../src/accounts/lockout.ts';
 import { createDatabase, type Database } from '../../src/db/index.ts';
 import { createRedisClient } from '../../src/redis/index.ts';
-import { keysUnder } from '../support/redis-cluster.ts';
+import { keysUnder } from '../support/redis-keys.ts';
 import { describeWithService, POSTGRES_URL, postgresUp, REDIS_URL, redisUp } from '../support/services.ts';
 
 const LOCKOUT = { maxConsecutiveFailures: 3, baseDelaySeconds: 30, maxDelaySeconds: 600, perIpPerMinute: 1000, perIpAndUsernamePerMinute: 1000 };

@@ -1,27 +1,27 @@
 // Helpers for admin API tests: tokens by client_credentials, and JSON calls.
 import { readAdminCredentials } from '../../src/admin/index.ts';
+import { accessTokenOf, tokenRequest, type ClientCredentials, type TokenResponse } from '../support/oauth.ts';
 import type { TestServer } from '../support/server.ts';
 
 export interface Reply { status: number; headers: Headers; body: any }
 
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+/** Where a deployment answers, and its issuer (which names the admin resource); issuer absent: the URL is the issuer. */
+export interface Deployment { url: string; issuer?: string }
 
-/** An access token for the admin resource, by client_credentials with the given client (no scope: whatever it may have). */
-export async function tokenFor(server: TestServer, clientId: string, clientSecret: string, scope?: string): Promise<string> {
-  const res = await fetch(`${server.url}/token`, {
-    method: 'POST',
-    headers: { authorization: basic(clientId, clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${server.issuer}/admin`, ...(scope ? { scope } : {}) }),
-  });
-  const body = await res.json() as { access_token?: string };
-  if (!body.access_token) throw new Error(`no token: ${res.status} ${JSON.stringify(body)}`);
-  return body.access_token;
+/** The client_credentials request for the admin resource (scope absent: none asked for, whatever the client may have). */
+export function adminTokenRequest(at: Deployment, client: ClientCredentials, scope?: string): Promise<TokenResponse> {
+  return tokenRequest(at.url, { grant_type: 'client_credentials', resource: `${at.issuer ?? at.url}/admin`, ...(scope ? { scope } : {}) }, client);
+}
+
+/** An access token for the admin resource; throws, naming the answer, when none is issued. */
+export async function adminTokenFor(at: Deployment, client: ClientCredentials, scope?: string): Promise<string> {
+  return accessTokenOf(await adminTokenRequest(at, client, scope));
 }
 
 /** A token from the admin client the server wrote into its KEYS_DIR. */
 export async function adminToken(server: TestServer): Promise<string> {
   const credentials = readAdminCredentials(server.config.keysDir, {})!;
-  return tokenFor(server, credentials.client_id, credentials.client_secret, 'admin');
+  return adminTokenFor(server, { clientId: credentials.client_id, clientSecret: credentials.client_secret }, 'admin');
 }
 
 /** Calls /admin/v1<path>; body objects are sent as JSON, strings as they are. */

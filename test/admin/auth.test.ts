@@ -1,6 +1,7 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { adminToken, call, tokenFor } from './admin-api.ts';
+import { accessTokenOf, tokenRequest } from '../support/oauth.ts';
+import { adminToken, adminTokenFor, call } from './admin-api.ts';
 
 describe('admin API access', () => {
   let server: TestServer;
@@ -25,14 +26,9 @@ describe('admin API access', () => {
     // (a well-signed admin-audience token without the scope gets 403 insufficient_scope:
     // test/security/admin-authorization-matrix.test.ts signs one with the server's key)
     await server.services.resources.create({ identifier: 'https://api.auth-test.example', scopes: ['read'] });
-    const { clientId, clientSecret } = await server.createClient({ name: 'not admin', grantTypes: ['client_credentials'], scopes: ['read'] });
-    await expect(tokenFor(server, clientId, clientSecret!)).rejects.toThrow(/invalid_target/);
-    const res = await fetch(`${server.url}/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'https://api.auth-test.example', scope: 'read' }),
-    });
-    const { access_token: apiToken } = await res.json() as { access_token: string };
+    const notAdmin = await server.createClient({ name: 'not admin', grantTypes: ['client_credentials'], scopes: ['read'] });
+    await expect(adminTokenFor(server, notAdmin)).rejects.toThrow(/invalid_target/);
+    const apiToken = accessTokenOf(await tokenRequest(server.url, { grant_type: 'client_credentials', resource: 'https://api.auth-test.example', scope: 'read' }, notAdmin));
     const answer = await call(server, apiToken, 'GET', '/users');
     expect(answer.status).toBe(401);
     expect(answer.headers.get('www-authenticate')).toContain('error="invalid_token"');

@@ -15,8 +15,7 @@ import { AdminClientConfigError } from '../../src/admin/bootstrap.ts';
 import { estimateSecretBits, secretWeakness } from '../../src/admin/secret-strength.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { freePort, spawnTessera, waitForOk, type TesseraProcess } from '../support/process.ts';
-import { tokenRequest } from '../support/oauth.ts';
-import { call } from './admin-api.ts';
+import { adminTokenFor, adminTokenRequest, call } from './admin-api.ts';
 
 const strongSecret = () => randomBytes(32).toString('base64url');
 
@@ -51,14 +50,8 @@ describe('ensureAdminClient, run at every start', () => {
   const ensure = (env: NodeJS.ProcessEnv) => ensureAdminClient({
     clients: server.services.clients, provider: server.provider, keysDir: server.config.keysDir, env, audit: server.services.audit,
   });
-  const tokenWith = (clientId: string, clientSecret: string) => tokenRequest(server.url, {
-    grant_type: 'client_credentials', resource: `${server.issuer}/admin`, scope: 'admin',
-  }, { clientId, clientSecret });
-  async function adminTokenWith(clientId: string, clientSecret: string): Promise<string> {
-    const response = await tokenWith(clientId, clientSecret);
-    expect(response.status).toBe(200);
-    return response.body.access_token!;
-  }
+  const tokenWith = (clientId: string, clientSecret: string) => adminTokenRequest(server, { clientId, clientSecret }, 'admin');
+  const adminTokenWith = (clientId: string, clientSecret: string) => adminTokenFor(server, { clientId, clientSecret }, 'admin');
 
   test('a weak TESSERA_ADMIN_CLIENT_SECRET is refused; the message names the variable, never the secret; nothing changes', async () => {
     const stored = readAdminCredentials(server.config.keysDir, {})!;
@@ -148,9 +141,7 @@ describe('tessera serve with TESSERA_ADMIN_CLIENT_SECRET, as a process', () => {
     running.push(proc);
     return proc;
   };
-  const adminToken = (proc: TesseraProcess, secret: string) => tokenRequest(proc.url, {
-    grant_type: 'client_credentials', resource: `${proc.url}/admin`, scope: 'admin',
-  }, { clientId: 'ops-admin', clientSecret: secret });
+  const adminToken = (proc: TesseraProcess, secret: string) => adminTokenRequest(proc, { clientId: 'ops-admin', clientSecret: secret }, 'admin');
 
   test('a restart with a new secret refuses the old one; a restart with a weak one exits 1 naming the variable, not the secret', async () => {
     port = await freePort();

@@ -1,5 +1,6 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { tokenRequest } from '../support/oauth.ts';
 import { adminToken, call, createGrant } from './admin-api.ts';
 
 describe('admin clients', () => {
@@ -12,11 +13,10 @@ describe('admin clients', () => {
   });
   afterAll(async () => { await server?.stop(); });
 
-  const tokenRequest = (clientId: string, secret: string) => fetch(`${server.url}/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'https://orders.example', scope: 'orders:read' }),
-  });
+  /** orders:read by client_credentials, as the client with this id and secret */
+  const ordersToken = (clientId: string, clientSecret: string) => tokenRequest(server.url, {
+    grant_type: 'client_credentials', resource: 'https://orders.example', scope: 'orders:read',
+  }, { clientId, clientSecret });
 
   test('create → 201 with client_id and, once, client_secret; the client works', async () => {
     const res = await call(server, token, 'POST', '/clients', {
@@ -25,7 +25,7 @@ describe('admin clients', () => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ name: 'orders worker', grant_types: ['client_credentials'], scopes: ['orders:read'], public: false, introspect_for: ['https://orders.example'] });
     expect(res.body.client_secret).toEqual(expect.any(String));
-    expect((await tokenRequest(res.body.client_id, res.body.client_secret)).status).toBe(200);
+    expect((await ordersToken(res.body.client_id, res.body.client_secret)).status).toBe(200);
 
     const one = await call(server, token, 'GET', `/clients/${res.body.client_id}`);
     expect(one.status).toBe(200);
@@ -69,7 +69,7 @@ describe('admin clients', () => {
     expect(await server.provider.Grant.find(grantId)).toBeUndefined();
     expect((await call(server, token, 'GET', `/clients/${created.client_id}`)).status).toBe(404);
     expect((await call(server, token, 'DELETE', `/clients/${created.client_id}`)).status).toBe(404);
-    expect((await tokenRequest(created.client_id, created.client_secret)).status).toBe(401);
+    expect((await ordersToken(created.client_id, created.client_secret)).status).toBe(401);
   });
 
   test('the admin client cannot delete itself', async () => {

@@ -1,6 +1,7 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { adminToken, call, tokenFor } from './admin-api.ts';
+import { passwordGrant } from '../support/oauth.ts';
+import { adminToken, adminTokenFor, call } from './admin-api.ts';
 import { clientCredentials, introspect } from '../tokens/token-flows.ts';
 
 const API = 'https://api.deleted-clients.test';
@@ -27,7 +28,7 @@ describe('a deleted client', () => {
 
   test('its admin tokens stop working on the admin API', async () => {
     const second = await server.createClient({ name: 'second admin', grantTypes: ['client_credentials'], scopes: ['admin'] });
-    const token = await tokenFor(server, second.clientId, second.clientSecret!, 'admin');
+    const token = await adminTokenFor(server, second, 'admin');
     expect((await call(server, token, 'GET', '/users')).status).toBe(200);
     expect((await call(server, admin, 'DELETE', `/clients/${encodeURIComponent(second.clientId)}`)).status).toBe(200);
     const after = await call(server, token, 'GET', '/users');
@@ -44,12 +45,8 @@ describe('the admin scope', () => {
   test('is never granted through the password grant, even to a first-party client allowed it', async () => {
     const app = await server.createClient({ name: 'app', grantTypes: ['password'], firstParty: true, scopes: ['admin', 'openid'] });
     await server.createUser({ username: 'mallory', password: 'correct horse battery' });
-    const res = await fetch(`${server.url}/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', username: 'mallory', password: 'correct horse battery', resource: `${server.issuer}/admin`, scope: 'admin' }),
-    });
-    const body = await res.json() as { access_token?: string; scope?: string };
+    const res = await passwordGrant(server.url, app, { username: 'mallory', password: 'correct horse battery', resource: `${server.issuer}/admin`, scope: 'admin' });
+    const { body } = res;
     if (body.access_token) {
       expect(body.scope ?? '').not.toContain('admin');
       expect((await call(server, body.access_token, 'GET', '/users')).status).toBe(403);

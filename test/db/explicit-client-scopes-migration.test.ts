@@ -9,6 +9,7 @@ import { createDatabase, type Database } from '../../src/db/index.ts';
 import { digestClientSecret } from '../../src/clients/index.ts';
 import { startTestServer } from '../support/server.ts';
 import { tokenRequest } from '../support/oauth.ts';
+import { adminTokenRequest } from '../admin/admin-api.ts';
 import { describeWithService, postgresUp, POSTGRES_URL } from '../support/services.ts';
 
 const API = 'https://api.legacy.test';
@@ -76,7 +77,7 @@ describeWithService('Postgres', await postgresUp())('migration 0002 on Postgres,
       const api = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: API, scope: 'read write admin' }, client);
       expect(api.status).toBe(200);
       expect(api.body.scope).toBe('read write');
-      const admin = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: `${server.issuer}/admin`, scope: 'admin' }, client);
+      const admin = await adminTokenRequest(server, client, 'admin');
       expect(admin.status).toBe(400);
       expect(admin.body.error).toBe('invalid_target');
     } finally {

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { GENEROUS_LOCKOUT, passwordGrant, type ClientCredentials, type TokenAnswer } from './helpers.ts';
+import { GENEROUS_LOCKOUT } from './helpers.ts';
+import { type ClientCredentials, passwordGrant, type TokenResponse } from '../support/oauth.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
 /** Every header but those that differ per response by nature. */
-function comparableHeaders(res: TokenAnswer): Array<[string, string]> {
+function comparableHeaders(res: TokenResponse): Array<[string, string]> {
   return [...res.headers.entries()].filter(([name]) => !['date', 'x-request-id'].includes(name)).sort();
 }
 

@@ -1,13 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { BrowserAgent, formWithButton } from '../support/browser-agent.ts';
-import { decodeJwt, GENEROUS_LOCKOUT, passwordGrant, postToken, type ClientCredentials, type TokenAnswer } from './helpers.ts';
+import { decodeJwt, GENEROUS_LOCKOUT } from './helpers.ts';
+import { authorizationRequest, type ClientCredentials, passwordGrant, tokenRequest, type TokenResponse } from '../support/oauth.ts';
 
 const API = 'https://api.example.test';
 const REDIRECT_URI = 'https://app.example.test/callback';
 
-function expectBusy(res: TokenAnswer): void {
+function expectBusy(res: TokenResponse): void {
   expect(res.status).toBe(503);
   expect(res.headers.get('retry-after')).toBe('1');
   expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'the server is busy; try again shortly' });
@@ -37,7 +37,7 @@ describe('password hashing under load', () => {
       passwordGrant(server.url, app, { username: `load-${i}`, password: `guess-${i}`, scope: 'openid' })
         .finally(() => { settled++; }));
 
-    const cc = await postToken(server.url, { grant_type: 'client_credentials', resource: API, scope: 'read' }, service);
+    const cc = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: API, scope: 'read' }, service);
     const settledWhenServed = settled;
     expect(cc.status).toBe(200);
     expect(decodeJwt(cc.body.access_token!).payload).toMatchObject({ aud: API, scope: 'read' });
@@ -81,14 +81,9 @@ describe('hashing at capacity', () => {
   });
 
   test('the login page answers 503 with Retry-After', async () => {
-    const verifier = randomBytes(32).toString('base64url');
-    const url = new URL('/auth', server.url);
-    for (const [key, value] of Object.entries({
-      client_id: app.clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', state: 'xyz',
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-    })) url.searchParams.set(key, value);
+    const { url } = authorizationRequest({ baseUrl: server.url, clientId: app.clientId, redirectUri: REDIRECT_URI, scope: 'openid' });
     const agent = new BrowserAgent();
-    const { response: loginPage } = await agent.follow(url.href);
+    const { response: loginPage } = await agent.follow(url);
     expect(loginPage.status).toBe(200);
 
     const occupied = server.services.hasher.hash('occupies the only slot');

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService, redisUp } from '../support/services.ts';
 import { BrowserAgent, formWithButton } from '../support/browser-agent.ts';
-import { passwordGrant, sleep, type ClientCredentials, type TokenAnswer } from './helpers.ts';
+import { sleep } from './helpers.ts';
+import { authorizationRequest, type ClientCredentials, passwordGrant, type TokenResponse } from '../support/oauth.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const WRONG = 'not the password';
@@ -33,7 +34,7 @@ async function prepare(server: TestServer, usernames: string[]): Promise<Instanc
 const attempt = (instance: Instance, username: string, password: string) =>
   passwordGrant(instance.server.url, instance.client, { username, password, scope: 'openid' });
 
-function expectLocked(res: TokenAnswer, maxSeconds: number): number {
+function expectLocked(res: TokenResponse, maxSeconds: number): number {
   expect(res.status).toBe(429);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
   expect(res.body.error).toBe('too_many_attempts');
@@ -88,8 +89,8 @@ function lockoutSuite(instances: () => Instance[]) {
   });
 
   test('an unknown username locks exactly like a real one, so locking reveals nothing', async () => {
-    const known: TokenAnswer[] = [];
-    const unknown: TokenAnswer[] = [];
+    const known: TokenResponse[] = [];
+    const unknown: TokenResponse[] = [];
     for (let i = 0; i < 11; i++) {
       known.push(await attempt(on(i), 'frank', WRONG));
       unknown.push(await attempt(on(i), 'nobody', WRONG));
@@ -149,14 +150,9 @@ describe('password lockout on the embedded SQL store', () => {
   test('the login page shares the lock: 429 with a clear message and Retry-After', async () => {
     for (let i = 0; i < 10; i++) expect((await attempt(one, 'heidi', WRONG)).status).toBe(400);
 
-    const verifier = randomBytes(32).toString('base64url');
-    const url = new URL('/auth', one.server.url);
-    for (const [key, value] of Object.entries({
-      client_id: one.client.clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', state: 'xyz',
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-    })) url.searchParams.set(key, value);
+    const { url } = authorizationRequest({ baseUrl: one.server.url, clientId: one.client.clientId, redirectUri: REDIRECT_URI, scope: 'openid' });
     const agent = new BrowserAgent();
-    const { response: loginPage } = await agent.follow(url.href);
+    const { response: loginPage } = await agent.follow(url);
     expect(loginPage.status).toBe(200);
     const { response } = await agent.submit(loginPage, formWithButton(loginPage.text, 'Sign in'), { username: 'Heidi', password: PASSWORD });
     expect(response.status).toBe(429);

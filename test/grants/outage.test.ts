@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService } from '../support/services.ts';
 import { redisBinariesInstalled, startRedisServer } from '../support/redis-cluster.ts';
-import { GENEROUS_LOCKOUT, passwordGrant, sleep, type ClientCredentials } from './helpers.ts';
+import { GENEROUS_LOCKOUT, sleep } from './helpers.ts';
+import { type ClientCredentials, passwordGrant } from '../support/oauth.ts';
 
 const PASSWORD = 'correct horse battery staple';
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { basicAuth, decodeJwt, GENEROUS_LOCKOUT, passwordGrant, postToken, type ClientCredentials } from './helpers.ts';
+import { decodeJwt, GENEROUS_LOCKOUT } from './helpers.ts';
+import { basicAuth, type ClientCredentials, passwordGrant, tokenRequest } from '../support/oauth.ts';
 
 const API = 'https://api.example.test';
 const OPAQUE_API = 'https://opaque.example.test';
@@ -78,7 +79,7 @@ describe('grant_type=password', () => {
 
     await server.revocation.revokeGrant(grantId!);
 
-    const refreshed = await postToken(server.url, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token! }, app);
+    const refreshed = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token! }, app);
     expect(refreshed.status).toBe(400);
     expect(refreshed.body.error).toBe('invalid_grant');
     const introspection = await fetch(`${server.url}/token/introspection`, {
@@ -92,7 +93,7 @@ describe('grant_type=password', () => {
   test('the refresh token works, rotates, and keeps the resource and the ID token', async () => {
     const first = await passwordGrant(server.url, app, { username: 'alice', password: PASSWORD, scope: 'openid offline_access read', resource: API });
     expect(first.status).toBe(200);
-    const refreshed = await postToken(server.url, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, app);
+    const refreshed = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, app);
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.refresh_token).toBeDefined();
     expect(refreshed.body.refresh_token).not.toBe(first.body.refresh_token);
@@ -102,7 +103,7 @@ describe('grant_type=password', () => {
     expect(idToken).toMatchObject({ sub: alice.id, auth_time: decodeJwt(first.body.id_token!).payload.auth_time });
 
     // the rotated-out refresh token is spent
-    const reused = await postToken(server.url, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, app);
+    const reused = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token! }, app);
     expect(reused.body.error).toBe('invalid_grant');
   });
 
@@ -143,7 +144,7 @@ describe('grant_type=password', () => {
     const res = await passwordGrant(server.url, publicApp, { username: 'alice', password: PASSWORD, scope: 'openid offline_access' });
     expect(res.status).toBe(200);
     expect(res.body.refresh_token).toBeDefined();
-    const refreshed = await postToken(server.url, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token! }, publicApp);
+    const refreshed = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token! }, publicApp);
     expect(refreshed.status).toBe(200);
   });
 
@@ -167,8 +168,8 @@ describe('grant_type=password', () => {
   });
 
   test('missing credentials are invalid_request; a bad or unknown resource is invalid_target', async () => {
-    expect((await postToken(server.url, { grant_type: 'password', username: 'alice' }, app)).body.error).toBe('invalid_request');
-    expect((await postToken(server.url, { grant_type: 'password', password: PASSWORD }, app)).body.error).toBe('invalid_request');
+    expect((await tokenRequest(server.url, { grant_type: 'password', username: 'alice' }, app)).body.error).toBe('invalid_request');
+    expect((await tokenRequest(server.url, { grant_type: 'password', password: PASSWORD }, app)).body.error).toBe('invalid_request');
     expect((await passwordGrant(server.url, app, { username: 'alice', password: PASSWORD, resource: 'https://unknown.example.test' })).body.error).toBe('invalid_target');
     expect((await passwordGrant(server.url, app, { username: 'alice', password: PASSWORD, resource: 'not a uri' })).body.error).toBe('invalid_target');
     expect((await passwordGrant(server.url, app, { username: 'alice', password: PASSWORD, resource: `${API}#frag` })).body.error).toBe('invalid_target');

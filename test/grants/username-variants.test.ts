@@ -1,10 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { BrowserAgent, formWithButton } from '../support/browser-agent.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
-import { passwordGrant, type ClientCredentials } from './helpers.ts';
+import { authorizationRequest, type ClientCredentials, passwordGrant } from '../support/oauth.ts';
 
 /*
  * Every spelling of a username that finds the account counts its failures in
@@ -66,14 +65,9 @@ function variantSuite(options: Parameters<typeof startTestServer>[0]) {
     expect((await attempt(DOTTED_CAPITAL_I, PASSWORD)).status).not.toBe(200);
 
     // the login page is in the same bucket
-    const verifier = randomBytes(32).toString('base64url');
-    const url = new URL('/auth', server.url);
-    for (const [key, value] of Object.entries({
-      client_id: client.clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', state: 'xyz',
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-    })) url.searchParams.set(key, value);
+    const { url } = authorizationRequest({ baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope: 'openid' });
     const agent = new BrowserAgent();
-    const { response: loginPage } = await agent.follow(url.href);
+    const { response: loginPage } = await agent.follow(url);
     const { response } = await agent.submit(loginPage, formWithButton(loginPage.text, 'Sign in'), { username: 'ＫＩＳＳ', password: PASSWORD });
     expect(response.status).toBe(429);
   });

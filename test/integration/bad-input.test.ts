@@ -125,7 +125,7 @@ describe('bad input', () => {
   });
 
   describe('large and malformed bodies: 4xx JSON, never a 5xx', () => {
-    const auth = () => ({ authorization: basicAuth(client.clientId, client.clientSecret!) });
+    const auth = () => ({ authorization: basicAuth(client) });
     // '4xx': must be refused; 'no 5xx': may be accepted leniently (RFC 7009: revocation
     // of a token it does not know answers 200), must never fail on the server side
     const cases: Array<[string, string, () => { body: RequestBody; headers: Record<string, string> }, ('4xx' | 'no 5xx')?]> = [

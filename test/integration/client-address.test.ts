@@ -4,11 +4,11 @@
  * trusted proxies wrote them. Requests are sent from chosen loopback
  * addresses (127.0.0.1 and 127.0.0.2) to play a direct client and a proxy.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { basicAuth, type ClientCredentials } from '../grants/helpers.ts';
+import { authorizationRequest, basicAuth, type ClientCredentials } from '../support/oauth.ts';
 import { BrowserAgent, formWithButton } from '../support/browser-agent.ts';
 
 const REDIRECT_URI = 'https://app.example.test/callback';
@@ -107,14 +107,9 @@ describe('TRUST_PROXY=true: exactly one proxy, at any address', () => {
     for (let i = 0; i < LOCKOUT.perIpPerMinute; i++) expect(await failedLogin(server, client, { forwardedFor: limited })).toBe(400);
 
     const signIn = async (forwardedFor: string) => {
-      const url = new URL('/auth', server.url);
-      const verifier = randomBytes(32).toString('base64url');
-      for (const [key, value] of Object.entries({
-        client_id: client.clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', state: 'xyz',
-        code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-      })) url.searchParams.set(key, value);
+      const { url } = authorizationRequest({ baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope: 'openid' });
       const agent = new BrowserAgent();
-      const { response: page } = await agent.follow(url.href);
+      const { response: page } = await agent.follow(url);
       expect(page.status).toBe(200);
       const form = formWithButton(page.text, 'Sign in');
       const { response } = await agent.follow(new URL(form.action, page.url).href, {

@@ -15,9 +15,9 @@ import { ensureAdminClient, readAdminCredentials } from '../../src/admin/index.t
 import { clientMetadataValidator } from '../../src/provider/index.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
-import { tokenRequest } from '../support/oauth.ts';
-import { call } from '../admin/admin-api.ts';
-import { clientCredentials, codeFlow, introspect, isJwt, refresh, REDIRECT_URI, type ClientCredentials } from '../tokens/token-flows.ts';
+import { tokenRequest, type ClientCredentials } from '../support/oauth.ts';
+import { adminToken, adminTokenFor, adminTokenRequest, call } from '../admin/admin-api.ts';
+import { clientCredentials, codeFlow, introspect, isJwt, refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
 
 const API = 'https://api.client-changes.test';
 const OPAQUE_API = 'https://opaque.client-changes.test';
@@ -28,13 +28,6 @@ const setups = [
   { name: 'Postgres and Redis', redis: true, up: pgUp && (await redisUp()) },
   { name: 'Postgres without Redis', redis: false, up: pgUp },
 ];
-
-/** An admin token from the instance at `url` (the deployment's one issuer names the admin resource). */
-async function adminTokenAt(url: string, issuer: string, client: ClientCredentials): Promise<string> {
-  const response = await tokenRequest(url, { grant_type: 'client_credentials', resource: `${issuer}/admin`, scope: 'admin' }, client);
-  expect(response.status).toBe(200);
-  return response.body.access_token!;
-}
 
 for (const setup of setups) {
   describeWithService(setup.name, setup.up)(`two instances, ${setup.name}: a client change at A holds at B at once`, () => {
@@ -54,8 +47,7 @@ for (const setup of setups) {
       await a.services.resources.create({ identifier: OPAQUE_API, scopes: ['read'], tokenFormat: 'opaque' });
       rs = await a.createClient({ name: 'api', grantTypes: ['client_credentials'], introspectFor: [API, OPAQUE_API] });
       await a.createUser(USER);
-      const admin = readAdminCredentials(a.config.keysDir, {})!;
-      adminAtA = await adminTokenAt(a.url, a.issuer, { clientId: admin.client_id, clientSecret: admin.client_secret });
+      adminAtA = await adminToken(a);
     }, 60_000);
 
     afterAll(async () => {
@@ -93,7 +85,7 @@ for (const setup of setups) {
 
     test('an admin client deleted at A: its token is refused by the admin API at B at once', async () => {
       const second = await a.createClient({ name: 'second admin', grantTypes: ['client_credentials'], scopes: ['admin'] });
-      const token = await adminTokenAt(b.url, a.issuer, second);
+      const token = await adminTokenFor({ url: b.url, issuer: a.issuer }, second, 'admin');
       expect((await call(b, token, 'GET', '/users')).status).toBe(200);
       expect((await call(a, adminAtA, 'DELETE', `/clients/${encodeURIComponent(second.clientId)}`)).status).toBe(200);
       const after = await call(b, token, 'GET', '/users');
@@ -133,17 +125,17 @@ for (const setup of setups) {
     // last: it replaces the admin secret the other tests use
     test('the admin secret replaced at A (a new TESSERA_ADMIN_CLIENT_SECRET): B refuses the old one and its tokens at once', async () => {
       const old = readAdminCredentials(a.config.keysDir, {})!;
-      const oldToken = await adminTokenAt(b.url, a.issuer, { clientId: old.client_id, clientSecret: old.client_secret });
+      const oldToken = await adminTokenFor({ url: b.url, issuer: a.issuer }, { clientId: old.client_id, clientSecret: old.client_secret }, 'admin');
       expect((await call(b, oldToken, 'GET', '/users')).status).toBe(200);
 
       // what a restart of A with the new secret in its environment runs
       const replacement = randomBytes(32).toString('base64url');
       await ensureAdminClient({ clients: a.services.clients, provider: a.provider, keysDir: a.config.keysDir, env: { TESSERA_ADMIN_CLIENT_ID: old.client_id, TESSERA_ADMIN_CLIENT_SECRET: replacement } });
 
-      const withOld = await tokenRequest(b.url, { grant_type: 'client_credentials', resource: `${a.issuer}/admin`, scope: 'admin' }, { clientId: old.client_id, clientSecret: old.client_secret });
+      const withOld = await adminTokenRequest({ url: b.url, issuer: a.issuer }, { clientId: old.client_id, clientSecret: old.client_secret }, 'admin');
       expect({ status: withOld.status, error: withOld.body.error }).toEqual({ status: 401, error: 'invalid_client' });
       expect((await call(b, oldToken, 'GET', '/users')).status).toBe(401);
-      const newToken = await adminTokenAt(b.url, a.issuer, { clientId: old.client_id, clientSecret: replacement });
+      const newToken = await adminTokenFor({ url: b.url, issuer: a.issuer }, { clientId: old.client_id, clientSecret: replacement }, 'admin');
       expect((await call(b, newToken, 'GET', '/users')).status).toBe(200);
       expect((await call(a, newToken, 'GET', '/users')).status).toBe(200);
     });

@@ -13,12 +13,12 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { REDIS_URL, describeWithService, postgresUp, redisUp } from '../support/services.ts';
-import { dumpUnder, keysUnder } from '../support/redis-cluster.ts';
-import { authorize, tokenRequest } from '../support/oauth.ts';
+import { dumpUnder, keysUnder } from '../support/redis-keys.ts';
+import { authorize, tokenRequest, type ClientCredentials } from '../support/oauth.ts';
 import type { BrowserAgent } from '../support/browser-agent.ts';
 import {
   clientCredentials, codeFlow, introspect, isJwt, refresh, revoke, REDIRECT_URI,
-  type ClientCredentials, type Tokens,
+  type Tokens,
 } from '../tokens/token-flows.ts';
 
 const API = 'https://api.multi.test';

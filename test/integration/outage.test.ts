@@ -19,6 +19,7 @@ import { freePort, spawnTessera, waitForOk, type TesseraProcess } from '../suppo
 import { redisBinariesInstalled, startRedisServer } from '../support/redis-cluster.ts';
 import { describeWithService, reachable } from '../support/services.ts';
 import { basicAuth } from '../support/oauth.ts';
+import { adminTokenFor } from '../admin/admin-api.ts';
 import { isStoreUnavailable } from '../../src/http/store-outage.ts';
 
 const run = promisify(execFile);
@@ -226,7 +227,7 @@ describeWithService('redis-server and Postgres binaries (initdb)', services)('st
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
-      ...(auth ? { authorization: basicAuth(client.clientId, client.clientSecret) } : {}),
+      ...(auth ? { authorization: basicAuth(client) } : {}),
     },
     body: new URLSearchParams(params),
   });
@@ -243,13 +244,7 @@ describeWithService('redis-server and Postgres binaries (initdb)', services)('st
   const adminClients = (token: string) => call('admin', '/admin/v1/clients', { headers: { authorization: `Bearer ${token}` } });
   async function adminAccessToken(): Promise<string> {
     const admin = JSON.parse(readFileSync(join(dir, 'keys', 'admin-client.json'), 'utf8')) as { client_id: string; client_secret: string };
-    const res = await fetch(`${url}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(admin.client_id, admin.client_secret) },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${url}/admin`, scope: 'admin' }),
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { access_token: string }).access_token;
+    return adminTokenFor({ url }, { clientId: admin.client_id, clientSecret: admin.client_secret }, 'admin');
   }
 
   function expectUnavailableJson(answer: Answer) {

@@ -2,9 +2,9 @@
 // every grant; registrations and discovery hold only what the server supports.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { authorize, tokenRequest } from '../support/oauth.ts';
-import { adminToken, call } from '../admin/admin-api.ts';
-import { decodeJwt, passwordGrant } from '../grants/helpers.ts';
+import { authorize, passwordGrant, tokenRequest } from '../support/oauth.ts';
+import { adminToken, adminTokenRequest, call } from '../admin/admin-api.ts';
+import { decodeJwt } from '../grants/helpers.ts';
 
 const API = 'https://api.scope-rules.test';
 const REDIRECT_URI = 'https://app.scope-rules.test/cb';
@@ -145,7 +145,7 @@ describe('absent means nothing, one scope rule for every grant', () => {
       expect(answer.status).toBe(201);
       const events = await server.services.audit.list({ type: 'client.created', subjects: [answer.body.client_id], limit: 5, offset: 0 });
       expect(JSON.stringify(events)).toContain('grants_admin');
-      const token = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: `${server.issuer}/admin`, scope: 'admin' }, { clientId: answer.body.client_id, clientSecret: answer.body.client_secret });
+      const token = await adminTokenRequest(server, { clientId: answer.body.client_id, clientSecret: answer.body.client_secret }, 'admin');
       expect(token.body.scope).toBe('admin');
     });
 

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp, POSTGRES_URL, REDIS_URL } from '../support/services.ts';
-import { authorize, basicAuth, tokenRequest } from '../support/oauth.ts';
+import { authorize, basicAuth, postAsClient, tokenRequest } from '../support/oauth.ts';
 import { BrowserAgent, formWithButton } from '../support/browser-agent.ts';
-import { dumpUnder } from '../support/redis-cluster.ts';
+import { dumpUnder } from '../support/redis-keys.ts';
+import { adminTokenRequest } from '../admin/admin-api.ts';
 import { createDatabase, type Database } from '../../src/db/index.ts';
 
 const REDIRECT_URI = 'https://app.example.test/cb';
@@ -91,7 +92,7 @@ async function exercise(server: TestServer): Promise<{ secrets: Secrets; canary:
   const service = await server.createClient({ name: 'Service', grantTypes: ['client_credentials'], scopes: ['read'], introspectFor: [OPAQUE_API] });
   secrets.add('client secret', web.clientSecret);
   secrets.add('client secret', service.clientSecret);
-  secrets.add('Basic credentials', basicAuth(web.clientId, web.clientSecret!).slice(6));
+  secrets.add('Basic credentials', basicAuth(web).slice(6));
   const admin = JSON.parse(readFileSync(join(server.config.keysDir, 'admin-client.json'), 'utf8')) as { client_id: string; client_secret: string };
   secrets.add('admin client secret', admin.client_secret);
   await server.services.resources.create({ identifier: JWT_API, scopes: ['read'] });
@@ -163,7 +164,7 @@ async function exercise(server: TestServer): Promise<{ secrets: Secrets; canary:
   secrets.add('access token (opaque, client_credentials)', opaque.body.access_token);
   const jwt = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: JWT_API, scope: 'read' }, service);
   secrets.add('access token (JWT, client_credentials)', jwt.body.access_token);
-  const adminToken = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: `${server.issuer}/admin`, scope: 'admin' }, { clientId: admin.client_id, clientSecret: admin.client_secret });
+  const adminToken = await adminTokenRequest(server, { clientId: admin.client_id, clientSecret: admin.client_secret }, 'admin');
   secrets.add('admin access token', adminToken.body.access_token);
 
   // the password grant of a first-party app: the password in a token request; a wrong one too
@@ -195,13 +196,13 @@ async function exercise(server: TestServer): Promise<{ secrets: Secrets; canary:
 
   const introspected = await fetch(`${server.url}/token/introspection`, {
     method: 'POST',
-    headers: { authorization: basicAuth(service.clientId, service.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basicAuth(service), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token: opaque.body.access_token! }),
   });
   expect(await introspected.json()).toMatchObject({ active: true });
   const revoked = await fetch(`${server.url}/token/revocation`, {
     method: 'POST',
-    headers: { authorization: basicAuth(web.clientId, web.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basicAuth(web), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token: tokens3.body.access_token! }),
   });
   expect(revoked.status).toBe(200);
@@ -210,11 +211,7 @@ async function exercise(server: TestServer): Promise<{ secrets: Secrets; canary:
   const wrongSecret = 'not-the-secret-but-still-secret-looking';
   secrets.add('wrong client secret', wrongSecret);
   expect((await tokenRequest(server.url, { grant_type: 'client_credentials' }, { clientId: service.clientId, clientSecret: wrongSecret })).status).toBe(401);
-  const bodySecret = await fetch(`${server.url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: service.clientId, client_secret: service.clientSecret! }),
-  });
+  const bodySecret = await postAsClient(`${server.url}/token`, { grant_type: 'client_credentials' }, service, { auth: 'post' });
   // oidc-provider accepts client_secret_post for client_secret_basic clients: the secret was in a body
   expect(bodySecret.status).toBe(200);
   expect((await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: 'made-up-refresh-token-value-123' }, web)).status).toBe(400);

@@ -1,5 +1,6 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { tokenRequest } from '../support/oauth.ts';
 
 describe('a server on embedded defaults', () => {
   let server: TestServer;
@@ -15,16 +16,11 @@ describe('a server on embedded defaults', () => {
 
   test('client_credentials gives an ES256 at+jwt for a resource server', async () => {
     await server.services.resources.create({ identifier: 'https://api.example.test', scopes: ['read', 'write'] });
-    const { clientId, clientSecret } = await server.createClient({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['read'] });
-    const res = await fetch(`${server.url}/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'https://api.example.test', scope: 'read write' }),
-    });
-    const body = await res.json() as { access_token: string; scope: string };
+    const svc = await server.createClient({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['read'] });
+    const res = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: 'https://api.example.test', scope: 'read write' }, svc);
     expect(res.status).toBe(200);
-    expect(body.scope).toBe('read');
-    const header = JSON.parse(Buffer.from(body.access_token.split('.')[0], 'base64url').toString());
+    expect(res.body.scope).toBe('read');
+    const header = JSON.parse(Buffer.from(res.body.access_token!.split('.')[0], 'base64url').toString());
     expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
   });
 });

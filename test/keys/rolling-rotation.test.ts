@@ -15,8 +15,9 @@ import { activateSigningKeys, listSigningKeys, longestSignedTokenTtl, retireSign
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { readAdminCredentials } from '../../src/admin/index.ts';
-import { call, tokenFor } from '../admin/admin-api.ts';
-import { clientCredentials, codeFlow, introspect, REDIRECT_URI, type ClientCredentials } from '../tokens/token-flows.ts';
+import { adminTokenFor, call } from '../admin/admin-api.ts';
+import type { ClientCredentials } from '../support/oauth.ts';
+import { clientCredentials, codeFlow, introspect, REDIRECT_URI } from '../tokens/token-flows.ts';
 
 const API = 'https://api.rotation.test';
 const SHORT_API = 'https://short.rotation.test';
@@ -57,7 +58,7 @@ describeWithService('Postgres and Redis', up)('signing key rotation during a rol
   /** an admin token from `server`, for the deployment's issuer (the server object knows only its own port's) */
   const adminToken = (server: TestServer) => {
     const credentials = readAdminCredentials(keysDir, {})!;
-    return tokenFor({ ...server, issuer } as TestServer, credentials.client_id, credentials.client_secret, 'admin');
+    return adminTokenFor({ url: server.url, issuer }, { clientId: credentials.client_id, clientSecret: credentials.client_secret }, 'admin');
   };
   const adminStatus = async (server: TestServer, token: string) => (await call(server, token, 'GET', '/keys')).status;
 

@@ -10,7 +10,7 @@ import { ADMIN_PREFIX, readAdminCredentials } from '../../src/admin/index.ts';
 import { loadOrCreateKeys } from '../../src/keys/index.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { authorize, tokenRequest } from '../support/oauth.ts';
-import { adminToken, call, type Reply } from '../admin/admin-api.ts';
+import { adminToken, adminTokenRequest, call, type Reply } from '../admin/admin-api.ts';
 import { tokenEndpoint } from '../tokens/token-flows.ts';
 
 const OTHER_API = 'https://matrix-api.example.test';
@@ -88,11 +88,6 @@ async function send(server: TestServer, route: RouteCase, headers: Record<string
   let body: unknown = text;
   try { body = text ? JSON.parse(text) : undefined; } catch { /* keep the text */ }
   return { status: res.status, headers: res.headers, body };
-}
-
-/** What /token answers for client_credentials at the admin resource. */
-async function clientCredentialsForAdmin(server: TestServer, client: { clientId: string; clientSecret?: string }, scope?: string) {
-  return tokenRequest(server.url, { grant_type: 'client_credentials', resource: `${server.issuer}/admin`, ...(scope ? { scope } : {}) }, client);
 }
 
 /** The admin token's claims re-signed with `key` (the server's own or a stranger's), with changes. */
@@ -220,14 +215,14 @@ describe('admin API authorization matrix', () => {
     credentials.set('admin JWT naming a client whose allow-list lacks admin (server key)', {
       headers: bearer(await resign(valid, serverKey as CryptoKey, kid, { jti: `other-client-${now}`, client_id: job.clientId, sub: job.clientId, iat: Math.floor(Date.now() / 1000) })),
     });
-    const withoutAdmin = await clientCredentialsForAdmin(server, job);
+    const withoutAdmin = await adminTokenRequest(server, job);
     credentials.set('admin-audience token without the admin scope', withoutAdmin.body.access_token
       ? { headers: bearer(withoutAdmin.body.access_token) }
       : { refused: `/token: ${withoutAdmin.status} ${withoutAdmin.body.error}` });
 
     // Finding 1: a client registered without a scope list asks for admin.
     const unlisted = await server.createClient({ name: 'matrix unlisted', grantTypes: ['client_credentials'] });
-    const unlistedToken = await clientCredentialsForAdmin(server, unlisted, 'admin');
+    const unlistedToken = await adminTokenRequest(server, unlisted, 'admin');
     credentials.set('token of a client registered without a scope list, asking for admin', unlistedToken.body.access_token
       ? { headers: bearer(unlistedToken.body.access_token) }
       : { refused: `/token: ${unlistedToken.status} ${unlistedToken.body.error}` });
@@ -237,7 +232,7 @@ describe('admin API authorization matrix', () => {
     let publicAdmin: Credential;
     try {
       const open = await server.createClient({ name: 'matrix public admin', grantTypes: ['client_credentials'], public: true, scopes: ['admin'] });
-      const answer = await clientCredentialsForAdmin(server, open, 'admin');
+      const answer = await adminTokenRequest(server, open, 'admin');
       publicAdmin = answer.body.access_token ? { headers: bearer(answer.body.access_token) } : { refused: `/token: ${answer.status} ${answer.body.error}` };
     } catch (error) {
       publicAdmin = { refused: `registration: ${(error as Error).message}` };
@@ -246,13 +241,13 @@ describe('admin API authorization matrix', () => {
 
     // A second client explicitly granted admin: its token works, then the client is deleted.
     const second = await server.createClient({ name: 'matrix second admin', grantTypes: ['client_credentials'], scopes: ['admin'] });
-    const secondToken = (await clientCredentialsForAdmin(server, second, 'admin')).body.access_token!;
+    const secondToken = (await adminTokenRequest(server, second, 'admin')).body.access_token!;
     await expectHandlerReached(bearer(secondToken));
     expect((await call(server, valid, 'DELETE', `/clients/${encodeURIComponent(second.clientId)}`)).status).toBe(200);
     credentials.set('admin token of a deleted client', { headers: bearer(secondToken) });
 
     // A fresh admin token, revoked by its own client at the revocation endpoint.
-    const revoked = (await clientCredentialsForAdmin(server, adminClient, 'admin')).body.access_token!;
+    const revoked = (await adminTokenRequest(server, adminClient, 'admin')).body.access_token!;
     await expectHandlerReached(bearer(revoked));
     expect((await tokenEndpoint(server.url, 'revocation', adminClient, { token: revoked, token_type_hint: 'access_token' })).status).toBe(200);
     credentials.set('revoked admin token', { headers: bearer(revoked) });

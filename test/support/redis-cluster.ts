@@ -5,7 +5,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Redis } from 'ioredis';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -241,37 +240,6 @@ export async function startRedisSentinel(tls: RedisTlsFiles): Promise<{ sentinel
     throw error;
   }
   return { sentinels: [{ host: HOST, port: sentinelPort }], name: 'mymaster', stop };
-}
-
-/** Keys matching prefix* on one node (SCAN, so a shared server is not blocked). */
-export async function keysUnder(node: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    found.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return found;
-}
-
-/** Every key under prefix on the given nodes and its value, as one string. */
-export async function dumpUnder(nodes: Redis[], prefix: string): Promise<string> {
-  const parts: string[] = [];
-  for (const node of nodes) {
-    for (const key of await keysUnder(node, prefix)) {
-      const type = await node.type(key);
-      const value
-        = type === 'string' ? await node.get(key)
-        : type === 'hash' ? await node.hgetall(key)
-        : type === 'zset' ? await node.zrange(key, '0', '-1', 'WITHSCORES')
-        : type === 'set' ? await node.smembers(key)
-        : type === 'list' ? await node.lrange(key, 0, -1)
-        : `(${type})`;
-      parts.push(key, JSON.stringify(value));
-    }
-  }
-  return parts.join('\n');
 }
 
 /** Whether redis-server and redis-cli can be run here (to start test servers). */

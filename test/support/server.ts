@@ -8,8 +8,9 @@ import { createLogger } from '../../src/observability/index.ts';
 import { clientMetadataValidator } from '../../src/provider/index.ts';
 import type { NewClient } from '../../src/clients/index.ts';
 import { createDatabase } from '../../src/db/index.ts';
-import { POSTGRES_URL, REDIS_URL } from './services.ts';
+import { POSTGRES_URL, REDIS_URL } from './local-services.ts';
 import { freePort } from './process.ts';
+import { deleteUnder } from './redis-keys.ts';
 
 export interface TestServerOptions {
   /** 'memory' (default): PGlite in memory; 'file': PGlite under a temp DATA_DIR; 'postgres': the machine's Postgres in a fresh schema */
@@ -109,12 +110,7 @@ async function deleteRedisKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteUnder(redis, prefix);
   } catch {
     // Redis gone: nothing to clean
   } finally {

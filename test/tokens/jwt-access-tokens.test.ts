@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SignJWT, generateKeyPair, importJWK, type JWK } from 'jose';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { redisUp } from '../support/services.ts';
+import type { ClientCredentials } from '../support/oauth.ts';
 import {
   clientCredentials, codeFlow, introspect, isJwt, refresh, revoke, tokenEndpoint, REDIRECT_URI,
-  type ClientCredentials, type Tokens,
+  type Tokens,
 } from './token-flows.ts';
 
 const API = 'https://api.example.test';

@@ -8,8 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { basicAuth } from '../support/oauth.ts';
-import { clientCredentials, type ClientCredentials } from './token-flows.ts';
+import { basicAuth, type ClientCredentials } from '../support/oauth.ts';
+import { clientCredentials } from './token-flows.ts';
 
 const API = 'https://fast.example.test';
 const OPAQUE_API = 'https://fast-opaque.example.test';
@@ -44,7 +44,7 @@ describe('JWT introspection and revocation before the provider', () => {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     const form = new URLSearchParams(params);
     if (options.authorization !== undefined) headers.authorization = options.authorization;
-    else if ((options.auth ?? 'basic') === 'basic') headers.authorization = basicAuth(caller.clientId, caller.clientSecret!);
+    else if ((options.auth ?? 'basic') === 'basic') headers.authorization = basicAuth(caller);
     else { form.set('client_id', caller.clientId); form.set('client_secret', caller.clientSecret!); }
     const text = options.raw ?? form.toString();
     const body = options.chunked
@@ -180,7 +180,7 @@ describe('JWT introspection and revocation before the provider', () => {
     const before = providerRefusals;
     const res = await fetch(`${server.url}/token/introspection`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=iso-8859-1', authorization: basicAuth(svc.clientId, svc.clientSecret!) },
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=iso-8859-1', authorization: basicAuth(svc) },
       body: new URLSearchParams({ token }).toString(),
     });
     expect(res.status).toBe(200);

@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import { createRedisClient } from '../../src/redis/index.ts';
 import { createRedisTokenState } from '../../src/tokens/redis-token-state.ts';
 import { REDIS_URL, describeWithService, redisUp } from '../support/services.ts';
-import { dumpUnder, keysUnder, startRedisServer } from '../support/redis-cluster.ts';
+import { startRedisServer } from '../support/redis-cluster.ts';
+import { dumpUnder, keysUnder } from '../support/redis-keys.ts';
 import { adapterContract, expectRecoveredAfterRestart } from './adapter-contract.ts';
 
 const quiet = () => {};

@@ -4,7 +4,8 @@ import type { Cluster } from 'ioredis';
 import { createRedisClient } from '../../src/redis/index.ts';
 import { createRedisTokenState } from '../../src/tokens/redis-token-state.ts';
 import { describeWithService } from '../support/services.ts';
-import { dumpUnder, keysUnder, redisBinariesInstalled, startRedisCluster } from '../support/redis-cluster.ts';
+import { redisBinariesInstalled, startRedisCluster } from '../support/redis-cluster.ts';
+import { dumpUnder, keysUnder } from '../support/redis-keys.ts';
 import type { RunningCluster } from '../support/redis-cluster.ts';
 import { adapterContract, expectRecoveredAfterRestart } from './adapter-contract.ts';
 

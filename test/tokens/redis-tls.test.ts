@@ -8,11 +8,12 @@ import { createRedisClient, type RedisConnectionOptions } from '../../src/redis/
 import { createRedisTokenState } from '../../src/tokens/redis-token-state.ts';
 import type { RedisTlsSetting } from '../../src/config/index.ts';
 import { describeWithService } from '../support/services.ts';
-import { keysUnder, redisBinariesInstalled, startRedisCluster, startRedisSentinel, type RunningCluster } from '../support/redis-cluster.ts';
+import { redisBinariesInstalled, startRedisCluster, startRedisSentinel, type RunningCluster } from '../support/redis-cluster.ts';
+import { keysUnder } from '../support/redis-keys.ts';
 import { createTestCertificates, type TestCertificates } from '../support/test-certificates.ts';
 import { startTestServer } from '../support/server.ts';
 import { riskyConfiguration } from '../../src/server/risky-configuration.ts';
-import { passwordGrant } from '../grants/helpers.ts';
+import { passwordGrant } from '../support/oauth.ts';
 
 /*
  * Sentinel and Cluster over TLS, against real redis-servers that listen only

@@ -4,10 +4,9 @@
  * refresh, client_credentials, and the two endpoints resource servers call.
  */
 import { expect } from '@jest/globals';
-import { authorize, basicAuth, tokenRequest } from '../support/oauth.ts';
+import { authorize, postAsClient, tokenRequest, type ClientCredentials } from '../support/oauth.ts';
 import type { BrowserAgent } from '../support/browser-agent.ts';
 
-export interface ClientCredentials { clientId: string; clientSecret?: string }
 export interface Tokens { access_token: string; refresh_token?: string; id_token?: string; scope?: string; token_type?: string }
 
 export const REDIRECT_URI = 'https://app.example.test/callback';
@@ -58,18 +57,10 @@ export async function tokenEndpoint(
   baseUrl: string, endpoint: 'introspection' | 'revocation', caller: ClientCredentials,
   params: Record<string, string>, options: { post?: boolean } = {},
 ): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> | undefined }> {
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  const body = new URLSearchParams(params);
-  if (caller.clientSecret && !options.post) headers.authorization = basicAuth(caller.clientId, caller.clientSecret);
-  else {
-    body.set('client_id', caller.clientId);
-    if (caller.clientSecret) body.set('client_secret', caller.clientSecret);
-  }
-  const res = await fetch(`${baseUrl}/token/${endpoint}`, { method: 'POST', headers, body });
-  const text = await res.text();
+  const { status, headers, text } = await postAsClient(`${baseUrl}/token/${endpoint}`, params, caller, { auth: options.post ? 'post' : 'basic' });
   let json: Record<string, unknown> | undefined;
   try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, headers: res.headers, text, json };
+  return { status, headers, text, json };
 }
 
 /** The introspection answer (asserting a 200). */
