@@ -18,6 +18,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { startServer } from '../src/server/index.ts';
 import { clientMetadataValidator } from '../src/provider/index.ts';
 import { createLogger } from '../src/observability/index.ts';
+import { passwordGrant } from '../test/support/oauth.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -54,17 +55,12 @@ try {
     { name: 'timing', firstParty: true, grantTypes: ['password'], scopes: ['openid'] },
     clientMetadataValidator(server.provider as never),
   );
-  const authorization = `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}`;
+  const credentials = { clientId: client.clientId, clientSecret };
 
   async function attempt(username: string): Promise<{ ms: number; status: number; body: string }> {
     const started = performance.now();
-    const res = await fetch(`${server.url}/token`, {
-      method: 'POST',
-      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', username, password: 'not the password', scope: 'openid' }),
-    });
-    const body = await res.text();
-    return { ms: performance.now() - started, status: res.status, body };
+    const res = await passwordGrant(server.url, credentials, { username, password: 'not the password', scope: 'openid' });
+    return { ms: performance.now() - started, status: res.status, body: res.text };
   }
 
   for (let i = 0; i < warmup; i++) {

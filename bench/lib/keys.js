@@ -1,19 +1,15 @@
 // Shared signing keys for every system under test, so that no target pays for a
 // different key type or size than another (ES256 for access tokens, RS256 for ID tokens).
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+// Made and written the way Tessera makes and writes its own (src/keys).
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { exportJWK, generateKeyPair } from 'jose';
-
-async function privateJwk(alg, kid) {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
-  return { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' };
-}
+import { generateSigningKey, publicJwks as publicJwksOf, writePrivateFile } from '../../src/keys/index.ts';
 
 export async function generateBenchJwks() {
-  return { keys: [await privateJwk('ES256', 'bench-es256'), await privateJwk('RS256', 'bench-rs256')] };
+  return { keys: [await generateSigningKey('ES256'), await generateSigningKey('RS256')] };
 }
 
-/** Loads the private JWKS at `path`, creating it (mode 0600) when it does not exist yet. */
+/** Loads the private JWKS at `path`, creating it (mode 0600, written atomically) when it does not exist yet. */
 export async function ensureBenchJwks(path) {
   try {
     return JSON.parse(await readFile(path, 'utf8'));
@@ -22,13 +18,9 @@ export async function ensureBenchJwks(path) {
   }
   const jwks = await generateBenchJwks();
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, JSON.stringify(jwks, null, 2), { mode: 0o600 });
-  await chmod(path, 0o600);
+  writePrivateFile(path, JSON.stringify(jwks, null, 2));
   return jwks;
 }
 
-export function publicJwks(jwks) {
-  return {
-    keys: jwks.keys.map(({ d, p, q, dp, dq, qi, ...pub }) => pub),
-  };
-}
+/** The public members of a private JWKS (what a verifier gets). */
+export const publicJwks = (jwks) => publicJwksOf({ signingKeys: jwks });

@@ -1,35 +1,29 @@
-// Minimal OAuth client helpers used to prepare benchmark inputs (tokens to introspect,
-// refresh tokens to rotate). Nothing here runs inside a measured window.
-import { createHash, randomBytes } from 'node:crypto';
+// OAuth requests that prepare benchmark inputs (tokens to introspect, refresh tokens to
+// rotate) and the scripted authorization code round trip: the test suite's client
+// (test/support/oauth.ts, browser-agent.ts), so the bench and the tests drive the server
+// the same way. Nothing here runs inside an autocannon window; the round trip is what the
+// `authcode` operation measures as a whole.
+import { BrowserAgent, CookieJar } from '../../test/support/browser-agent.ts';
+import * as testClient from '../../test/support/oauth.ts';
 
-export function basicAuthorization(clientId, clientSecret) {
-  // RFC 6749 §2.3.1: form-urlencode both parts before base64.
-  const enc = (v) => encodeURIComponent(v).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${enc(clientId)}:${enc(clientSecret)}`).toString('base64')}`;
-}
+export { basicAuth } from '../../test/support/oauth.ts';
+export { CookieJar };
 
+/** The parameters that have a value (undefined and null ones are left out). */
+const defined = (params) => Object.fromEntries(Object.entries(params)
+  .filter(([, v]) => v !== undefined && v !== null)
+  .map(([k, v]) => [k, String(v)]));
+
+/** A form body as autocannon sends it (a string); parameters without a value are left out. */
 export function form(params) {
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== null) body.set(k, String(v));
-  }
-  return body.toString();
+  return new URLSearchParams(defined(params)).toString();
 }
 
-/** POST a form to the token endpoint; returns the parsed JSON or throws with the body. */
+/** POST to the instance's /token as its client; the parsed 200 answer, or throws with the answer. */
 export async function tokenRequest(instance, params) {
-  const res = await fetch(new URL(instance.tokenPath ?? '/token', instance.url), {
-    method: 'POST',
-    headers: {
-      authorization: basicAuthorization(instance.clientId, instance.clientSecret),
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-    },
-    body: form(params),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`token endpoint ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text);
+  const res = await testClient.tokenRequest(instance.url, defined(params), instance);
+  if (res.status !== 200) throw new Error(`token endpoint ${res.status}: ${res.text.slice(0, 300)}`);
+  return res.body;
 }
 
 export async function clientCredentialsToken(instance, { resource, scope }) {
@@ -41,186 +35,33 @@ export async function clientCredentialsToken(instance, { resource, scope }) {
   return token;
 }
 
-/** A tiny cookie jar: enough for one authorization code flow against one origin. */
-export class CookieJar {
-  #cookies = new Map();
-
-  store(response) {
-    for (const line of response.headers.getSetCookie?.() ?? []) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const expired = attrs.some((a) => {
-        const [k, v = ''] = a.trim().split('=');
-        return (k.toLowerCase() === 'max-age' && Number(v) <= 0)
-          || (k.toLowerCase() === 'expires' && Date.parse(v) <= Date.now());
-      });
-      if (expired || value === '') this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
-  }
-
-  header() {
-    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  /**
-   * A copy: flows running at the same time must not share one jar (the jar ignores cookie
-   * paths, so one flow's interaction cookies would replace another's); a copy of a signed-in
-   * jar carries the session over (single sign-on) and keeps its own interaction cookies.
-   */
-  clone() {
-    const copy = new CookieJar();
-    for (const [k, v] of this.#cookies) copy.#cookies.set(k, v);
-    return copy;
-  }
-}
-
-export function pkcePair() {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  return { verifier, challenge };
-}
-
 /**
- * Authorization code + PKCE flow over plain HTTP, following redirects by hand with a cookie
- * jar until the server redirects to `redirectUri`. `onInteraction(url, jar)` is called for
- * any 200 page on the way (a login or consent form) and must return the next URL to GET or a
- * Response to continue from; the baseline never shows a page (its interaction handler
- * finishes at once), a Tessera target supplies a hook that submits its forms.
- * Pass the same `jar` to several flows to reuse the login session (single sign-on).
- * Returns the token endpoint response of the code exchange.
+ * Authorization code + PKCE through the server's pages (as the tests do: sign in as `user`
+ * on a login page, press Allow on a consent page; the baseline shows neither), then the code
+ * exchange. `jar`: the browser session to use; the same jar again reuses a login (single
+ * sign-on); flows running at the same time must each have their own (CookieJar.clone()).
+ * Returns the token endpoint's answer to the code exchange.
  */
 export async function authorizationCodeFlow(instance, {
-  redirectUri,
-  scope,
-  resource,
-  prompt,
-  extraParams = {},
-  onInteraction,
-  jar = new CookieJar(),
-  maxSteps = 20,
+  redirectUri, scope, resource, prompt, user, jar = new CookieJar(),
 }) {
-  const { verifier, challenge } = pkcePair();
-  const state = randomBytes(12).toString('base64url');
-  const authorize = new URL(instance.authorizationPath ?? '/auth', instance.url);
-  const params = {
-    client_id: instance.clientId,
-    response_type: 'code',
-    redirect_uri: redirectUri,
+  const { callback, code, state, verifier } = await testClient.authorize({
+    baseUrl: instance.url,
+    clientId: instance.clientId,
+    redirectUri,
     scope,
+    params: defined({ resource, prompt }),
+    user,
+    agent: new BrowserAgent(jar),
+  });
+  const error = callback.searchParams.get('error');
+  if (error) throw new Error(`authorization error: ${error} ${callback.searchParams.get('error_description') ?? ''}`);
+  if (callback.searchParams.get('state') !== state) throw new Error('state mismatch');
+  return tokenRequest(instance, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
     resource,
-    prompt,
-    state,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    ...extraParams,
-  };
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) authorize.searchParams.set(k, v);
-
-  let next = authorize.href;
-  let response;
-  for (let step = 0; step < maxSteps; step += 1) {
-    if (!response) {
-      response = await fetch(next, { redirect: 'manual', headers: { cookie: jar.header() } });
-    }
-    jar.store(response);
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.arrayBuffer();
-      const target = new URL(location, next);
-      if (target.href.startsWith(redirectUri)) {
-        if (target.searchParams.get('error')) {
-          throw new Error(`authorization error: ${target.searchParams.get('error')} ${target.searchParams.get('error_description') ?? ''}`);
-        }
-        if (target.searchParams.get('state') !== state) throw new Error('state mismatch');
-        const code = target.searchParams.get('code');
-        return tokenRequest(instance, {
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: redirectUri,
-          code_verifier: verifier,
-          resource,
-        });
-      }
-      next = target.href;
-      response = undefined;
-      continue;
-    }
-    if (response.status === 200 && onInteraction) {
-      const result = await onInteraction({ url: next, response, jar, instance });
-      if (result instanceof Response) {
-        response = result;
-      } else {
-        next = String(result);
-        response = undefined;
-      }
-      continue;
-    }
-    const body = await response.text();
-    throw new Error(`authorization flow stuck at ${next}: ${response.status} ${body.slice(0, 300)}`);
-  }
-  throw new Error(`authorization flow did not finish in ${maxSteps} steps`);
-}
-
-const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", apos: "'" };
-const decodeEntities = (s) => s.replace(/&(amp|lt|gt|quot|#39|#x27|apos);/g, (_, e) => ENTITIES[e]);
-const attr = (tag, name) => {
-  const m = new RegExp(`\\b${name}\\s*=\\s*("([^"]*)"|'([^']*)')`, 'i').exec(tag);
-  return m ? decodeEntities(m[2] ?? m[3]) : undefined;
-};
-
-/** The POST forms of an HTML page: action, hidden/text inputs, button texts. */
-export function parseForms(html) {
-  const forms = [];
-  for (const m of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-    const fields = {};
-    const inputs = [];
-    for (const im of m[2].matchAll(/<input\b[^>]*>/gi)) {
-      const name = attr(im[0], 'name');
-      const type = (attr(im[0], 'type') ?? 'text').toLowerCase();
-      inputs.push({ name, type });
-      if (name && type !== 'submit') fields[name] = attr(im[0], 'value') ?? '';
-    }
-    const buttons = [...m[2].matchAll(/<button\b[^>]*>([\s\S]*?)<\/button>/gi)]
-      .map((b) => b[1].replace(/<[^>]+>/g, '').trim());
-    forms.push({
-      method: (attr(m[1], 'method') ?? 'get').toLowerCase(),
-      action: attr(m[1], 'action'),
-      fields,
-      inputs,
-      buttons,
-    });
-  }
-  return forms;
-}
-
-/**
- * An `onInteraction` hook for servers with HTML login and consent pages (Tessera): on a
- * page with a password field it fills `username`/`password`, otherwise it presses the
- * button named `allow` (default "Allow"); hidden fields such as a CSRF token go along.
- */
-export function submitInteractionForms({ username, password, allow = 'Allow' }) {
-  return async ({ url, response, jar }) => {
-    const page = await response.text();
-    const forms = parseForms(page).filter((f) => f.method === 'post');
-    const login = forms.find((f) => f.inputs.some((i) => i.type === 'password'));
-    const chosen = login ?? forms.find((f) => f.buttons.includes(allow));
-    if (!chosen) throw new Error(`no login or "${allow}" form at ${url}: ${page.slice(0, 300)}`);
-    const fields = { ...chosen.fields };
-    if (login) {
-      const userField = login.inputs.find((i) => i.type === 'text' || i.type === 'email')?.name ?? 'username';
-      const passField = login.inputs.find((i) => i.type === 'password').name;
-      fields[userField] = username;
-      fields[passField] = password;
-    }
-    const target = new URL(chosen.action ?? url, url).href;
-    return fetch(target, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
-      body: form(fields),
-    });
-  };
+  });
 }

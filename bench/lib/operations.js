@@ -8,8 +8,8 @@
 //   jwtResource           resource indicator of an API whose access tokens are ES256 JWTs
 //   opaqueResource        resource indicator of an API whose access tokens are opaque
 //   resourceScope         scopes of those APIs ("read write")
-//   tokenPath             default /token
-//   introspectionPath     default /token/introspection (opaque tokens)
+//   introspectionPath     default /token/introspection (opaque tokens); the token endpoint
+//                         is /token everywhere
 //   jwtIntrospectionPath  default introspectionPath (JWT access tokens)
 //   obtainRefreshToken()  optional: resolves to a fresh refresh token of a new grant;
 //                         without it the refresh operation is skipped for the target
@@ -31,17 +31,18 @@
 // introspection saying active:false counts as a failure, not as throughput). `run` replaces
 // autocannon for operations that are not one request (the authorization code round trip):
 // it gets the load options and resolves to what runLoad would.
-import { basicAuthorization, clientCredentialsToken, form } from './oauth.js';
+import { basicAuth, clientCredentialsToken, form } from './oauth.js';
 import { round } from './load.js';
 
 const FORM = 'application/x-www-form-urlencoded';
+const TOKEN_PATH = '/token';
 
 function postForm(instance, path, bodyOrSetup) {
   const request = {
     method: 'POST',
     path,
     headers: {
-      authorization: basicAuthorization(instance.clientId, instance.clientSecret),
+      authorization: basicAuth(instance),
       'content-type': FORM,
       accept: 'application/json',
     },
@@ -97,7 +98,7 @@ function clientCredentials(name, title, resourceKey, floor) {
         scope: instance.resourceScope ?? 'read write',
       });
       return {
-        requests: [postForm(instance, instance.tokenPath ?? '/token', body)],
+        requests: [postForm(instance, TOKEN_PATH, body)],
         check: (status, resBody) => typeof jsonField(resBody, 'access_token') === 'string',
       };
     },
@@ -138,7 +139,7 @@ const refresh = {
   async prepare(instance, { connections }) {
     const pool = [];
     const extra = instance.refreshParams ?? {};
-    const request = postForm(instance, instance.tokenPath ?? '/token', () => form({
+    const request = postForm(instance, TOKEN_PATH, () => form({
       grant_type: 'refresh_token',
       refresh_token: pool.shift() ?? 'pool-exhausted',
       ...extra,
@@ -181,7 +182,7 @@ const passwordGrant = {
 };
 
 export function passwordRequest(instance, nextUser) {
-  return postForm(instance, instance.tokenPath ?? '/token', () => {
+  return postForm(instance, TOKEN_PATH, () => {
     const { username, password } = nextUser();
     return form({
       grant_type: 'password',

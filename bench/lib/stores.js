@@ -3,6 +3,8 @@
 // Never touches anything outside that database and that prefix.
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { deleteUnder, scanUnder } from '../../test/support/redis-keys.ts';
+import { median } from './load.js';
 
 const PROBE_TIMEOUT_MS = 1500;
 
@@ -76,41 +78,18 @@ export async function createBenchDatabase(adminUrl, name) {
   };
 }
 
-async function* scanKeys(client, pattern) {
-  let cursor = '0';
-  do {
-    // eslint-disable-next-line no-await-in-loop
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    yield keys;
-  } while (cursor !== '0');
-}
-
-const escapeGlob = (s) => s.replace(/[*?[\]\\]/g, '\\$&');
-
 /** Deletes every key under `prefix` (SCAN + UNLINK, never FLUSH*); resolves to how many. */
 export async function deleteRedisKeys(url, prefix) {
   if (!prefix) throw new Error('refusing to delete Redis keys without a prefix');
   const client = redisClient(url);
   client.on('error', () => {});
   await client.connect();
-  let deleted = 0;
   try {
-    for await (const keys of scanKeys(client, `${escapeGlob(prefix)}*`)) {
-      if (keys.length) deleted += await client.unlink(...keys);
-    }
+    return await deleteUnder(client, prefix);
   } finally {
     client.disconnect();
   }
-  return deleted;
 }
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (!sorted.length) return null;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /**
  * `MEMORY USAGE` (bytes, SAMPLES 0 = exact) of up to `samples` keys per kind under
@@ -127,7 +106,7 @@ export async function redisMemoryUsage(url, prefix, kinds, { samples = 50 } = {}
     for (const [kind, { pattern, exclude }] of Object.entries(kinds)) {
       const picked = [];
       let seen = 0;
-      for await (const keys of scanKeys(client, `${escapeGlob(prefix)}${pattern}`)) {
+      for await (const keys of scanUnder(client, prefix, pattern)) {
         for (const key of keys) {
           if (exclude && exclude.test(key.slice(prefix.length))) continue;
           seen += 1;
@@ -142,13 +121,13 @@ export async function redisMemoryUsage(url, prefix, kinds, { samples = 50 } = {}
       out.kinds[kind] = {
         keys: seen,
         sampled: bytes.length,
-        bytesMedian: median(bytes),
+        bytesMedian: median(bytes) ?? null,
         bytesMin: bytes.length ? Math.min(...bytes) : null,
         bytesMax: bytes.length ? Math.max(...bytes) : null,
       };
     }
     let total = 0;
-    for await (const keys of scanKeys(client, `${escapeGlob(prefix)}*`)) total += keys.length;
+    for await (const keys of scanUnder(client, prefix)) total += keys.length;
     out.totalKeys = total;
     return out;
   } finally {

@@ -34,7 +34,6 @@ export default {
       jwtResource: API_RESOURCE,
       opaqueResource: OPAQUE_RESOURCE,
       resourceScope: RESOURCE_SCOPE,
-      tokenPath: '/token',
       introspectionPath: '/token/introspection',
       jwtIntrospectionPath: JWT_INTROSPECTION_PATH,
       notes: {

@@ -25,10 +25,11 @@ import {
 import { ARGON2_PARAMS } from '../lib/floors.js';
 import { ensureBenchJwks } from '../lib/keys.js';
 import { getFreePort, startServer } from '../lib/load.js';
-import { CookieJar, authorizationCodeFlow, submitInteractionForms } from '../lib/oauth.js';
+import { CookieJar, authorizationCodeFlow } from '../lib/oauth.js';
 import {
   createBenchDatabase, deleteRedisKeys, probePostgres, probeRedis,
 } from '../lib/stores.js';
+import { POSTGRES_URL, REDIS_URL } from '../../test/support/local-services.ts';
 
 const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,9 +51,9 @@ const NEEDED_COMMANDS = ['resources create', 'clients create', 'users import'];
 // trigger a rehash.
 export const BENCH_USERS = 64;
 
-/** Default-on Postgres and Redis of this machine (the test setup's), unless overridden. */
-export const LOCAL_POSTGRES_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/test';
-export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+/** Default-on Postgres and Redis of this machine: the test setup's, unless overridden. */
+const LOCAL_POSTGRES_ADMIN_URL = POSTGRES_URL;
+const LOCAL_REDIS_URL = REDIS_URL;
 
 let cliChecked;
 /** true, or why this checkout's Tessera cannot be benchmarked. */
@@ -193,7 +194,6 @@ export function createTesseraTarget({ name, description, available, stores }) {
         // signed-in jar, so concurrent flows keep their own interaction cookies.
         const ssoJar = new CookieJar();
         let signedIn;
-        const interactionFor = (user) => submitInteractionForms(user);
         const instance = {
           url: issuer,
           clientId: client.client_id,
@@ -201,7 +201,6 @@ export function createTesseraTarget({ name, description, available, stores }) {
           jwtResource: API_RESOURCE,
           opaqueResource: OPAQUE_RESOURCE,
           resourceScope: RESOURCE_SCOPE,
-          tokenPath: '/token',
           introspectionPath: '/token/introspection',
           jwtIntrospectionPath: '/token/introspection',
           refreshParams: { resource: API_RESOURCE },
@@ -212,7 +211,7 @@ export function createTesseraTarget({ name, description, available, stores }) {
               scope: `openid offline_access ${RESOURCE_SCOPE}`,
               resource: API_RESOURCE,
               prompt: 'consent',
-              onInteraction: interactionFor(users[0]),
+              user: users[0],
               jar,
             });
             signedIn ??= flow(ssoJar);
@@ -231,7 +230,7 @@ export function createTesseraTarget({ name, description, available, stores }) {
                 scope: `openid ${RESOURCE_SCOPE}`,
                 resource: API_RESOURCE,
                 prompt: 'consent',
-                onInteraction: interactionFor(user),
+                user,
               },
             );
             if (!tokens.access_token || !tokens.id_token) throw new Error(`${name}: no access or ID token`);

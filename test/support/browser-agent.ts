@@ -55,6 +55,17 @@ export class CookieJar {
     return this.#live().map((c) => c.value);
   }
 
+  /**
+   * A copy: a signed-in jar's copy carries the session over (single sign-on)
+   * and keeps its own interaction cookies from then on, so flows running at
+   * the same time (bench/) do not replace each other's.
+   */
+  clone(): CookieJar {
+    const copy = new CookieJar();
+    for (const [id, cookie] of this.#cookies) copy.#cookies.set(id, { ...cookie });
+    return copy;
+  }
+
   #live(): StoredCookie[] {
     const now = Date.now();
     return [...this.#cookies.values()].filter((c) => c.expires === undefined || c.expires > now);
