@@ -6,11 +6,11 @@
 // headless Chromium with JavaScript on, and no page may report a CSP violation.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { pkcePair, tokenRequest } from '../support/oauth.ts';
+import { launchChromium } from '../support/chromium.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const USER = { username: 'maria', password: 'maria-has-a-long-password' };
 /** how long a page may take to submit itself; a blocked script never does */
 const LANDING_TIMEOUT_MS = 15_000;
@@ -74,10 +74,7 @@ describe('the provider\'s own pages in a browser with JavaScript on', () => {
       postLogoutRedirectUris: [loggedOut],
       scopes: ['openid', 'profile'],
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
