@@ -1,3 +1,4 @@
+import { ADMIN_API_PATH } from '../config/index.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { requireAdminToken } from './guard.ts';
@@ -19,7 +20,8 @@ import { auditRoutes } from './endpoints/audit.ts';
 
 export type { AdminRouterDeps } from './define.ts';
 
-export const ADMIN_PREFIX = '/admin/v1';
+/** The admin API's path prefix (from the configuration module, which the CLI shares). */
+export const ADMIN_PREFIX = ADMIN_API_PATH;
 
 /** Validates params, query and body against the route's schemas, then runs it. */
 function endpoint(route: AdminRoute) {

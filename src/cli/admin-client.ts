@@ -1,6 +1,6 @@
 // the admin folder's light entry: the barrel would load the admin API, the provider and the stores
 import { readAdminCredentials, type AdminCredentials } from '../admin/credentials.ts';
-import type { Config } from '../config/index.ts';
+import { ADMIN_API_PATH, adminResourceOf, type Config } from '../config/index.ts';
 
 export interface Problem { title?: string; status?: number; detail?: string; errors?: Array<{ field: string; message: string }> }
 
@@ -53,7 +53,7 @@ export function createAdminApi(options: { issuer: string; credentials: AdminCred
         authorization: `Basic ${Buffer.from(`${formEncode(credentials.client_id)}:${formEncode(credentials.client_secret)}`).toString('base64')}`,
         'content-type': 'application/x-www-form-urlencoded',
       },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${issuer}/admin`, scope: 'admin' }),
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: adminResourceOf(issuer), scope: 'admin' }),
     });
     const body = await readJson(res) as { access_token?: string; error?: string; error_description?: string } | undefined;
     if (!res.ok || !body?.access_token) {
@@ -64,7 +64,7 @@ export function createAdminApi(options: { issuer: string; credentials: AdminCred
 
   async function call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
     token ??= fetchToken();
-    const res = await send(`${issuer}/admin/v1${path}`, {
+    const res = await send(`${issuer}${ADMIN_API_PATH}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${await token}`,

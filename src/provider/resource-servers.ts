@@ -2,9 +2,9 @@ import type { Client, KoaContextWithOIDC, ResourceServer as ProviderResourceServ
 import { errors } from 'oidc-provider';
 import type { ResourceServerRepository } from '../clients/index.ts';
 import { ADMIN_SCOPE, allowedScopes } from '../clients/index.ts';
+import { adminResourceOf } from '../config/index.ts';
 
-export { ADMIN_SCOPE, allowedScopes };
-export const adminResourceOf = (issuer: string) => `${issuer}/admin`;
+export { ADMIN_SCOPE, allowedScopes, adminResourceOf };
 
 const JWT_SIGNING = { sign: { alg: 'ES256' as const } };
 
