@@ -15,11 +15,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { cleanEnv, freePort, REPO_ROOT, spawnCommandLine, waitForOk, type TesseraProcess } from '../support/process.ts';
+import { launchChromium } from '../support/chromium.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
 /** The command lines of the ```sh block right after `<!-- marker -->`: comments and blank lines dropped, `\` continuations joined. */
@@ -60,10 +60,7 @@ describe('the README tour, as written', () => {
 
   /** The person at the browser: the sign-in page, the consent page, the callback page. */
   async function signInWithBrowser(url: string, user: { username: string; password: string }): Promise<string> {
-    browser ??= await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser ??= await launchChromium();
     const page = await browser.newPage();
     await page.goto(url);
     await page.getByLabel('Username').fill(user.username);
