@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { tokenRequest } from '../support/oauth.ts';
 
 const NODE = join(process.cwd(), 'node_modules/.bin/node');
 const MAIN = join(process.cwd(), 'src/main.ts');
@@ -95,11 +96,7 @@ describe('tessera admin commands against a running server', () => {
     expect(run.code).toBe(0);
     expect(run.json).toMatchObject({ name: 'ledger sync', grant_types: ['client_credentials'], scopes: ['ledger:read'], introspect_for: ['https://ledger.example'] });
     const { client_id: clientId, client_secret: clientSecret } = run.json;
-    const res = await fetch(`${server.url}/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'https://ledger.example', scope: 'ledger:read' }),
-    });
+    const res = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: 'https://ledger.example', scope: 'ledger:read' }, { clientId, clientSecret });
     expect(res.status).toBe(200);
 
     const human = await tessera(['clients', 'create', '--name', 'web', '--grant-types', 'authorization_code,refresh_token', '--redirect-uris', 'https://web.example/cb', '--public', '--first-party']);
