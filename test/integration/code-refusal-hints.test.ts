@@ -6,10 +6,11 @@ import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { authorize, tokenRequest } from '../support/oauth.ts';
 
-const CODE_TTL_SECONDS = 1;
+// long enough for a sign-in and an exchange on a loaded machine, short enough to wait out once
+const CODE_TTL_SECONDS = 5;
 const REDIRECT_URI = 'https://app.example.test/callback';
 const USER = { username: 'hana', password: 'hana has a long passphrase' };
-const NOT_USABLE = /^the authorization code is expired, already used, revoked, or was not issued to this client: a code is valid for 1 seconds and for one exchange/;
+const NOT_USABLE = new RegExp(`^the authorization code is expired, already used, revoked, or was not issued to this client: a code is valid for ${CODE_TTL_SECONDS} seconds and for one exchange`);
 
 describe('a refused authorization code says why', () => {
   let server: TestServer;
