@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type Provider from 'oidc-provider';
-import { clientSecretMatches, type ClientRecord, type ClientRepository, type NewClient } from '../clients/index.ts';
-import { clientMetadataOf } from '../clients/repository.ts';
+import { clientMetadataOf, clientSecretMatches, type ClientRecord, type ClientRepository, type NewClient } from '../clients/index.ts';
 import type { AuditRecord } from '../audit/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { writePrivateFile } from '../keys/index.ts';

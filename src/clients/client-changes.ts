@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { batchedLookup } from '../db/batched-lookup.ts';
+import { batchedLookup } from '../db/index.ts';
 
 /**
  * How an instance learns that a client it has cached was changed or deleted

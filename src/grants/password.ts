@@ -1,9 +1,7 @@
 import type { default as Provider, Client, FindAccount, KoaContextWithOIDC, ResourceServer, TokenEndpointGrantContext } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { CredentialCheck } from '../accounts/service.ts';
-import { HashingOverloadedError } from '../accounts/password-hashing.ts';
-import { OIDC_SCOPES } from '../clients/oidc-scopes.ts';
-import { allowedScopes, isFirstParty } from '../clients/index.ts';
+import { HashingOverloadedError, type CredentialCheck } from '../accounts/index.ts';
+import { allowedScopes, isFirstParty, OIDC_SCOPES } from '../clients/index.ts';
 
 /*
  * The resource owner password credentials grant (RFC 6749 §4.3), for trusted

@@ -1,7 +1,7 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { claimsOf, CLAIMS_BY_SCOPE, type AccountRepository } from '../accounts/index.ts';
 
-import { OIDC_SCOPES } from '../clients/oidc-scopes.ts';
+import { OIDC_SCOPES } from '../clients/index.ts';
 
 export { OIDC_SCOPES };
 

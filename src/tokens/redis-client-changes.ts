@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import { ANNOUNCEMENT_LIFETIME_MS, type ClientChangeLog } from '../clients/client-changes.ts';
-import { batchedLookup } from '../db/batched-lookup.ts';
+import { ANNOUNCEMENT_LIFETIME_MS, type ClientChangeLog } from '../clients/index.ts';
+import { batchedLookup } from '../db/index.ts';
 import { tokenDigest } from '../crypto/index.ts';
 
 /*

@@ -1,5 +1,5 @@
 import type { Adapter } from 'oidc-provider';
-import type { ClientChangeLog } from '../clients/client-changes.ts';
+import type { ClientChangeLog } from '../clients/index.ts';
 
 /** oidc-provider calls this once per model name ("Session", "AccessToken", ...). */
 export type AdapterFactory = (modelName: string) => Adapter;
