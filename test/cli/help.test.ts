@@ -72,9 +72,12 @@ describe('tessera help, version and usage errors', () => {
     expect(help).toMatch(/--version, -V/);
   });
 
-  test('the README\'s Commands table names every command and subcommand of the help', () => {
-    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('## Commands'));
+  test('the Commands table (docs/operations.md, linked from the README) names every command and subcommand of the help', () => {
+    const operations = readFileSync(join(process.cwd(), 'docs/operations.md'), 'utf8');
+    const start = operations.indexOf('## Commands');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const end = operations.indexOf('\n## ', start + 1);
+    const table = operations.slice(start, end === -1 ? undefined : end);
     for (const words of commands) expect({ words, listed: table.includes(`\`tessera ${words.join(' ')}`) }).toEqual({ words, listed: true });
   });
 
