@@ -58,7 +58,7 @@ export interface TokenState {
   /**
    * Where client changes are announced to every instance, when the token
    * state is shared by several processes and faster to read than SQL (Redis).
-   * Absent: the client repository picks (src/server/app.ts).
+   * Absent: the composition root picks (src/server/compose.ts).
    */
   readonly clientChanges?: ClientChangeLog;
   /** Throws when the store cannot be reached. */
