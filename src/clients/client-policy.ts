@@ -12,6 +12,13 @@ export const isFirstParty = (client: unknown): boolean => (client as { first_par
 /** The scope of Tessera's own admin API: reserved, no resource server may declare it. */
 export const ADMIN_SCOPE = 'admin';
 
+/**
+ * Scope names with one meaning wherever they appear in an allow-list: the
+ * admin API's and the OpenID Connect ones. No resource server may declare
+ * them, and a client may list them without any resource offering them.
+ */
+export const isReservedScope = (scope: string): boolean => scope === ADMIN_SCOPE || OIDC_SCOPES.includes(scope);
+
 /** The grant types a client may be registered for (no implicit grant: RFC 9700 §2.1.2). */
 export const REGISTRABLE_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
 
@@ -69,7 +76,7 @@ export function registrationProblems(input: RegistrationInput, offer: Offer): Fi
     problems.push({ field: 'grant_types', message: 'the password grant is only for first-party clients (set first_party)' });
   }
   for (const scope of input.scopes ?? []) {
-    if (scope !== ADMIN_SCOPE && !OIDC_SCOPES.includes(scope) && !offer.resourceScopes.has(scope)) {
+    if (!isReservedScope(scope) && !offer.resourceScopes.has(scope)) {
       problems.push({ field: 'scopes', message: `"${scope}" is offered by no resource server and is not an OpenID Connect scope` });
     }
   }

@@ -71,7 +71,7 @@ export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unkno
  * allowed no OIDC scope gets this token, which no request can match (the
  * provider only checks the scopes it supports against the list).
  */
-export const NO_OIDC_SCOPE = 'tessera:no-oidc-scope';
+const NO_OIDC_SCOPE = 'tessera:no-oidc-scope';
 
 /**
  * The provider enforces a client's `scope` metadata; Tessera's allow-list is
@@ -79,7 +79,7 @@ export const NO_OIDC_SCOPE = 'tessera:no-oidc-scope';
  * scopes, or NO_OIDC_SCOPE. Applied to the built client rather than stored,
  * because the provider's metadata validation refuses non-OIDC values.
  */
-export function restrictOidcScopesToAllowList(client: { scope?: string }, metadata: Record<string, unknown>): void {
+function restrictOidcScopesToAllowList(client: { scope?: string }, metadata: Record<string, unknown>): void {
   client.scope = allowedOidcScopes(metadata).join(' ') || NO_OIDC_SCOPE;
 }
 
@@ -93,7 +93,7 @@ interface BuiltClient { scope?: string; grantTypes: string[]; tokenEndpointAuthM
  * client_id proves nothing, so it would get tokens — admin ones included —
  * for the asking; registrations refuse the combination as well).
  */
-export function applyTesseraClientPolicy(client: BuiltClient, metadata: Record<string, unknown>): void {
+function applyTesseraClientPolicy(client: BuiltClient, metadata: Record<string, unknown>): void {
   restrictOidcScopesToAllowList(client, metadata);
   if (client.tokenEndpointAuthMethod === 'none') client.grantTypes = client.grantTypes.filter((grant) => grant !== 'client_credentials');
 }

@@ -1,4 +1,4 @@
-import { ADMIN_SCOPE, OIDC_SCOPES, ResourceServerExistsError, type ResourceServer } from '../../clients/index.ts';
+import { isReservedScope, ResourceServerExistsError, type ResourceServer } from '../../clients/index.ts';
 import { adminResourceOf } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathUri } from '../schemas/common.ts';
@@ -34,7 +34,7 @@ export function resourceRoutes(deps: AdminRouterDeps): AdminRoute[] {
         // the admin API is a built-in resource; shadowing it would change who may administer
         if (body.identifier === adminResource) throw exists();
         // a client's allow-list is one list of names: `admin` and the OIDC scopes must keep one meaning in it
-        const reserved = body.scopes.filter((scope) => scope === ADMIN_SCOPE || OIDC_SCOPES.includes(scope));
+        const reserved = body.scopes.filter(isReservedScope);
         if (reserved.length) {
           throw new AdminProblem(400, 'Invalid resource server', `reserved scope names: ${reserved.join(', ')}`, reserved.map((scope) => ({ field: 'scopes', message: `"${scope}" is reserved (the admin API's scope or an OpenID Connect scope)` })));
         }
