@@ -11,6 +11,7 @@ import type { ResourceServerRepository } from '../clients/index.ts';
 import { createInteractionRouter } from '../interactions/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
+import type { NodeHandler } from '../http/index.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
 
 export interface TesseraAppDependencies {
@@ -22,6 +23,8 @@ export interface TesseraAppDependencies {
   provider: Provider;
   services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository };
   revocation: Revocation;
+  /** the provider's own request handler, for paths under Tessera's segments that no route matches */
+  providerCallback: NodeHandler;
 }
 
 /**
@@ -49,7 +52,6 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   });
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, logger });
 
-  const providerCallback = provider.callback();
   app.use(operations.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
@@ -57,7 +59,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   app.use(admin.allowedMethods());
   app.use(async (ctx) => {
     ctx.respond = false; // the provider writes the response itself
-    await providerCallback(ctx.req, ctx.res);
+    await deps.providerCallback(ctx.req, ctx.res);
   });
   return { app, routers: [operations, interactions, admin] };
 }

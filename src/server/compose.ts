@@ -142,8 +142,8 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     const revocation = createRevocation({ provider, tokenState });
 
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
-    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation });
     const providerCallback = provider.callback();
+    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, providerCallback });
     const handler = believeTrustedProxies(config.proxy, frontDoor({
       logger,
       https: config.issuer.startsWith('https://'),
