@@ -4,10 +4,18 @@ import * as initial from './0001_initial.ts';
 import * as explicitClientScopes from './0002_explicit_client_scopes.ts';
 import * as canonicalUsernames from './0003_canonical_usernames.ts';
 import * as clientGenerations from './0004_client_generations.ts';
+import * as auditContext from './0005_audit_context.ts';
+import * as webhooks from './0006_webhooks.ts';
+import * as accountLifecycle from './0007_account_lifecycle.ts';
+import * as sessions from './0008_sessions.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
   { name: '0002_explicit_client_scopes', module: explicitClientScopes },
   { name: '0003_canonical_usernames', module: canonicalUsernames },
   { name: '0004_client_generations', module: clientGenerations },
+  { name: '0005_audit_context', module: auditContext },
+  { name: '0006_webhooks', module: webhooks },
+  { name: '0007_account_lifecycle', module: accountLifecycle },
+  { name: '0008_sessions', module: sessions },
 ];

@@ -52,17 +52,32 @@ function toEvent(row: AuditRow): AuditEvent {
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
 
+/**
+ * Runs in the transaction that stores an event (the webhook outbox queues its
+ * deliveries here): the event and what follows from it commit together.
+ */
+export type AfterEventRecorded = (trx: Knex.Transaction, event: { id: string; type: string }) => Promise<void>;
+
 /** The audit trail in SQL (table audit_events): append-only, read newest first. */
-export function createAuditLog(knex: Knex) {
+export function createAuditLog(knex: Knex, options: { afterRecorded?: AfterEventRecorded } = {}) {
   const table = () => knex<AuditRow>('audit_events');
   return {
     async record(event: AuditRecord): Promise<void> {
-      await table().insert({
+      const row = {
         type: event.type,
         actor: event.actor,
         subject: event.subject ?? null,
         client_id: event.clientId ?? null,
         details: JSON.stringify(redactDetails(event.details)) as unknown as Record<string, unknown>,
+      };
+      const { afterRecorded } = options;
+      if (!afterRecorded) {
+        await table().insert(row);
+        return;
+      }
+      await knex.transaction(async (trx) => {
+        const [stored] = await trx<AuditRow>('audit_events').insert(row).returning(['id']);
+        await afterRecorded(trx, { id: String(stored.id), type: event.type });
       });
     },
 
