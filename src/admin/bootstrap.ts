@@ -111,7 +111,7 @@ export async function ensureAdminClient(deps: {
     const sameSecret = typeof stored === 'string' && clientSecretMatches(stored, credentials.client_secret);
     if (!sameSecret || !hasAdminShape(existing, wanted)) {
       await deps.clients.update(clientId, wanted, validate);
-      await record(sameSecret ? 'client.updated' : 'client.secret_replaced', clientId, { reason: `set from ${sameSecret ? 'the admin client definition' : configured.secretSource}` });
+      await record(sameSecret ? 'client.updated' : 'client.secret_rotated', clientId, { reason: `set from ${sameSecret ? 'the admin client definition' : configured.secretSource}` });
       if (!sameSecret) deps.logger?.info({ clientId }, `admin client secret replaced from ${configured.secretSource}: the previous secret and the tokens issued with it are no longer accepted`);
     }
   }

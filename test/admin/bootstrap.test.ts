@@ -87,7 +87,7 @@ describe('ensureAdminClient, run at every start', () => {
     const admin = await call(server, newToken, 'GET', `/clients/${stored.client_id}`);
     expect(admin.body).toMatchObject({ scopes: ['admin'], first_party: true, grant_types: ['client_credentials'], public: false });
 
-    const events = await server.services.audit.list({ subjects: [stored.client_id], type: 'client.secret_replaced', limit: 10, offset: 0 });
+    const events = await server.services.audit.list({ subjects: [stored.client_id], type: 'client.secret_rotated', limit: 10, offset: 0 });
     expect(events).toHaveLength(1);
     expect(events[0].actor).toBe('configuration');
     expect(JSON.stringify(events[0])).not.toContain(replacement);
