@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { KeyMaterial } from '../keys/index.ts';
-import type { Revocation, TokenState } from '../tokens/index.ts';
+import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { AccountRepository, PasswordHasher } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
@@ -26,6 +26,7 @@ export interface AdminRouterDeps {
   tokenState: TokenState;
   services: AdminServices;
   revocation: Revocation;
+  sessions: SessionDirectory;
   logger: Logger;
 }
 

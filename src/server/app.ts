@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { KeyMaterial } from '../keys/index.ts';
-import type { Revocation, TokenState } from '../tokens/index.ts';
+import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
 import type { ResourceServerRepository } from '../clients/index.ts';
@@ -23,6 +23,7 @@ export interface TesseraAppDependencies {
   provider: Provider;
   services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository };
   revocation: Revocation;
+  sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */
   providerCallback: NodeHandler;
 }
@@ -50,7 +51,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
   });
-  const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, logger });
+  const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });
 
   app.use(operations.routes());
   app.use(interactions.routes());

@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { createDatabase, migrateToLatest, type Database } from '../db/index.ts';
 import { loadOrCreateKeys, type KeyMaterial } from '../keys/index.ts';
-import { createRedisTokenState, createRevocation, createSqlTokenState, type Revocation, type TokenState } from '../tokens/index.ts';
+import { createRedisTokenState, createRevocation, createSqlTokenState, interimSessionDirectory, type Revocation, type SessionDirectory, type TokenState } from '../tokens/index.ts';
 import { createRedisClient } from '../redis/index.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
@@ -47,6 +47,7 @@ export interface Tessera {
   readonly services: Services;
   readonly provider: Provider;
   readonly revocation: Revocation;
+  readonly sessions: SessionDirectory;
   /** Tessera's own routes: pages, admin API, health */
   readonly app: Koa;
   /** the whole HTTP surface, for http.createServer */
@@ -140,10 +141,11 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     const services = createServices({ config, db, tokenState, attemptGuard });
     const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services });
     const revocation = createRevocation({ provider, tokenState });
+    const sessions = interimSessionDirectory;
 
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
     const providerCallback = provider.callback();
-    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, providerCallback });
+    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback });
     const handler = believeTrustedProxies(config.proxy, frontDoor({
       logger,
       https: config.issuer.startsWith('https://'),
@@ -156,7 +158,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     // 6. the admin client, from the environment or KEYS_DIR
     await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env, audit: services.audit, logger });
 
-    return { config, logger, db, keys, tokenState, services, provider, revocation, app, handler, close };
+    return { config, logger, db, keys, tokenState, services, provider, revocation, sessions, app, handler, close };
   } catch (error) {
     await close();
     throw error;

@@ -30,3 +30,13 @@ export interface SessionDirectory {
   /** Ends every session of the account except `except` (a session id); returns how many ended. */
   endAllOfAccount(accountId: string, options?: { except?: string }): Promise<number>;
 }
+
+/**
+ * INTERIM (issue 11 integration): lists no session and ends none, until the
+ * session index lands and replaces it in src/server/compose.ts. Not to ship.
+ */
+export const interimSessionDirectory: SessionDirectory = {
+  ofAccount: async () => [],
+  end: async () => false,
+  endAllOfAccount: async () => 0,
+};
