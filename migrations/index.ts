@@ -8,6 +8,7 @@ import * as auditContext from './0005_audit_context.ts';
 import * as webhooks from './0006_webhooks.ts';
 import * as accountLifecycle from './0007_account_lifecycle.ts';
 import * as sessions from './0008_sessions.ts';
+import * as passwordResets from './0009_password_resets.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
@@ -18,4 +19,5 @@ export const migrations = [
   { name: '0006_webhooks', module: webhooks },
   { name: '0007_account_lifecycle', module: accountLifecycle },
   { name: '0008_sessions', module: sessions },
+  { name: '0009_password_resets', module: passwordResets },
 ];
