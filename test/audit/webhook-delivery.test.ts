@@ -1,8 +1,12 @@
 // Signed event webhooks, one process on embedded PGlite: the signature and
 // the thin payload as documented, the destination policy, redirects not
-// followed, retries up to a bound, then `failed`, and redelivery.
+// followed, retries up to a bound, then `failed`, and redelivery; an https
+// receiver whose certificate a private CA (WEBHOOKS_CA_FILE) signed.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import { createTestCertificates, type TestCertificates } from '../support/test-certificates.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
 import { eventually, startCaptureReceiver, type CaptureReceiver } from '../support/webhook-receivers.ts';
@@ -168,5 +172,53 @@ describe('webhook URL policy, default settings', () => {
       expect(res.body.errors).toEqual([expect.objectContaining({ field: 'url' })]);
     }
     expect((await call(server, token, 'GET', '/webhooks')).body.items).toEqual([]);
+  });
+});
+
+describe('webhooks to an https receiver with a private CA (WEBHOOKS_CA_FILE)', () => {
+  let certificates: TestCertificates;
+  let receiver: Server;
+  let port: number;
+  const received: string[] = [];
+  const servers: TestServer[] = [];
+  beforeAll(async () => {
+    // a certificate for "localhost" from a CA made here; loopback is allowed by the development setting
+    certificates = await createTestCertificates('localhost');
+    receiver = createHttpsServer({ cert: readFileSync(certificates.cert), key: readFileSync(certificates.key) }, (req, res) => {
+      received.push(String(req.headers['tessera-event-id']));
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    port = (receiver.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    for (const server of servers) await server.stop();
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => receiver?.close(resolve));
+    certificates?.remove();
+  });
+
+  async function deliverOnce(webhooks: Record<string, unknown>) {
+    const server = await startTestServer({ config: { webhooks: { allowHttpLoopback: true, retryBaseMs: 50, retryMaxMs: 100, pollIntervalMs: 50, maxAttempts: 1, ...webhooks } } });
+    servers.push(server);
+    const token = await adminToken(server);
+    const created = await call(server, token, 'POST', '/webhooks', { url: `https://localhost:${port}/tls`, events: ['user.created'] });
+    expect(created.status).toBe(201);
+    await call(server, token, 'POST', '/users', { username: 'tls-ada', password: 'correct horse battery' });
+    return eventually(async () => (await call(server, token, 'GET', `/webhooks/${created.body.id}/deliveries`)).body.items.find((d: { status: string }) => d.status !== 'pending'), 'the attempt');
+  }
+
+  test('trusted through the configured CA: delivered', async () => {
+    const delivery = await deliverOnce({ caFile: certificates.ca });
+    expect(delivery).toMatchObject({ status: 'delivered', last_status_code: 204 });
+    expect(received).toContain(delivery.event_id);
+  });
+
+  test('without it the certificate is refused: nothing is sent', async () => {
+    const before = received.length;
+    const delivery = await deliverOnce({});
+    expect(delivery).toMatchObject({ status: 'failed', attempts: 1, last_status_code: null });
+    expect(delivery.last_error).toMatch(/CERT|SIGNATURE|ISSUER/);
+    expect(received.length).toBe(before);
   });
 });
