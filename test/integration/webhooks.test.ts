@@ -8,7 +8,7 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -169,6 +169,33 @@ describeWithService('Postgres and Redis', up)('signed webhooks on Postgres and R
     } finally {
       // the schema is shared: the first server drops it
       await second.stop({ keep: true });
+    }
+  });
+
+  test('the CLI creates (secret printed once), refuses an unknown event type by name, and deletes; both are audited with the actor', async () => {
+    const port = await freePort();
+    const created = await tessera(['webhooks', 'create', '--url', `http://127.0.0.1:${port}/cli`, '--events', 'user.disabled,grant.revoked', '--json']);
+    expect(created.code).toBe(0);
+    const webhook = JSON.parse(created.stdout);
+    expect(webhook).toMatchObject({ url: `http://127.0.0.1:${port}/cli`, events: ['user.disabled', 'grant.revoked'], secret: expect.stringMatching(/^whsec_/) });
+    secrets.push(webhook.secret);
+
+    const unknown = await tessera(['webhooks', 'create', '--url', `http://127.0.0.1:${port}/cli`, '--events', 'user.disabled,user.exploded', '--json']);
+    expect(unknown.code).toBe(1);
+    const problem = JSON.parse(unknown.stderr);
+    expect(problem).toMatchObject({ status: 400, errors: [{ field: 'events.1', message: '"user.exploded" is not an audit event type' }] });
+
+    const deleted = await tessera(['webhooks', 'delete', webhook.id, '--json']);
+    expect(deleted.code).toBe(0);
+    expect(JSON.parse(deleted.stdout)).toEqual({ id: webhook.id, deleted: true });
+    expect((await tessera(['webhooks', 'delete', webhook.id])).code).toBe(1);
+
+    const adminClientId = JSON.parse(readFileSync(join(server.config.keysDir, 'admin-client.json'), 'utf8')).client_id;
+    for (const type of ['webhook.created', 'webhook.deleted']) {
+      const audit = await tessera(['audit', 'list', '--type', type, '--actor', adminClientId, '--json']);
+      const event = JSON.parse(audit.stdout).items.find((e: { subject: string }) => e.subject === webhook.id);
+      expect(event).toMatchObject({ type, actor: adminClientId });
+      expect(JSON.stringify(event)).not.toContain(webhook.secret);
     }
   });
 
