@@ -86,6 +86,9 @@ export function createDeliveryWorker({ repository, config, logger }: DeliveryWor
 
   /** One POST; resolves with the status code or an error summary (never the response body). */
   function post(delivery: ClaimedDelivery): Promise<Attempt> {
+    // unsigned, nothing is sent: the receiver would refuse it, and rightly
+    if (delivery.secret === undefined) return Promise.resolve({ error: 'the signing secret does not open with this instance\'s KEYS_DIR/webhook-key.json' });
+    const secret = delivery.secret;
     const url = new URL(delivery.url);
     const scheme = url.protocol as 'http:' | 'https:';
     const host = hostOf(url);
@@ -99,7 +102,7 @@ export function createDeliveryWorker({ repository, config, logger }: DeliveryWor
       'content-length': Buffer.byteLength(body),
       'user-agent': 'Tessera-Webhooks/1',
       'tessera-event-id': delivery.event.id,
-      'tessera-signature': signatureHeader(delivery.secret, body, Math.floor(Date.now() / 1000)),
+      'tessera-signature': signatureHeader(secret, body, Math.floor(Date.now() / 1000)),
     };
     return new Promise((resolve) => {
       let settled = false;

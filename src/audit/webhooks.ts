@@ -44,8 +44,8 @@ export interface ClaimedDelivery {
   readonly attempts: number;
   readonly subscriptionId: string;
   readonly url: string;
-  /** the signing secret, opened; never logged */
-  readonly secret: string;
+  /** the signing secret, opened; never logged. Undefined when it does not open (another KEYS_DIR/webhook-key.json) */
+  readonly secret: string | undefined;
   readonly event: { id: string; type: string; at: Date; actor: string | null; subject: string | null; clientId: string | null };
 }
 
@@ -63,6 +63,11 @@ function toSubscription(row: SubscriptionRow): WebhookSubscription {
     id: row.id, url: row.url, events: jsonOf(row.events), description: row.description, disabled: row.disabled,
     createdBy: row.created_by, createdAt: new Date(row.created_at),
   };
+}
+
+/** A secret this instance cannot open is a failed attempt of its delivery, not a failed claim of the whole batch. */
+function openedOrUndefined(key: Buffer, sealed: string, subscriptionId: string): string | undefined {
+  try { return openSecret(key, sealed, subscriptionId); } catch { return undefined; }
 }
 
 export type WebhookRepository = ReturnType<typeof createWebhookRepository>;
@@ -201,7 +206,7 @@ export function createWebhookRepository(knex: Knex, options: { key: Buffer }) {
         attempts: row.attempts,
         subscriptionId: row.subscription_id,
         url: row.url,
-        secret: openSecret(options.key, row.secret_sealed, row.subscription_id),
+        secret: openedOrUndefined(options.key, row.secret_sealed, row.subscription_id),
         event: { id: String(row.event_id), type: row.type, at: new Date(row.at), actor: row.actor, subject: row.subject, clientId: row.client_id },
       }));
     },
