@@ -57,13 +57,13 @@ async function pendingDeliverySurvivesRestart(options: TestServerOptions) {
 describe('webhook outbox across a restart', () => {
   test('embedded PGlite (files under DATA_DIR)', async () => {
     await pendingDeliverySurvivesRestart({ database: 'file' });
-  }, 60_000);
+  }, 120_000);
 });
 
 describeWithService('Postgres', await postgresUp())('webhook outbox across a restart on Postgres', () => {
   test('Postgres (DATABASE_URL)', async () => {
     await pendingDeliverySurvivesRestart({ database: 'postgres' });
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('an instance with another webhook key', () => {
@@ -93,5 +93,5 @@ describe('an instance with another webhook key', () => {
       await receiver.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });
