@@ -173,6 +173,25 @@ describe('webhook URL policy, default settings', () => {
     }
     expect((await call(server, token, 'GET', '/webhooks')).body.items).toEqual([]);
   });
+
+  test('checked again at delivery: a name that now resolves to loopback, or a stored loopback address, is not connected to', async () => {
+    const receiver = await startCaptureReceiver();
+    try {
+      const port = new URL(receiver.url).port;
+      // as if the name had resolved to a public address when it was subscribed (or the row came from elsewhere)
+      const byName = await server.services.webhooks.create({ url: `http://localhost:${port}/rebound`, events: ['user.created'], createdBy: 'test' });
+      const byAddress = await server.services.webhooks.create({ url: `http://127.0.0.1:${port}/stored`, events: ['user.created'], createdBy: 'test' });
+      await call(server, token, 'POST', '/users', { username: 'rebind-ada', password: 'correct horse battery' });
+      for (const { subscription } of [byName, byAddress]) {
+        const attempt = await eventually(async () => (await call(server, token, 'GET', `/webhooks/${subscription.id}/deliveries`)).body.items.find((d: { attempts: number }) => d.attempts >= 1), 'the first attempt');
+        expect(attempt).toMatchObject({ status: 'pending', last_status_code: null });
+        expect(attempt.last_error).toMatch(/^destination refused: .*loopback/);
+      }
+      expect(receiver.arrivals).toBe(0);
+    } finally {
+      await receiver.stop();
+    }
+  });
 });
 
 describe('webhooks to an https receiver with a private CA (WEBHOOKS_CA_FILE)', () => {
