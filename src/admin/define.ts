@@ -6,7 +6,7 @@ import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.t
 import type { Logger } from '../observability/index.ts';
 import type { AccountRepository, PasswordHasher } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
-import type { AuditLog } from '../audit/index.ts';
+import type { AuditLog, WebhookRepository } from '../audit/index.ts';
 import type { FieldError } from './problem.ts';
 import type { JsonSchema } from './schemas/common.ts';
 
@@ -17,6 +17,7 @@ export interface AdminServices {
   clients: ClientRepository;
   resources: ResourceServerRepository;
   audit: AuditLog;
+  webhooks: WebhookRepository;
 }
 
 export interface AdminRouterDeps {

@@ -10,6 +10,7 @@ import { grantsCommand, GRANTS_USAGE } from './grants.ts';
 import { tokensCommand, TOKENS_USAGE } from './tokens.ts';
 import { keysCommand, KEYS_USAGE } from './keys.ts';
 import { auditCommand, AUDIT_USAGE } from './audit.ts';
+import { webhooksCommand, WEBHOOKS_USAGE } from './webhooks.ts';
 
 type Command = (args: string[], cli: CommandContext) => Promise<number>;
 
@@ -21,10 +22,11 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   tokens: { run: tokensCommand, usage: TOKENS_USAGE },
   keys: { run: keysCommand, usage: KEYS_USAGE },
   audit: { run: auditCommand, usage: AUDIT_USAGE },
+  webhooks: { run: webhooksCommand, usage: WEBHOOKS_USAGE },
 };
 
 export const ADMIN_COMMANDS = [
-  USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE,
+  USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE, WEBHOOKS_USAGE,
   // a note, not an entry: indented further (see usage.ts)
   `
     Admin commands call the admin API of the server at ISSUER with the admin

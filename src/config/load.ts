@@ -53,6 +53,13 @@ function fromEnvironment(env: Env): Plain {
     out.proxy = proxy;
   }
   if (env.REDIS_URL) out.redis = { url: env.REDIS_URL };
+  const webhooks: Plain = {};
+  // only the exact word turns a permission on; anything else stays a string and the schema names it
+  const flag = (value: string) => (value === 'true' ? true : value === 'false' ? false : value);
+  if (env.WEBHOOKS_ALLOW_HTTP_LOOPBACK !== undefined) webhooks.allowHttpLoopback = flag(env.WEBHOOKS_ALLOW_HTTP_LOOPBACK);
+  if (env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS !== undefined) webhooks.allowPrivateNetworks = flag(env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS);
+  if (env.WEBHOOKS_CA_FILE) webhooks.caFile = env.WEBHOOKS_CA_FILE;
+  if (Object.keys(webhooks).length) out.webhooks = webhooks;
   return out;
 }
 

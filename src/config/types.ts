@@ -45,6 +45,28 @@ export interface Config {
   readonly lockout: LockoutConfig;
   /** empty → token state in SQL */
   readonly redis: RedisConfig;
+  readonly webhooks: WebhooksConfig;
+}
+
+/** Delivery of signed event webhooks (src/audit/webhook-delivery.ts). */
+export interface WebhooksConfig {
+  /** development: receivers on loopback addresses (plain http allowed to them); false: refused */
+  readonly allowHttpLoopback: boolean;
+  /** receivers on private (RFC 1918, CGNAT, ULA) addresses; false: refused */
+  readonly allowPrivateNetworks: boolean;
+  /** PEM file of CAs trusted for receivers besides the system's (unset: the system's only) */
+  readonly caFile?: string;
+  /** per attempt, connection to the end of the response */
+  readonly timeoutMs: number;
+  /** after this many failed attempts a delivery is `failed` */
+  readonly maxAttempts: number;
+  /** the first retry waits about this long, each next one twice as long (with jitter) */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** how often each instance looks for due deliveries */
+  readonly pollIntervalMs: number;
+  /** deliveries one instance claims at a time */
+  readonly batchSize: number;
 }
 
 /**

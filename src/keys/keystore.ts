@@ -26,10 +26,17 @@ export interface KeyMaterial {
   readonly csrfSecret: string;
   /** DPoP nonce secret (32 bytes, hex) */
   readonly dpopNonceSecret: string;
+  /**
+   * AES-256 key (32 bytes) that seals webhook signing secrets in the database,
+   * so a dump of the database alone yields none. Its own file: a key added to
+   * secrets.json by one instance could race another instance adding its own.
+   */
+  readonly webhookKey: Buffer;
 }
 
 export const SIGNING_FILE = 'signing-keys.json';
 const SECRETS_FILE = 'secrets.json';
+export const WEBHOOK_KEY_FILE = 'webhook-key.json';
 
 export async function generateSigningKey(alg: 'RS256' | 'ES256'): Promise<JWK> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
@@ -48,7 +55,7 @@ function readSigningKeys(signingPath: string): StoredKey[] {
 }
 
 /** What a first start wrote: which file, and what it holds (never the content). */
-export interface CreatedKeyFile { path: string; holds: 'signing keys' | 'secrets' }
+export interface CreatedKeyFile { path: string; holds: 'signing keys' | 'secrets' | 'webhook key' }
 
 /**
  * Reads the key material from keysDir, creating what is missing on first start
@@ -76,6 +83,15 @@ export async function loadOrCreateKeys(keysDir: string, options: { onCreated?: (
     if (created) options.onCreated?.({ path: secretsPath, holds: 'secrets' });
   }
 
+  // created on its own (also in a KEYS_DIR from before webhooks): every instance links the same file
+  const webhookKeyPath = join(keysDir, WEBHOOK_KEY_FILE);
+  if (!existsSync(webhookKeyPath)) {
+    const created = createPrivateFileIfAbsent(webhookKeyPath, JSON.stringify({ webhookKey: randomBytes(32).toString('base64url') }, null, 2));
+    if (created) options.onCreated?.({ path: webhookKeyPath, holds: 'webhook key' });
+  }
+  const webhookKey = Buffer.from(JSON.parse(readFileSync(webhookKeyPath, 'utf8')).webhookKey ?? '', 'base64url');
+  if (webhookKey.length !== 32) throw new Error(`${webhookKeyPath} does not hold a 32-byte webhookKey`);
+
   const stored = inSigningOrder(readSigningKeys(signingPath));
   const secrets = JSON.parse(readFileSync(secretsPath, 'utf8'));
   return Object.freeze({
@@ -84,6 +100,7 @@ export async function loadOrCreateKeys(keysDir: string, options: { onCreated?: (
     cookieKeys: secrets.cookieKeys,
     csrfSecret: secrets.csrfSecret,
     dpopNonceSecret: secrets.dpopNonceSecret,
+    webhookKey,
   });
 }
 

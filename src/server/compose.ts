@@ -8,7 +8,7 @@ import { createRedisClient } from '../redis/index.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
-import { createAuditLog } from '../audit/index.ts';
+import { createAuditLog, createDeliveryWorker, createWebhookRepository, type DeliveryWorker } from '../audit/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
@@ -48,6 +48,8 @@ export interface Tessera {
   readonly provider: Provider;
   readonly revocation: Revocation;
   readonly sessions: SessionDirectory;
+  /** sends queued webhook deliveries; started by start.ts (a composed Tessera that does not listen sends nothing) */
+  readonly webhookDelivery: DeliveryWorker;
   /** Tessera's own routes: pages, admin API, health */
   readonly app: Koa;
   /** the whole HTTP surface, for http.createServer */
@@ -55,6 +57,12 @@ export interface Tessera {
   /** closes what compose opened, last opened first */
   close(): Promise<void>;
 }
+
+const CREATED_KEY_FILES = {
+  'signing keys': 'signing keys (RS256, ES256)',
+  secrets: 'secrets (cookie keys, CSRF and DPoP nonce secrets)',
+  'webhook key': 'the key that seals webhook signing secrets',
+} as const;
 
 const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);
 
@@ -89,14 +97,16 @@ function clientChangesOf(db: Database, tokenState: TokenState): ClientChangeLog 
 }
 
 /** The repositories and domain services, built from their explicit dependencies. */
-function createServices(deps: { config: Config; db: Database; tokenState: TokenState; attemptGuard?: AttemptGuard }) {
+function createServices(deps: { config: Config; db: Database; keys: KeyMaterial; tokenState: TokenState; attemptGuard?: AttemptGuard }) {
   const accounts = createAccountRepository(deps.db.knex);
   const clients = createClientRepository(deps.db.knex, { changes: clientChangesOf(deps.db, deps.tokenState) });
   const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
   const hasher = createPasswordHasher(deps.config.passwordHashing);
   const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });
-  const audit = createAuditLog(deps.db.knex);
-  return { accounts, clients, resources, hasher, verifyCredentials, audit };
+  // the webhook outbox: each event's deliveries are queued in the transaction that stores it
+  const webhooks = createWebhookRepository(deps.db.knex, { key: deps.keys.webhookKey });
+  const audit = createAuditLog(deps.db.knex, { afterRecorded: webhooks.queueDeliveries });
+  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks };
 }
 
 /** Builds Tessera from its configuration: stores, services, the provider, the HTTP surface. Does not listen. */
@@ -125,7 +135,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     // 2. key material shared by every instance
     const keys = await loadOrCreateKeys(config.keysDir, {
       // where, never what
-      onCreated: ({ path, holds }) => logger.info({ path }, `generated ${holds === 'signing keys' ? 'signing keys (RS256, ES256)' : 'secrets (cookie keys, CSRF and DPoP nonce secrets)'} into ${path}`),
+      onCreated: ({ path, holds }) => logger.info({ path }, `generated ${CREATED_KEY_FILES[holds]} into ${path}`),
     });
 
     // 3. token state, and the brute-force counters beside it so every instance sees them
@@ -138,10 +148,14 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     cleanups.unshift(() => attemptGuard.close());
 
     // 4. domain services, the protocol core around them, and revocation across both
-    const services = createServices({ config, db, tokenState, attemptGuard });
+    const services = createServices({ config, db, keys, tokenState, attemptGuard });
     const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services });
     const revocation = createRevocation({ provider, tokenState });
     const sessions = interimSessionDirectory;
+    // outside every request path: a slow or dead receiver slows nothing but this worker
+    const webhookDelivery = createDeliveryWorker({ repository: services.webhooks, config: config.webhooks, logger });
+    services.webhooks.onQueued(() => webhookDelivery.nudge());
+    cleanups.unshift(() => webhookDelivery.stop());
 
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
     const providerCallback = provider.callback();
@@ -158,7 +172,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     // 6. the admin client, from the environment or KEYS_DIR
     await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env, audit: services.audit, logger });
 
-    return { config, logger, db, keys, tokenState, services, provider, revocation, sessions, app, handler, close };
+    return { config, logger, db, keys, tokenState, services, provider, revocation, sessions, webhookDelivery, app, handler, close };
   } catch (error) {
     await close();
     throw error;

@@ -45,6 +45,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       cleanups.unshift(async () => clearInterval(timer));
     }
 
+    // queued webhook deliveries (also those left by an earlier run) go out from now on
+    tessera.webhookDelivery.start();
+    cleanups.unshift(() => tessera.webhookDelivery.stop());
+
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
     logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind }, 'Tessera is listening');

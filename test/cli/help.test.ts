@@ -16,6 +16,9 @@ const RAW_PARSER = /ERR_PARSE_ARGS|To specify a positional argument|Unknown opti
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
+// the tests that start one process per command grow with the commands (two at a time, each a Node start)
+const PER_COMMAND_TIMEOUT = 300_000;
+
 let scratch: string;
 beforeAll(() => { scratch = mkdtempSync(join(tmpdir(), 'tessera-help-')); });
 afterAll(() => { rmSync(scratch, { recursive: true, force: true }); });
@@ -130,7 +133,7 @@ describe('tessera help, version and usage errors', () => {
       }
     });
     expect((await tessera(['help', 'users', 'create'])).stdout).toBe(runs[subcommands.findIndex((w) => w.join(' ') === 'users create') * 2].stdout);
-  });
+  }, PER_COMMAND_TIMEOUT);
 
   test('help is answered without reading the configuration (it works where the configuration is wrong)', async () => {
     const broken = { PORT: 'eighty' };
@@ -147,7 +150,7 @@ describe('tessera help, version and usage errors', () => {
       expect(run.stderr).toMatch(new RegExp(`^tessera: unknown option --no-such-flag\\n\\nusage:\\n  ${words.join(' ')}(\\s|$)`));
       expect(run.stderr).not.toMatch(RAW_PARSER);
     });
-  });
+  }, PER_COMMAND_TIMEOUT);
 
   test.each([
     [['users', 'create', '--nme', 'x'], 'unknown option --nme; did you mean --name?'],

@@ -51,6 +51,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ CONFIG_FILE: file })).toThrow(/ttl.acessToken: unknown field/);
   });
 
+  test('webhooks: absent means nothing; only "true" widens, anything else is refused naming the field', () => {
+    expect(loadConfig({}).webhooks).toMatchObject({ allowHttpLoopback: false, allowPrivateNetworks: false });
+    expect(loadConfig({}).webhooks.caFile).toBeUndefined();
+    expect(loadConfig({ WEBHOOKS_ALLOW_HTTP_LOOPBACK: 'true', WEBHOOKS_ALLOW_PRIVATE_NETWORKS: 'false', WEBHOOKS_CA_FILE: '/etc/ca.pem' }).webhooks)
+      .toMatchObject({ allowHttpLoopback: true, allowPrivateNetworks: false, caFile: '/etc/ca.pem' });
+    expect(() => loadConfig({ WEBHOOKS_ALLOW_HTTP_LOOPBACK: 'yes' })).toThrow(/webhooks\.allowHttpLoopback must be boolean/);
+    expect(() => loadConfig({ WEBHOOKS_ALLOW_PRIVATE_NETWORKS: '1' })).toThrow(/webhooks\.allowPrivateNetworks must be boolean/);
+  });
+
   test('the process exits 1 with a message naming the field', () => {
     const result = spawnSync(nodeBinary, ['src/main.ts', 'serve'], { env: { ...process.env, PORT: 'eighty', NODE_OPTIONS: '' }, encoding: 'utf8', timeout: 30000 });
     expect(result.status).toBe(1);

@@ -36,6 +36,12 @@ describe('risky configuration', () => {
     expect(risksOf({ ISSUER: 'https://id.example.com' })).toEqual(['proxy']);
   });
 
+  test('the webhook loopback development setting is risky on a server that is not itself on loopback', () => {
+    expect(risksOf({ WEBHOOKS_ALLOW_HTTP_LOOPBACK: 'true' })).toEqual([]);
+    expect(risksOf({ WEBHOOKS_ALLOW_HTTP_LOOPBACK: 'true', ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8' })).toEqual(['webhooks']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8' })).toEqual([]);
+  });
+
   test('a proxy range covering every address, or a TRUST_PROXY that means nothing, is refused with a message naming it', () => {
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(ConfigError);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(/proxy\.addresses: 0\.0\.0\.0\/0 makes every address a trusted proxy/);
