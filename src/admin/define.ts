@@ -7,6 +7,7 @@ import type { Logger } from '../observability/index.ts';
 import type { AccountRepository, PasswordHasher } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { AuditLog } from '../audit/index.ts';
+import type { PasswordResets } from '../account/index.ts';
 import type { FieldError } from './problem.ts';
 import type { JsonSchema } from './schemas/common.ts';
 
@@ -17,6 +18,8 @@ export interface AdminServices {
   clients: ClientRepository;
   resources: ResourceServerRepository;
   audit: AuditLog;
+  /** one-time password reset links (src/account) */
+  passwordResets: PasswordResets;
 }
 
 export interface AdminRouterDeps {

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
 import { createAuditLog } from '../audit/index.ts';
+import { createPasswordResets } from '../account/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
@@ -96,7 +97,8 @@ function createServices(deps: { config: Config; db: Database; tokenState: TokenS
   const hasher = createPasswordHasher(deps.config.passwordHashing);
   const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });
   const audit = createAuditLog(deps.db.knex);
-  return { accounts, clients, resources, hasher, verifyCredentials, audit };
+  const passwordResets = createPasswordResets(deps.db.knex);
+  return { accounts, clients, resources, hasher, verifyCredentials, audit, passwordResets };
 }
 
 /** Builds Tessera from its configuration: stores, services, the provider, the HTTP surface. Does not listen. */
