@@ -17,6 +17,7 @@ import { grantRoutes } from './endpoints/grants.ts';
 import { tokenRoutes } from './endpoints/tokens.ts';
 import { keyRoutes } from './endpoints/keys.ts';
 import { auditRoutes } from './endpoints/audit.ts';
+import { passwordResetRoutes } from './endpoints/password-resets.ts';
 
 export type { AdminRouterDeps } from './define.ts';
 
@@ -58,6 +59,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ...tokenRoutes(deps),
     ...keyRoutes(deps),
     ...auditRoutes(deps),
+    ...passwordResetRoutes(deps),
   ];
   const openapi = buildOpenApiDocument(routes, { issuer: deps.config.issuer, prefix: ADMIN_PREFIX });
 
