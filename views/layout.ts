@@ -51,6 +51,7 @@ a{color:var(--accent)}
 ul.items{list-style:none;margin:0 0 1rem;padding:0}
 ul.items>li{padding:.75rem 0;border-bottom:1px solid var(--line)}
 ul.items>li>:last-child{margin-bottom:0}
+ul.items>li:last-child{border-bottom:0}
 ul.items .scopes{margin-bottom:.75rem}
 .tag{font-size:.75rem;font-weight:600;padding:.1rem .4rem;border-radius:4px;border:1px solid var(--field);color:var(--muted);white-space:nowrap}
 .notice{margin:0 0 1rem;padding:.75rem .9rem;border-left:4px solid var(--accent);border-radius:6px;background:var(--bg)}

@@ -137,6 +137,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     })).sort((a, b) => Number(b.current) - Number(a.current) || b.createdAt.getTime() - a.createdAt.getTime());
   }
 
+  /** A form that was not right is shown again with what is wrong: 200, as the sign-in page does (429 when locked). */
   async function renderAccount(ctx: Context, who: SignedIn, extra: { status?: number; passwordError?: string } = {}): Promise<void> {
     const notice = typeof ctx.query.notice === 'string' && Object.hasOwn(NOTICES, ctx.query.notice) ? NOTICES[ctx.query.notice] : undefined;
     sendPage(ctx, extra.status ?? 200, accountPage({
@@ -228,10 +229,10 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
         ctx.set('Retry-After', String(seconds));
         return renderAccount(ctx, who, { status: 429, passwordError: tooManyAttemptsMessage(seconds) });
       }
-      return renderAccount(ctx, who, { status: 400, passwordError: 'Your current password is not correct.' });
+      return renderAccount(ctx, who, { passwordError: 'Your current password is not correct.' });
     }
     const problem = newPasswordProblem(next, formField(ctx, 'repeat_password'));
-    if (problem) return renderAccount(ctx, who, { status: 400, passwordError: problem });
+    if (problem) return renderAccount(ctx, who, { passwordError: problem });
     await replacePassword(deps, { accountId: who.account.id, passwordHash: await deps.hasher.hash(next), via: 'account', keepSession: who.sessionId });
     backToAccount(ctx, 'password-changed');
   });
@@ -242,7 +243,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
   const invalidLink = (ctx: Context) => sendPage(ctx, 404, resetLinkInvalidPage(pageRequestId(ctx)));
 
   async function renderReset(ctx: Context, token: string, account: Account, error?: string): Promise<void> {
-    sendPage(ctx, error ? 400 : 200, resetPasswordPage({
+    sendPage(ctx, 200, resetPasswordPage({
       action: resetAction(token),
       csrfToken: accountCsrfToken(csrfSecret, 'reset', tokenDigest(token)),
       username: account.username,
