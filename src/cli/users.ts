@@ -95,10 +95,8 @@ export async function usersCommand(args: string[], cli: CommandContext): Promise
   switch (sub) {
     case 'create': return create(rest, cli);
     case 'import': return importUsers(rest, cli);
-    case 'set-password':
-      // the --reset-link form (password-reset.ts)
-      if (rest.includes('--reset-link')) return passwordResetLink(rest, cli);
-      throw new UsageError('users set-password U --reset-link: say how the password is set');
+    // the --reset-link form (password-reset.ts)
+    case 'set-password': return passwordResetLink(rest, cli);
     case 'disable': {
       const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
       const answer = await cli.api.post<{ user: User; revoked_grants: number }>(`/users/${user}/disable`);
