@@ -9,6 +9,7 @@ export const MAX_RESET_LINK_TTL = 24 * 60 * 60;
 
 /** 256 bits, base64url: 43 characters, no guessing; the shape a link token must have. */
 const TOKEN_BYTES = 32;
+const DAY_MS = 24 * 60 * 60 * 1000;
 export const RESET_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 interface ResetRow { token_digest: string; account_id: string; expires_at: Date | string; used_at: Date | string | null }
@@ -35,7 +36,9 @@ export function createPasswordResets(knex: Knex) {
       const expiresAt = new Date(Date.now() + options.ttlSeconds * 1000);
       await knex.transaction(async (trx) => {
         // spent rather than deleted: what was issued stays visible to an operator reading the table
+        // for a day; older links of the account go (the table stays as small as the admins' requests)
         await trx('password_resets').where({ account_id: accountId }).whereNull('used_at').update({ used_at: knex.fn.now() });
+        await trx('password_resets').where({ account_id: accountId }).where('expires_at', '<', new Date(Date.now() - DAY_MS)).delete();
         await trx('password_resets').insert({ token_digest: tokenDigest(token), account_id: accountId, expires_at: expiresAt, created_by: options.createdBy ?? null });
       });
       return { token, expiresAt };
@@ -56,12 +59,6 @@ export function createPasswordResets(knex: Knex) {
       if (!RESET_TOKEN_PATTERN.test(token)) return undefined;
       const [row] = await usable(tokenDigest(token)).update({ used_at: knex.fn.now() as unknown as Date }).returning(['account_id']);
       return row?.account_id;
-    },
-
-    /** Removes links that can no longer be used and are older than a day (housekeeping). */
-    async purgeSpent(): Promise<number> {
-      const dayAgo = new Date(Date.now() - 24 * 60 * 60 * 1000);
-      return table().where('expires_at', '<', dayAgo).delete();
     },
   };
 }

@@ -21,7 +21,13 @@ describeWithService('Postgres and Redis', up)('/account over HTTP', () => {
   const bob: Person = { username: 'bob', password: 'bob-password-12' };
 
   beforeAll(async () => {
-    server = await startTestServer({ database: 'postgres', redis: true, logDestination: { write: (line) => { logLines.push(line); } } });
+    server = await startTestServer({
+      database: 'postgres',
+      redis: true,
+      logDestination: { write: (line) => { logLines.push(line); } },
+      // three wrong passwords lock an account (the lockout test below); the others stay under it
+      config: { lockout: { maxConsecutiveFailures: 3, baseDelaySeconds: 30, maxDelaySeconds: 3600, perIpPerMinute: 1000, perIpAndUsernamePerMinute: 100 } },
+    });
     alice.id = (await server.createUser(alice)).id;
     bob.id = (await server.createUser(bob)).id;
     app = await server.createClient({
@@ -228,6 +234,32 @@ describeWithService('Postgres and Redis', up)('/account over HTTP', () => {
     const event = events.find((e) => e.subject === carol.id);
     expect(event).toMatchObject({ actor: carol.id, details: expect.objectContaining({ via: 'account' }) });
     expect(JSON.stringify(events)).not.toContain('carol-new-password');
+  });
+
+  test('Change password goes through the sign-in\'s lockout: wrong current passwords lock the account, for the sign-in page too', async () => {
+    const frank: Person = { username: 'frank', password: 'frank-password-1' };
+    await server.createUser(frank);
+    const agent = new BrowserAgent();
+    const page = await signIn(agent, frank);
+    const form = formFor(page, 'Change password');
+    const attempt = (current: string) => post(agent, '/account/password', { ...form.fields, current_password: current, new_password: 'frank-new-password', repeat_password: 'frank-new-password' });
+    for (let i = 0; i < 3; i++) expect((await attempt(`wrong-${i}`)).status).toBe(200);
+    const locked = await attempt(frank.password);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(locked.text).toContain('Too many attempts');
+
+    // the same counter as the sign-in page's
+    const other = new BrowserAgent();
+    const { response: login } = await other.follow(url('/account'));
+    const refused = await other.request(url(formWithButton(login.text, 'Sign in').action), {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...formWithButton(login.text, 'Sign in').fields, username: frank.username, password: frank.password }),
+    });
+    expect(refused.status).toBe(429);
+    // and nothing changed
+    expect((await server.services.accounts.findCredentials(frank.username))?.passwordHash).toBeTruthy();
+    expect(await server.services.hasher.verify((await server.services.accounts.findCredentials(frank.username))!.passwordHash!, frank.password)).toBe(true);
   });
 
   test('Sign out: the session ends and /account asks to sign in again', async () => {
