@@ -55,6 +55,7 @@ ul.items>li:last-child{border-bottom:0}
 ul.items .scopes{margin-bottom:.75rem}
 .tag{font-size:.75rem;font-weight:600;padding:.1rem .4rem;border-radius:4px;border:1px solid var(--field);color:var(--muted);white-space:nowrap}
 .notice{margin:0 0 1rem;padding:.75rem .9rem;border-left:4px solid var(--accent);border-radius:6px;background:var(--bg)}
+[hidden]{display:none!important}
 .visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 footer{margin-top:1.25rem;text-align:center;color:var(--muted);font-size:.75rem;max-width:26rem;overflow-wrap:anywhere}
 `.trim();
