@@ -275,6 +275,31 @@ describeWithService('Postgres and Redis', up)('/account over HTTP', () => {
     expect(again.headers.get('location')).toContain('/auth?');
   });
 
+  test('hostile input: oversized forms, other content types, odd paths and methods — a page, never a 5xx', async () => {
+    const agent = new BrowserAgent();
+    const page = await signIn(agent, bob);
+    const csrf = formFor(page, 'Sign out everywhere').fields.csrf;
+    const big = await post(agent, '/account/password', { csrf, current_password: 'p'.repeat(1024 * 1024), new_password: 'x', repeat_password: 'x' });
+    expect(big.status).toBe(413);
+    expect(big.headers.get('content-type')).toMatch(/^text\/html/);
+    const longPassword = await post(agent, '/account/password', { csrf, current_password: 'p'.repeat(5000), new_password: 'x'.repeat(9), repeat_password: 'x'.repeat(9) });
+    expect(longPassword.status).toBe(200);
+    expect(longPassword.text).toContain('Your current password is not correct.');
+    const json = await agent.request(url('/account/apps/revoke'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ csrf, grant: 'x' }) });
+    expect(json.status).toBe(403); // not a form: no CSRF token read, nothing done
+    const repeated = await agent.request(url('/account/apps/revoke'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}&grant=a&grant=b` });
+    expect(repeated.status).toBe(404);
+    for (const path of ['/account/reset/', '/account/reset/%', '/account/reset/%00', `/account/reset/${'a'.repeat(10_000)}`, '/account/reset/..%2f..%2fetc', '/account/callback?code=x&state=y', '/account/callback?error=access_denied', '/account/nothing-here']) {
+      const res = await agent.request(url(path));
+      expect({ path, status: res.status < 500 }).toEqual({ path, status: true });
+      expect(res.text).not.toMatch(/at \w+ \(|node_modules/);
+    }
+    const put = await agent.request(url('/account/password'), { method: 'PUT' });
+    expect(put.status).toBeLessThan(500);
+    // still signed in and fine
+    expect((await agent.request(url('/account'))).status).toBe(200);
+  });
+
   describe('password reset links', () => {
     let dave: Person;
     beforeAll(async () => {
