@@ -394,3 +394,38 @@ describeWithService('Postgres and Redis', up)('/account over HTTP', () => {
     });
   });
 });
+
+// The laptop set-up (embedded PGlite, token state in SQL): the same page works.
+describe('/account with the embedded database and token state in SQL', () => {
+  let server: TestServer;
+  let app: ClientCredentials;
+  const redirectUri = 'https://app.example/callback';
+  beforeAll(async () => {
+    server = await startTestServer();
+    await server.createUser({ username: 'gwen', password: 'gwen-password-1' });
+    app = await server.createClient({ name: 'Notes', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [redirectUri], scopes: ['openid', 'offline_access'] });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('sign in, see the app, revoke it; a reset link works once', async () => {
+    const agent = new BrowserAgent();
+    const result = await authorize({ baseUrl: server.url, clientId: app.clientId, redirectUri, scope: 'openid offline_access', params: { prompt: 'consent' }, user: { username: 'gwen', password: 'gwen-password-1' }, agent });
+    const tokens = await tokenRequest(server.url, { grant_type: 'authorization_code', code: result.code!, redirect_uri: redirectUri, code_verifier: result.verifier }, app);
+    expect(tokens.status).toBe(200);
+    const { response: page } = await agent.follow(new URL('/account', server.url).href);
+    expect(headingOf(page.text)).toBe('Your account');
+    const revoke = parseForms(page.text).find((f) => f.buttons.includes('Revoke'))!;
+    const { response: after } = await agent.submit(page, revoke);
+    expect(after.text).toContain('no longer has access');
+    expect((await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string }, app)).body.error).toBe('invalid_grant');
+
+    const link = (await call(server, await adminToken(server), 'POST', '/users/gwen/password-reset', {})).body.url as string;
+    const browser = new BrowserAgent();
+    const reset = await browser.request(link);
+    const { response: done } = await browser.submit(reset, formWithButton(reset.text, 'Set new password'), { new_password: 'gwen-new-password', repeat_password: 'gwen-new-password' });
+    expect(headingOf(done.text)).toBe('Your password is changed');
+    expect((await new BrowserAgent().request(link)).status).toBe(404);
+  });
+});
