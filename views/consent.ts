@@ -44,7 +44,7 @@ ${claims.length > 0
 ${resources.map((r) => html`<h2>${r.name}</h2>
 ${r.name !== r.identifier ? html`<p class="muted">${r.identifier}</p>` : ''}
 ${scopeList(r.scopes)}`)}
-<p class="muted">Allow only if you trust this application. You can remove its access later.</p>
+<p class="muted">Allow only if you trust this application. You can remove its access later on <a href="/account" target="_blank" rel="noopener noreferrer">your account page</a>.</p>
 <div class="actions">
 <form method="post" action="${action}">${csrf}<button type="submit">Allow</button></form>
 <form method="post" action="${abortAction}">${csrf}<button type="submit" class="secondary">Deny</button></form>

@@ -45,6 +45,18 @@ ul.scopes{list-style:none;margin:0 0 .5rem;padding:0;border-top:1px solid var(--
 ul.scopes li{padding:.6rem 0 .6rem 1.6rem;border-bottom:1px solid var(--line);position:relative}
 ul.scopes li::before{content:"";position:absolute;left:.25rem;top:1.05rem;width:.5rem;height:.5rem;border-radius:50%;background:var(--accent)}
 ul.scopes code{display:block;color:var(--muted);font-size:.8rem;overflow-wrap:anywhere}
+section{margin-top:1.5rem;padding-top:1rem;border-top:1px solid var(--line)}
+h3{font-size:1rem;margin:0 0 .35rem}
+a{color:var(--accent)}
+ul.items{list-style:none;margin:0 0 1rem;padding:0}
+ul.items>li{padding:.75rem 0;border-bottom:1px solid var(--line)}
+ul.items>li>:last-child{margin-bottom:0}
+ul.items>li:last-child{border-bottom:0}
+ul.items .scopes{margin-bottom:.75rem}
+.tag{font-size:.75rem;font-weight:600;padding:.1rem .4rem;border-radius:4px;border:1px solid var(--field);color:var(--muted);white-space:nowrap}
+.notice{margin:0 0 1rem;padding:.75rem .9rem;border-left:4px solid var(--accent);border-radius:6px;background:var(--bg)}
+[hidden]{display:none!important}
+.visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 footer{margin-top:1.25rem;text-align:center;color:var(--muted);font-size:.75rem;max-width:26rem;overflow-wrap:anywhere}
 `.trim();
 

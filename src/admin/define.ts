@@ -7,6 +7,7 @@ import type { Logger } from '../observability/index.ts';
 import type { AccountRepository, PasswordHasher } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { AuditLog, WebhookRepository } from '../audit/index.ts';
+import type { PasswordResets } from '../account/index.ts';
 import type { FieldError } from './problem.ts';
 import type { JsonSchema } from './schemas/common.ts';
 
@@ -18,6 +19,8 @@ export interface AdminServices {
   resources: ResourceServerRepository;
   audit: AuditLog;
   webhooks: WebhookRepository;
+  /** one-time password reset links (src/account) */
+  passwordResets: PasswordResets;
 }
 
 export interface AdminRouterDeps {

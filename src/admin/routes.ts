@@ -18,6 +18,7 @@ import { tokenRoutes } from './endpoints/tokens.ts';
 import { keyRoutes } from './endpoints/keys.ts';
 import { auditRoutes } from './endpoints/audit.ts';
 import { webhookRoutes } from './endpoints/webhooks.ts';
+import { passwordResetRoutes } from './endpoints/password-resets.ts';
 
 export type { AdminRouterDeps } from './define.ts';
 
@@ -60,6 +61,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ...keyRoutes(deps),
     ...auditRoutes(deps),
     ...webhookRoutes(deps),
+    ...passwordResetRoutes(deps),
   ];
   const openapi = buildOpenApiDocument(routes, { issuer: deps.config.issuer, prefix: ADMIN_PREFIX });
 

@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { commaList, none, parse, single, unknownSubcommand } from './args.ts';
 import { emit, listCommand, readAll, readPassword, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
+import { passwordResetLink, RESET_LINK_USAGE } from './password-reset.ts';
 
 export const USERS_USAGE = `  users create --username U [--email E] [--name N] [--role R]... --password-stdin
   users disable U            disable U and revoke all of U's grants
   users import FILE          JSON lines (username, email, password_hash, roles); FILE - reads stdin
   users list [--limit N] [--offset N]
-  users show U`;
+  users show U
+${RESET_LINK_USAGE}`;
 
 interface User { id: string; username: string; email: string | null; roles: string[]; disabled: boolean }
 interface ImportResult { index: number; username?: string; status: string; errors?: Array<{ field: string; message: string }> }
@@ -93,6 +95,8 @@ export async function usersCommand(args: string[], cli: CommandContext): Promise
   switch (sub) {
     case 'create': return create(rest, cli);
     case 'import': return importUsers(rest, cli);
+    // the --reset-link form (password-reset.ts)
+    case 'set-password': return passwordResetLink(rest, cli);
     case 'disable': {
       const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
       const answer = await cli.api.post<{ user: User; revoked_grants: number }>(`/users/${user}/disable`);

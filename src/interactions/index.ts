@@ -2,3 +2,6 @@
 // and the pages oidc-provider renders in Tessera's look.
 export { createInteractionRouter, type InteractionRouterDeps } from './routes.ts';
 export { renderLogoutSource, renderPostLogoutSuccess, renderProviderError } from './provider-pages.ts';
+// shared with the other pages of Tessera's own (/account)
+export { interactionBoundary, PageError, pageRequestId, sendPage } from './page-errors.ts';
+export { describeResourceScopes, describeScopes } from './scopes.ts';

@@ -20,6 +20,7 @@ import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTo
 import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
 import { explainRefusedAuthorizationCodes } from './code-refusal-hints.ts';
 import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
+import { accountClientMetadata } from '../account/index.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -54,6 +55,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
 
   const configuration: Configuration = {
     adapter: routeAdapters(tokenState.adapterFactory, deps.clients),
+    // the one client the server defines itself: /account signs people in through the pages (src/account)
+    clients: [accountClientMetadata(config.issuer)],
     jwks: keys.signingKeys as Configuration['jwks'],
     cookies: {
       keys: keys.cookieKeys,

@@ -9,6 +9,7 @@ import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
 import type { ResourceServerRepository } from '../clients/index.ts';
 import { createInteractionRouter } from '../interactions/index.ts';
+import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
 import type { NodeHandler } from '../http/index.ts';
@@ -30,7 +31,7 @@ export interface TesseraAppDependencies {
 
 /**
  * Tessera's own routes in a Koa app: health, the sign-in and consent pages,
- * the admin API. The front door sends a path here when one of `routers`
+ * the person's own page (/account), the admin API. The front door sends a path here when one of `routers`
  * claims its first segment; a path under such a segment that no route
  * matches goes on to the provider.
  */
@@ -39,6 +40,8 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   const app = new Koa();
   app.proxy = config.proxy !== false; // reads X-Forwarded-* as believeTrustedProxies (src/http) left them
   app.silent = true; // errors are logged by errorBoundary, without request bodies
+  // signs Tessera's own cookies (the /account sign-in state) and reads none of the provider's
+  app.keys = [...deps.keys.cookieKeys];
 
   app.use(adoptRequestId());
   // the admin API answers JSON (problem+json) even to a browser
@@ -51,16 +54,31 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
   });
+  const account = createAccountRouter({
+    issuer: config.issuer,
+    provider,
+    accounts: services.accounts,
+    hasher: services.hasher,
+    verifyCredentials: services.verifyCredentials,
+    revocation: deps.revocation,
+    tokenState: deps.tokenState,
+    sessions: deps.sessions,
+    passwordResets: services.passwordResets,
+    audit: services.audit,
+    csrfSecret: deps.keys.csrfSecret,
+  });
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });
 
   app.use(operations.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  app.use(account.routes());
+  app.use(account.allowedMethods());
   app.use(admin.routes());
   app.use(admin.allowedMethods());
   app.use(async (ctx) => {
     ctx.respond = false; // the provider writes the response itself
     await deps.providerCallback(ctx.req, ctx.res);
   });
-  return { app, routers: [operations, interactions, admin] };
+  return { app, routers: [operations, interactions, account, admin] };
 }

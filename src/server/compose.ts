@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, type DeliveryWorker } from '../audit/index.ts';
+import { createPasswordResets } from '../account/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
@@ -106,7 +107,8 @@ function createServices(deps: { config: Config; db: Database; keys: KeyMaterial;
   // the webhook outbox: each event's deliveries are queued in the transaction that stores it
   const webhooks = createWebhookRepository(deps.db.knex, { key: deps.keys.webhookKey });
   const audit = createAuditLog(deps.db.knex, { afterRecorded: webhooks.queueDeliveries });
-  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks };
+  const passwordResets = createPasswordResets(deps.db.knex);
+  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets };
 }
 
 /** Builds Tessera from its configuration: stores, services, the provider, the HTTP surface. Does not listen. */

@@ -3,6 +3,7 @@ import { SAFE_REQUEST_ID, type NodeHandler } from '../http/index.ts';
 import type Router from '@koa/router';
 import { createAccessLog, type Logger } from '../observability/index.ts';
 import { LAYOUT_STYLE_HASH } from '../../views/layout.ts';
+import { redactSecretPaths } from '../account/index.ts';
 
 
 // `script-src` with no source allows no script (as 'none' would), and gives
@@ -60,7 +61,7 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
     if (https) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
 
     res.once('close', () => {
-      accessLog({ requestId, method: req.method ?? '', path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      accessLog({ requestId, method: req.method ?? '', path: redactSecretPaths(path), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
     });
 
     const handler = isTesseraPath(path) ? tessera : provider;
