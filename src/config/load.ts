@@ -53,6 +53,10 @@ function fromEnvironment(env: Env): Plain {
     out.proxy = proxy;
   }
   if (env.REDIS_URL) out.redis = { url: env.REDIS_URL };
+  if (env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK !== undefined) {
+    const value = env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK;
+    out.backchannelLogout = { allowLoopback: value === 'true' ? true : value === 'false' ? false : value };
+  }
   return out;
 }
 

@@ -45,6 +45,13 @@ export interface Config {
   readonly lockout: LockoutConfig;
   /** empty → token state in SQL */
   readonly redis: RedisConfig;
+  /** absent: logout tokens go to https URLs at globally routable addresses only */
+  readonly backchannelLogout?: BackchannelLogoutConfig;
+}
+
+export interface BackchannelLogoutConfig {
+  /** development: clients may register, and receive logout tokens at, loopback addresses */
+  readonly allowLoopback: boolean;
 }
 
 /**
