@@ -17,6 +17,7 @@ import { grantRoutes } from './endpoints/grants.ts';
 import { tokenRoutes } from './endpoints/tokens.ts';
 import { keyRoutes } from './endpoints/keys.ts';
 import { auditRoutes } from './endpoints/audit.ts';
+import { sessionRoutes } from './endpoints/sessions.ts';
 
 export type { AdminRouterDeps } from './define.ts';
 
@@ -55,6 +56,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ...clientRoutes(deps),
     ...resourceRoutes(deps),
     ...grantRoutes(deps),
+    ...sessionRoutes(deps),
     ...tokenRoutes(deps),
     ...keyRoutes(deps),
     ...auditRoutes(deps),
