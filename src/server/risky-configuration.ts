@@ -17,7 +17,7 @@ export function isLoopbackHost(hostname: string): boolean {
   return false;
 }
 
-export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis'; readonly message: string }
+export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'backchannelLogout'; readonly message: string }
 
 /** Redis hosts off this machine that Tessera would reach without TLS. */
 function clearTextRedisHosts(redis: Config['redis']): string[] {
@@ -52,6 +52,9 @@ export function riskyConfiguration(config: Config): Risk[] {
   const clearText = clearTextRedisHosts(config.redis);
   if (clearText.length) {
     risk('redis', `Redis at ${clearText.join(', ')} is reached without TLS: its password and the token state cross the network unencrypted; use a rediss:// URL, or redis.sentinel.tls / redis.cluster.tls`);
+  }
+  if (config.backchannelLogout?.allowLoopback && !isLoopbackHost(issuer.hostname)) {
+    risk('backchannelLogout', `BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true on the issuer ${config.issuer}, which is not loopback: clients may have logout tokens posted to services on this machine; it is meant for development`);
   }
   return risks;
 }
