@@ -19,6 +19,7 @@ import { keyRoutes } from './endpoints/keys.ts';
 import { auditRoutes } from './endpoints/audit.ts';
 import { webhookRoutes } from './endpoints/webhooks.ts';
 import { passwordResetRoutes } from './endpoints/password-resets.ts';
+import { sessionRoutes } from './endpoints/sessions.ts';
 
 export type { AdminRouterDeps } from './define.ts';
 
@@ -57,6 +58,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ...clientRoutes(deps),
     ...resourceRoutes(deps),
     ...grantRoutes(deps),
+    ...sessionRoutes(deps),
     ...tokenRoutes(deps),
     ...keyRoutes(deps),
     ...auditRoutes(deps),

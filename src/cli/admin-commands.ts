@@ -11,6 +11,7 @@ import { tokensCommand, TOKENS_USAGE } from './tokens.ts';
 import { keysCommand, KEYS_USAGE } from './keys.ts';
 import { auditCommand, AUDIT_USAGE } from './audit.ts';
 import { webhooksCommand, WEBHOOKS_USAGE } from './webhooks.ts';
+import { sessionsCommand, SESSIONS_USAGE } from './sessions.ts';
 
 type Command = (args: string[], cli: CommandContext) => Promise<number>;
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   clients: { run: clientsCommand, usage: CLIENTS_USAGE },
   resources: { run: resourcesCommand, usage: RESOURCES_USAGE },
   grants: { run: grantsCommand, usage: GRANTS_USAGE },
+  sessions: { run: sessionsCommand, usage: SESSIONS_USAGE },
   tokens: { run: tokensCommand, usage: TOKENS_USAGE },
   keys: { run: keysCommand, usage: KEYS_USAGE },
   audit: { run: auditCommand, usage: AUDIT_USAGE },
@@ -26,7 +28,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
 };
 
 export const ADMIN_COMMANDS = [
-  USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE, WEBHOOKS_USAGE,
+  USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, SESSIONS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE, WEBHOOKS_USAGE,
   // a note, not an entry: indented further (see usage.ts)
   `
     Admin commands call the admin API of the server at ISSUER with the admin

@@ -4,7 +4,8 @@ import { UsageError } from './usage.ts';
 
 export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--redirect-uris u1,u2] [--post-logout-redirect-uris u1,u2]
                  [--scopes "s1 s2"] [--public] [--first-party] [--token-endpoint-auth-method m]
-                 [--introspect-for URI,...]   prints client_id and, once, client_secret
+                 [--introspect-for URI,...] [--backchannel-logout-uri URL]
+                 prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
   clients list [--limit N] [--offset N]
   clients show ID
@@ -23,6 +24,7 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     'first-party': { type: 'boolean' },
     'token-endpoint-auth-method': { type: 'string' },
     'introspect-for': { type: 'string' },
+    'backchannel-logout-uri': { type: 'string' },
   });
   none(positionals);
   if (!values.name) throw new UsageError('--name is required');
@@ -37,6 +39,7 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     first_party: values['first-party'],
     token_endpoint_auth_method: values['token-endpoint-auth-method'],
     introspect_for: commaList(values['introspect-for']),
+    backchannel_logout_uri: values['backchannel-logout-uri'],
   });
   emit(cli, client, () => [
     `client_id: ${client.client_id}`,

@@ -5,7 +5,7 @@ import { UsageError } from './usage.ts';
 import { passwordResetLink, RESET_LINK_USAGE } from './password-reset.ts';
 
 export const USERS_USAGE = `  users create --username U [--email E] [--name N] [--role R]... --password-stdin
-  users disable U            disable U and revoke all of U's grants
+  users disable U            disable U, end U's sessions and revoke all of U's grants
   users import FILE          JSON lines (username, email, password_hash, roles); FILE - reads stdin
   users list [--limit N] [--offset N]
   users show U
@@ -99,8 +99,8 @@ export async function usersCommand(args: string[], cli: CommandContext): Promise
     case 'set-password': return passwordResetLink(rest, cli);
     case 'disable': {
       const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
-      const answer = await cli.api.post<{ user: User; revoked_grants: number }>(`/users/${user}/disable`);
-      emit(cli, answer, () => [`disabled ${answer.user.username}; revoked ${answer.revoked_grants} grant(s)`]);
+      const answer = await cli.api.post<{ user: User; revoked_grants: number; ended_sessions?: number }>(`/users/${user}/disable`);
+      emit(cli, answer, () => [`disabled ${answer.user.username}; ended ${answer.ended_sessions ?? 0} session(s); revoked ${answer.revoked_grants} grant(s)`]);
       return 0;
     }
     case 'show': {

@@ -17,6 +17,10 @@ export interface NewClient {
   tokenEndpointAuthMethod?: string;
   /** resource identifiers whose tokens this client may introspect */
   introspectFor?: string[];
+  /** where logout tokens go when a session of this client ends (absent: none is sent) */
+  backchannelLogoutUri?: string;
+  /** the logout token names the session (sid); default true when a backchannelLogoutUri is given */
+  backchannelLogoutSessionRequired?: boolean;
   /** fixed id and secret, for the built-in admin client only */
   clientId?: string;
   clientSecret?: string;
@@ -95,6 +99,10 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
     // absent means nothing, and a stored empty list says so explicitly.
     allowed_scopes: input.scopes ?? [],
     ...(oidcScopes?.length ? { scope: oidcScopes.join(' ') } : {}),
+    ...(input.backchannelLogoutUri ? {
+      backchannel_logout_uri: input.backchannelLogoutUri,
+      backchannel_logout_session_required: input.backchannelLogoutSessionRequired ?? true,
+    } : {}),
   };
 }
 

@@ -60,6 +60,10 @@ function fromEnvironment(env: Env): Plain {
   if (env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS !== undefined) webhooks.allowPrivateNetworks = flag(env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS);
   if (env.WEBHOOKS_CA_FILE) webhooks.caFile = env.WEBHOOKS_CA_FILE;
   if (Object.keys(webhooks).length) out.webhooks = webhooks;
+  if (env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK !== undefined) {
+    const value = env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK;
+    out.backchannelLogout = { allowLoopback: value === 'true' ? true : value === 'false' ? false : value };
+  }
   return out;
 }
 

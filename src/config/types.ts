@@ -46,6 +46,8 @@ export interface Config {
   /** empty → token state in SQL */
   readonly redis: RedisConfig;
   readonly webhooks: WebhooksConfig;
+  /** absent: logout tokens go to https URLs at globally routable addresses only */
+  readonly backchannelLogout?: BackchannelLogoutConfig;
 }
 
 /** Delivery of signed event webhooks (src/audit/webhook-delivery.ts). */
@@ -67,6 +69,11 @@ export interface WebhooksConfig {
   readonly pollIntervalMs: number;
   /** deliveries one instance claims at a time */
   readonly batchSize: number;
+}
+
+export interface BackchannelLogoutConfig {
+  /** development: clients may register, and receive logout tokens at, loopback addresses */
+  readonly allowLoopback: boolean;
 }
 
 /**

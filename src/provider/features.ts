@@ -20,6 +20,9 @@ export function featuresConfiguration(deps: {
       logoutSource: renderLogoutSource as never,
       postLogoutSuccessSource: renderPostLogoutSuccess as never,
     },
+    // logout tokens to clients that registered a backchannel_logout_uri
+    // (absent: none is sent); where they may go: backchannel-logout.ts
+    backchannelLogout: { enabled: true },
     resourceIndicators: deps.resourceIndicators,
     dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret },
     pushedAuthorizationRequests: { enabled: true },

@@ -21,11 +21,14 @@ import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
 import { explainRefusedAuthorizationCodes } from './code-refusal-hints.ts';
 import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
+import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
+import { recordSessionActivity } from './session-activity.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
 export { clientMetadataValidator, InvalidClientMetadataError } from './client-store.ts';
 export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
+export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 
 export interface ProviderDependencies {
   config: Config;
@@ -94,6 +97,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         }
       },
     },
+    // the provider's own guard (timeout, no special-use addresses), loopback for development only
+    fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true }),
     pkce: { required: () => true },
     // the authorization code flow only: no implicit grant and no token-returning
     // response types (RFC 9700 §2.1.2), so discovery advertises only `code`
@@ -123,9 +128,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   compareSecretsByDigest(provider.Client as never);
   reuseBuiltClients(provider.Client as never, deps.clients);
   subscribeToProviderEvents(provider, deps.logger);
+  logBackchannelLogouts(provider, deps.logger);
 
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger }));
+  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger, tokenState }));
   return { provider, jwtAnswers };
 }
 
@@ -133,10 +139,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * Tessera's steps around the provider's own routes, outermost first (each
  * wraps those after it and sees their answers). The order matters where one
  * step rewrites what another answers: a store outage inside the JWT answers
- * must still become a 503, so answerStoreOutages wraps them. The last two
+ * must still become a 503, so answerStoreOutages wraps them. The last three
  * only read or reword answers the provider gave.
  */
-function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger }): ProviderStep[] {
+function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
   return [
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
     answerStoreOutages(),
@@ -144,6 +150,7 @@ function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Con
     refuseUserinfoForTokensOlderThanTheirClient(),
     explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),
     noteDroppedOfflineAccess(deps.logger),
+    recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
   ];
 }
 

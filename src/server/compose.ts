@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { createDatabase, migrateToLatest, type Database } from '../db/index.ts';
 import { loadOrCreateKeys, type KeyMaterial } from '../keys/index.ts';
-import { createRedisTokenState, createRevocation, createSqlTokenState, interimSessionDirectory, type Revocation, type SessionDirectory, type TokenState } from '../tokens/index.ts';
+import { createRedisTokenState, createRevocation, createSessionDirectory, createSqlTokenState, type Revocation, type SessionDirectory, type TokenState } from '../tokens/index.ts';
 import { createRedisClient } from '../redis/index.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
@@ -153,11 +153,12 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     const services = createServices({ config, db, keys, tokenState, attemptGuard });
     const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services });
     const revocation = createRevocation({ provider, tokenState });
-    const sessions = interimSessionDirectory;
     // outside every request path: a slow or dead receiver slows nothing but this worker
     const webhookDelivery = createDeliveryWorker({ repository: services.webhooks, config: config.webhooks, logger });
     services.webhooks.onQueued(() => webhookDelivery.nudge());
     cleanups.unshift(() => webhookDelivery.stop());
+    // listing and ending sessions: revocation of their grants, logout tokens to their clients, the audit event
+    const sessions = createSessionDirectory({ provider, tokenState, revocation, audit: services.audit, logger });
 
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
     const providerCallback = provider.callback();

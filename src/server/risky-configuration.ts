@@ -17,7 +17,7 @@ export function isLoopbackHost(hostname: string): boolean {
   return false;
 }
 
-export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks'; readonly message: string }
+export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout'; readonly message: string }
 
 /** Redis hosts off this machine that Tessera would reach without TLS. */
 function clearTextRedisHosts(redis: Config['redis']): string[] {
@@ -55,6 +55,9 @@ export function riskyConfiguration(config: Config): Risk[] {
   }
   if (config.webhooks.allowHttpLoopback && !isLoopbackHost(issuer.hostname)) {
     risk('webhooks', 'WEBHOOKS_ALLOW_HTTP_LOOPBACK=true (a development setting) on a server whose issuer is not loopback: admins can point webhooks at services listening on this machine\'s loopback interface');
+  }
+  if (config.backchannelLogout?.allowLoopback && !isLoopbackHost(issuer.hostname)) {
+    risk('backchannelLogout', `BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true on the issuer ${config.issuer}, which is not loopback: clients may have logout tokens posted to services on this machine; it is meant for development`);
   }
   return risks;
 }

@@ -1,5 +1,6 @@
-export type { TokenState, AdapterFactory } from './types.ts';
+export type { TokenState, AdapterFactory, SessionIndex, SessionMetadata } from './types.ts';
 export { createSqlTokenState } from './sql-token-state.ts';
 export { createRedisTokenState } from './redis-token-state.ts';
 export { createRevocation, type Revocation } from './revocation.ts';
-export { interimSessionDirectory, type SessionDirectory, type SessionSummary } from './sessions.ts';
+export { createSessionDirectory, type SessionDirectory, type SessionEnding, type SessionSummary } from './sessions.ts';
+export { describeDevice, shortenUserAgent } from './user-agent.ts';

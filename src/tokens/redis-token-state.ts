@@ -24,6 +24,8 @@ import type { TokenState } from './types.ts';
  *   Pgrant:<grantId>                  zset "<Model>:<d>" by expiry (ms)
  *   Paccount:<digest(accountId)>      zset grantId by expiry (ms)
  *   Pclient:<digest(clientId)>        zset grantId by expiry (ms)
+ *   Psessions:<digest(accountId)>     zset session uid by expiry (ms)
+ *   PSession:meta:<digest(uid)>       hash: createdAt, lastActiveAt (ms), userAgent, ip
  *   Pjwt:<grantId>                    zset jti by expiry (ms)  (these two:
  *   Pdeny:<digest(jti)>               "1"                       redis-jwt-revocation.ts)
  *   Pclientgen:<digest(clientId)>     newest client generation announced
@@ -69,6 +71,15 @@ const SCRIPTS = {
   tesseraDelIfEquals: `
     if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
     return 0`,
+  // First use sets when, from what and where; every use sets lastActiveAt.
+  // ARGV: at ms, userAgent, ip ('' = unknown), expiresAt ms.
+  tesseraNoteActivity: `
+    redis.call('HSETNX', KEYS[1], 'createdAt', ARGV[1])
+    if ARGV[2] ~= '' then redis.call('HSETNX', KEYS[1], 'userAgent', ARGV[2]) end
+    if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], 'ip', ARGV[3]) end
+    redis.call('HSET', KEYS[1], 'lastActiveAt', ARGV[1])
+    redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+    return 1`,
 } as const;
 
 type Client = Redis | Cluster;
@@ -96,6 +107,8 @@ function keysUnder(prefix: string) {
     grant: (grantId: string) => `${prefix}grant:${grantId}`,
     account: (accountId: string) => `${prefix}account:${tokenDigest(accountId)}`,
     client: (clientId: string) => `${prefix}client:${tokenDigest(clientId)}`,
+    sessions: (accountId: string) => `${prefix}sessions:${tokenDigest(accountId)}`,
+    sessionMeta: (uid: string) => `${prefix}Session:meta:${tokenDigest(uid)}`,
     jwts: (grantId: string) => `${prefix}jwt:${grantId}`,
     deny: (jti: string) => `${prefix}deny:${tokenDigest(jti)}`,
   };
@@ -133,8 +146,14 @@ async function removeRecord(store: RedisStore, model: string, d: string, fromGra
   const payload = toPayload(stored);
   if (!payload) return undefined;
   const cleanups: Array<Promise<unknown>> = [];
-  if (model === 'Session' && payload.uid) {
-    cleanups.push(scripts.tesseraDelIfEquals(keys.uid(payload.uid), d));
+  if (model === 'Session' && typeof payload.uid === 'string') {
+    const { uid, accountId } = payload;
+    // Only while the uid still named this record: a session whose id was
+    // regenerated (same uid, new storage id) stays listed.
+    cleanups.push(scripts.tesseraDelIfEquals(keys.uid(uid), d).then((deleted) => {
+      if (deleted === 1 && typeof accountId === 'string') return client.zrem(keys.sessions(accountId), uid);
+      return undefined;
+    }));
   }
   if (stored.userCodeDigest) {
     cleanups.push(scripts.tesseraDelIfEquals(keys.userCode(model, stored.userCodeDigest), d));
@@ -176,6 +195,8 @@ function createRedisAdapter(model: string, store: RedisStore): Adapter {
       const writes: Array<Promise<unknown>> = [scripts.tesseraUpsert(keys.record(model, d), ttlMs, ...fields)];
       if (model === 'Session' && payload.uid) {
         writes.push(client.set(keys.uid(payload.uid), d, 'PX', ttlMs));
+        // the account's sessions, by their public uid (never the storage id)
+        if (typeof payload.accountId === 'string') writes.push(indexAdd(keys.sessions(payload.accountId), payload.uid, expiresAtMs));
       }
       if (ucd) writes.push(client.set(keys.userCode(model, ucd), d, 'PX', ttlMs));
       if (GRANTABLE_MODELS.has(model) && payload.grantId) {
@@ -264,6 +285,30 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
     grants: {
       ofAccount: (accountId) => liveMembers(keys.account(accountId)),
       ofClient: (clientId) => liveMembers(keys.client(clientId)),
+    },
+    sessions: {
+      ofAccount: (accountId) => liveMembers(keys.sessions(accountId)),
+      async take(uid) {
+        const d = await client.get(keys.uid(uid));
+        const [payload] = await Promise.all([
+          d ? removeRecord(store, 'Session', d, true) : undefined,
+          client.del(keys.sessionMeta(uid)),
+        ]);
+        return payload;
+      },
+      async noteActivity(uid, activity, expiresAtMs) {
+        await scripts.tesseraNoteActivity(keys.sessionMeta(uid), activity.at, activity.userAgent ?? '', activity.ip ?? '', Math.ceil(expiresAtMs));
+      },
+      async metadataOf(uid) {
+        const stored = await client.hgetall(keys.sessionMeta(uid));
+        if (!stored.createdAt) return undefined;
+        return {
+          createdAt: Number(stored.createdAt),
+          lastActiveAt: Number(stored.lastActiveAt ?? stored.createdAt),
+          userAgent: stored.userAgent ?? null,
+          ip: stored.ip ?? null,
+        };
+      },
     },
     clientChanges: createRedisClientChanges(client, prefix),
     async ping() {

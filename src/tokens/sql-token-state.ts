@@ -15,10 +15,12 @@ import type { TokenState } from './types.ts';
  * Tables (migrations/0001_initial.ts):
  *   token_state   (model, key = tokenDigest(id)) → payload without jti / userCode /
  *                 consumed; grant_id (a Grant row: its own id), uid_key and
- *                 user_code_key (digests), account_id / client_id (Grant rows),
- *                 consumed_at, expires_at.
+ *                 user_code_key (digests), account_id (Grant and Session rows),
+ *                 client_id (Grant rows), consumed_at, expires_at.
  *                 Aliases handed out by findByUserCode (aliases.ts) are rows of
  *                 model "<Model>#alias" keyed by the alias digest, payload {target}.
+ *                 What is known of a session besides its record (sessions.ts) is a
+ *                 row of model "Session#meta" keyed by the uid's digest.
  *   jti_denylist, issued_jwts: sql-jwt-revocation.ts
  * Expired rows are invisible to every read and removed by purgeExpired().
  */
@@ -114,7 +116,8 @@ function createSqlAdapter(model: string, store: SqlStore): Adapter {
         grant_id: isGrant ? id : payload.grantId ?? null,
         uid_key: payload.uid ? tokenDigest(payload.uid) : null,
         user_code_key: userCode ? tokenDigest(userCode) : null,
-        account_id: isGrant ? payload.accountId ?? null : null,
+        // Grants and sessions are listed by account (migrations/0008_sessions.ts)
+        account_id: isGrant || model === 'Session' ? payload.accountId ?? null : null,
         client_id: isGrant ? payload.clientId ?? null : null,
         consumed_at: typeof consumed === 'number' ? consumed : null,
         expires_at: expiryOf(expiresIn),
@@ -210,6 +213,8 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
     return rows.map((r) => r.grant_id!);
   };
 
+  const SESSION_META = 'Session#meta';
+
   return {
     kind: 'sql',
     adapterFactory: onePerModel((model) => createSqlAdapter(model, store)),
@@ -218,6 +223,44 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
     grants: {
       ofAccount: (accountId) => grantIdsWhere('account_id', accountId),
       ofClient: (clientId) => grantIdsWhere('client_id', clientId),
+    },
+
+    sessions: {
+      async ofAccount(accountId) {
+        const rows = await live(knex, 'Session').andWhere({ account_id: accountId }).select(knex.raw("payload->>'uid' as uid")) as unknown as Array<{ uid: string | null }>;
+        return rows.flatMap((row) => (row.uid ? [row.uid] : []));
+      },
+      async take(uid) {
+        const { rows } = await knex.raw(
+          "delete from token_state where model = 'Session' and uid_key = ? returning key, payload, expires_at",
+          [tokenDigest(uid)],
+        ) as { rows: Array<Pick<TokenStateRow, 'key' | 'payload' | 'expires_at'>> };
+        await knex('token_state').where({ model: SESSION_META, key: tokenDigest(uid) }).delete();
+        for (const row of rows) recent?.deleted('Session', row.key);
+        const live = rows.find((row) => !row.expires_at || new Date(row.expires_at).getTime() > Date.now());
+        return live && parsePayload(live.payload);
+      },
+      async noteActivity(uid, activity, expiresAtMs) {
+        const first = { createdAt: activity.at, lastActiveAt: activity.at, userAgent: activity.userAgent, ip: activity.ip };
+        await knex.raw(
+          `insert into token_state (model, key, payload, expires_at) values (?, ?, ?::jsonb, ?)
+           on conflict (model, key) do update
+           set payload = jsonb_set(token_state.payload, '{lastActiveAt}', to_jsonb(?::bigint)), expires_at = excluded.expires_at`,
+          [SESSION_META, tokenDigest(uid), JSON.stringify(first), new Date(expiresAtMs), activity.at],
+        );
+      },
+      async metadataOf(uid) {
+        const row = await live(knex, SESSION_META).andWhere({ key: tokenDigest(uid) }).first();
+        if (!row) return undefined;
+        const meta = parsePayload(row.payload) as { createdAt?: unknown; lastActiveAt?: unknown; userAgent?: unknown; ip?: unknown };
+        if (typeof meta.createdAt !== 'number') return undefined;
+        return {
+          createdAt: meta.createdAt,
+          lastActiveAt: typeof meta.lastActiveAt === 'number' ? meta.lastActiveAt : meta.createdAt,
+          userAgent: typeof meta.userAgent === 'string' ? meta.userAgent : null,
+          ip: typeof meta.ip === 'string' ? meta.ip : null,
+        };
+      },
     },
 
     async ping() {

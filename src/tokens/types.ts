@@ -45,6 +45,32 @@ export interface GrantIndex {
   ofClient(clientId: string): Promise<string[]>;
 }
 
+/** What is known of a session besides the provider's record (src/tokens/sessions.ts). */
+export interface SessionMetadata {
+  /** User-Agent and client address the session was first seen with (shortened by the caller) */
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+  /** epoch ms */
+  readonly createdAt: number;
+  readonly lastActiveAt: number;
+}
+
+/**
+ * Sessions by account and what is known of each, so that admins and the
+ * person can list and end them. Sessions are named by their uid (public);
+ * their storage id (the session cookie's value) is never listed. Entries
+ * expire with the session.
+ */
+export interface SessionIndex {
+  /** uids of the account's sessions that have not expired (a listed one may have ended meanwhile) */
+  ofAccount(accountId: string): Promise<string[]>;
+  /** Deletes the session named by its uid, and what is known of it; returns the provider's payload, or undefined if there was none. */
+  take(uid: string): Promise<Record<string, unknown> | undefined>;
+  /** Records use of the session: the first use sets createdAt, userAgent and ip; every use sets lastActiveAt. */
+  noteActivity(uid: string, activity: { userAgent: string | null; ip: string | null; at: number }, expiresAtMs: number): Promise<void>;
+  metadataOf(uid: string): Promise<SessionMetadata | undefined>;
+}
+
 /**
  * Everything with a TTL: sessions, grants, interactions, codes, tokens, replay
  * detection, the JTI denylist. Redis in production, SQL in embedded mode.
@@ -55,6 +81,7 @@ export interface TokenState {
   readonly denylist: JtiDenylist;
   readonly issuedJwts: IssuedJwtIndex;
   readonly grants: GrantIndex;
+  readonly sessions: SessionIndex;
   /**
    * Where client changes are announced to every instance, when the token
    * state is shared by several processes and faster to read than SQL (Redis).

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tokenRequest } from '../support/oauth.ts';
+import { codeFlow, REDIRECT_URI } from '../tokens/token-flows.ts';
 
 const NODE = join(process.cwd(), 'node_modules/.bin/node');
 const MAIN = join(process.cwd(), 'src/main.ts');
@@ -122,6 +123,41 @@ describe('tessera admin commands against a running server', () => {
     const revoked = await tessera(['grants', 'revoke', '--user', 'frank', '--json']);
     expect(revoked.json).toMatchObject({ revoked_grants: 1 });
     expect(await server.provider.Grant.find(grantId)).toBeUndefined();
+  });
+
+  test('sessions list and end, by id and by user; clients create --backchannel-logout-uri', async () => {
+    const created = await tessera(['clients', 'create', '--name', 'rp', '--grant-types', 'authorization_code', '--redirect-uris', REDIRECT_URI,
+      '--scopes', 'openid', '--backchannel-logout-uri', 'https://rp.example/backchannel', '--json']);
+    expect(created.code).toBe(0);
+    expect(created.json).toMatchObject({ backchannel_logout_uri: 'https://rp.example/backchannel', backchannel_logout_session_required: true });
+    const refused = await tessera(['clients', 'create', '--name', 'rp', '--grant-types', 'authorization_code', '--redirect-uris', REDIRECT_URI,
+      '--backchannel-logout-uri', 'http://rp.example/backchannel']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/backchannel_logout_uri: must be an https URL/);
+
+    const rp = { clientId: created.json.client_id, clientSecret: created.json.client_secret };
+    const user = { username: 'sara', password: 'sara has a long password' };
+    await server.createUser(user);
+    await codeFlow({ baseUrl: server.url, client: rp, user, scope: 'openid' });
+    await codeFlow({ baseUrl: server.url, client: rp, user, scope: 'openid' });
+
+    const listed = await tessera(['sessions', 'list', '--user', 'sara', '--json']);
+    expect(listed.code).toBe(0);
+    expect(listed.json.items).toHaveLength(2);
+    expect(listed.json.items[0]).toMatchObject({ ip: '127.0.0.1', clients: [{ client_id: rp.clientId, name: 'rp' }] });
+    const human = await tessera(['sessions', 'list', '--user', 'sara']);
+    expect(human.stdout).toMatch(/^SESSION\s+DEVICE\s+ADDRESS/m);
+    expect(human.stdout).toMatch(/2 session\(s\)/);
+
+    const one = await tessera(['sessions', 'end', listed.json.items[0].id, '--json']);
+    expect(one.json).toEqual({ id: listed.json.items[0].id, ended: true });
+    expect((await tessera(['sessions', 'end', listed.json.items[0].id])).code).toBe(1);
+    const all = await tessera(['sessions', 'end', '--user', 'sara', '--json']);
+    expect(all.json).toMatchObject({ ended_sessions: 1 });
+    expect((await tessera(['sessions', 'list', '--user', 'sara', '--json'])).json.items).toEqual([]);
+    expect((await tessera(['sessions', 'end'])).code).toBe(2);
+    expect((await tessera(['sessions', 'end', 'x', '--user', 'sara'])).code).toBe(2);
+    expect((await tessera(['sessions', 'list'])).code).toBe(2);
   });
 
   test('users disable, tokens revoke, keys list, audit list', async () => {

@@ -42,6 +42,14 @@ describe('risky configuration', () => {
     expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8' })).toEqual([]);
   });
 
+  test('BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK is risky off loopback; a value that is not true or false is refused', () => {
+    expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'true' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'true' })).toEqual(['backchannelLogout']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'false' })).toEqual([]);
+    expect(() => loadConfig({ BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'yes' })).toThrow(/backchannelLogout\.allowLoopback must be boolean/);
+    expect(loadConfig({}).backchannelLogout).toBeUndefined();
+  });
+
   test('a proxy range covering every address, or a TRUST_PROXY that means nothing, is refused with a message naming it', () => {
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(ConfigError);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(/proxy\.addresses: 0\.0\.0\.0\/0 makes every address a trusted proxy/);

@@ -259,14 +259,47 @@ export function adapterContract(
     expect(await state.grants.ofClient(clientId)).toEqual([g3.id]);
   });
 
+  test('sessions index: ofAccount lists uids (never storage ids), survives a regenerated id, take() ends one; metadata keeps its first use', async () => {
+    const sessions = adapter('Session');
+    const accountId = `account-${randomUUID()}`;
+    const [uid1, uid2] = [randomUUID(), randomUUID()];
+    const first = await put('Session', { uid: uid1, accountId });
+    await put('Session', { uid: uid2, accountId });
+    await put('Session', { uid: randomUUID(), accountId: `account-${randomUUID()}` });
+    // a session before sign-in has no account and is listed nowhere
+    await put('Session', { uid: randomUUID() });
+    expect([...await state.sessions.ofAccount(accountId)].sort()).toEqual([uid1, uid2].sort());
+
+    // regenerated (destroy old, upsert new with the same uid): still listed once
+    await sessions.destroy(first.id);
+    await put('Session', { uid: uid1, accountId });
+    expect([...await state.sessions.ofAccount(accountId)].sort()).toEqual([uid1, uid2].sort());
+
+    const expiresAt = Date.now() + 60_000;
+    await state.sessions.noteActivity(uid1, { userAgent: 'First Browser', ip: '192.0.2.1', at: 1_000 }, expiresAt);
+    await state.sessions.noteActivity(uid1, { userAgent: 'Other Browser', ip: '192.0.2.2', at: 2_000 }, expiresAt);
+    expect(await state.sessions.metadataOf(uid1)).toEqual({ userAgent: 'First Browser', ip: '192.0.2.1', createdAt: 1_000, lastActiveAt: 2_000 });
+    await state.sessions.noteActivity(uid2, { userAgent: null, ip: null, at: 3_000 }, expiresAt);
+    expect(await state.sessions.metadataOf(uid2)).toEqual({ userAgent: null, ip: null, createdAt: 3_000, lastActiveAt: 3_000 });
+    expect(await state.sessions.metadataOf(randomUUID())).toBeUndefined();
+
+    const taken = await state.sessions.take(uid1);
+    expect(taken).toMatchObject({ uid: uid1, accountId });
+    expect(await sessions.findByUid(uid1)).toBeUndefined();
+    expect(await state.sessions.metadataOf(uid1)).toBeUndefined();
+    expect(await state.sessions.ofAccount(accountId)).toEqual([uid2]);
+    expect(await state.sessions.take(uid1)).toBeUndefined();
+    expect(await state.sessions.take(randomUUID())).toBeUndefined();
+  });
+
   // The only test that waits: everything with a 1 s life is checked after one sleep.
-  test('expiry: records, lookups, indexes, denylist and issued JWTs go when their time is up', async () => {
+  test('expiry: records, lookups, indexes (grants and sessions by account), session metadata, denylist and issued JWTs go when their time is up', async () => {
     const grantId = `grant-${randomUUID()}`;
     const accountId = `account-${randomUUID()}`;
     const uid = randomUUID();
     const userCode = secret(randomBytes(6).toString('hex'));
     const shortLived: Record<string, Record<string, unknown>> = {
-      AccessToken: { grantId }, Session: { uid }, DeviceCode: { userCode }, Grant: { accountId }, Interaction: {},
+      AccessToken: { grantId }, Session: { uid, accountId }, DeviceCode: { userCode }, Grant: { accountId }, Interaction: {},
     };
     const short = await Promise.all(Object.entries(shortLived)
       .map(async ([model, fields]) => ({ model, ...(await put(model, fields, 1)) })));
@@ -274,6 +307,8 @@ export function adapterContract(
     const shortJti = randomUUID();
     await state.denylist.add(shortJti, epoch() + 1);
     await state.issuedJwts.record(grantId, shortJti, epoch() + 1);
+    await state.sessions.noteActivity(uid, { userAgent: 'Browser', ip: null, at: Date.now() }, Date.now() + 1000);
+    expect(await state.sessions.ofAccount(accountId)).toEqual([uid]);
 
     expect(await adapter('AccessToken').find(short[0].id)).toBeDefined();
     await sleep(2100);
@@ -282,6 +317,8 @@ export function adapterContract(
     expect(await adapter('Session').findByUid(uid)).toBeUndefined();
     expect(await adapter('DeviceCode').findByUserCode(userCode)).toBeUndefined();
     expect(await state.grants.ofAccount(accountId)).toEqual([]);
+    expect(await state.sessions.ofAccount(accountId)).toEqual([]);
+    expect(await state.sessions.metadataOf(uid)).toBeUndefined();
     expect(await state.denylist.has(shortJti)).toBe(false);
     expect(await state.issuedJwts.list(grantId)).toEqual([]);
     expect(await adapter('RefreshToken').find(long.id)).toBeDefined();

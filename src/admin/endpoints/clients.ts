@@ -1,5 +1,5 @@
 import { ADMIN_SCOPE, allowListOf, registrationProblems, type ClientRecord, type NewClient } from '../../clients/index.ts';
-import { clientMetadataValidator, InvalidClientMetadataError } from '../../provider/index.ts';
+import { backchannelLogoutUriProblem, clientMetadataValidator, InvalidClientMetadataError } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathId } from '../schemas/common.ts';
 import { clientSchema, createClientSchema, type CreateClientBody } from '../schemas/clients.ts';
@@ -19,6 +19,8 @@ export function clientView(client: ClientRecord) {
     first_party: client.firstParty,
     token_endpoint_auth_method: m.token_endpoint_auth_method,
     introspect_for: client.introspectFor,
+    backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
+    backchannel_logout_session_required: m.backchannel_logout_session_required === true,
     created_at: iso(client.createdAt),
   };
 }
@@ -32,6 +34,7 @@ const FIELD_OF_METADATA: Array<[RegExp, string]> = [
   [/\b(allowed_scopes|scope)\b/, 'scopes'],
   [/\bintrospect_for\b/, 'introspect_for'],
   [/\bclient_name\b/, 'name'],
+  [/\bbackchannel_logout_uri\b/, 'backchannel_logout_uri'],
 ];
 
 const fieldOf = (message: string) => FIELD_OF_METADATA.find(([pattern]) => pattern.test(message))?.[1] ?? '(client)';
@@ -47,6 +50,8 @@ function newClientOf(body: CreateClientBody): NewClient {
     firstParty: body.first_party,
     tokenEndpointAuthMethod: body.token_endpoint_auth_method,
     introspectFor: body.introspect_for,
+    backchannelLogoutUri: body.backchannel_logout_uri,
+    backchannelLogoutSessionRequired: body.backchannel_logout_session_required,
   };
 }
 
@@ -65,6 +70,9 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
         if (body.public && body.token_endpoint_auth_method && body.token_endpoint_auth_method !== 'none') {
           throw new AdminProblem(400, 'Invalid client metadata', 'a public client authenticates with "none"', [{ field: 'token_endpoint_auth_method', message: 'must be none (or absent) for a public client' }]);
         }
+        const logoutUriProblem = body.backchannel_logout_uri === undefined ? undefined
+          : backchannelLogoutUriProblem(body.backchannel_logout_uri, { allowLoopback: deps.config.backchannelLogout?.allowLoopback === true });
+        if (logoutUriProblem) throw new AdminProblem(400, 'Invalid client metadata', `backchannel_logout_uri ${logoutUriProblem}`, [{ field: 'backchannel_logout_uri', message: logoutUriProblem }]);
         const problems = registrationProblems({
           grantTypes: body.grant_types, scopes: body.scopes, firstParty: body.first_party, public: body.public, introspectFor: body.introspect_for,
         }, await resources.offer());
@@ -75,6 +83,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             type: 'client.created', actor, subject: client.clientId, clientId: client.clientId,
             details: {
               name: client.name, grant_types: body.grant_types, scopes: body.scopes ?? [], first_party: client.firstParty, public: !clientSecret, introspect_for: client.introspectFor,
+              ...(body.backchannel_logout_uri ? { backchannel_logout_uri: body.backchannel_logout_uri } : {}),
               // widening to administration is explicit and stands out in the audit log
               ...(body.scopes?.includes(ADMIN_SCOPE) ? { grants_admin: true } : {}),
             },

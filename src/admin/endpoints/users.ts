@@ -126,17 +126,19 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
       },
     },
     {
-      method: 'post', path: '/users/:idOrUsername/disable', tag, summary: "Disable a user and revoke all of the user's grants",
+      method: 'post', path: '/users/:idOrUsername/disable', tag, summary: "Disable a user, end the user's sessions and revoke all of the user's grants",
       params, body: emptyBodySchema,
-      responses: { 200: { description: 'the user and the number of grants revoked' }, 404: { description: 'no such user' } },
+      responses: { 200: { description: 'the user, the number of grants revoked and of sessions ended' }, 404: { description: 'no such user' } },
       async handle(ctx, { params: p, actor }) {
         const account = await findUser(p.idOrUsername);
         // disabled first: from here on the account cannot sign in or be found by
         // the provider, so no new grant can appear while the old ones are revoked
         const disabled = await deps.services.accounts.setDisabled(account.id, true) ?? account;
+        // its sessions end (their clients get logout tokens), then every grant left
+        const endedSessions = await deps.sessions.endAllOfAccount(account.id, { actor, reason: 'user_disabled' });
         const revoked = await deps.revocation.revokeGrantsOfUser(account.id);
-        await audit.record({ type: 'user.disabled', actor, subject: account.id, details: { username: account.username, revoked_grants: revoked } });
-        reply(ctx, 200, { user: userView(disabled), revoked_grants: revoked });
+        await audit.record({ type: 'user.disabled', actor, subject: account.id, details: { username: account.username, revoked_grants: revoked, ended_sessions: endedSessions } });
+        reply(ctx, 200, { user: userView(disabled), revoked_grants: revoked, ended_sessions: endedSessions });
       },
     },
   ];

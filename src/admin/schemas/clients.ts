@@ -10,6 +10,8 @@ export interface CreateClientBody {
   first_party?: boolean;
   token_endpoint_auth_method?: string;
   introspect_for?: string[];
+  backchannel_logout_uri?: string;
+  backchannel_logout_session_required?: boolean;
 }
 
 // Grant types and auth methods are bounded here but judged by the provider
@@ -28,6 +30,8 @@ export const createClientSchema: JsonSchema = {
     first_party: { type: 'boolean', description: 'skips consent and permits the password grant' },
     token_endpoint_auth_method: token,
     introspect_for: { ...list(absoluteUri, 50), description: 'resource identifiers whose tokens this client may introspect' },
+    backchannel_logout_uri: { ...absoluteUri, description: 'OpenID Connect Back-Channel Logout: where logout tokens are posted when a session ends (absent: none is sent); https, or http to a loopback address with BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true' },
+    backchannel_logout_session_required: { type: 'boolean', description: 'logout tokens carry the sid (default true with a backchannel_logout_uri)' },
   }, ['name', 'grant_types']),
 };
 
@@ -46,6 +50,8 @@ export const clientSchema: JsonSchema = {
     first_party: { type: 'boolean' },
     token_endpoint_auth_method: { type: 'string' },
     introspect_for: { type: 'array', items: { type: 'string' } },
+    backchannel_logout_uri: { type: ['string', 'null'] },
+    backchannel_logout_session_required: { type: 'boolean' },
     created_at: { type: 'string', format: 'date-time' },
   },
 };
