@@ -68,7 +68,7 @@ export function grantRoutes(deps: AdminRouterDeps): AdminRoute[] {
     {
       method: 'post', path: '/grants/revoke', tag, summary: "Revoke all of a user's or a client's grants",
       body: revokeGrantsSchema,
-      responses: { 200: { description: 'the number of grants revoked' }, 404: { description: 'no such user' } },
+      responses: { 200: { description: 'the number of grants revoked; for a client, whether its access tokens (client_credentials ones included) were cut off' }, 404: { description: 'no such user' }, 409: { description: 'the calling client cannot revoke all of itself' } },
       async handle(ctx, { body, actor }: AdminInput<RevokeGrantsBody>) {
         if (body.user !== undefined) {
           const accountId = await accountIdOf(body.user);
@@ -76,9 +76,15 @@ export function grantRoutes(deps: AdminRouterDeps): AdminRoute[] {
           await audit.record({ type: 'grants.revoked', actor, subject: accountId, details: { revoked_grants: revoked } });
           return reply(ctx, 200, { user: accountId, revoked_grants: revoked });
         }
-        const revoked = await revocation.revokeGrantsOfClient(body.client!);
-        await audit.record({ type: 'grants.revoked', actor, subject: body.client!, clientId: body.client!, details: { revoked_grants: revoked } });
-        reply(ctx, 200, { client: body.client, revoked_grants: revoked });
+        const clientId = body.client!;
+        // the calling client would cut off its own admin token
+        if (clientId === actor) throw new AdminProblem(409, 'Conflict', 'the client whose token makes this call cannot revoke all of its own tokens');
+        // Its access tokens issued until now are cut off first (client_credentials
+        // JWTs belong to no grant), its secret unchanged; then every grant goes.
+        const cutOff = await deps.services.clients.cutOffTokens(clientId);
+        const revoked = await revocation.revokeGrantsOfClient(clientId);
+        await audit.record({ type: 'grants.revoked', actor, subject: clientId, clientId, details: { revoked_grants: revoked, access_tokens_cut_off: cutOff } });
+        reply(ctx, 200, { client: clientId, revoked_grants: revoked, access_tokens_cut_off: cutOff });
       },
     },
   ];
