@@ -9,12 +9,18 @@ import type { Knex } from 'knex';
  * - `previous_secret_digest` / `previous_secret_expires_at`: after a secret
  *   rotation with a grace period, the old secret's digest and when it stops
  *   authenticating. Both null: only the current secret authenticates.
+ *
+ * And, for the grant list: `token_state.last_used_at` (epoch seconds) of a
+ * Grant row, when it last issued a token (src/tokens/grant-use.ts).
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('clients', (t) => {
     t.boolean('disabled').notNullable().defaultTo(false);
     t.text('previous_secret_digest');
     t.timestamp('previous_secret_expires_at', { useTz: true });
+  });
+  await knex.schema.alterTable('token_state', (t) => {
+    t.integer('last_used_at');
   });
 }
 
@@ -23,5 +29,8 @@ export async function down(knex: Knex): Promise<void> {
     t.dropColumn('disabled');
     t.dropColumn('previous_secret_digest');
     t.dropColumn('previous_secret_expires_at');
+  });
+  await knex.schema.alterTable('token_state', (t) => {
+    t.dropColumn('last_used_at');
   });
 }

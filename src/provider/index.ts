@@ -74,7 +74,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         jwt: async (_ctx, token, { payload }) => {
           const { grantId } = token as unknown as { grantId?: string };
           const { jti, exp } = payload as { jti?: unknown; exp?: unknown };
-          if (grantId && typeof jti === 'string' && typeof exp === 'number') await tokenState.issuedJwts.record(grantId, jti, exp);
+          if (grantId && typeof jti === 'string' && typeof exp === 'number') {
+            await tokenState.issuedJwts.record(grantId, jti, exp);
+            await tokenState.grantUse.touch(grantId);
+          }
         },
       },
     },

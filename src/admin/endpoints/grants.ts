@@ -9,7 +9,7 @@ const scopeList = (scope: string) => scope.split(' ').filter(Boolean);
 
 /** Grants: what a user allowed a client. Revoking one makes every token it covers inactive. */
 export function grantRoutes(deps: AdminRouterDeps): AdminRoute[] {
-  const { accounts, audit } = deps.services;
+  const { accounts, audit, clients } = deps.services;
   const { tokenState, revocation, provider } = deps;
   const tag = 'grants';
 
@@ -20,18 +20,28 @@ export function grantRoutes(deps: AdminRouterDeps): AdminRoute[] {
     return account.id;
   }
 
-  /** Details when the grant is still readable; the id alone when it is not (expired meanwhile). */
-  async function grantView(id: string) {
+  /**
+   * Details when the grant is still readable; the id alone when it is not
+   * (expired meanwhile). `names` caches client names for one listing.
+   */
+  async function grantView(id: string, lastUsed: Map<string, number>, names: Map<string, Promise<string | null>>) {
     const grant = await provider.Grant.find(id);
-    if (!grant) return { id, client_id: null, account_id: null, scopes: [], resources: {}, issued_at: null, expires_at: null };
+    const last_used_at = epochToIso(lastUsed.get(id));
+    if (!grant) return { id, client_id: null, client_name: null, account_id: null, scopes: [], resources: {}, issued_at: null, created_at: null, last_used_at, expires_at: null };
     const resources = Object.fromEntries(Object.keys(grant.resources ?? {}).map((uri) => [uri, scopeList(grant.getResourceScope(uri))]));
+    const clientId = grant.clientId ?? null;
+    if (clientId && !names.has(clientId)) names.set(clientId, clients.find(clientId).then((client) => client?.name ?? null));
     return {
       id,
-      client_id: grant.clientId ?? null,
+      client_id: clientId,
+      client_name: clientId ? await names.get(clientId)! : null,
       account_id: grant.accountId ?? null,
       scopes: scopeList(grant.getOIDCScope()),
       resources,
+      // issued_at: the name before created_at existed; the same instant
       issued_at: epochToIso(grant.iat),
+      created_at: epochToIso(grant.iat),
+      last_used_at,
       expires_at: epochToIso(grant.exp),
     };
   }
@@ -49,7 +59,9 @@ export function grantRoutes(deps: AdminRouterDeps): AdminRoute[] {
           ? await tokenState.grants.ofAccount(await accountIdOf(query.user))
           : await tokenState.grants.ofClient(query.client!);
         const slice = ids.sort().slice(query.offset, query.offset + query.limit);
-        reply(ctx, 200, { ...page(await Promise.all(slice.map(grantView)), query), total: ids.length });
+        const lastUsed = await tokenState.grantUse.lastUsed(slice);
+        const names = new Map<string, Promise<string | null>>();
+        reply(ctx, 200, { ...page(await Promise.all(slice.map((id) => grantView(id, lastUsed, names))), query), total: ids.length });
       },
     },
     {
