@@ -7,8 +7,9 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  [--introspect-for URI,...]   prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
   clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
-                 [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party true|false]
-                 [--introspect-for URI,...]   a given list replaces the stored one ("" empties it)
+                 [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
+                 [--introspect-for URI,...]   a given list replaces the stored one ("" empties it);
+                 --third-party takes first-party away (consent is asked again)
   clients rotate-secret ID [--grace SECONDS]
                              a new secret, printed once; without --grace the old one stops
                              working and the client's access tokens are inactive at once;
@@ -57,10 +58,11 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
 /** "" → [] (empties the list); absent → absent (unchanged). */
 const listOrEmpty = (value: string | undefined, split: (v: string | undefined) => string[] | undefined) => (value === undefined ? undefined : split(value) ?? []);
 
-function booleanFlag(value: string | undefined, flag: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true' || value === 'false') return value === 'true';
-  throw new UsageError(`${flag} takes true or false`);
+/** --first-party as in create; --third-party takes it away; neither: unchanged. */
+function firstParty(values: { 'first-party'?: boolean; 'third-party'?: boolean }): boolean | undefined {
+  if (values['first-party'] && values['third-party']) throw new UsageError('--first-party and --third-party contradict each other: give one');
+  if (values['first-party']) return true;
+  return values['third-party'] ? false : undefined;
 }
 
 async function update(args: string[], cli: CommandContext): Promise<number> {
@@ -70,7 +72,8 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     'redirect-uris': { type: 'string' },
     'post-logout-redirect-uris': { type: 'string' },
     scopes: { type: 'string' },
-    'first-party': { type: 'string' },
+    'first-party': { type: 'boolean' },
+    'third-party': { type: 'boolean' },
     'introspect-for': { type: 'string' },
   });
   const id = single(positionals, 'client id');
@@ -80,7 +83,7 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     redirect_uris: listOrEmpty(values['redirect-uris'], commaList),
     post_logout_redirect_uris: listOrEmpty(values['post-logout-redirect-uris'], commaList),
     scopes: listOrEmpty(values.scopes, spaceList),
-    first_party: booleanFlag(values['first-party'], '--first-party'),
+    first_party: firstParty(values),
     introspect_for: listOrEmpty(values['introspect-for'], commaList),
   }).filter(([, value]) => value !== undefined));
   if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');

@@ -79,7 +79,9 @@ describe('tessera users|clients|resources lifecycle commands', () => {
     const refused = await tessera(['clients', 'update', client.clientId, '--scopes', 'nonexistent']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/scopes: "nonexistent" is offered by no resource server/);
-    expect((await tessera(['clients', 'update', client.clientId, '--first-party', 'maybe'])).code).toBe(2);
+    expect((await tessera(['clients', 'update', client.clientId, '--first-party', '--json'])).json).toMatchObject({ first_party: true });
+    expect((await tessera(['clients', 'update', client.clientId, '--third-party', '--json'])).json).toMatchObject({ first_party: false });
+    expect((await tessera(['clients', 'update', client.clientId, '--first-party', '--third-party'])).code).toBe(2);
 
     const rotated = await tessera(['clients', 'rotate-secret', client.clientId, '--grace', '600']);
     expect(rotated.code).toBe(0);
