@@ -149,6 +149,30 @@ export function createAccountRepository(knex: Knex) {
       await table().where({ id }).update({ password_hash: passwordHash, updated_at: knex.fn.now() as unknown as Date });
     },
 
+    /**
+     * Changes e-mail, name or roles (absent: unchanged; null clears e-mail or
+     * name). A new e-mail address is unverified. Undefined when there is no such account.
+     */
+    async update(id: string, change: { email?: string | null; name?: string | null; roles?: string[] }): Promise<Account | undefined> {
+      const current = await table().where({ id }).first('email');
+      if (!current) return undefined;
+      const emailChanged = change.email !== undefined && change.email !== current.email;
+      const [row] = await table().where({ id }).update({
+        ...(change.email !== undefined ? { email: change.email } : {}),
+        ...(emailChanged ? { email_verified: false } : {}),
+        ...(change.name !== undefined ? { name: change.name } : {}),
+        ...(change.roles !== undefined ? { roles: JSON.stringify(change.roles) as unknown as string[] } : {}),
+        updated_at: knex.fn.now() as unknown as Date,
+      }).returning('*');
+      return row && toAccount(row as AccountRow);
+    },
+
+    /** Erases the account row (its password hash with it); true when there was one. */
+    async delete(id: string): Promise<boolean> {
+      // `returning` rather than the count: knex-pglite does not report row counts
+      return (await table().where({ id }).delete().returning('id')).length > 0;
+    },
+
     async setDisabled(id: string, disabled: boolean): Promise<Account | undefined> {
       const [row] = await table().where({ id }).update({ disabled, updated_at: knex.fn.now() as unknown as Date }).returning('*');
       return row && toAccount(row as AccountRow);

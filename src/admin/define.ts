@@ -48,7 +48,7 @@ export interface AdminInput<Body = unknown, Query = unknown> {
  * rendered into the OpenAPI document, so the two cannot drift apart.
  */
 export interface AdminRoute {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'patch' | 'delete';
   /** koa-router path below /admin/v1, e.g. /users/:idOrUsername */
   path: string;
   tag: string;

@@ -81,6 +81,16 @@ export function createAuditLog(knex: Knex, options: { afterRecorded?: AfterEvent
       });
     },
 
+    /**
+     * After an account is erased: its id stays in the events (a random id that
+     * names no one once the account is gone), but the username, e-mail and
+     * name their details recorded about it are removed. The one change the
+     * append-only log allows, for the erasure of a person's data.
+     */
+    async forgetPersonalDetails(subject: string): Promise<void> {
+      await knex.raw("update audit_events set details = details - 'username' - 'email' - 'name' where subject = ?", [subject]);
+    },
+
     async list(filter: AuditFilter): Promise<AuditEvent[]> {
       const query = table().orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }]);
       if (filter.subjects?.length) query.whereIn('subject', filter.subjects);

@@ -87,6 +87,7 @@ export function createAdminApi(options: { issuer: string; credentials: AdminCred
   return {
     get: <T = any>(path: string, query?: Record<string, string | number | undefined>) => call<T>('GET', withQuery(path, query)),
     post: <T = any>(path: string, body: unknown = {}) => call<T>('POST', path, body),
+    patch: <T = any>(path: string, body: unknown) => call<T>('PATCH', path, body),
     delete: <T = any>(path: string) => call<T>('DELETE', path),
   };
 }

@@ -1,4 +1,4 @@
-import { commaList, none, parse, single, spaceList, unknownSubcommand } from './args.ts';
+import { commaList, none, parse, single, spaceList, unknownSubcommand, wholeNumber } from './args.ts';
 import { emit, listCommand, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
 
@@ -7,6 +7,16 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  [--introspect-for URI,...] [--backchannel-logout-uri URL]
                  prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
+  clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
+                 [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
+                 [--introspect-for URI,...]   a given list replaces the stored one ("" empties it);
+                 --third-party takes first-party away (consent is asked again)
+  clients rotate-secret ID [--grace SECONDS]
+                             a new secret, printed once; without --grace the old one stops
+                             working and the client's access tokens are inactive at once;
+                             with it the old secret works SECONDS more (at most 7 days)
+  clients disable ID         refused everywhere; its grants revoked, its access tokens inactive
+  clients enable ID          enabled again (its earlier tokens stay inactive)
   clients list [--limit N] [--offset N]
   clients show ID
   clients delete ID          also revokes the client's grants`;
@@ -48,10 +58,75 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
   return 0;
 }
 
+/** "" → [] (empties the list); absent → absent (unchanged). */
+const listOrEmpty = (value: string | undefined, split: (v: string | undefined) => string[] | undefined) => (value === undefined ? undefined : split(value) ?? []);
+
+/** --first-party as in create; --third-party takes it away; neither: unchanged. */
+function firstParty(values: { 'first-party'?: boolean; 'third-party'?: boolean }): boolean | undefined {
+  if (values['first-party'] && values['third-party']) throw new UsageError('--first-party and --third-party contradict each other: give one');
+  if (values['first-party']) return true;
+  return values['third-party'] ? false : undefined;
+}
+
+async function update(args: string[], cli: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, {
+    name: { type: 'string' },
+    'grant-types': { type: 'string' },
+    'redirect-uris': { type: 'string' },
+    'post-logout-redirect-uris': { type: 'string' },
+    scopes: { type: 'string' },
+    'first-party': { type: 'boolean' },
+    'third-party': { type: 'boolean' },
+    'introspect-for': { type: 'string' },
+  });
+  const id = single(positionals, 'client id');
+  const change = Object.fromEntries(Object.entries({
+    name: values.name,
+    grant_types: listOrEmpty(values['grant-types'], commaList),
+    redirect_uris: listOrEmpty(values['redirect-uris'], commaList),
+    post_logout_redirect_uris: listOrEmpty(values['post-logout-redirect-uris'], commaList),
+    scopes: listOrEmpty(values.scopes, spaceList),
+    first_party: firstParty(values),
+    introspect_for: listOrEmpty(values['introspect-for'], commaList),
+  }).filter(([, value]) => value !== undefined));
+  if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');
+  const client = await cli.api.patch<Client>(`/clients/${encodeURIComponent(id)}`, change);
+  emit(cli, client, () => [`updated client ${client.client_id}`]);
+  return 0;
+}
+
+async function rotateSecret(args: string[], cli: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, { grace: { type: 'string' } });
+  const id = single(positionals, 'client id');
+  const grace = wholeNumber(values.grace, '--grace');
+  const client = await cli.api.post<Client & { previous_secret_expires_at: string | null }>(`/clients/${encodeURIComponent(id)}/rotate-secret`, grace === undefined ? {} : { grace_seconds: grace });
+  emit(cli, client, () => [
+    `client_id: ${client.client_id}`,
+    `client_secret: ${client.client_secret}`,
+    '(store the secret now: it is not shown again)',
+    client.previous_secret_expires_at ? `the old secret works until ${client.previous_secret_expires_at}` : 'the old secret no longer works; access tokens issued with it are inactive',
+  ]);
+  return 0;
+}
+
 export async function clientsCommand(args: string[], cli: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'create': return create(rest, cli);
+    case 'update': return update(rest, cli);
+    case 'rotate-secret': return rotateSecret(rest, cli);
+    case 'disable': {
+      const id = single(parse(rest, {}).positionals, 'client id');
+      const answer = await cli.api.post<{ client: Client; revoked_grants: number }>(`/clients/${encodeURIComponent(id)}/disable`);
+      emit(cli, answer, () => [`disabled client ${answer.client.client_id}; revoked ${answer.revoked_grants} grant(s)`]);
+      return 0;
+    }
+    case 'enable': {
+      const id = single(parse(rest, {}).positionals, 'client id');
+      const client = await cli.api.post<Client>(`/clients/${encodeURIComponent(id)}/enable`);
+      emit(cli, client, () => [`enabled client ${client.client_id}`]);
+      return 0;
+    }
     case 'list': return listCommand<Client>(cli, rest, '/clients', {
       CLIENT_ID: (c) => c.client_id, NAME: (c) => c.name, 'GRANT TYPES': (c) => c.grant_types.join(','), SCOPES: (c) => (c.scopes ?? []).join(' '),
     });

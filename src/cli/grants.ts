@@ -5,7 +5,10 @@ import { UsageError } from './usage.ts';
 export const GRANTS_USAGE = `  grants list --user U | --client C [--limit N] [--offset N]
   grants revoke ID | --user U | --client C   revokes the grants and every token they cover`;
 
-interface Grant { id: string; client_id: string | null; account_id: string | null; scopes: string[]; resources: Record<string, string[]>; expires_at: string | null }
+interface Grant {
+  id: string; client_id: string | null; client_name: string | null; account_id: string | null; scopes: string[]; resources: Record<string, string[]>;
+  created_at: string | null; last_used_at: string | null; expires_at: string | null;
+}
 
 /** Exactly one of: the positional id (when allowed), --user, --client. */
 function target(values: { user?: string; client?: string }, positionals: string[], allowId: boolean) {
@@ -24,8 +27,8 @@ export async function grantsCommand(args: string[], cli: CommandContext): Promis
       const { user, client } = target(values, positionals, false);
       const page = await cli.api.get<{ items: Grant[]; total: number }>('/grants', { user, client, limit: wholeNumber(values.limit, '--limit'), offset: wholeNumber(values.offset, '--offset') });
       emit(cli, page, () => [
-        ...table([['GRANT', 'CLIENT', 'ACCOUNT', 'SCOPES'], ...page.items.map((g) => [
-          g.id, g.client_id ?? '?', g.account_id ?? '?',
+        ...table([['GRANT', 'CLIENT', 'ACCOUNT', 'CREATED', 'LAST USED', 'SCOPES'], ...page.items.map((g) => [
+          g.id, g.client_name ? `${g.client_name} (${g.client_id})` : (g.client_id ?? '?'), g.account_id ?? '?', g.created_at ?? '', g.last_used_at ?? 'never',
           [...g.scopes, ...Object.entries(g.resources).map(([uri, scopes]) => `${uri}: ${scopes.join(' ')}`)].join('; '),
         ])]),
         `${page.total} grant(s)`,
@@ -41,7 +44,7 @@ export async function grantsCommand(args: string[], cli: CommandContext): Promis
         return 0;
       }
       const answer = await cli.api.post<{ revoked_grants: number }>('/grants/revoke', user !== undefined ? { user } : { client });
-      emit(cli, answer, () => [`revoked ${answer.revoked_grants} grant(s) of ${user !== undefined ? `user ${user}` : `client ${client}`}`]);
+      emit(cli, answer, () => [`revoked ${answer.revoked_grants} grant(s) of ${user !== undefined ? `user ${user}` : `client ${client} and cut off its access tokens (client_credentials ones included)`}`]);
       return 0;
     }
     default: return unknownSubcommand('grants', sub);

@@ -4,6 +4,8 @@ import { UsageError } from './usage.ts';
 
 export const RESOURCES_USAGE = `  resources create --identifier URI [--name N] --scopes "s1 s2" [--token-format jwt|opaque]
                    [--access-token-ttl SECONDS]
+  resources update URI [--name N] [--scopes "s1 s2"] [--token-format jwt|opaque]
+                   [--access-token-ttl SECONDS]   --scopes replaces the list
   resources list [--limit N] [--offset N]
   resources delete URI`;
 
@@ -31,10 +33,31 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
   return 0;
 }
 
+async function update(args: string[], cli: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, {
+    name: { type: 'string' },
+    scopes: { type: 'string' },
+    'token-format': { type: 'string' },
+    'access-token-ttl': { type: 'string' },
+  });
+  const identifier = single(positionals, 'resource identifier');
+  const change = Object.fromEntries(Object.entries({
+    name: values.name,
+    scopes: values.scopes === undefined ? undefined : spaceList(values.scopes) ?? [],
+    token_format: values['token-format'],
+    access_token_ttl: wholeNumber(values['access-token-ttl'], '--access-token-ttl'),
+  }).filter(([, value]) => value !== undefined));
+  if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');
+  const resource = await cli.api.patch<Resource>(`/resources/${encodeURIComponent(identifier)}`, change);
+  emit(cli, resource, () => [`updated resource server ${resource.identifier} (scopes: ${resource.scopes.join(' ')}; ${resource.token_format} tokens, ${resource.access_token_ttl} s)`]);
+  return 0;
+}
+
 export async function resourcesCommand(args: string[], cli: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'create': return create(rest, cli);
+    case 'update': return update(rest, cli);
     case 'list': return listCommand<Resource>(cli, rest, '/resources', {
       IDENTIFIER: (r) => r.identifier, NAME: (r) => r.name, FORMAT: (r) => r.token_format, TTL: (r) => String(r.access_token_ttl), SCOPES: (r) => r.scopes.join(' '),
     });

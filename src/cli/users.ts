@@ -5,11 +5,20 @@ import { UsageError } from './usage.ts';
 import { passwordResetLink, RESET_LINK_USAGE } from './password-reset.ts';
 
 export const USERS_USAGE = `  users create --username U [--email E] [--name N] [--role R]... --password-stdin
-  users disable U            disable U, end U's sessions and revoke all of U's grants
+  users update U [--email E] [--name N] [--role R]...
+                             change U's e-mail, name or roles (--role replaces them all;
+                             --email "" and --name "" remove them)
+  users disable U            disable U, revoke all of U's grants and end U's sessions
+  users enable U             enable U again (nothing revoked comes back)
+  users delete U             erase U and everything U holds: grants, tokens, sessions
+                             (the audit log keeps only U's id)
+  users set-password U --password-stdin
+                             set U's password (read from stdin, never the command line);
+                             revokes all of U's grants and ends U's sessions
+${RESET_LINK_USAGE}
   users import FILE          JSON lines (username, email, password_hash, roles); FILE - reads stdin
   users list [--limit N] [--offset N]
-  users show U
-${RESET_LINK_USAGE}`;
+  users show U`;
 
 interface User { id: string; username: string; email: string | null; roles: string[]; disabled: boolean }
 interface ImportResult { index: number; username?: string; status: string; errors?: Array<{ field: string; message: string }> }
@@ -90,17 +99,60 @@ async function importUsers(args: string[], cli: CommandContext): Promise<number>
   return failed ? 1 : 0;
 }
 
+async function update(args: string[], cli: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, {
+    email: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string', multiple: true },
+  });
+  const id = single(positionals, 'user');
+  // "" removes the e-mail address or the name; --role replaces every role
+  const change = {
+    ...(values.email !== undefined ? { email: values.email || null } : {}),
+    ...(values.name !== undefined ? { name: values.name || null } : {}),
+    ...(values.role !== undefined ? { roles: values.role.flatMap((role) => commaList(role) ?? []) } : {}),
+  };
+  if (!Object.keys(change).length) throw new UsageError('nothing to change: give --email, --name or --role');
+  const user = await cli.api.patch<User>(`/users/${encodeURIComponent(id)}`, change);
+  emit(cli, user, () => [`updated user ${user.username} (id ${user.id})`]);
+  return 0;
+}
+
+async function setPassword(args: string[], cli: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, { 'password-stdin': { type: 'boolean' } });
+  const id = single(positionals, 'user');
+  if (!values['password-stdin']) throw new UsageError('--password-stdin is required: the password is read from stdin, never from the command line');
+  const password = await readPassword(cli);
+  const answer = await cli.api.post<{ id: string; revoked_grants: number; ended_sessions: number }>(`/users/${encodeURIComponent(id)}/password`, { password });
+  emit(cli, answer, () => [`set the password of ${id}; revoked ${answer.revoked_grants} grant(s), ended ${answer.ended_sessions} session(s)`]);
+  return 0;
+}
+
 export async function usersCommand(args: string[], cli: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'create': return create(rest, cli);
     case 'import': return importUsers(rest, cli);
-    // the --reset-link form (password-reset.ts)
-    case 'set-password': return passwordResetLink(rest, cli);
+    case 'update': return update(rest, cli);
+    // --reset-link: a one-time link for the person (password-reset.ts); else --password-stdin
+    case 'set-password': return rest.includes('--reset-link') ? passwordResetLink(rest, cli) : setPassword(rest, cli);
     case 'disable': {
       const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
-      const answer = await cli.api.post<{ user: User; revoked_grants: number; ended_sessions?: number }>(`/users/${user}/disable`);
-      emit(cli, answer, () => [`disabled ${answer.user.username}; ended ${answer.ended_sessions ?? 0} session(s); revoked ${answer.revoked_grants} grant(s)`]);
+      const answer = await cli.api.post<{ user: User; revoked_grants: number; ended_sessions: number }>(`/users/${user}/disable`);
+      emit(cli, answer, () => [`disabled ${answer.user.username}; revoked ${answer.revoked_grants} grant(s), ended ${answer.ended_sessions} session(s)`]);
+      return 0;
+    }
+    case 'enable': {
+      const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
+      const answer = await cli.api.post<User>(`/users/${user}/enable`);
+      emit(cli, answer, () => [`enabled ${answer.username}`]);
+      return 0;
+    }
+    case 'delete': {
+      // no confirmation prompt, as for every other admin command (they never prompt when stdin is not a terminal)
+      const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
+      const answer = await cli.api.delete<{ id: string; revoked_grants: number; ended_sessions: number }>(`/users/${user}`);
+      emit(cli, answer, () => [`deleted user ${answer.id}; revoked ${answer.revoked_grants} grant(s), ended ${answer.ended_sessions} session(s)`]);
       return 0;
     }
     case 'show': {

@@ -1,4 +1,4 @@
-export { clientMetadataOf, createClientRepository, tokensNotBeforeOf, type ClientRecord, type ClientRepository, type NewClient } from './repository.ts';
+export { clientMetadataOf, createClientRepository, newClientOfRecord, tokensNotBeforeOf, type ClientRecord, type ClientRepository, type NewClient } from './repository.ts';
 export { ANNOUNCEMENT_LIFETIME_MS, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from './client-changes.ts';
 export { createResourceServerRepository, MAX_RESOURCE_TTL, ResourceServerExistsError, type ResourceServer, type ResourceServerRepository, type NewResourceServer } from './resource-servers.ts';
 export { clientSecretMatches, digestClientSecret, generateClientSecret } from './secrets.ts';

@@ -39,12 +39,17 @@ export interface ClientRecord {
   /** its creation, or the cut-off of its last new secret (see update): access tokens of earlier seconds are inactive */
   readonly credentialsSetAt: Date;
   readonly bootstrapAdmin: boolean;
+  /** refused everywhere while true (setDisabled) */
+  readonly disabled: boolean;
+  /** until when the secret before the last rotation still authenticates (rotateSecret with a grace period) */
+  readonly previousSecretExpiresAt: Date | null;
 }
 
 interface ClientRow {
   client_id: string; name: string; metadata: Record<string, unknown> | string; secret_digest: string | null;
   first_party: boolean; introspect_for: string[] | string; created_at: Date | string;
   generation: string | number; credentials_set_at: Date | string; bootstrap_admin: boolean;
+  disabled: boolean; previous_secret_digest: string | null; previous_secret_expires_at: Date | string | null;
 }
 
 const parseJson = <T>(value: T | string): T => (typeof value === 'string' ? JSON.parse(value) : value);
@@ -59,7 +64,38 @@ function toRecord(row: ClientRow): ClientRecord {
     createdAt: new Date(row.created_at),
     credentialsSetAt: new Date(row.credentials_set_at),
     bootstrapAdmin: row.bootstrap_admin,
+    disabled: !!row.disabled,
+    previousSecretExpiresAt: row.previous_secret_expires_at ? new Date(row.previous_secret_expires_at) : null,
   };
+}
+
+/** The record as the input update() takes: the starting point of a partial change (PATCH). */
+export function newClientOfRecord(record: ClientRecord): NewClient {
+  const m = record.metadata as Record<string, unknown>;
+  const strings = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+  return {
+    name: record.name,
+    grantTypes: strings(m.grant_types),
+    redirectUris: strings(m.redirect_uris),
+    postLogoutRedirectUris: strings(m.post_logout_redirect_uris),
+    scopes: strings(m.allowed_scopes),
+    public: m.token_endpoint_auth_method === 'none',
+    firstParty: record.firstParty,
+    tokenEndpointAuthMethod: typeof m.token_endpoint_auth_method === 'string' ? m.token_endpoint_auth_method : undefined,
+    introspectFor: record.introspectFor,
+    backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : undefined,
+    backchannelLogoutSessionRequired: typeof m.backchannel_logout_session_required === 'boolean' ? m.backchannel_logout_session_required : undefined,
+    bootstrapAdmin: record.bootstrapAdmin,
+  };
+}
+
+/** The start of the next second: the cut-off for every access token issued until now (see update). */
+const nextSecond = () => new Date((Math.floor(Date.now() / 1000) + 1) * 1000);
+
+/** Waits until `cutOff` has begun, so that every token issued afterwards has a later `iat`. */
+async function waitUntil(cutOff: Date | undefined): Promise<void> {
+  const wait = cutOff ? cutOff.getTime() - Date.now() : 0;
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 /**
@@ -70,11 +106,17 @@ function toRecord(row: ClientRow): ClientRecord {
  */
 export const tokensNotBeforeOf = (record: Pick<ClientRecord, 'credentialsSetAt'>) => Math.floor(record.credentialsSetAt.getTime() / 1000);
 
-/** What the provider sees: metadata plus Tessera's own properties. */
-export function providerMetadataOf(record: ClientRecord, secretDigest: string | null): Record<string, unknown> {
+/**
+ * What the provider sees: metadata plus Tessera's own properties. The secret
+ * before the last rotation is there only while its grace period lasts
+ * (compareSecretsByDigest checks its expiry on every comparison).
+ */
+export function providerMetadataOf(record: ClientRecord, secretDigest: string | null, previousSecretDigest: string | null = null): Record<string, unknown> {
+  const previousValid = secretDigest && previousSecretDigest && record.previousSecretExpiresAt && record.previousSecretExpiresAt.getTime() > Date.now();
   return {
     ...record.metadata,
     ...(secretDigest ? { client_secret: secretDigest } : {}),
+    ...(previousValid ? { previous_client_secret: previousSecretDigest, previous_client_secret_expires_at: Math.floor(record.previousSecretExpiresAt!.getTime() / 1000) } : {}),
     first_party: record.firstParty,
     introspect_for: record.introspectFor,
     tokens_not_before: tokensNotBeforeOf(record),
@@ -115,12 +157,17 @@ export type ClientRepository = ReturnType<typeof createClientRepository>;
 export function createClientRepository(knex: Knex, options: { changes?: ClientChangeLog } = {}) {
   const table = () => knex<ClientRow>('clients');
   const changes = options.changes ?? singleProcessChanges;
-  const providerMetadataCache = createClientCache<Record<string, unknown>>({
+  // A disabled client is cached as null: known, current, and absent to the
+  // provider (refused at every endpoint, its tokens inactive), at every
+  // instance as soon as the change returns (the change protocol below).
+  const providerMetadataCache = createClientCache<Record<string, unknown> | null>({
     changes,
     maxEntries: 10_000,
     load: async (clientId) => {
       const row = await table().where({ client_id: clientId }).first();
-      return row && { value: providerMetadataOf(toRecord(row), row.secret_digest), generation: Number(row.generation) };
+      if (!row) return undefined;
+      const record = toRecord(row);
+      return { value: record.disabled ? null : providerMetadataOf(record, row.secret_digest, row.previous_secret_digest), generation: Number(row.generation) };
     },
   });
 
@@ -195,7 +242,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
         // no secret given: a confidential client keeps the one it has
         const secretDigest = !confidential ? null : input.clientSecret !== undefined ? digestClientSecret(input.clientSecret) : (current?.secret_digest ?? null);
         await validate({ ...metadata, ...(secretDigest ? { client_secret: secretDigest } : {}), first_party: !!input.firstParty, introspect_for: introspectFor });
-        if ((current?.secret_digest ?? null) !== secretDigest) tokensNotBefore = new Date((Math.floor(Date.now() / 1000) + 1) * 1000);
+        if ((current?.secret_digest ?? null) !== secretDigest) tokensNotBefore = nextSecond();
         const [row] = await trx<ClientRow>('clients').where({ client_id: clientId }).update({
           name: input.name,
           metadata: JSON.stringify(metadata) as unknown as Record<string, unknown>,
@@ -209,9 +256,76 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
         } as Partial<ClientRow>).returning('*');
         return toRecord(row as ClientRow);
       });
-      const wait = updated && tokensNotBefore ? tokensNotBefore.getTime() - Date.now() : 0;
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (updated) await waitUntil(tokensNotBefore);
       return updated;
+    },
+
+    /**
+     * A new secret, returned in clear once. Without a grace period the old
+     * secret stops authenticating and every access token issued so far is
+     * inactive once this returns, at every instance (as update does). With
+     * one, the old secret authenticates until `graceSeconds` from now and the
+     * tokens issued so far are left to expire on their own: the grace period
+     * is for a planned handover, not for a leaked secret. Undefined when there
+     * is no such client; 'public' when it has no secret to rotate.
+     */
+    async rotateSecret(clientId: string, options: { graceSeconds?: number } = {}): Promise<{ client: ClientRecord; clientSecret: string } | 'public' | undefined> {
+      const clientSecret = generateClientSecret();
+      const grace = options.graceSeconds ?? 0;
+      let tokensNotBefore: Date | undefined;
+      const rotated = await change(clientId, async (trx, generation) => {
+        const current = await trx<ClientRow>('clients').where({ client_id: clientId }).first('secret_digest');
+        if (!current?.secret_digest) return 'public' as const;
+        if (grace <= 0) tokensNotBefore = nextSecond();
+        const [row] = await trx<ClientRow>('clients').where({ client_id: clientId }).update({
+          secret_digest: digestClientSecret(clientSecret),
+          previous_secret_digest: grace > 0 ? current.secret_digest : null,
+          previous_secret_expires_at: grace > 0 ? new Date(Date.now() + grace * 1000) : null,
+          generation,
+          ...(tokensNotBefore ? { credentials_set_at: tokensNotBefore } : {}),
+          updated_at: new Date(),
+        } as Partial<ClientRow>).returning('*');
+        return { client: toRecord(row as ClientRow), clientSecret };
+      });
+      if (rotated && rotated !== 'public') await waitUntil(tokensNotBefore);
+      return rotated;
+    },
+
+    /**
+     * Disabling: every instance refuses the client once this returns, and its
+     * access tokens issued so far stay inactive even after it is enabled again
+     * (the cut-off moves, as for a new secret). The secret is kept. Undefined
+     * when there is no such client.
+     */
+    async setDisabled(clientId: string, disabled: boolean): Promise<ClientRecord | undefined> {
+      const tokensNotBefore = disabled ? nextSecond() : undefined;
+      const updated = await change(clientId, async (trx, generation) => {
+        const [row] = await trx<ClientRow>('clients').where({ client_id: clientId }).update({
+          disabled,
+          generation,
+          ...(tokensNotBefore ? { credentials_set_at: tokensNotBefore } : {}),
+          updated_at: new Date(),
+        } as Partial<ClientRow>).returning('*');
+        return toRecord(row as ClientRow);
+      });
+      if (updated) await waitUntil(tokensNotBefore);
+      return updated;
+    },
+
+    /**
+     * Every access token of the client issued until now is inactive once this
+     * returns, at every instance — client_credentials JWTs included, which
+     * belong to no grant — while its secret stays as it is. False when there
+     * is no such client.
+     */
+    async cutOffTokens(clientId: string): Promise<boolean> {
+      const tokensNotBefore = nextSecond();
+      const updated = await change(clientId, async (trx, generation) => {
+        await trx<ClientRow>('clients').where({ client_id: clientId }).update({ generation, credentials_set_at: tokensNotBefore, updated_at: new Date() } as Partial<ClientRow>);
+        return true;
+      });
+      if (updated) await waitUntil(tokensNotBefore);
+      return updated ?? false;
     },
 
     async find(clientId: string): Promise<ClientRecord | undefined> {
@@ -223,8 +337,8 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
      * The metadata oidc-provider needs, secret digest included. Read on every
      * request: cached, and checked against the latest change before each use.
      */
-    findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
-      return providerMetadataCache.get(clientId);
+    async findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+      return (await providerMetadataCache.get(clientId)) ?? undefined;
     },
 
     /** The admin clients the server's configuration defined (normally one). */

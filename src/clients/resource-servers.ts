@@ -81,6 +81,24 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
       for (const row of rows) for (const scope of toResourceServer(row as ResourceServerRow).scopes) resourceScopes.add(scope);
       return { resources: new Set(rows.map((row) => row.identifier)), resourceScopes };
     },
+    /**
+     * Changes name, scopes, token format or lifetime (absent: unchanged).
+     * Other instances see it when their short cache of it expires (cacheTtlMs).
+     * Undefined when there is no such resource server.
+     */
+    async update(identifier: string, change: Partial<Omit<NewResourceServer, 'identifier'>>): Promise<ResourceServer | undefined> {
+      try {
+        const [row] = await table().where({ identifier }).update({
+          ...(change.name !== undefined ? { name: change.name } : {}),
+          ...(change.scopes !== undefined ? { scopes: JSON.stringify(change.scopes) as unknown as string[] } : {}),
+          ...(change.tokenFormat !== undefined ? { token_format: change.tokenFormat } : {}),
+          ...(change.accessTokenTtl !== undefined ? { access_token_ttl: change.accessTokenTtl } : {}),
+        }).returning('*');
+        return row && toResourceServer(row as ResourceServerRow);
+      } finally {
+        cache.invalidate(identifier);
+      }
+    },
     async delete(identifier: string): Promise<boolean> {
       cache.invalidate(identifier);
       return (await table().where({ identifier }).delete().returning('identifier')).length > 0;

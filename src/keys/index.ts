@@ -4,4 +4,4 @@ export {
   type KeyMaterial, type RotationResult, type CreatedKeyFile,
 } from './keystore.ts';
 export { longestSignedTokenTtl } from './retention.ts';
-export type { KeyDescription, KeyStatus } from './signing-key-set.ts';
+export { SigningKeyFileError, type KeyDescription, type KeyStatus } from './signing-key-set.ts';

@@ -28,13 +28,21 @@ export function routeAdapters(tokenStateAdapters: AdapterFactory, clients: Clien
 
 /**
  * The stored client_secret is a SHA-256 digest; the provider's comparison of
- * the presented secret must go through the digest (constant time).
+ * the presented secret must go through the digest (constant time). During a
+ * rotation's grace period the previous secret's digest is compared as well,
+ * always (no early exit that would tell which one matched, or how fast).
  */
 export function compareSecretsByDigest(ClientModel: { prototype: { compareClientSecret(actual: string): unknown; clientSecret?: string } }): void {
-  ClientModel.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    return typeof this.clientSecret === 'string' && typeof actual === 'string' && clientSecretMatches(this.clientSecret, actual);
+  ClientModel.prototype.compareClientSecret = function compareClientSecret(this: GraceSecrets, actual: string) {
+    if (typeof this.clientSecret !== 'string' || typeof actual !== 'string') return false;
+    const current = clientSecretMatches(this.clientSecret, actual);
+    const previous = typeof this.previous_client_secret === 'string' && clientSecretMatches(this.previous_client_secret, actual);
+    const graceLasts = typeof this.previous_client_secret_expires_at === 'number' && Date.now() < this.previous_client_secret_expires_at * 1000;
+    return current || (previous && graceLasts);
   };
 }
+
+interface GraceSecrets { clientSecret?: string; previous_client_secret?: unknown; previous_client_secret_expires_at?: unknown }
 
 /**
  * Client.find builds a Client from the adapter's metadata and, on every call,

@@ -80,18 +80,24 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         jwt: async (_ctx, token, { payload }) => {
           const { grantId } = token as unknown as { grantId?: string };
           const { jti, exp } = payload as { jti?: unknown; exp?: unknown };
-          if (grantId && typeof jti === 'string' && typeof exp === 'number') await tokenState.issuedJwts.record(grantId, jti, exp);
+          if (grantId && typeof jti === 'string' && typeof exp === 'number') {
+            await tokenState.issuedJwts.record(grantId, jti, exp);
+            await tokenState.grantUse.touch(grantId);
+          }
         },
       },
     },
     clientAuthMethods: CLIENT_AUTH_METHODS as Configuration['clientAuthMethods'],
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
-      properties: ['first_party', 'introspect_for', 'allowed_scopes', 'tokens_not_before'],
+      properties: ['first_party', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at'],
       validator: (_ctx, key, value) => {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
         // set by the repository (tokensNotBeforeOf), never by a caller
         if (key === 'tokens_not_before' && value !== undefined && !Number.isSafeInteger(value)) throw new Error('tokens_not_before must be an integer');
+        // a rotation's grace period (repository rotateSecret): the old secret's digest and its end
+        if (key === 'previous_client_secret' && value !== undefined && typeof value !== 'string') throw new Error('previous_client_secret must be a string');
+        if (key === 'previous_client_secret_expires_at' && value !== undefined && !Number.isSafeInteger(value)) throw new Error('previous_client_secret_expires_at must be an integer');
         if ((key === 'introspect_for' || key === 'allowed_scopes') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
           throw new Error(`${key} must be an array of strings`);
         }

@@ -4,3 +4,4 @@ export { createRedisTokenState } from './redis-token-state.ts';
 export { createRevocation, type Revocation } from './revocation.ts';
 export { createSessionDirectory, type SessionDirectory, type SessionEnding, type SessionSummary } from './sessions.ts';
 export { describeDevice, shortenUserAgent } from './user-agent.ts';
+export type { GrantUse } from './grant-use.ts';

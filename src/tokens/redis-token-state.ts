@@ -8,6 +8,7 @@ import { storedPayload } from './at-rest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { createRedisClientChanges } from './redis-client-changes.ts';
 import { createRedisJwtRevocation } from './redis-jwt-revocation.ts';
+import { throttledTouch, USE_OF_GRANT } from './grant-use.ts';
 import { epochSeconds, ttlMsOf } from './time.ts';
 import type { TokenState } from './types.ts';
 
@@ -17,7 +18,8 @@ import type { TokenState } from './types.ts';
  * Cluster (no cross-slot commands, no MULTI across keys).
  *
  *   P<Model>:<d>                      hash: payload (JSON without jti, userCode,
- *                                     consumed), consumed, userCodeDigest
+ *                                     consumed), consumed, userCodeDigest;
+ *                                     a Grant's also lastUsedAt (grant-use.ts)
  *   PSession:uid:<digest(uid)>        → d
  *   PDeviceCode:userCode:<digest>     → d
  *   PDeviceCode:alias:<digest(alias)> → d   (aliases.ts)
@@ -34,10 +36,18 @@ import type { TokenState } from './types.ts';
 
 const SCRIPTS = {
   // Replace the record as a whole, keeping nothing of the previous version.
+  // (A grant's last use, grant-use.ts, is kept across its rewrites.)
   tesseraUpsert: `
+    local used = redis.call('HGET', KEYS[1], 'lastUsedAt')
     redis.call('DEL', KEYS[1])
     redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+    if used then redis.call('HSET', KEYS[1], 'lastUsedAt', used) end
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    return 1`,
+  // A field of the grant's own record: it lives as long as the grant (HSET keeps the TTL).
+  tesseraTouch: `
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+    redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
     return 1`,
   // One round trip on one key, so of N concurrent redemptions exactly one
   // wins. HSETNX on a hash field keeps the key's TTL.
@@ -122,6 +132,7 @@ interface RedisStore {
   /** Adds to an index (a zset by expiry in ms) that lives as long as its longest-lived member. */
   indexAdd: (key: string, member: string, expiresAtMs: number) => Promise<unknown>;
   revokeJwtsOfGrant: (grantId: string) => Promise<void>;
+  touchGrant: (grantId: string) => Promise<void>;
 }
 
 /** HGETALL as a flat [field, value, ...] array (what Lua returns) → object. */
@@ -202,6 +213,7 @@ function createRedisAdapter(model: string, store: RedisStore): Adapter {
       if (GRANTABLE_MODELS.has(model) && payload.grantId) {
         writes.push(indexAdd(keys.grant(payload.grantId), `${model}:${d}`, expiresAtMs));
       }
+      if (USE_OF_GRANT.has(model) && payload.grantId) writes.push(store.touchGrant(payload.grantId));
       if (model === 'Grant') {
         // Grant ids are not secrets: admin revocation needs them back.
         if (payload.accountId) writes.push(indexAdd(keys.account(payload.accountId), id, expiresAtMs));
@@ -272,7 +284,9 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
   const indexAdd = (key: string, member: string, expiresAtMs: number) =>
     scripts.tesseraIndexAdd(key, member, Math.ceil(expiresAtMs), Date.now());
   const jwts = createRedisJwtRevocation(client, keys, indexAdd);
-  const store: RedisStore = { client, scripts, keys, indexAdd, revokeJwtsOfGrant: jwts.revokeJwtsOfGrant };
+  const grantRecord = (grantId: string) => keys.record('Grant', tokenDigest(grantId));
+  const touchGrant = throttledTouch(async (grantId, at) => { await scripts.tesseraTouch(grantRecord(grantId), at); });
+  const store: RedisStore = { client, scripts, keys, indexAdd, revokeJwtsOfGrant: jwts.revokeJwtsOfGrant, touchGrant };
 
   /** Members of an index whose expiry is still ahead. */
   const liveMembers = (key: string) => client.zrangebyscore(key, `(${Date.now()}`, '+inf');
@@ -308,6 +322,13 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
           userAgent: stored.userAgent ?? null,
           ip: stored.ip ?? null,
         };
+      },
+    },
+    grantUse: {
+      touch: touchGrant,
+      async lastUsed(grantIds) {
+        const values = await Promise.all(grantIds.map((id) => client.hget(grantRecord(id), 'lastUsedAt')));
+        return new Map(grantIds.flatMap((id, i) => (values[i] ? [[id, Number(values[i])] as [string, number]] : [])));
       },
     },
     clientChanges: createRedisClientChanges(client, prefix),

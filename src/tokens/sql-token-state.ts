@@ -8,6 +8,7 @@ import { storedPayload } from './at-rest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { createRecentRecords, type RecentRecords } from './recent-records.ts';
 import { createSqlJwtRevocation } from './sql-jwt-revocation.ts';
+import { throttledTouch, USE_OF_GRANT } from './grant-use.ts';
 import { epochSeconds, ttlMsOf } from './time.ts';
 import type { TokenState } from './types.ts';
 
@@ -16,7 +17,9 @@ import type { TokenState } from './types.ts';
  *   token_state   (model, key = tokenDigest(id)) → payload without jti / userCode /
  *                 consumed; grant_id (a Grant row: its own id), uid_key and
  *                 user_code_key (digests), account_id (Grant and Session rows),
- *                 client_id (Grant rows), consumed_at, expires_at.
+ *                 client_id (Grant rows), consumed_at, expires_at; last_used_at
+ *                 of a Grant row (grant-use.ts; migrations/0007_account_lifecycle.ts),
+ *                 which upserts leave alone.
  *                 Aliases handed out by findByUserCode (aliases.ts) are rows of
  *                 model "<Model>#alias" keyed by the alias digest, payload {target}.
  *                 What is known of a session besides its record (sessions.ts) is a
@@ -84,6 +87,7 @@ interface SqlStore {
   /** single-process mode: what this process wrote, read back without SQL */
   recent: RecentRecords | undefined;
   revokeJwtsOfGrant: (grantId: string) => Promise<void>;
+  touchGrant: (grantId: string) => Promise<void>;
 }
 
 /** oidc-provider adapter of one model over the token_state table. */
@@ -125,6 +129,7 @@ function createSqlAdapter(model: string, store: SqlStore): Adapter {
       // Every column is written: the new version replaces the old one as a whole.
       await knex('token_state').insert(row).onConflict(['model', 'key']).merge();
       if (!isAlias(id)) recent?.remember(row);
+      if (USE_OF_GRANT.has(model) && payload.grantId) await store.touchGrant(payload.grantId);
     },
 
     async find(id) {
@@ -206,6 +211,9 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
     findLive: batchedLookup({ idOf: recordIdOf, loadMany: liveRowsReader(knex) }),
     recent,
     revokeJwtsOfGrant: jwts.revokeJwtsOfGrant,
+    touchGrant: throttledTouch(async (grantId, at) => {
+      await knex('token_state').where({ model: 'Grant', key: tokenDigest(grantId) }).update({ last_used_at: at });
+    }),
   };
 
   const grantIdsWhere = async (column: 'account_id' | 'client_id', value: string) => {
@@ -223,6 +231,14 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
     grants: {
       ofAccount: (accountId) => grantIdsWhere('account_id', accountId),
       ofClient: (clientId) => grantIdsWhere('client_id', clientId),
+    },
+    grantUse: {
+      touch: store.touchGrant,
+      async lastUsed(grantIds) {
+        if (!grantIds.length) return new Map();
+        const rows = await live(knex, 'Grant').select('grant_id', 'last_used_at').whereIn('key', grantIds.map(tokenDigest)) as Array<{ grant_id: string; last_used_at: number | null }>;
+        return new Map(rows.flatMap((row) => (row.last_used_at ? [[row.grant_id, Number(row.last_used_at)] as [string, number]] : [])));
+      },
     },
 
     sessions: {

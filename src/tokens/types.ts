@@ -1,5 +1,6 @@
 import type { Adapter } from 'oidc-provider';
 import type { ClientChangeLog } from '../clients/index.ts';
+import type { GrantUse } from './grant-use.ts';
 
 /** oidc-provider calls this once per model name ("Session", "AccessToken", ...). */
 export type AdapterFactory = (modelName: string) => Adapter;
@@ -82,6 +83,8 @@ export interface TokenState {
   readonly issuedJwts: IssuedJwtIndex;
   readonly grants: GrantIndex;
   readonly sessions: SessionIndex;
+  /** when each grant last issued a token (grant-use.ts) */
+  readonly grantUse: GrantUse;
   /**
    * Where client changes are announced to every instance, when the token
    * state is shared by several processes and faster to read than SQL (Redis).

@@ -292,6 +292,31 @@ export function adapterContract(
     expect(await state.sessions.take(randomUUID())).toBeUndefined();
   });
 
+  test('grant use: a token issued under a grant records its last use, kept across the grant\'s rewrites, gone with it', async () => {
+    const grant = await put('Grant', { accountId: `account-${randomUUID()}` });
+    const other = await put('Grant', { accountId: `account-${randomUUID()}` });
+    expect(await state.grantUse.lastUsed([grant.id, other.id])).toEqual(new Map());
+
+    const before = Math.floor(Date.now() / 1000);
+    await put('RefreshToken', { grantId: grant.id });
+    const used = (await state.grantUse.lastUsed([grant.id, other.id]));
+    expect([...used.keys()]).toEqual([grant.id]);
+    expect(used.get(grant.id)).toBeGreaterThanOrEqual(before);
+    expect(used.get(grant.id)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+    // the payload is what the provider stored, nothing added
+    expect(await adapter('Grant').find(grant.id)).toEqual({ ...grant.payload, jti: grant.id });
+
+    // oidc-provider saves a grant again on every consent: its last use stays
+    await adapter('Grant').upsert(grant.id, grant.payload, 120);
+    expect((await state.grantUse.lastUsed([grant.id])).get(grant.id)).toBe(used.get(grant.id));
+
+    // a touch of a grant that does not exist records nothing; a destroyed grant has no last use
+    const ghost = `grant-${randomUUID()}`;
+    await state.grantUse.touch(ghost);
+    await adapter('Grant').destroy(grant.id);
+    expect(await state.grantUse.lastUsed([grant.id, ghost])).toEqual(new Map());
+  });
+
   // The only test that waits: everything with a 1 s life is checked after one sleep.
   test('expiry: records, lookups, indexes (grants and sessions by account), session metadata, denylist and issued JWTs go when their time is up', async () => {
     const grantId = `grant-${randomUUID()}`;

@@ -1,9 +1,12 @@
-import { ADMIN_SCOPE, allowListOf, registrationProblems, type ClientRecord, type NewClient } from '../../clients/index.ts';
+import { ADMIN_SCOPE, allowListOf, newClientOfRecord, registrationProblems, type ClientRecord, type NewClient } from '../../clients/index.ts';
 import { backchannelLogoutUriProblem, clientMetadataValidator, InvalidClientMetadataError } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathId } from '../schemas/common.ts';
-import { clientSchema, createClientSchema, type CreateClientBody } from '../schemas/clients.ts';
-import { listQuerySchema } from '../schemas/users.ts';
+import {
+  clientSchema, createClientSchema, rotateSecretSchema, updateClientSchema,
+  type CreateClientBody, type RotateSecretBody, type UpdateClientBody,
+} from '../schemas/clients.ts';
+import { emptyBodySchema, listQuerySchema } from '../schemas/users.ts';
 
 /** What the API shows of a client: never its secret nor the secret's digest. */
 export function clientView(client: ClientRecord) {
@@ -21,8 +24,27 @@ export function clientView(client: ClientRecord) {
     introspect_for: client.introspectFor,
     backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
     backchannel_logout_session_required: m.backchannel_logout_session_required === true,
+    disabled: client.disabled,
+    previous_secret_expires_at: client.previousSecretExpiresAt && client.previousSecretExpiresAt.getTime() > Date.now() ? iso(client.previousSecretExpiresAt) : null,
     created_at: iso(client.createdAt),
   };
+}
+
+/** The fields of a PATCH that differ from what is stored, by their API names. */
+function changedFields(before: NewClient, after: NewClient): string[] {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const pairs: Array<[string, unknown, unknown]> = [
+    ['name', before.name, after.name],
+    ['grant_types', before.grantTypes, after.grantTypes],
+    ['redirect_uris', before.redirectUris, after.redirectUris],
+    ['post_logout_redirect_uris', before.postLogoutRedirectUris, after.postLogoutRedirectUris],
+    ['scopes', before.scopes, after.scopes],
+    ['first_party', !!before.firstParty, !!after.firstParty],
+    ['introspect_for', before.introspectFor, after.introspectFor],
+    ['backchannel_logout_uri', before.backchannelLogoutUri, after.backchannelLogoutUri],
+    ['backchannel_logout_session_required', before.backchannelLogoutSessionRequired, after.backchannelLogoutSessionRequired],
+  ];
+  return pairs.filter(([, a, b]) => !same(a, b)).map(([field]) => field);
 }
 
 /** The provider names metadata properties; the operator knows the admin API's field names. */
@@ -61,6 +83,30 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
   const tag = 'clients';
   const params = { clientId: pathId };
 
+  /** Tessera's registration rules, then the provider's own validation: the same for a creation and a change. */
+  async function checkRegistration(input: NewClient): Promise<void> {
+    const logoutUriProblem = input.backchannelLogoutUri === undefined ? undefined
+      : backchannelLogoutUriProblem(input.backchannelLogoutUri, { allowLoopback: deps.config.backchannelLogout?.allowLoopback === true });
+    if (logoutUriProblem) throw new AdminProblem(400, 'Invalid client metadata', `backchannel_logout_uri ${logoutUriProblem}`, [{ field: 'backchannel_logout_uri', message: logoutUriProblem }]);
+    const problems = registrationProblems({
+      grantTypes: input.grantTypes, scopes: input.scopes, firstParty: input.firstParty, public: input.public, introspectFor: input.introspectFor,
+    }, await resources.offer());
+    if (problems.length) throw new AdminProblem(400, 'Invalid client metadata', problems.map((p) => p.message).join('; '), problems);
+  }
+
+  const invalidMetadata = (error: InvalidClientMetadataError) => new AdminProblem(400, 'Invalid client metadata', error.message, [{ field: fieldOf(error.message), message: error.message }]);
+
+  async function findClient(clientId: string): Promise<ClientRecord> {
+    const client = await clients.find(clientId);
+    if (!client) throw notFound('client');
+    return client;
+  }
+
+  /** An admin that disables or re-keys the client it is calling with locks itself out (as for delete). */
+  const refuseSelf = (clientId: string, actor: string, what: string) => {
+    if (clientId === actor) throw new AdminProblem(409, 'Conflict', `the client whose token makes this call cannot ${what} itself`);
+  };
+
   return [
     {
       method: 'post', path: '/clients', tag, summary: 'Register a client; the answer holds its secret, once',
@@ -70,13 +116,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
         if (body.public && body.token_endpoint_auth_method && body.token_endpoint_auth_method !== 'none') {
           throw new AdminProblem(400, 'Invalid client metadata', 'a public client authenticates with "none"', [{ field: 'token_endpoint_auth_method', message: 'must be none (or absent) for a public client' }]);
         }
-        const logoutUriProblem = body.backchannel_logout_uri === undefined ? undefined
-          : backchannelLogoutUriProblem(body.backchannel_logout_uri, { allowLoopback: deps.config.backchannelLogout?.allowLoopback === true });
-        if (logoutUriProblem) throw new AdminProblem(400, 'Invalid client metadata', `backchannel_logout_uri ${logoutUriProblem}`, [{ field: 'backchannel_logout_uri', message: logoutUriProblem }]);
-        const problems = registrationProblems({
-          grantTypes: body.grant_types, scopes: body.scopes, firstParty: body.first_party, public: body.public, introspectFor: body.introspect_for,
-        }, await resources.offer());
-        if (problems.length) throw new AdminProblem(400, 'Invalid client metadata', problems.map((p) => p.message).join('; '), problems);
+        await checkRegistration(newClientOf(body));
         try {
           const { client, clientSecret } = await clients.create(newClientOf(body), validate);
           await audit.record({
@@ -91,7 +131,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
           reply(ctx, 201, { ...clientView(client), ...(clientSecret ? { client_secret: clientSecret } : {}) });
         } catch (error) {
           if (!(error instanceof InvalidClientMetadataError)) throw error;
-          throw new AdminProblem(400, 'Invalid client metadata', error.message, [{ field: fieldOf(error.message), message: error.message }]);
+          throw invalidMetadata(error);
         }
       },
     },
@@ -110,6 +150,93 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
       async handle(ctx, { params: p }) {
         const client = await clients.find(p.clientId);
         if (!client) throw notFound('client');
+        reply(ctx, 200, clientView(client));
+      },
+    },
+    {
+      method: 'patch', path: '/clients/:clientId', tag, summary: 'Change a client: absent fields keep their values, given lists replace them',
+      params, body: updateClientSchema,
+      responses: { 200: { description: 'the client', schema: clientSchema }, 404: { description: 'no such client' }, 409: { description: 'the change would lock the calling admin client out' } },
+      async handle(ctx, { params: p, body, actor }: AdminInput<UpdateClientBody>) {
+        const current = await findClient(p.clientId);
+        const before = newClientOfRecord(current);
+        const after: NewClient = {
+          ...before,
+          name: body.name ?? before.name,
+          grantTypes: body.grant_types ?? before.grantTypes,
+          redirectUris: body.redirect_uris ?? before.redirectUris,
+          postLogoutRedirectUris: body.post_logout_redirect_uris ?? before.postLogoutRedirectUris,
+          scopes: body.scopes ?? before.scopes,
+          firstParty: body.first_party ?? before.firstParty,
+          introspectFor: body.introspect_for ?? before.introspectFor,
+          // null removes the URI (no logout tokens from then on)
+          backchannelLogoutUri: body.backchannel_logout_uri === null ? undefined : (body.backchannel_logout_uri ?? before.backchannelLogoutUri),
+          backchannelLogoutSessionRequired: body.backchannel_logout_session_required ?? before.backchannelLogoutSessionRequired,
+        };
+        if (p.clientId === actor && (!after.scopes?.includes(ADMIN_SCOPE) || !after.grantTypes.includes('client_credentials'))) {
+          throw new AdminProblem(409, 'Conflict', 'the client whose token makes this call cannot take the admin scope or client_credentials away from itself');
+        }
+        await checkRegistration(after);
+        let updated: ClientRecord | undefined;
+        try {
+          updated = await clients.update(p.clientId, after, validate);
+        } catch (error) {
+          if (!(error instanceof InvalidClientMetadataError)) throw error;
+          throw invalidMetadata(error);
+        }
+        if (!updated) throw notFound('client');
+        const fields = changedFields(before, after);
+        const grantsAdmin = !before.scopes?.includes(ADMIN_SCOPE) && !!after.scopes?.includes(ADMIN_SCOPE);
+        await audit.record({
+          type: 'client.updated', actor, subject: p.clientId, clientId: p.clientId,
+          details: { fields, ...(fields.includes('scopes') ? { scopes: after.scopes } : {}), ...(grantsAdmin ? { grants_admin: true } : {}) },
+        });
+        reply(ctx, 200, clientView(updated));
+      },
+    },
+    {
+      method: 'post', path: '/clients/:clientId/rotate-secret', tag, summary: 'Replace the secret; the answer holds the new one, once',
+      params, body: rotateSecretSchema,
+      responses: {
+        200: { description: 'the client with its new client_secret', schema: clientSchema },
+        404: { description: 'no such client' },
+        409: { description: 'a public client has no secret, the calling client cannot rotate itself, or the admin client is defined by the server configuration' },
+      },
+      async handle(ctx, { params: p, body, actor }: AdminInput<RotateSecretBody>) {
+        refuseSelf(p.clientId, actor, 'rotate the secret of');
+        const current = await findClient(p.clientId);
+        // its secret is the configuration's (environment or KEYS_DIR): a rotation here would be undone at the next start
+        if (current.bootstrapAdmin) throw new AdminProblem(409, 'Conflict', "the configured admin client's secret is set by the server configuration (TESSERA_ADMIN_CLIENT_SECRET or KEYS_DIR/admin-client.json)");
+        const rotated = await clients.rotateSecret(p.clientId, { graceSeconds: body.grace_seconds });
+        if (!rotated) throw notFound('client');
+        if (rotated === 'public') throw new AdminProblem(409, 'Conflict', 'a public client has no secret');
+        const grace = body.grace_seconds ?? 0;
+        await audit.record({ type: 'client.secret_rotated', actor, subject: p.clientId, clientId: p.clientId, details: { grace_seconds: grace } });
+        reply(ctx, 200, { ...clientView(rotated.client), client_secret: rotated.clientSecret });
+      },
+    },
+    {
+      method: 'post', path: '/clients/:clientId/disable', tag, summary: 'Disable a client: refused everywhere, its grants revoked and its access tokens inactive',
+      params, body: emptyBodySchema,
+      responses: { 200: { description: 'the client and the number of grants revoked' }, 404: { description: 'no such client' }, 409: { description: 'the calling client cannot disable itself' } },
+      async handle(ctx, { params: p, actor }) {
+        refuseSelf(p.clientId, actor, 'disable');
+        // disabled first: no new grant can be issued to it while its grants are revoked
+        const client = await clients.setDisabled(p.clientId, true);
+        if (!client) throw notFound('client');
+        const revoked = await deps.revocation.revokeGrantsOfClient(p.clientId);
+        await audit.record({ type: 'client.disabled', actor, subject: p.clientId, clientId: p.clientId, details: { revoked_grants: revoked } });
+        reply(ctx, 200, { client: clientView(client), revoked_grants: revoked });
+      },
+    },
+    {
+      method: 'post', path: '/clients/:clientId/enable', tag, summary: 'Enable a disabled client (its earlier tokens stay inactive)',
+      params, body: emptyBodySchema,
+      responses: { 200: { description: 'the client', schema: clientSchema }, 404: { description: 'no such client' } },
+      async handle(ctx, { params: p, actor }) {
+        const client = await clients.setDisabled(p.clientId, false);
+        if (!client) throw notFound('client');
+        await audit.record({ type: 'client.enabled', actor, subject: p.clientId, clientId: p.clientId });
         reply(ctx, 200, clientView(client));
       },
     },

@@ -2,7 +2,7 @@ import { isReservedScope, ResourceServerExistsError, type ResourceServer } from 
 import { adminResourceOf } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathUri } from '../schemas/common.ts';
-import { createResourceSchema, resourceSchema, type CreateResourceBody } from '../schemas/resources.ts';
+import { createResourceSchema, resourceSchema, updateResourceSchema, type CreateResourceBody, type UpdateResourceBody } from '../schemas/resources.ts';
 import { listQuerySchema } from '../schemas/users.ts';
 
 export function resourceView(server: ResourceServer) {
@@ -23,6 +23,13 @@ export function resourceRoutes(deps: AdminRouterDeps): AdminRoute[] {
   const tag = 'resources';
   // the identifier is a URI: in a path it travels percent-encoded (/resources/https%3A%2F%2Fapi.example)
   const params = { identifier: pathUri };
+  // a client's allow-list is one list of names: `admin` and the OIDC scopes must keep one meaning in it
+  const refuseReserved = (scopes: string[]) => {
+    const reserved = scopes.filter(isReservedScope);
+    if (reserved.length) {
+      throw new AdminProblem(400, 'Invalid resource server', `reserved scope names: ${reserved.join(', ')}`, reserved.map((scope) => ({ field: 'scopes', message: `"${scope}" is reserved (the admin API's scope or an OpenID Connect scope)` })));
+    }
+  };
   const exists = () => new AdminProblem(409, 'Conflict', 'a resource server with this identifier exists', [{ field: 'identifier', message: 'already exists' }]);
 
   return [
@@ -33,11 +40,7 @@ export function resourceRoutes(deps: AdminRouterDeps): AdminRoute[] {
       async handle(ctx, { body, actor }: AdminInput<CreateResourceBody>) {
         // the admin API is a built-in resource; shadowing it would change who may administer
         if (body.identifier === adminResource) throw exists();
-        // a client's allow-list is one list of names: `admin` and the OIDC scopes must keep one meaning in it
-        const reserved = body.scopes.filter(isReservedScope);
-        if (reserved.length) {
-          throw new AdminProblem(400, 'Invalid resource server', `reserved scope names: ${reserved.join(', ')}`, reserved.map((scope) => ({ field: 'scopes', message: `"${scope}" is reserved (the admin API's scope or an OpenID Connect scope)` })));
-        }
+        refuseReserved(body.scopes);
         try {
           const server = await resources.create({
             identifier: body.identifier,
@@ -69,6 +72,24 @@ export function resourceRoutes(deps: AdminRouterDeps): AdminRoute[] {
       async handle(ctx, { params: p }) {
         const server = await resources.find(p.identifier);
         if (!server) throw notFound('resource server');
+        reply(ctx, 200, resourceView(server));
+      },
+    },
+    {
+      method: 'patch', path: '/resources/:identifier', tag, summary: 'Change a resource server: name, scopes, token format, access-token lifetime',
+      params, body: updateResourceSchema,
+      responses: { 200: { description: 'the resource server', schema: resourceSchema }, 404: { description: 'no such resource server' } },
+      async handle(ctx, { params: p, body, actor }: AdminInput<UpdateResourceBody>) {
+        if (body.scopes) refuseReserved(body.scopes);
+        const before = await resources.find(p.identifier);
+        if (!before) throw notFound('resource server');
+        const server = await resources.update(p.identifier, { name: body.name, scopes: body.scopes, tokenFormat: body.token_format, accessTokenTtl: body.access_token_ttl });
+        if (!server) throw notFound('resource server');
+        const removedScopes = body.scopes ? before.scopes.filter((scope) => !body.scopes!.includes(scope)) : [];
+        await audit.record({
+          type: 'resource.updated', actor, subject: server.identifier,
+          details: { fields: Object.keys(body).sort(), scopes: server.scopes, ...(removedScopes.length ? { removed_scopes: removedScopes } : {}), token_format: server.tokenFormat, access_token_ttl: server.accessTokenTtl },
+        });
         reply(ctx, 200, resourceView(server));
       },
     },

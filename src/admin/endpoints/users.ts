@@ -4,8 +4,8 @@ import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRo
 import { compileBody } from '../validation.ts';
 import { pathId } from '../schemas/common.ts';
 import {
-  createUserSchema, emptyBodySchema, importUserLineSchema, importUsersSchema, listQuerySchema, userSchema,
-  type CreateUserBody, type ImportUserLine,
+  createUserSchema, emptyBodySchema, importUserLineSchema, importUsersSchema, listQuerySchema, setPasswordSchema, updateUserSchema, userSchema,
+  type CreateUserBody, type ImportUserLine, type SetPasswordBody, type UpdateUserBody,
 } from '../schemas/users.ts';
 
 /** What the API shows of an account: never its password hash. */
@@ -42,6 +42,14 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
   const validateLine = compileBody(importUserLineSchema);
   const tag = 'users';
   const params = { idOrUsername: pathId };
+
+  /** Every grant (every token it covers) and every session of the account. */
+  /** The account's sessions end (their clients get logout tokens), then every grant left is revoked. */
+  async function takeAccessAway(accountId: string, ending: { actor: string; reason: string }): Promise<{ revoked: number; endedSessions: number }> {
+    const endedSessions = await deps.sessions.endAllOfAccount(accountId, ending);
+    const revoked = await deps.revocation.revokeGrantsOfUser(accountId);
+    return { revoked, endedSessions };
+  }
 
   async function findUser(idOrUsername: string): Promise<Account> {
     const account = await accounts.findByIdOrUsername(idOrUsername);
@@ -134,11 +142,65 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         // disabled first: from here on the account cannot sign in or be found by
         // the provider, so no new grant can appear while the old ones are revoked
         const disabled = await deps.services.accounts.setDisabled(account.id, true) ?? account;
-        // its sessions end (their clients get logout tokens), then every grant left
-        const endedSessions = await deps.sessions.endAllOfAccount(account.id, { actor, reason: 'user_disabled' });
-        const revoked = await deps.revocation.revokeGrantsOfUser(account.id);
+        const { revoked, endedSessions } = await takeAccessAway(account.id, { actor, reason: 'user_disabled' });
         await audit.record({ type: 'user.disabled', actor, subject: account.id, details: { username: account.username, revoked_grants: revoked, ended_sessions: endedSessions } });
         reply(ctx, 200, { user: userView(disabled), revoked_grants: revoked, ended_sessions: endedSessions });
+      },
+    },
+    {
+      method: 'post', path: '/users/:idOrUsername/enable', tag, summary: 'Enable a disabled user (nothing revoked comes back)',
+      params, body: emptyBodySchema,
+      responses: { 200: { description: 'the user', schema: userSchema }, 404: { description: 'no such user' } },
+      async handle(ctx, { params: p, actor }) {
+        const account = await findUser(p.idOrUsername);
+        const enabled = await accounts.setDisabled(account.id, false) ?? account;
+        await audit.record({ type: 'user.enabled', actor, subject: account.id });
+        reply(ctx, 200, userView(enabled));
+      },
+    },
+    {
+      method: 'patch', path: '/users/:idOrUsername', tag, summary: "Change a user's e-mail, name or roles (absent fields keep their values)",
+      params, body: updateUserSchema,
+      responses: { 200: { description: 'the user', schema: userSchema }, 404: { description: 'no such user' } },
+      async handle(ctx, { params: p, body, actor }: AdminInput<UpdateUserBody>) {
+        const account = await findUser(p.idOrUsername);
+        const updated = await accounts.update(account.id, { email: body.email, name: body.name, roles: body.roles });
+        if (!updated) throw notFound('user');
+        // which fields changed, and the new roles (a widening stands out); e-mails are masked by the audit log
+        const fields = Object.keys(body).sort();
+        await audit.record({ type: 'user.updated', actor, subject: account.id, details: { fields, ...(body.roles ? { roles: body.roles } : {}) } });
+        reply(ctx, 200, userView(updated));
+      },
+    },
+    {
+      method: 'post', path: '/users/:idOrUsername/password', tag, summary: "Set a user's password: every grant revoked and every session ended",
+      params, body: setPasswordSchema,
+      responses: { 200: { description: 'the number of grants revoked and sessions ended' }, 404: { description: 'no such user' } },
+      async handle(ctx, { params: p, body, actor }: AdminInput<SetPasswordBody>) {
+        const account = await findUser(p.idOrUsername);
+        await accounts.setPasswordHash(account.id, await hasher.hash(body.password));
+        // a new password is a revocation: whoever held the old one holds nothing now
+        const { revoked, endedSessions } = await takeAccessAway(account.id, { actor, reason: 'password_set' });
+        await audit.record({ type: 'user.password_set', actor, subject: account.id, details: { revoked_grants: revoked, ended_sessions: endedSessions } });
+        reply(ctx, 200, { id: account.id, revoked_grants: revoked, ended_sessions: endedSessions });
+      },
+    },
+    {
+      method: 'delete', path: '/users/:idOrUsername', tag, summary: 'Erase a user and everything the account holds (grants, tokens, sessions)',
+      params,
+      responses: { 200: { description: 'the erased account id and what ended with it' }, 404: { description: 'no such user' } },
+      async handle(ctx, { params: p, actor }) {
+        const account = await findUser(p.idOrUsername);
+        // Disabled first, so that no new grant or session can appear while the
+        // old ones are taken away; then the row goes.
+        await accounts.setDisabled(account.id, true);
+        const { revoked, endedSessions } = await takeAccessAway(account.id, { actor, reason: 'user_deleted' });
+        await accounts.delete(account.id);
+        // the id stays in the audit log (random: it names no one once the account
+        // is gone); the username, e-mail and name recorded about it do not
+        await audit.forgetPersonalDetails(account.id);
+        await audit.record({ type: 'user.deleted', actor, subject: account.id, details: { revoked_grants: revoked, ended_sessions: endedSessions } });
+        reply(ctx, 200, { id: account.id, deleted: true, revoked_grants: revoked, ended_sessions: endedSessions });
       },
     },
   ];

@@ -35,12 +35,60 @@ export const createClientSchema: JsonSchema = {
   }, ['name', 'grant_types']),
 };
 
+export interface UpdateClientBody {
+  name?: string;
+  grant_types?: string[];
+  redirect_uris?: string[];
+  post_logout_redirect_uris?: string[];
+  scopes?: string[];
+  first_party?: boolean;
+  introspect_for?: string[];
+  /** null removes it */
+  backchannel_logout_uri?: string | null;
+  backchannel_logout_session_required?: boolean;
+}
+
+/**
+ * A partial change: an absent field keeps its value, a given list replaces the
+ * list ([] empties it). Whether the client is public (has a secret) is not
+ * changed here: that is a new registration.
+ */
+export const updateClientSchema: JsonSchema = {
+  title: 'UpdateClient',
+  ...object({
+    name: text(200),
+    grant_types: list(token, 10, { minItems: 1 }),
+    redirect_uris: list(absoluteUri, 50),
+    post_logout_redirect_uris: list(absoluteUri, 50),
+    scopes: { ...list(scopeToken, 200), description: 'replaces the allow-list; tokens already issued keep their scopes until they expire' },
+    first_party: { type: 'boolean' },
+    introspect_for: list(absoluteUri, 50),
+    backchannel_logout_uri: { anyOf: [absoluteUri, { type: 'null' }], description: 'where logout tokens are posted; null removes it' },
+    backchannel_logout_session_required: { type: 'boolean' },
+  }, [], { minProperties: 1 }),
+};
+
+/** The longest grace period of a rotated secret: a handover, not a second credential. */
+export const MAX_SECRET_GRACE_SECONDS = 7 * 24 * 3600;
+
+export interface RotateSecretBody { grace_seconds?: number }
+
+export const rotateSecretSchema: JsonSchema = {
+  title: 'RotateSecret',
+  ...object({
+    grace_seconds: {
+      type: 'integer', minimum: 0, maximum: MAX_SECRET_GRACE_SECONDS,
+      description: 'how long the old secret still authenticates (absent or 0: not at all, and every access token issued so far is inactive at once)',
+    },
+  }),
+};
+
 export const clientSchema: JsonSchema = {
   title: 'Client',
   type: 'object',
   properties: {
     client_id: { type: 'string' },
-    client_secret: { type: 'string', description: 'only in the answer to the creation, once' },
+    client_secret: { type: 'string', description: 'only in the answer to the creation or a secret rotation, once' },
     name: { type: 'string' },
     grant_types: { type: 'array', items: { type: 'string' } },
     redirect_uris: { type: 'array', items: { type: 'string' } },
@@ -52,6 +100,8 @@ export const clientSchema: JsonSchema = {
     introspect_for: { type: 'array', items: { type: 'string' } },
     backchannel_logout_uri: { type: ['string', 'null'] },
     backchannel_logout_session_required: { type: 'boolean' },
+    disabled: { type: 'boolean' },
+    previous_secret_expires_at: { type: ['string', 'null'], format: 'date-time', description: 'until when the secret before the last rotation still authenticates' },
     created_at: { type: 'string', format: 'date-time' },
   },
 };

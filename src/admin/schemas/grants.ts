@@ -18,9 +18,11 @@ export const grantSchema: JsonSchema = {
   title: 'Grant',
   type: 'object',
   properties: {
-    id: { type: 'string' }, client_id: { type: 'string' }, account_id: { type: 'string' },
+    id: { type: 'string' }, client_id: { type: ['string', 'null'] }, client_name: { type: ['string', 'null'] }, account_id: { type: ['string', 'null'] },
     scopes: { type: 'array', items: { type: 'string' } },
     resources: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-    issued_at: { type: ['string', 'null'], format: 'date-time' }, expires_at: { type: ['string', 'null'], format: 'date-time' },
+    issued_at: { type: ['string', 'null'], format: 'date-time' }, created_at: { type: ['string', 'null'], format: 'date-time' },
+    last_used_at: { type: ['string', 'null'], format: 'date-time', description: 'when a token was last issued under it (to the minute); null: not since it was made' },
+    expires_at: { type: ['string', 'null'], format: 'date-time' },
   },
 };

@@ -22,6 +22,24 @@ export const createResourceSchema: JsonSchema = {
   }, ['identifier', 'scopes']),
 };
 
+export interface UpdateResourceBody {
+  name?: string;
+  scopes?: string[];
+  token_format?: 'jwt' | 'opaque';
+  access_token_ttl?: number;
+}
+
+/** A partial change: absent fields keep their values; scopes replaces the list. The identifier is the resource's name and stays. */
+export const updateResourceSchema: JsonSchema = {
+  title: 'UpdateResource',
+  ...object({
+    name: text(200),
+    scopes: { ...list(scopeToken, 200, { minItems: 1 }), description: 'replaces the scopes; tokens already issued keep theirs until they expire' },
+    token_format: { type: 'string', enum: ['jwt', 'opaque'] },
+    access_token_ttl: { type: 'integer', minimum: 60, maximum: MAX_RESOURCE_TTL, description: 'seconds' },
+  }, [], { minProperties: 1 }),
+};
+
 export const resourceSchema: JsonSchema = {
   title: 'Resource',
   type: 'object',

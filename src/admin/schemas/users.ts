@@ -34,6 +34,26 @@ export const importUsersSchema: JsonSchema = {
   ...object({ users: { type: 'array', minItems: 1, maxItems: 500, items: { description: 'ImportUserLine: username, email?, name?, roles?, password_hash' } } }, ['users']),
 };
 
+export interface UpdateUserBody { email?: string | null; name?: string | null; roles?: string[] }
+
+/** A partial change: absent fields keep their values; null clears e-mail or name; roles replaces the list. */
+export const updateUserSchema: JsonSchema = {
+  title: 'UpdateUser',
+  ...object({
+    email: { anyOf: [email, { type: 'null' }], description: 'a new address is unverified; null removes it' },
+    name: { anyOf: [text(200), { type: 'null' }], description: 'null removes it' },
+    roles: list(role, 50),
+  }, [], { minProperties: 1 }),
+};
+
+export interface SetPasswordBody { password: string }
+
+export const setPasswordSchema: JsonSchema = {
+  title: 'SetPassword',
+  // the same bounds as at creation; hashed with argon2id, never stored or logged
+  ...object({ password: { type: 'string', minLength: 8, maxLength: 1024, writeOnly: true } }, ['password']),
+};
+
 export const emptyBodySchema: JsonSchema = { title: 'Empty', ...object({}) };
 
 export const listQuerySchema: JsonSchema = object({ ...pagination });
