@@ -211,8 +211,12 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
         if (!rotated) throw notFound('client');
         if (rotated === 'public') throw new AdminProblem(409, 'Conflict', 'a public client has no secret');
         const grace = body.grace_seconds ?? 0;
-        await audit.record({ type: 'client.secret_rotated', actor, subject: p.clientId, clientId: p.clientId, details: { grace_seconds: grace } });
-        reply(ctx, 200, { ...clientView(rotated.client), client_secret: rotated.clientSecret });
+        // Without grace a rotation answers a leaked secret: whatever was obtained
+        // with it goes too — access tokens by the cut-off the rotation set, and
+        // the grants (refresh tokens) here. With grace it is routine: nothing is revoked.
+        const revoked = grace === 0 ? await deps.revocation.revokeGrantsOfClient(p.clientId) : 0;
+        await audit.record({ type: 'client.secret_rotated', actor, subject: p.clientId, clientId: p.clientId, details: { grace_seconds: grace, revoked_grants: revoked } });
+        reply(ctx, 200, { ...clientView(rotated.client), client_secret: rotated.clientSecret, revoked_grants: revoked });
       },
     },
     {

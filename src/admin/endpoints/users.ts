@@ -46,9 +46,12 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
   /** Every grant (every token it covers) and every session of the account. */
   /** The account's sessions end (their clients get logout tokens), then every grant left is revoked. */
   async function takeAccessAway(accountId: string, ending: { actor: string; reason: string }): Promise<{ revoked: number; endedSessions: number }> {
+    // Sessions first: while one lives, an app could get a new grant through it.
+    // Ending them revokes their grants, so the count is taken before.
+    const grants = (await deps.tokenState.grants.ofAccount(accountId)).length;
     const endedSessions = await deps.sessions.endAllOfAccount(accountId, ending);
-    const revoked = await deps.revocation.revokeGrantsOfUser(accountId);
-    return { revoked, endedSessions };
+    const rest = await deps.revocation.revokeGrantsOfUser(accountId);
+    return { revoked: Math.max(grants, rest), endedSessions };
   }
 
   async function findUser(idOrUsername: string): Promise<Account> {
