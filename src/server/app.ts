@@ -50,6 +50,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     accounts: { verifyCredentials: services.verifyCredentials },
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
+    audit: services.audit,
   });
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });
 

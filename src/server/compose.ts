@@ -8,7 +8,7 @@ import { createRedisClient } from '../redis/index.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
-import { createAuditLog } from '../audit/index.ts';
+import { createAuditLog, recordKeySetChange } from '../audit/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
@@ -89,13 +89,17 @@ function clientChangesOf(db: Database, tokenState: TokenState): ClientChangeLog 
 }
 
 /** The repositories and domain services, built from their explicit dependencies. */
-function createServices(deps: { config: Config; db: Database; tokenState: TokenState; attemptGuard?: AttemptGuard }) {
+function createServices(deps: { config: Config; db: Database; tokenState: TokenState; attemptGuard?: AttemptGuard; logger: Logger }) {
   const accounts = createAccountRepository(deps.db.knex);
   const clients = createClientRepository(deps.db.knex, { changes: clientChangesOf(deps.db, deps.tokenState) });
   const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
   const hasher = createPasswordHasher(deps.config.passwordHashing);
-  const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });
-  const audit = createAuditLog(deps.db.knex);
+  // events on the request path (sign-ins, issued tokens) are written in batches: say when they cannot be
+  const auditWriteFailed = throttledWarning(deps.logger, 'audit log: events could not be written (kept for a retry unless counted as lost)');
+  const audit = createAuditLog(deps.db.knex, {
+    onWriteError: (error, lost) => auditWriteFailed(new Error(lost ? `${error.message}; ${lost} events lost` : error.message)),
+  });
+  const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard, audit });
   return { accounts, clients, resources, hasher, verifyCredentials, audit };
 }
 
@@ -138,7 +142,12 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     cleanups.unshift(() => attemptGuard.close());
 
     // 4. domain services, the protocol core around them, and revocation across both
-    const services = createServices({ config, db, tokenState, attemptGuard });
+    const services = createServices({ config, db, tokenState, attemptGuard, logger });
+    // before the database closes (cleanups run last added first): what is enqueued is written
+    cleanups.unshift(() => services.audit.close());
+    await recordKeySetChange({ audit: services.audit, keys: keys.signingKeyList }).catch((error: Error) => {
+      logger.warn({ err: error.message }, 'audit log: the change of the signing keys could not be recorded');
+    });
     const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services });
     const revocation = createRevocation({ provider, tokenState });
     const sessions = interimSessionDirectory;
