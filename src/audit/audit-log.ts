@@ -279,9 +279,10 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
         for (const ref of references.rows) {
           candidates.whereNotExists(knex.select(knex.raw('1')).from(knex.raw(ref.table_name)).where(knex.raw(`${ref.table_name}.${ref.column_name} = audit_events.id`)));
         }
-        const deleted = await table().whereIn('id', candidates).delete();
+        // the ids deleted, counted here: PGlite's knex driver reports no row count for a delete
+        const deleted = (await table().whereIn('id', candidates).delete().returning('id')).length;
         purged += deleted;
-        if (deleted < chunk) return purged;
+        if (!(deleted >= chunk)) return purged;
       }
     },
   };
