@@ -47,16 +47,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
 
     // audit retention: every instance purges (the deletes are idempotent); once now, then on the timer
+    let purging: Promise<void> | undefined;
     const purgeAudit = () => {
+      if (purging) return;
       const cutoff = new Date(Date.now() - config.audit.retentionDays * DAY_MS);
-      tessera.services.audit.purgeOlderThan(cutoff)
+      purging = tessera.services.audit.purgeOlderThan(cutoff)
         .then((purged) => { if (purged) logger.info({ purged, before: cutoff.toISOString() }, 'audit events past their retention purged'); })
-        .catch((err: Error) => logger.warn({ err: err.message }, 'purge of old audit events failed'));
+        .catch((err: Error) => logger.warn({ err: err.message }, 'purge of old audit events failed'))
+        .finally(() => { purging = undefined; });
     };
     purgeAudit();
     const auditTimer = setInterval(purgeAudit, PURGE_INTERVAL_MS);
     auditTimer.unref();
-    cleanups.unshift(async () => clearInterval(auditTimer));
+    // a purge under way finishes before the database closes
+    cleanups.unshift(async () => { clearInterval(auditTimer); await purging; });
 
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
