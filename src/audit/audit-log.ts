@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { currentRequestContext, shortenedUserAgent } from '../http/index.ts';
+import { currentRequestContext, outsideRequestContext, shortenedUserAgent } from '../http/index.ts';
 import { redactDetails } from './redact.ts';
 
 /** Where an event came from. Read from the request being handled unless the record gives it. */
@@ -159,9 +159,11 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
 
+  // The timer and the writes serve every request whose events are in the batch,
+  // so they run outside any one request's context (what afterRecorded starts too).
   const schedule = (delay: number) => {
     if (timer || closed) return;
-    timer = setTimeout(() => { void flush(); }, delay);
+    timer = outsideRequestContext(() => setTimeout(() => { void flush(); }, delay));
     timer.unref();
   };
 
@@ -185,7 +187,7 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
   function flush(): Promise<void> {
     clearTimeout(timer);
     timer = undefined;
-    writing = writing.then(writeBuffered);
+    writing = outsideRequestContext(() => writing.then(writeBuffered));
     return writing;
   }
 

@@ -3,4 +3,4 @@
 export { isStoreUnavailable, retryAfterFor, unavailableOAuthError, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from './store-outage.ts';
 export { requestIdOf, SAFE_REQUEST_ID, type NodeHandler } from './request-id.ts';
 export { believeTrustedProxies, clientAddressOf, isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from './proxy-trust.ts';
-export { currentRequestContext, runWithRequestContext, shortenedUserAgent, MAX_USER_AGENT_LENGTH, type RequestContext } from './request-context.ts';
+export { currentRequestContext, outsideRequestContext, runWithRequestContext, shortenedUserAgent, MAX_USER_AGENT_LENGTH, type RequestContext } from './request-context.ts';

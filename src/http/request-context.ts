@@ -28,6 +28,15 @@ export function runWithRequestContext<T>(context: RequestContext, fn: () => T): 
   return storage.run(context, fn);
 }
 
+/**
+ * Runs `fn` outside any request's context: timers and promise chains started in
+ * it (a batch write, say) serve no single request, and must not lend one
+ * request's address to what they record later.
+ */
+export function outsideRequestContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 /** The context of the request being handled; undefined outside any request (timers, startup, the CLI). */
 export function currentRequestContext(): RequestContext | undefined {
   return storage.getStore();

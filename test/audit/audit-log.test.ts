@@ -4,7 +4,7 @@ import { describeWithService, postgresUp } from '../support/services.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
 import { createDatabase, migrateToLatest, type Database } from '../../src/db/index.ts';
 import { createAuditLog } from '../../src/audit/index.ts';
-import { runWithRequestContext } from '../../src/http/index.ts';
+import { currentRequestContext, runWithRequestContext } from '../../src/http/index.ts';
 
 // The audit log itself: batches, cursor pages, the export, retention, and the
 // admin API's refusals. On embedded PGlite and on Postgres.
@@ -153,7 +153,11 @@ describe('batched writes', () => {
     const audit = createAuditLog(db.knex, {
       batchSize: 4,
       flushDelayMs: 60_000,
-      afterRecorded: async (trx, event) => { seen.push({ ...event, inTransaction: trx.isTransaction === true }); },
+      afterRecorded: async (trx, event) => {
+        // a batch serves many requests: what it starts lends none of them its address
+        expect(currentRequestContext()).toBeUndefined();
+        seen.push({ ...event, inTransaction: trx.isTransaction === true });
+      },
     });
     runWithRequestContext({ ip: '192.0.2.9', userAgent: 'x'.repeat(2000), requestId: 'req-batch-0001' }, () => {
       for (let n = 0; n < 10; n++) audit.enqueue({ type: 'test.batched', actor: null, details: { n, password: 'never stored', email: 'someone@example.com' } });
