@@ -95,9 +95,14 @@ function createServices(deps: { config: Config; db: Database; tokenState: TokenS
   const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
   const hasher = createPasswordHasher(deps.config.passwordHashing);
   // events on the request path (sign-ins, issued tokens) are written in batches: say when they cannot be
+  // (a running total: the warning is throttled, the count must not be)
   const auditWriteFailed = throttledWarning(deps.logger, 'audit log: events could not be written (kept for a retry unless counted as lost)');
+  let auditEventsLost = 0;
   const audit = createAuditLog(deps.db.knex, {
-    onWriteError: (error, lost) => auditWriteFailed(new Error(lost ? `${error.message}; ${lost} events lost` : error.message)),
+    onWriteError: (error, lost) => {
+      auditEventsLost += lost;
+      auditWriteFailed(new Error(`${error.message}; ${auditEventsLost} events lost since start`));
+    },
   });
   const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard, audit });
   return { accounts, clients, resources, hasher, verifyCredentials, audit };
