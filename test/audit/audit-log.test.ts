@@ -191,3 +191,31 @@ describe('batched writes', () => {
     expect(await db.knex('audit_events').where({ type: 'test.retry' })).toHaveLength(1);
   });
 });
+
+describe('the address an event records is the one the trusted proxies report, never one a client wrote', () => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['no proxy trusted: X-Forwarded-For is ignored', {}, '127.0.0.1'],
+    ['the peer is a trusted proxy: the address it forwarded', { proxy: { addresses: ['127.0.0.1'] } }, '203.0.113.7'],
+  ];
+  test.each(cases)('%s', async (_name, config, expected) => {
+    const server = await startTestServer({ config });
+    try {
+      const client = await server.createClient({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['openid'] } as never);
+      const answer = await fetch(`${server.url}/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': '203.0.113.7',
+        },
+        body: 'grant_type=client_credentials',
+      });
+      expect(answer.status).toBe(200);
+      await server.services.audit.flush();
+      const [issued] = await server.db.knex('audit_events').where({ type: 'token.issued' });
+      expect(issued.ip).toBe(expected);
+    } finally {
+      await server.stop();
+    }
+  });
+});
