@@ -51,18 +51,21 @@ export interface AuditFilter {
   until?: Date;
   limit: number;
   offset?: number;
-  /** only events older than this one (its id): where the previous page ended */
-  beforeId?: string;
+  /** only events after this position in the order (newest first): `next` of the previous page */
+  after?: string;
 }
 
 export interface AuditPage {
   events: AuditEvent[];
-  /** the id of the last event when there are more: the next page's beforeId */
+  /** where this page ended, when there are more: the next page's `after` */
   next?: string;
 }
 
+/** A position in the order: the event's time in microseconds since the epoch (exact, as stored), and its id. */
+export const AUDIT_POSITION = /^(\d{1,17})\.([1-9]\d{0,18})$/;
+
 interface AuditRow {
-  id: string | number; at: Date | string; type: string; actor: string | null; subject: string | null;
+  id: string | number; at: Date | string; at_us?: string | number; type: string; actor: string | null; subject: string | null;
   client_id: string | null; ip: string | null; user_agent: string | null; request_id: string | null;
   details: Record<string, unknown> | string;
 }
@@ -239,9 +242,17 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
       buffer = [];
     },
 
-    /** Newest first; `next` when there are more (pass it as the next page's beforeId). */
+    /**
+     * Newest first (by time, then id: batched events get their ids when they
+     * are written, after events that happened later may have); `next` when
+     * there are more. Pages are keyset pages: events written while someone
+     * pages through never shift the pages still to come, so each event that
+     * existed is seen once.
+     */
     async page(filter: AuditFilter): Promise<AuditPage> {
-      const query = table().orderBy('id', 'desc');
+      // the time as stored (microseconds): a millisecond Date would misplace rows between two pages
+      const query = table().select('*', knex.raw('(extract(epoch from at) * 1000000)::bigint::text as at_us'))
+        .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }]);
       if (filter.subjects?.length) query.whereIn('subject', filter.subjects);
       if (filter.actor) query.where('actor', filter.actor);
       if (filter.clientId) query.where('client_id', filter.clientId);
@@ -249,12 +260,17 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
       if (types.length) query.whereIn('type', types);
       if (filter.since) query.where('at', '>=', filter.since);
       if (filter.until) query.where('at', '<', filter.until);
-      if (filter.beforeId) query.where('id', '<', filter.beforeId);
+      if (filter.after) {
+        const position = AUDIT_POSITION.exec(filter.after);
+        if (!position) throw new Error('not an audit position');
+        query.whereRaw("(at, id) < (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?::bigint)", [position[1], position[2]]);
+      }
       if (filter.offset) query.offset(filter.offset);
       // one more than asked: whether there is a next page
       const rows = await query.limit(filter.limit + 1);
       const events = rows.slice(0, filter.limit).map(toEvent);
-      return { events, next: rows.length > filter.limit ? events.at(-1)!.id : undefined };
+      const last = rows[filter.limit - 1];
+      return { events, next: rows.length > filter.limit ? `${last.at_us}.${last.id}` : undefined };
     },
 
     async list(filter: AuditFilter): Promise<AuditEvent[]> {

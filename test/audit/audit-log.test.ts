@@ -24,6 +24,9 @@ function suite(name: string, database: 'memory' | 'postgres') {
 
     test('cursor pages visit every event exactly once while new events are being added', async () => {
       for (let n = 0; n < 25; n++) await record('test.paged', n);
+      // times out of id order and with microseconds (rows written by now(), batches written late)
+      await server.db.knex.raw("update audit_events set at = now() - random() * interval '1 hour' where type = 'test.paged'");
+      await server.db.knex.raw("update audit_events set at = (select max(at) from audit_events where type = 'test.paged') where id in (select id from audit_events where type = 'test.paged' order by id limit 3)");
       const existing = (await server.db.knex('audit_events').where({ type: 'test.paged' }).select('id')).map((row) => String(row.id));
 
       const seen: string[] = [];
@@ -42,6 +45,10 @@ function suite(name: string, database: 'memory' | 'postgres') {
       expect(pages).toBe(4);
       expect(new Set(seen).size).toBe(seen.length);
       expect([...seen].sort()).toEqual([...existing].sort());
+      // newest first, by the time as stored (ties: the higher id first)
+      const stored = await server.db.knex('audit_events').where({ type: 'test.paged' }).whereIn('id', existing)
+        .orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }]).select('id');
+      expect(seen).toEqual(stored.map((row) => String(row.id)));
     });
 
     test('filters: actor, client, several types, since and until', async () => {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { AdminProblem, iso, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { auditEventSchema, auditExportQuerySchema, auditPageSchema, auditQuerySchema } from '../schemas/audit.ts';
-import type { AuditEvent, AuditFilter } from '../../audit/index.ts';
+import { AUDIT_POSITION, type AuditEvent, type AuditFilter } from '../../audit/index.ts';
 
 interface FilterQuery { subject?: string; actor?: string; client?: string; type?: string; since?: string; until?: string }
 interface AuditQuery extends FilterQuery { limit: number; offset: number; cursor?: string }
@@ -34,17 +34,17 @@ function instant(field: 'since' | 'until', value: string | undefined): Date | un
 
 /*
  * The cursor is opaque to callers (they pass back next_cursor as it came): the
- * id of the last event of the page, which the next page starts below. Ids grow
- * as events are written, so events written while someone pages through never
- * shift the pages still to come: each event is seen once.
+ * position (time and id) of the last event of the page, which the next page
+ * starts after. Events written while someone pages through never shift the
+ * pages still to come: each event is seen once.
  */
 const CURSOR_PREFIX = 'a1:';
-const cursorOf = (id: string) => Buffer.from(`${CURSOR_PREFIX}${id}`).toString('base64url');
-function idOfCursor(cursor: string): string {
+const cursorOf = (position: string) => Buffer.from(`${CURSOR_PREFIX}${position}`).toString('base64url');
+function positionOfCursor(cursor: string): string {
   const text = Buffer.from(cursor, 'base64url').toString();
-  const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!/^[1-9]\d{0,17}$/.test(id)) throw badQuery('cursor', 'is not a cursor this API gave');
-  return id;
+  const position = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
+  if (!AUDIT_POSITION.test(position)) throw badQuery('cursor', 'is not a cursor this API gave');
+  return position;
 }
 
 export function auditRoutes(deps: AdminRouterDeps): AdminRoute[] {
@@ -71,8 +71,8 @@ export function auditRoutes(deps: AdminRouterDeps): AdminRoute[] {
     async handle(ctx, { query }: AdminInput<unknown, AuditQuery>) {
       if (query.cursor !== undefined && query.offset) throw badQuery('offset', 'cannot be combined with cursor');
       const filter = await filterOf(query);
-      const beforeId = query.cursor === undefined ? undefined : idOfCursor(query.cursor);
-      const { events, next } = await audit.page({ ...filter, beforeId, limit: query.limit, offset: query.offset });
+      const after = query.cursor === undefined ? undefined : positionOfCursor(query.cursor);
+      const { events, next } = await audit.page({ ...filter, after, limit: query.limit, offset: query.offset });
       reply(ctx, 200, {
         items: events.map(eventView),
         limit: query.limit,
@@ -93,7 +93,7 @@ export function auditRoutes(deps: AdminRouterDeps): AdminRoute[] {
         for (;;) {
           if (page.events.length) yield `${page.events.map((event) => JSON.stringify(eventView(event))).join('\n')}\n`;
           if (!page.next) return;
-          page = await audit.page({ ...filter, beforeId: page.next, limit: EXPORT_PAGE });
+          page = await audit.page({ ...filter, after: page.next, limit: EXPORT_PAGE });
         }
       }
       ctx.status = 200;
