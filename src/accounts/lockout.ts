@@ -216,7 +216,10 @@ export async function createAttemptGuard(options: AttemptGuardOptions): Promise<
       const keys = keysOf(username, ip);
       const { consumedPoints: failed } = await failures.penalty(keys.account);
       // the delay runs from the failure, and grows with the failures
-      if (failed >= lockout.maxConsecutiveFailures) await locks.block(keys.account, lockDelaySeconds(lockout, failed));
+      if (failed < lockout.maxConsecutiveFailures) return undefined;
+      const seconds = lockDelaySeconds(lockout, failed);
+      await locks.block(keys.account, seconds);
+      return seconds;
     },
 
     async recordSuccess(username, ip) {

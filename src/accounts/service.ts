@@ -1,5 +1,6 @@
 import type { AccountRepository } from './repository.ts';
 import type { PasswordHasher } from './password-hashing.ts';
+import type { AuditRecord } from '../audit/index.ts';
 
 export type CredentialCheck =
   | { ok: true; accountId: string }
@@ -13,7 +14,8 @@ export type CredentialCheck =
  */
 export interface AttemptGuard {
   beforeAttempt(username: string, ip: string): Promise<number | undefined>;
-  recordFailure(username: string, ip: string): Promise<void>;
+  /** Returns the seconds the account is now locked for, when this failure locked it. */
+  recordFailure(username: string, ip: string): Promise<number | undefined | void>;
   recordSuccess(username: string, ip: string): Promise<void>;
   /** The check began but reached no verdict (hashing overloaded, store down): undo what beforeAttempt counted. */
   releaseAttempt?(username: string, ip: string): Promise<void>;
@@ -27,13 +29,43 @@ export const noAttemptGuard: AttemptGuard = {
 
 export type CredentialVerifier = ReturnType<typeof createCredentialVerifier>;
 
-export function createCredentialVerifier(deps: { accounts: AccountRepository; hasher: PasswordHasher; guard?: AttemptGuard }) {
-  const { accounts, hasher } = deps;
+/** Where a password was checked: the audit log records it with the client. */
+export interface CredentialContext {
+  ip: string;
+  /** the client the person signs in to */
+  clientId?: string;
+  via?: 'login_page' | 'password_grant';
+}
+
+/**
+ * Why a sign-in failed, as the audit log records it. The person is told none
+ * of this (one answer for all, no user enumeration); the operator is.
+ */
+export type SignInFailure = 'invalid_credentials' | 'unknown_account' | 'disabled' | 'no_password' | 'locked';
+
+export function createCredentialVerifier(deps: {
+  accounts: AccountRepository;
+  hasher: PasswordHasher;
+  guard?: AttemptGuard;
+  /** sign-in outcomes are enqueued (written in batches: this is the request path) */
+  audit?: { enqueue(event: AuditRecord): void };
+}) {
+  const { accounts, hasher, audit } = deps;
   const guard = deps.guard ?? noAttemptGuard;
 
-  return async function verifyCredentials(username: string, password: string, context: { ip: string }): Promise<CredentialCheck> {
+  // Never the username of an attempt that matches no account: people type
+  // passwords into the username field. The subject is the account id or nothing.
+  const failed = (reason: SignInFailure, accountId: string | null, context: CredentialContext) => audit?.enqueue({
+    type: 'signin.failed', actor: null, subject: accountId, clientId: context.clientId ?? null, details: { reason, via: context.via },
+  });
+
+  return async function verifyCredentials(username: string, password: string, context: CredentialContext): Promise<CredentialCheck> {
     const retryAfterSeconds = await guard.beforeAttempt(username, context.ip);
-    if (retryAfterSeconds !== undefined) return { ok: false, reason: 'locked', retryAfterSeconds };
+    if (retryAfterSeconds !== undefined) {
+      // which account is not looked up: refused attempts are cheap for an attacker and must stay cheap here
+      failed('locked', null, context);
+      return { ok: false, reason: 'locked', retryAfterSeconds };
+    }
 
     let found: Awaited<ReturnType<AccountRepository['findCredentials']>>;
     let valid: boolean;
@@ -51,10 +83,16 @@ export function createCredentialVerifier(deps: { accounts: AccountRepository; ha
     }
 
     if (!valid) {
-      await guard.recordFailure(username, context.ip);
+      const lockedForSeconds = await guard.recordFailure(username, context.ip);
+      const accountId = found?.account.id ?? null;
+      failed(!found ? 'unknown_account' : found.account.disabled ? 'disabled' : !found.passwordHash ? 'no_password' : 'invalid_credentials', accountId, context);
+      if (lockedForSeconds && accountId) {
+        audit?.enqueue({ type: 'account.locked', actor: null, subject: accountId, clientId: context.clientId ?? null, details: { seconds: lockedForSeconds, via: context.via } });
+      }
       return { ok: false, reason: 'invalid' };
     }
     await guard.recordSuccess(username, context.ip);
+    audit?.enqueue({ type: 'signin.succeeded', actor: found!.account.id, subject: found!.account.id, clientId: context.clientId ?? null, details: { method: 'pwd', via: context.via } });
     // Hash agility: bcrypt imports and old argon2 parameters move to the current
     // ones. The sign-in stands even when this fails (hashing busy): the next
     // successful sign-in tries again.

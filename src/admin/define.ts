@@ -57,7 +57,8 @@ export interface AdminRoute {
   params?: Record<string, JsonSchema>;
   query?: JsonSchema;
   body?: JsonSchema;
-  responses: Record<number, { description: string; schema?: JsonSchema; list?: boolean }>;
+  /** contentType: of a 2xx answer that is not JSON (default application/json) */
+  responses: Record<number, { description: string; schema?: JsonSchema; list?: boolean; contentType?: string }>;
   handle(ctx: Context, input: AdminInput<any, any>): Promise<void>;
 }
 

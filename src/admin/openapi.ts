@@ -36,7 +36,7 @@ export function buildOpenApiDocument(routes: AdminRoute[], options: { issuer: st
       const schema = response.schema && (response.list ? listOf(response.schema) : ref(response.schema));
       responses[status] = Number(status) >= 400
         ? problemResponse(response.description)
-        : { description: response.description, ...(schema || Number(status) !== 204 ? { content: { 'application/json': { schema: schema ?? { type: 'object' } } } } : {}) };
+        : { description: response.description, ...(schema || Number(status) !== 204 ? { content: { [response.contentType ?? 'application/json']: { schema: schema ?? { type: 'object' } } } } : {}) };
     }
     if (route.body || route.query) responses['400'] = problemResponse('the request is invalid; errors names each field');
     responses['401'] = problemResponse('no valid admin access token');

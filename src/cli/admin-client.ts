@@ -84,8 +84,35 @@ export function createAdminApi(options: { issuer: string; credentials: AdminCred
     return params.size ? `${path}?${params}` : path;
   };
 
+  /**
+   * A GET whose answer is streamed to `write` as it arrives (an export can be
+   * larger than memory): the 30-second limit is on the answer starting, not on
+   * its whole transfer.
+   */
+  async function download(path: string, query: Record<string, string | number | undefined>, write: (chunk: string) => unknown): Promise<void> {
+    token ??= fetchToken();
+    const authorization = `Bearer ${await token}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error('no answer within 30 seconds')), 30_000);
+    let res: Response;
+    try {
+      res = await fetch(`${issuer}${ADMIN_API_PATH}${withQuery(path, query)}`, { headers: { authorization }, signal: abort.signal });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(`cannot reach Tessera at ${issuer} (${cause?.code ?? cause?.message ?? (error as Error).message}); is ISSUER right and the server running?`);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.ok) throw new AdminApiError(res.status, ((await readJson(res)) ?? {}) as Problem);
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body ?? []) write(decoder.decode(chunk as Uint8Array, { stream: true }));
+    const rest = decoder.decode();
+    if (rest) write(rest);
+  }
+
   return {
     get: <T = any>(path: string, query?: Record<string, string | number | undefined>) => call<T>('GET', withQuery(path, query)),
+    download,
     post: <T = any>(path: string, body: unknown = {}) => call<T>('POST', path, body),
     patch: <T = any>(path: string, body: unknown) => call<T>('PATCH', path, body),
     delete: <T = any>(path: string) => call<T>('DELETE', path),

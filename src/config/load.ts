@@ -52,6 +52,7 @@ function fromEnvironment(env: Env): Plain {
     if (proxy === undefined) throw new ConfigError('TRUST_PROXY must be true (one proxy), false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,fd00::/8)');
     out.proxy = proxy;
   }
+  if (env.AUDIT_RETENTION_DAYS !== undefined) out.audit = { retentionDays: numberOrString(env.AUDIT_RETENTION_DAYS) };
   if (env.REDIS_URL) out.redis = { url: env.REDIS_URL };
   const webhooks: Plain = {};
   // only the exact word turns a permission on; anything else stays a string and the schema names it

@@ -29,6 +29,11 @@ export interface LockoutConfig {
   readonly perIpAndUsernamePerMinute: number;
 }
 
+export interface AuditConfig {
+  /** events older than this are purged (default 365; at least 1: there is no "keep forever") */
+  readonly retentionDays: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -43,6 +48,7 @@ export interface Config {
   readonly passwordHashing: PasswordHashingConfig;
   readonly ttl: TtlConfig;
   readonly lockout: LockoutConfig;
+  readonly audit: AuditConfig;
   /** empty → token state in SQL */
   readonly redis: RedisConfig;
   readonly webhooks: WebhooksConfig;

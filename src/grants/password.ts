@@ -20,7 +20,7 @@ const MAX_PASSWORD_LENGTH = 1024;
 
 export interface PasswordGrantDependencies {
   /** The accounts module's check: brute-force guard, constant-time failures, hash upgrades. */
-  verifyCredentials(username: string, password: string, context: { ip: string }): Promise<CredentialCheck>;
+  verifyCredentials(username: string, password: string, context: { ip: string; clientId?: string; via?: 'password_grant' }): Promise<CredentialCheck>;
   /** The provider's findAccount (disabled accounts do not exist for it). */
   findAccount: FindAccount;
   /** The provider's features.resourceIndicators.getResourceServerInfo. */
@@ -81,7 +81,7 @@ async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDepe
     check = { ok: false, reason: 'invalid' };
   } else {
     try {
-      check = await deps.verifyCredentials(username, password, { ip: ctx.ip });
+      check = await deps.verifyCredentials(username, password, { ip: ctx.ip, clientId: ctx.oidc.client?.clientId, via: 'password_grant' });
     } catch (error) {
       if (!(error instanceof HashingOverloadedError)) throw error;
       ctx.set('Retry-After', String(error.retryAfterSeconds));

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { NodeHandler } from './request-id.ts';
 import { BlockList, isIP } from 'node:net';
 
@@ -186,9 +186,21 @@ export function believeTrustedProxies(config: ProxyTrustConfig, handler: NodeHan
   return (req, res) => {
     const peer = req.socket.remoteAddress ?? '';
     const forwarded = resolveForwarded(trust, peer, req.headers);
+    (req as { [CLIENT_ADDRESS]?: string })[CLIENT_ADDRESS] = forwarded.address;
     setOrRemove(req.headers, 'x-forwarded-for', forwarded.proxies ? forwarded.address : undefined);
     setOrRemove(req.headers, 'x-forwarded-proto', forwarded.protocol);
     setOrRemove(req.headers, 'x-forwarded-host', forwarded.host);
     return handler(req, res);
   };
+}
+
+const CLIENT_ADDRESS = Symbol('tessera.clientAddress');
+
+/**
+ * The client's address as believeTrustedProxies resolved it (what both Koa
+ * apps' ctx.ip say), read on Node's own request; the TCP peer when no proxy is
+ * trusted. Never a header a client wrote itself.
+ */
+export function clientAddressOf(req: IncomingMessage): string {
+  return (req as { [CLIENT_ADDRESS]?: string })[CLIENT_ADDRESS] ?? req.socket.remoteAddress ?? '';
 }

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { default as Provider, InteractionResults, KoaContextWithOIDC } from 'oidc-provider';
 import { loginPage, INCORRECT_CREDENTIALS_MESSAGE, tooManyAttemptsMessage } from '../../views/login.ts';
 import { consentPage } from '../../views/consent.ts';
+import type { AuditRecord } from '../audit/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
@@ -15,12 +16,14 @@ export type VerifyCredentialsResult =
 export interface InteractionRouterDeps {
   provider: Provider;
   accounts: {
-    verifyCredentials(username: string, password: string, context: { ip: string }): Promise<VerifyCredentialsResult>;
+    verifyCredentials(username: string, password: string, context: { ip: string; clientId?: string; via?: 'login_page' }): Promise<VerifyCredentialsResult>;
   };
   /** Dedicated secret for interaction CSRF tokens; shared by all instances behind a load balancer. */
   csrfSecret: string;
   /** Human name of a resource server (API) for the consent page. */
   resourceName?: (identifier: string) => Promise<string | undefined>;
+  /** where consent is recorded (consent.given); sign-ins are recorded by verifyCredentials */
+  audit?: { enqueue(event: AuditRecord): void };
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -56,8 +59,11 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     return interaction;
   }
 
+  const clientIdOf = (interaction: Interaction): string | undefined =>
+    (typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined);
+
   async function clientNameOf(interaction: Interaction): Promise<string> {
-    const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : '';
+    const clientId = clientIdOf(interaction) ?? '';
     const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
     return client?.clientName || clientId || 'an application';
   }
@@ -140,7 +146,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const clientName = await clientNameOf(interaction);
 
     const result: VerifyCredentialsResult = username && password && password.length <= MAX_PASSWORD_LENGTH
-      ? await accounts.verifyCredentials(username, password, { ip: ctx.ip })
+      ? await accounts.verifyCredentials(username, password, { ip: ctx.ip, clientId: clientIdOf(interaction), via: 'login_page' })
       : { ok: false, reason: 'invalid' };
 
     if (result.ok) {
@@ -179,6 +185,15 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       grant.addResourceScope(indicator, scopes.join(' '));
     }
     const grantId = await grant.save();
+    deps.audit?.enqueue({
+      type: 'consent.given', actor: accountId, subject: accountId, clientId,
+      details: {
+        grant_id: grantId,
+        scopes: details.missingOIDCScope ?? [],
+        claims: details.missingOIDCClaims ?? [],
+        resource_scopes: details.missingResourceScopes ?? {},
+      },
+    });
 
     // Merged with the login submission of the same authorization request: without it,
     // prompt=login or max_age would ask for the login again after consent.

@@ -14,6 +14,8 @@ import { routeAdapters, compareSecretsByDigest, reuseBuiltClients, allowCorsFrom
 import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
 import { loadExistingGrant, firstPartyInteractionPolicy } from './first-party.ts';
 import { subscribeToProviderEvents } from './events.ts';
+import { recordProviderAuditEvents } from './audit-events.ts';
+import type { AuditRecord } from '../audit/index.ts';
 import { answerStoreOutages } from './outage.ts';
 import { installPipeline, type ProviderStep } from './pipeline.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
@@ -39,6 +41,8 @@ export interface ProviderDependencies {
   resources: ResourceServerRepository;
   logger: Logger;
   verifyCredentials: CredentialVerifier;
+  /** security events inside the provider (issued tokens, refresh-token reuse, logout) */
+  audit?: { enqueue(event: AuditRecord): void };
 }
 
 /**
@@ -135,6 +139,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   reuseBuiltClients(provider.Client as never, deps.clients);
   subscribeToProviderEvents(provider, deps.logger);
   logBackchannelLogouts(provider, deps.logger);
+  if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
 
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
   installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger, tokenState }));

@@ -53,6 +53,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     accounts: { verifyCredentials: services.verifyCredentials },
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
+    audit: services.audit,
   });
   const account = createAccountRouter({
     issuer: config.issuer,

@@ -8,7 +8,7 @@ import { createRedisClient } from '../redis/index.ts';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
-import { createAuditLog, createDeliveryWorker, createWebhookRepository, type DeliveryWorker } from '../audit/index.ts';
+import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
 import { createPasswordResets } from '../account/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
@@ -98,15 +98,25 @@ function clientChangesOf(db: Database, tokenState: TokenState): ClientChangeLog 
 }
 
 /** The repositories and domain services, built from their explicit dependencies. */
-function createServices(deps: { config: Config; db: Database; keys: KeyMaterial; tokenState: TokenState; attemptGuard?: AttemptGuard }) {
+function createServices(deps: { config: Config; db: Database; keys: KeyMaterial; tokenState: TokenState; attemptGuard?: AttemptGuard; logger: Logger }) {
   const accounts = createAccountRepository(deps.db.knex);
   const clients = createClientRepository(deps.db.knex, { changes: clientChangesOf(deps.db, deps.tokenState) });
   const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
   const hasher = createPasswordHasher(deps.config.passwordHashing);
-  const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard });
   // the webhook outbox: each event's deliveries are queued in the transaction that stores it
   const webhooks = createWebhookRepository(deps.db.knex, { key: deps.keys.webhookKey });
-  const audit = createAuditLog(deps.db.knex, { afterRecorded: webhooks.queueDeliveries });
+  // events on the request path (sign-ins, issued tokens) are written in batches: say when they cannot be
+  // (a running total: the warning is throttled, the count must not be)
+  const auditWriteFailed = throttledWarning(deps.logger, 'audit log: events could not be written (kept for a retry unless counted as lost)');
+  let auditEventsLost = 0;
+  const audit = createAuditLog(deps.db.knex, {
+    afterRecorded: webhooks.queueDeliveries,
+    onWriteError: (error, lost) => {
+      auditEventsLost += lost;
+      auditWriteFailed(new Error(`${error.message}; ${auditEventsLost} events lost since start`));
+    },
+  });
+  const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard, audit });
   const passwordResets = createPasswordResets(deps.db.knex);
   return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets };
 }
@@ -150,7 +160,12 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     cleanups.unshift(() => attemptGuard.close());
 
     // 4. domain services, the protocol core around them, and revocation across both
-    const services = createServices({ config, db, keys, tokenState, attemptGuard });
+    const services = createServices({ config, db, keys, tokenState, attemptGuard, logger });
+    // before the database closes (cleanups run last added first): what is enqueued is written
+    cleanups.unshift(() => services.audit.close());
+    await recordKeySetChange({ audit: services.audit, keys: keys.signingKeyList }).catch((error: Error) => {
+      logger.warn({ err: error.message }, 'audit log: the change of the signing keys could not be recorded');
+    });
     const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services });
     const revocation = createRevocation({ provider, tokenState });
     // outside every request path: a slow or dead receiver slows nothing but this worker

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SAFE_REQUEST_ID, type NodeHandler } from '../http/index.ts';
+import { clientAddressOf, runWithRequestContext, SAFE_REQUEST_ID, shortenedUserAgent, type NodeHandler } from '../http/index.ts';
 import type Router from '@koa/router';
 import { createAccessLog, type Logger } from '../observability/index.ts';
 import { LAYOUT_STYLE_HASH } from '../../views/layout.ts';
@@ -65,7 +65,9 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
     });
 
     const handler = isTesseraPath(path) ? tessera : provider;
-    Promise.resolve(handler(req, res)).catch((error: Error) => {
+    // what the audit log records of every event this request causes, wherever it is recorded
+    const context = { ip: clientAddressOf(req), userAgent: shortenedUserAgent(req.headers['user-agent']), requestId };
+    Promise.resolve(runWithRequestContext(context, () => handler(req, res))).catch((error: Error) => {
       // both apps answer their own errors; this only catches a failure of the app itself
       options.logger.error({ requestId, err: { name: error.name, message: error.message, stack: error.stack } }, 'unhandled error');
       if (!res.headersSent) {

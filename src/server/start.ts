@@ -5,6 +5,7 @@ import { composeTessera, type ComposeOptions, type Tessera } from './compose.ts'
 import { lowerThreadPoolPriority } from './thread-priority.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface RunningServer extends Pick<Tessera, 'app' | 'provider' | 'services' | 'revocation' | 'db' | 'tokenState'> {
   readonly url: string;
@@ -48,6 +49,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // queued webhook deliveries (also those left by an earlier run) go out from now on
     tessera.webhookDelivery.start();
     cleanups.unshift(() => tessera.webhookDelivery.stop());
+    // audit retention: every instance purges (the deletes are idempotent); once now, then on the timer
+    let purging: Promise<void> | undefined;
+    const purgeAudit = () => {
+      if (purging) return;
+      const cutoff = new Date(Date.now() - config.audit.retentionDays * DAY_MS);
+      purging = tessera.services.audit.purgeOlderThan(cutoff)
+        .then((purged) => { if (purged) logger.info({ purged, before: cutoff.toISOString() }, 'audit events past their retention purged'); })
+        .catch((err: Error) => logger.warn({ err: err.message }, 'purge of old audit events failed'))
+        .finally(() => { purging = undefined; });
+    };
+    purgeAudit();
+    const auditTimer = setInterval(purgeAudit, PURGE_INTERVAL_MS);
+    auditTimer.unref();
+    // a purge under way finishes before the database closes
+    cleanups.unshift(async () => { clearInterval(auditTimer); await purging; });
 
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;

@@ -191,8 +191,13 @@ describe('tessera admin commands against a running server', () => {
     // the running server is unchanged until it restarts
     expect((await tessera(['keys', 'list', '--json'])).json).toEqual(keys.json);
 
+    // sign-ins are recorded too (written in batches: flushed here so the list is complete)
+    await server.services.audit.flush();
     const audit = await tessera(['audit', 'list', '--subject', 'frank', '--json']);
-    expect(audit.json.items.map((e: { type: string }) => e.type)).toEqual(['user.disabled', 'grants.revoked', 'user.created']);
+    expect(audit.json.items.map((e: { type: string }) => e.type)).toEqual(['signin.failed', 'user.disabled', 'grants.revoked', 'signin.succeeded', 'user.created']);
+    expect(audit.json.items[0].details).toMatchObject({ reason: 'disabled' });
+    const adminActions = await tessera(['audit', 'list', '--subject', 'frank', '--type', 'user.created,user.disabled,grants.revoked', '--json']);
+    expect(adminActions.json.items.map((e: { type: string }) => e.type)).toEqual(['user.disabled', 'grants.revoked', 'user.created']);
     const since = await tessera(['audit', 'list', '--type', 'token.revoked', '--since', '2000-01-01T00:00:00Z', '--json']);
     expect(since.json.items).toHaveLength(1);
   });
