@@ -42,6 +42,7 @@ export const AUDIT_EVENT_TYPES = {
   'keys.rotated': 'the signing keys changed (staged, activated or retired)',
   'webhook.created': 'an admin subscribed an endpoint to events',
   'webhook.deleted': 'an admin removed a webhook subscription',
+  'webhook.redelivered': 'an admin queued a failed webhook delivery again',
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_TYPES;

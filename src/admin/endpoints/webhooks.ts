@@ -94,10 +94,11 @@ export function webhookRoutes(deps: AdminRouterDeps): AdminRoute[] {
       method: 'post', path: '/webhooks/:id/deliveries/:deliveryId/redeliver', tag, summary: 'Send a failed delivery again (with a fresh set of attempts)',
       params: { id: pathId, deliveryId: { type: 'string', pattern: '^[0-9]{1,18}$' } },
       responses: { 202: { description: 'queued again' }, 404: { description: 'no such delivery' }, 409: { description: 'the delivery has not failed' } },
-      async handle(ctx, { params: p }) {
+      async handle(ctx, { params: p, actor }) {
         const outcome = await webhooks.redeliver(p.id, p.deliveryId);
         if (outcome === 'not-found') throw notFound('delivery');
         if (outcome === 'not-failed') throw new AdminProblem(409, 'Conflict', 'only a failed delivery can be sent again');
+        await audit.record({ type: 'webhook.redelivered', actor, subject: p.id, details: { delivery_id: p.deliveryId } });
         reply(ctx, 202, { id: p.deliveryId, status: 'pending' });
       },
     },
