@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Account, AccountRepository, CredentialVerifier, PasswordHasher } from '../accounts/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Revocation, SessionDirectory, SessionSummary, TokenState } from '../tokens/index.ts';
-import { describeResourceScopes, describeScopes, interactionBoundary, PageError, pageRequestId, sendPage } from '../interactions/index.ts';
+import { describeResourceScopes, describeScopes, formField, interactionBoundary, lockoutWaitSeconds, PageError, pageRequestId, sendPage } from '../interactions/index.ts';
 import { tokenDigest } from '../crypto/index.ts';
 import { accountPage, passwordResetDonePage, resetLinkInvalidPage, resetPasswordPage, signedOutPage, type ConnectedApp, type SessionEntry } from '../../views/account.ts';
 import { tooManyAttemptsMessage } from '../../views/login.ts';
@@ -36,15 +36,6 @@ const NOTICES: Readonly<Record<string, string>> = Object.freeze({
   'session-ended': 'That session is signed out.',
   'password-changed': 'Your password is changed. Your other sessions are signed out and applications need your permission again.',
 });
-
-const DEFAULT_LOCKOUT_SECONDS = 60;
-
-function formField(ctx: Context, name: string): string {
-  const body = ctx.request.body;
-  if (!body || typeof body !== 'object') return '';
-  const value = (body as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : '';
-}
 
 /** An id from a form: bounded, or nothing (an oversized id names nothing). */
 const idField = (ctx: Context, name: string) => {
@@ -225,7 +216,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       : { ok: false as const, reason: 'invalid' as const };
     if (!check.ok) {
       if (check.reason === 'locked') {
-        const seconds = Math.max(1, Math.ceil(check.retryAfterSeconds ?? DEFAULT_LOCKOUT_SECONDS));
+        const seconds = lockoutWaitSeconds(check.retryAfterSeconds);
         ctx.set('Retry-After', String(seconds));
         return renderAccount(ctx, who, { status: 429, passwordError: tooManyAttemptsMessage(seconds) });
       }

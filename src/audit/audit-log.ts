@@ -72,6 +72,24 @@ interface AuditRow {
 
 type NewRow = Omit<AuditRow, 'id'>;
 
+/**
+ * An enqueued row and how many identical events it stands for. Identical
+ * events of one batch (same type, actor, subject, client, address, user agent
+ * and details — a client taking token after token) are one row with a count:
+ * a busy client would otherwise cost a row per token request.
+ */
+interface PendingRow { row: NewRow; count: number; lastAt: Date }
+
+const sameEventKey = (row: NewRow) =>
+  JSON.stringify([row.type, row.actor, row.subject, row.client_id, row.ip, row.user_agent, row.details]);
+
+/** The row to write: with `count` and `last_at` in its details when it stands for several events. */
+function rowToWrite({ row, count, lastAt }: PendingRow): NewRow {
+  if (count === 1) return row;
+  const details = { ...JSON.parse(row.details as unknown as string), count, last_at: lastAt.toISOString() };
+  return { ...row, details: JSON.stringify(details) as unknown as Record<string, unknown> };
+}
+
 function toEvent(row: AuditRow): AuditEvent {
   return {
     id: String(row.id),
@@ -157,7 +175,9 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
     });
   }
 
-  let buffer: NewRow[] = [];
+  let buffer: PendingRow[] = [];
+  /** rows still in the buffer by sameEventKey, for counting identical events into them */
+  let coalescing = new Map<string, PendingRow>();
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
@@ -173,8 +193,10 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
   async function writeBuffered(): Promise<void> {
     while (buffer.length) {
       const rows = buffer.splice(0, batchSize);
+      // rows on their way to the database take no more counts
+      coalescing = new Map();
       try {
-        await insert(rows);
+        await insert(rows.map(rowToWrite));
       } catch (error) {
         // kept, in order, for the next attempt, as far as the bound allows
         const kept = rows.slice(0, Math.max(0, maxBuffered - buffer.length));
@@ -237,7 +259,17 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
         reportError(new Error(closed ? 'audit log closed' : 'audit buffer full'), 1);
         return;
       }
-      buffer.push(rowOf(event));
+      const row = rowOf(event);
+      const key = sameEventKey(row);
+      const same = coalescing.get(key);
+      if (same) {
+        same.count += 1;
+        same.lastAt = row.at as Date;
+        return;
+      }
+      const pending = { row, count: 1, lastAt: row.at as Date };
+      coalescing.set(key, pending);
+      buffer.push(pending);
       if (buffer.length >= batchSize) void flush();
       else schedule(flushDelayMs);
     },
@@ -251,6 +283,7 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
       clearTimeout(timer);
       if (buffer.length) reportError(new Error('audit events not written at shutdown'), buffer.length);
       buffer = [];
+      coalescing = new Map();
     },
 
     /**

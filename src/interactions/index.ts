@@ -5,3 +5,4 @@ export { renderLogoutSource, renderPostLogoutSuccess, renderProviderError } from
 // shared with the other pages of Tessera's own (/account)
 export { interactionBoundary, PageError, pageRequestId, sendPage } from './page-errors.ts';
 export { describeResourceScopes, describeScopes } from './scopes.ts';
+export { formField, lockoutWaitSeconds } from './forms.ts';

@@ -6,6 +6,7 @@ import { loginPage, INCORRECT_CREDENTIALS_MESSAGE, tooManyAttemptsMessage } from
 import { consentPage } from '../../views/consent.ts';
 import type { AuditRecord } from '../audit/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
+import { formField, lockoutWaitSeconds } from './forms.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 
@@ -37,14 +38,6 @@ interface ConsentDetails {
 // Bounds what we echo back and hand to the password hasher; the body limit bounds the rest.
 const MAX_USERNAME_LENGTH = 256;
 const MAX_PASSWORD_LENGTH = 1024;
-const DEFAULT_LOCKOUT_SECONDS = 60;
-
-function formField(ctx: Context, name: string): string {
-  const body = ctx.request.body;
-  if (!body || typeof body !== 'object') return '';
-  const value = (body as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : '';
-}
 
 export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const { provider, accounts, csrfSecret } = deps;
@@ -156,7 +149,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       return;
     }
     if (result.reason === 'locked') {
-      const seconds = Math.max(1, Math.ceil(result.retryAfterSeconds ?? DEFAULT_LOCKOUT_SECONDS));
+      const seconds = lockoutWaitSeconds(result.retryAfterSeconds);
       ctx.set('Retry-After', String(seconds));
       renderLogin(ctx, interaction, clientName, { status: 429, username, error: tooManyAttemptsMessage(seconds) });
       return;

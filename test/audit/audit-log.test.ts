@@ -186,6 +186,32 @@ describe('batched writes', () => {
     expect(lost).toEqual([1]);
   });
 
+  test('identical events of one batch are one row with their count; any difference (details, subject, address) is a row of its own', async () => {
+    const audit = createAuditLog(db.knex, { flushDelayMs: 60_000 });
+    const issued = (subject: string, scope: string) => ({ type: 'test.coalesced', actor: 'busy-client', subject, clientId: 'busy-client', details: { grant_type: 'client_credentials', scope } });
+    runWithRequestContext({ ip: '192.0.2.10', userAgent: 'load generator', requestId: 'req-first' }, () => {
+      for (let n = 0; n < 5; n++) audit.enqueue(issued('s-1', 'read'));
+      audit.enqueue(issued('s-1', 'read write'));
+      audit.enqueue(issued('s-2', 'read'));
+    });
+    runWithRequestContext({ ip: '192.0.2.11', userAgent: 'load generator', requestId: 'req-other-address' }, () => {
+      audit.enqueue(issued('s-1', 'read'));
+    });
+    await audit.flush();
+    // a later batch starts afresh
+    audit.enqueue({ ...issued('s-1', 'read'), context: { ip: '192.0.2.10', userAgent: 'load generator', requestId: 'req-later' } });
+    await audit.close();
+    const rows = await db.knex('audit_events').where({ type: 'test.coalesced' }).orderBy('id');
+    expect(rows.map((r) => [r.subject, r.details.scope, r.ip, r.details.count ?? 1, r.request_id])).toEqual([
+      ['s-1', 'read', '192.0.2.10', 5, 'req-first'],
+      ['s-1', 'read write', '192.0.2.10', 1, 'req-first'],
+      ['s-2', 'read', '192.0.2.10', 1, 'req-first'],
+      ['s-1', 'read', '192.0.2.11', 1, 'req-other-address'],
+      ['s-1', 'read', '192.0.2.10', 1, 'req-later'],
+    ]);
+    expect(new Date(rows[0].details.last_at).getTime()).toBeGreaterThanOrEqual(new Date(rows[0].at).getTime());
+  });
+
   test('a batch the database refuses is kept and written by a later flush', async () => {
     const errors: string[] = [];
     const audit = createAuditLog(db.knex, { flushDelayMs: 60_000, onWriteError: (error) => { errors.push(error.message); } });

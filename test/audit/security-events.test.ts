@@ -1,20 +1,17 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { authorize, passwordGrant, tokenRequest } from '../support/oauth.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
 import { BrowserAgent, parseForms } from '../support/browser-agent.ts';
 import { stageSigningKeys } from '../../src/keys/index.ts';
+import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 
 // Done-means 3 of issue 11: every security event leaves an audit event with its
 // actor, subject, client and where the request came from (ip, user agent,
 // request id), and `tessera audit list` finds it by type, actor and time.
 // Against Postgres + Redis (production) and embedded PGlite (the default).
 
-const NODE = join(process.cwd(), 'node_modules/.bin/node');
-const MAIN = join(process.cwd(), 'src/main.ts');
 const CALLBACK = 'https://app.example/cb';
 const AGENT = 'audit-test-agent/1.0 (security events)';
 const ALICE = { username: 'alice', password: 'alice password 1', email: 'alice@example.com' };
@@ -184,16 +181,7 @@ function suite(name: string, options: { database: 'memory' | 'postgres'; redis?:
 
     test('`tessera audit list` finds events by type, actor and time; `audit export` writes JSON lines', async () => {
       await server.services.audit.flush();
-      const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(NODE, [MAIN, ...args], { env: { PATH: process.env.PATH, ISSUER: server.issuer, KEYS_DIR: server.config.keysDir, LOG_LEVEL: 'silent' } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => { stdout += chunk; });
-        child.stderr.on('data', (chunk) => { stderr += chunk; });
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-        child.stdin.end();
-      });
+      const run = (args: string[]) => runTesseraCli(args, adminCliEnv(server));
       const listed = await run(['audit', 'list', '--type', 'token.issued,token.reuse_detected', '--actor', thirdParty.clientId, '--since', started.toISOString(), '--until', new Date(Date.now() + 60_000).toISOString(), '--json']);
       expect(listed.stderr).toBe('');
       expect(listed.code).toBe(0);

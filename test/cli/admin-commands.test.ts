@@ -1,5 +1,4 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,11 +6,9 @@ import bcrypt from 'bcryptjs';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tokenRequest } from '../support/oauth.ts';
 import { codeFlow, REDIRECT_URI } from '../tokens/token-flows.ts';
+import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 
-const NODE = join(process.cwd(), 'node_modules/.bin/node');
-const MAIN = join(process.cwd(), 'src/main.ts');
 
-interface Run { code: number | null; stdout: string; stderr: string; json: any }
 
 describe('tessera admin commands against a running server', () => {
   let server: TestServer;
@@ -26,23 +23,7 @@ describe('tessera admin commands against a running server', () => {
   });
 
   /** The real CLI in a child process, as an operator runs it. */
-  function tessera(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, ISSUER: server.issuer, KEYS_DIR: server.config.keysDir, LOG_LEVEL: 'silent', ...options.env };
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE, [MAIN, ...args], { env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => { stdout += chunk; });
-      child.stderr.on('data', (chunk) => { stderr += chunk; });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let json: unknown;
-        try { json = JSON.parse(stdout); } catch { /* human output */ }
-        resolve({ code, stdout, stderr, json });
-      });
-      child.stdin.end(options.stdin ?? '');
-    });
-  }
+  const tessera = (args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) => runTesseraCli(args, adminCliEnv(server, options.env), options.stdin);
 
   const signIn = (username: string, password: string) => server.services.verifyCredentials(username, password, { ip: '127.0.0.1' });
 

@@ -1,17 +1,13 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tokenRequest } from '../support/oauth.ts';
+import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 
 // The CLI commands of issue 11 that change what exists: users update, enable,
 // delete, set-password; clients update, rotate-secret, disable, enable;
 // resources update. The real CLI in a child process, against a real server.
-const NODE = join(process.cwd(), 'node_modules/.bin/node');
-const MAIN = join(process.cwd(), 'src/main.ts');
 const API = 'https://api.cli-lifecycle.test';
 
-interface Run { code: number | null; stdout: string; stderr: string; json: any }
 
 describe('tessera users|clients|resources lifecycle commands', () => {
   let server: TestServer;
@@ -21,23 +17,7 @@ describe('tessera users|clients|resources lifecycle commands', () => {
   });
   afterAll(async () => { await server?.stop(); });
 
-  function tessera(args: string[], options: { stdin?: string } = {}): Promise<Run> {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, ISSUER: server.issuer, KEYS_DIR: server.config.keysDir, LOG_LEVEL: 'silent' };
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE, [MAIN, ...args], { env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => { stdout += chunk; });
-      child.stderr.on('data', (chunk) => { stderr += chunk; });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let json: unknown;
-        try { json = JSON.parse(stdout); } catch { /* human output */ }
-        resolve({ code, stdout, stderr, json });
-      });
-      child.stdin.end(options.stdin ?? '');
-    });
-  }
+  const tessera = (args: string[], options: { stdin?: string } = {}) => runTesseraCli(args, adminCliEnv(server), options.stdin);
 
   const signIn = (username: string, password: string) => server.services.verifyCredentials(username, password, { ip: '127.0.0.1' });
 

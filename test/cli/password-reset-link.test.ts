@@ -1,14 +1,10 @@
 // `tessera users set-password U --reset-link`: the real CLI against a running
 // server prints a link that opens the reset page (issue 11).
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 
-const NODE = join(process.cwd(), 'node_modules/.bin/node');
-const MAIN = join(process.cwd(), 'src/main.ts');
 
-interface Run { code: number | null; stdout: string; stderr: string }
 
 describe('tessera users set-password U --reset-link', () => {
   let server: TestServer;
@@ -20,19 +16,7 @@ describe('tessera users set-password U --reset-link', () => {
     await server?.stop();
   });
 
-  function tessera(args: string[]): Promise<Run> {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, ISSUER: server.issuer, KEYS_DIR: server.config.keysDir, LOG_LEVEL: 'silent' };
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE, [MAIN, ...args], { env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => { stdout += chunk; });
-      child.stderr.on('data', (chunk) => { stderr += chunk; });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end();
-    });
-  }
+  const tessera = (args: string[]) => runTesseraCli(args, adminCliEnv(server));
 
   test('prints a one-time link (JSON and human), which opens the reset page; a newer link replaces it', async () => {
     const json = await tessera(['users', 'set-password', 'erin', '--reset-link', '--expires-in', '600', '--json']);

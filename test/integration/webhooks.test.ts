@@ -6,17 +6,17 @@
 // instances share the outbox without sending a delivery twice; the signing
 // secret appears in no log and in no table. Restarts: webhooks-restart.test.ts.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
-import { freePort, NODE_BIN, REPO_ROOT } from '../support/process.ts';
+import { freePort } from '../support/process.ts';
 import { tokenRequest, type ClientCredentials } from '../support/oauth.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
 import { eventually, startCaptureReceiver, startReadmeReceiver, type CaptureReceiver, type ReadmeReceiver } from '../support/webhook-receivers.ts';
+import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 
 const up = (await postgresUp()) && (await redisUp());
 const FAST_RETRIES = { allowHttpLoopback: true, retryBaseMs: 200, retryMaxMs: 1000, pollIntervalMs: 100, timeoutMs: 3000 };
@@ -56,19 +56,7 @@ describeWithService('Postgres and Redis', up)('signed webhooks on Postgres and R
   const createUser = async (username: string) => (await call(server, token, 'POST', '/users', { username, password: 'correct horse battery' })).body as { id: string };
 
   /** The real CLI in a child process, as an operator runs it. */
-  function tessera(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env = { PATH: process.env.PATH ?? '', ISSUER: server.issuer, KEYS_DIR: server.config.keysDir, LOG_LEVEL: 'silent' };
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE_BIN, [join(REPO_ROOT, 'src/main.ts'), ...args], { env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => { stdout += chunk; });
-      child.stderr.on('data', (chunk) => { stderr += chunk; });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end();
-    });
-  }
+  const tessera = (args: string[]) => runTesseraCli(args, adminCliEnv(server));
 
   test('the README receiver verifies a delivery; a replay signed more than 5 minutes ago and a forged body are refused', async () => {
     const port = await freePort();
