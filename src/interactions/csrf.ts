@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-// Stateless: the token is derived from the interaction uid, so no server-side storage is
-// needed and the token is useless for any other interaction.
+// Stateless: the token is derived from what it is bound to (an interaction uid; /account
+// binds its own, src/account/csrf.ts), so no server-side storage is needed and the token
+// is useless for anything else.
 
 export function csrfTokenFor(secret: string, uid: string): string {
   return createHmac('sha256', secret).update(uid).digest('base64url');

@@ -6,3 +6,4 @@ export { renderLogoutSource, renderPostLogoutSuccess, renderProviderError } from
 export { interactionBoundary, PageError, pageRequestId, sendPage } from './page-errors.ts';
 export { describeResourceScopes, describeScopes } from './scopes.ts';
 export { formField, lockoutWaitSeconds } from './forms.ts';
+export { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
