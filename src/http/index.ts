@@ -4,3 +4,4 @@ export { isStoreUnavailable, retryAfterFor, unavailableOAuthError, RETRY_AFTER_S
 export { requestIdOf, SAFE_REQUEST_ID, type NodeHandler } from './request-id.ts';
 export { believeTrustedProxies, clientAddressOf, isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from './proxy-trust.ts';
 export { currentRequestContext, outsideRequestContext, runWithRequestContext, shortenedUserAgent, MAX_USER_AGENT_LENGTH, type RequestContext } from './request-context.ts';
+export { isLoopbackHost } from './loopback.ts';

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Configuration } from 'oidc-provider';
 import type { Logger } from '../observability/index.ts';
+import { isLoopbackHost } from '../http/index.ts';
 
 /*
  * OpenID Connect Back-Channel Logout 1.0. oidc-provider builds, signs and
@@ -11,12 +12,10 @@ import type { Logger } from '../observability/index.ts';
  * globally routable addresses (its SSRF guard refuses loopback, private and
  * other special-use ones). Tessera keeps both, with one exception an operator
  * has to ask for: with backchannelLogout.allowLoopback (development), a
- * logout token may go to a loopback address (127.0.0.0/8, ::1, localhost).
+ * logout token may go to a loopback address (127.0.0.0/8, ::1, localhost,
+ * *.localhost: the one loopback check, src/http/loopback.ts).
  */
 
-const LOOPBACK_HOSTS = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
-export const isLoopbackHost = (hostname: string) => LOOPBACK_HOSTS.test(hostname);
 
 /**
  * Why a backchannel_logout_uri is refused, or undefined when it is accepted:

@@ -1,21 +1,12 @@
-import { isIP } from 'node:net';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
+import { isLoopbackHost } from '../http/index.ts';
 
 /*
  * Settings that work but leave a hole open, each named in one warn line at
  * start. Settings that can never be safe are refused earlier, by loadConfig
  * (e.g. a proxy range covering every address).
  */
-
-/** localhost, *.localhost, 127.0.0.0/8 and ::1: names that never leave the machine */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./.test(host) || host === '0:0:0:0:0:0:0:1';
-  return false;
-}
 
 export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout'; readonly message: string }
 

@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { loadConfig, ConfigError } from '../../src/config/index.ts';
-import { isLoopbackHost, riskyConfiguration } from '../../src/server/risky-configuration.ts';
+import { riskyConfiguration } from '../../src/server/risky-configuration.ts';
+import { isLoopbackHost } from '../../src/http/index.ts';
 import { startTestServer } from '../support/server.ts';
 
 const risksOf = (env: Record<string, string>, overrides: Record<string, unknown> = {}) =>
