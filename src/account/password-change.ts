@@ -1,6 +1,6 @@
 import type { AccountRepository, PasswordHasher } from '../accounts/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import type { Revocation, SessionDirectory } from '../tokens/index.ts';
+import type { SessionDirectory } from '../tokens/index.ts';
 
 /** The same bounds as the admin API's (src/admin/schemas/users.ts): hashed, never stored, any character. */
 export const MIN_PASSWORD_LENGTH = 8;
@@ -17,7 +17,6 @@ export function newPasswordProblem(password: string, repeated: string): string |
 export interface PasswordChangeDeps {
   accounts: AccountRepository;
   hasher: PasswordHasher;
-  revocation: Revocation;
   sessions: SessionDirectory;
   audit: AuditLog;
 }
@@ -35,8 +34,7 @@ export async function replacePassword(
 ): Promise<{ revokedGrants: number; endedSessions: number }> {
   const { accountId } = change;
   await deps.accounts.setPasswordHash(accountId, change.passwordHash);
-  const revokedGrants = await deps.revocation.revokeGrantsOfUser(accountId);
-  const endedSessions = await deps.sessions.endAllOfAccount(accountId, change.keepSession ? { except: change.keepSession } : {});
+  const { revokedGrants, endedSessions } = await deps.sessions.takeAccessAway(accountId, change.keepSession ? { except: change.keepSession } : {});
   await deps.audit.record({
     type: 'user.password_changed',
     actor: accountId,

@@ -43,6 +43,13 @@ export interface SessionDirectory {
   end(sessionId: string, options?: { accountId?: string } & SessionEnding): Promise<boolean>;
   /** Ends every session of the account except `except` (a session id); returns how many ended. */
   endAllOfAccount(accountId: string, options?: { except?: string } & SessionEnding): Promise<number>;
+  /**
+   * Everything an account holds, gone (a user disabled, deleted or given a new
+   * password): its sessions end (except `except`), then every grant left is
+   * revoked with every token it covers. Returns the sessions ended and the
+   * grants revoked, those of the ended sessions included.
+   */
+  takeAccessAway(accountId: string, options?: { except?: string } & SessionEnding): Promise<{ endedSessions: number; revokedGrants: number }>;
 }
 
 /** The part of the audit log the directory writes to. */
@@ -73,7 +80,7 @@ const authorizationsOf = (payload: SessionPayload): Authorizations =>
 export function createSessionDirectory(deps: {
   provider: Provider;
   tokenState: TokenState;
-  revocation: Pick<Revocation, 'revokeGrant'>;
+  revocation: Pick<Revocation, 'revokeGrant' | 'revokeGrantsOfUser'>;
   audit: AuditSink;
   logger: LogSink;
 }): SessionDirectory {
@@ -146,6 +153,16 @@ export function createSessionDirectory(deps: {
     return true;
   }
 
+  async function endAllOfAccount(accountId: string, options: { except?: string } & SessionEnding = {}): Promise<number> {
+    const { except, ...ending } = options;
+    let count = 0;
+    for (const uid of await tokenState.sessions.ofAccount(accountId)) {
+      if (uid === except) continue;
+      if (await end(uid, { ...ending, accountId })) count += 1;
+    }
+    return count;
+  }
+
   async function summaryOf(uid: string, accountId: string): Promise<SessionSummary | undefined> {
     const [payload, meta] = await Promise.all([payloadOf(uid), tokenState.sessions.metadataOf(uid)]);
     // the index may still list a session that ended, or whose browser signed in as someone else since
@@ -174,14 +191,15 @@ export function createSessionDirectory(deps: {
 
     end,
 
-    async endAllOfAccount(accountId, options = {}) {
-      const { except, ...ending } = options;
-      let count = 0;
-      for (const uid of await tokenState.sessions.ofAccount(accountId)) {
-        if (uid === except) continue;
-        if (await end(uid, { ...ending, accountId })) count += 1;
-      }
-      return count;
+    endAllOfAccount,
+
+    async takeAccessAway(accountId, options = {}) {
+      // Sessions first: while one lives, an app could get a new grant through
+      // it. Ending them revokes their grants, so the count is taken before.
+      const grants = (await tokenState.grants.ofAccount(accountId)).length;
+      const endedSessions = await endAllOfAccount(accountId, options);
+      const rest = await revocation.revokeGrantsOfUser(accountId);
+      return { endedSessions, revokedGrants: Math.max(grants, rest) };
     },
   };
 }

@@ -44,16 +44,6 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
   const params = { idOrUsername: pathId };
 
   /** Every grant (every token it covers) and every session of the account. */
-  /** The account's sessions end (their clients get logout tokens), then every grant left is revoked. */
-  async function takeAccessAway(accountId: string, ending: { actor: string; reason: string }): Promise<{ revoked: number; endedSessions: number }> {
-    // Sessions first: while one lives, an app could get a new grant through it.
-    // Ending them revokes their grants, so the count is taken before.
-    const grants = (await deps.tokenState.grants.ofAccount(accountId)).length;
-    const endedSessions = await deps.sessions.endAllOfAccount(accountId, ending);
-    const rest = await deps.revocation.revokeGrantsOfUser(accountId);
-    return { revoked: Math.max(grants, rest), endedSessions };
-  }
-
   async function findUser(idOrUsername: string): Promise<Account> {
     const account = await accounts.findByIdOrUsername(idOrUsername);
     if (!account) throw notFound('user');
@@ -145,7 +135,7 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         // disabled first: from here on the account cannot sign in or be found by
         // the provider, so no new grant can appear while the old ones are revoked
         const disabled = await deps.services.accounts.setDisabled(account.id, true) ?? account;
-        const { revoked, endedSessions } = await takeAccessAway(account.id, { actor, reason: 'user_disabled' });
+        const { revokedGrants: revoked, endedSessions } = await deps.sessions.takeAccessAway(account.id, { actor, reason: 'user_disabled' });
         await audit.record({ type: 'user.disabled', actor, subject: account.id, details: { username: account.username, revoked_grants: revoked, ended_sessions: endedSessions } });
         reply(ctx, 200, { user: userView(disabled), revoked_grants: revoked, ended_sessions: endedSessions });
       },
@@ -183,7 +173,7 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         const account = await findUser(p.idOrUsername);
         await accounts.setPasswordHash(account.id, await hasher.hash(body.password));
         // a new password is a revocation: whoever held the old one holds nothing now
-        const { revoked, endedSessions } = await takeAccessAway(account.id, { actor, reason: 'password_set' });
+        const { revokedGrants: revoked, endedSessions } = await deps.sessions.takeAccessAway(account.id, { actor, reason: 'password_set' });
         await audit.record({ type: 'user.password_set', actor, subject: account.id, details: { revoked_grants: revoked, ended_sessions: endedSessions } });
         reply(ctx, 200, { id: account.id, revoked_grants: revoked, ended_sessions: endedSessions });
       },
@@ -197,7 +187,7 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         // Disabled first, so that no new grant or session can appear while the
         // old ones are taken away; then the row goes.
         await accounts.setDisabled(account.id, true);
-        const { revoked, endedSessions } = await takeAccessAway(account.id, { actor, reason: 'user_deleted' });
+        const { revokedGrants: revoked, endedSessions } = await deps.sessions.takeAccessAway(account.id, { actor, reason: 'user_deleted' });
         await accounts.delete(account.id);
         // the id stays in the audit log (random: it names no one once the account
         // is gone); the username, e-mail and name recorded about it do not
