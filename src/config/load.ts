@@ -38,6 +38,9 @@ function numberOrString(value: string): number | string {
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
+/** Only the exact words are booleans: anything else stays a string, and the schema names it (a permission is never turned on by a typo). */
+const flag = (value: string) => (value === 'true' ? true : value === 'false' ? false : value);
+
 function fromEnvironment(env: Env): Plain {
   const out: Plain = {};
   if (env.PORT !== undefined) out.port = numberOrString(env.PORT);
@@ -55,16 +58,11 @@ function fromEnvironment(env: Env): Plain {
   if (env.AUDIT_RETENTION_DAYS !== undefined) out.audit = { retentionDays: numberOrString(env.AUDIT_RETENTION_DAYS) };
   if (env.REDIS_URL) out.redis = { url: env.REDIS_URL };
   const webhooks: Plain = {};
-  // only the exact word turns a permission on; anything else stays a string and the schema names it
-  const flag = (value: string) => (value === 'true' ? true : value === 'false' ? false : value);
   if (env.WEBHOOKS_ALLOW_HTTP_LOOPBACK !== undefined) webhooks.allowHttpLoopback = flag(env.WEBHOOKS_ALLOW_HTTP_LOOPBACK);
   if (env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS !== undefined) webhooks.allowPrivateNetworks = flag(env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS);
   if (env.WEBHOOKS_CA_FILE) webhooks.caFile = env.WEBHOOKS_CA_FILE;
   if (Object.keys(webhooks).length) out.webhooks = webhooks;
-  if (env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK !== undefined) {
-    const value = env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK;
-    out.backchannelLogout = { allowLoopback: value === 'true' ? true : value === 'false' ? false : value };
-  }
+  if (env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK !== undefined) out.backchannelLogout = { allowLoopback: flag(env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK) };
   return out;
 }
 
