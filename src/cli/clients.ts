@@ -9,11 +9,13 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
   clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
                  [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
-                 [--introspect-for URI,...]   a given list replaces the stored one ("" empties it);
+                 [--introspect-for URI,...] [--backchannel-logout-uri URL]
+                 a given list replaces the stored one ("" empties it, as "" removes the URL);
                  --third-party takes first-party away (consent is asked again)
   clients rotate-secret ID [--grace SECONDS]
                              a new secret, printed once; without --grace the old one stops
-                             working and the client's access tokens are inactive at once;
+                             working, the client's access tokens are inactive and its grants
+                             (refresh tokens) revoked at once;
                              with it the old secret works SECONDS more (at most 7 days)
   clients disable ID         refused everywhere; its grants revoked, its access tokens inactive
   clients enable ID          enabled again (its earlier tokens stay inactive)
@@ -23,18 +25,23 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
 
 interface Client { client_id: string; client_secret?: string; name: string; grant_types: string[]; scopes: string[] | null; public: boolean; first_party: boolean }
 
+/** What a registration holds that both create and update set. */
+const REGISTRATION_FLAGS = {
+  name: { type: 'string' },
+  'grant-types': { type: 'string' },
+  'redirect-uris': { type: 'string' },
+  'post-logout-redirect-uris': { type: 'string' },
+  scopes: { type: 'string' },
+  'first-party': { type: 'boolean' },
+  'introspect-for': { type: 'string' },
+  'backchannel-logout-uri': { type: 'string' },
+} as const;
+
 async function create(args: string[], cli: CommandContext): Promise<number> {
   const { values, positionals } = parse(args, {
-    name: { type: 'string' },
-    'grant-types': { type: 'string' },
-    'redirect-uris': { type: 'string' },
-    'post-logout-redirect-uris': { type: 'string' },
-    scopes: { type: 'string' },
+    ...REGISTRATION_FLAGS,
     public: { type: 'boolean' },
-    'first-party': { type: 'boolean' },
     'token-endpoint-auth-method': { type: 'string' },
-    'introspect-for': { type: 'string' },
-    'backchannel-logout-uri': { type: 'string' },
   });
   none(positionals);
   if (!values.name) throw new UsageError('--name is required');
@@ -69,16 +76,7 @@ function firstParty(values: { 'first-party'?: boolean; 'third-party'?: boolean }
 }
 
 async function update(args: string[], cli: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, {
-    name: { type: 'string' },
-    'grant-types': { type: 'string' },
-    'redirect-uris': { type: 'string' },
-    'post-logout-redirect-uris': { type: 'string' },
-    scopes: { type: 'string' },
-    'first-party': { type: 'boolean' },
-    'third-party': { type: 'boolean' },
-    'introspect-for': { type: 'string' },
-  });
+  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' } });
   const id = single(positionals, 'client id');
   const change = Object.fromEntries(Object.entries({
     name: values.name,
@@ -88,6 +86,8 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     scopes: listOrEmpty(values.scopes, spaceList),
     first_party: firstParty(values),
     introspect_for: listOrEmpty(values['introspect-for'], commaList),
+    // "" removes it
+    backchannel_logout_uri: values['backchannel-logout-uri'] === undefined ? undefined : (values['backchannel-logout-uri'] || null),
   }).filter(([, value]) => value !== undefined));
   if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');
   const client = await cli.api.patch<Client>(`/clients/${encodeURIComponent(id)}`, change);

@@ -61,6 +61,9 @@ describe('tessera users|clients|resources lifecycle commands', () => {
     expect(refused.stderr).toMatch(/scopes: "nonexistent" is offered by no resource server/);
     expect((await tessera(['clients', 'update', client.clientId, '--first-party', '--json'])).json).toMatchObject({ first_party: true });
     expect((await tessera(['clients', 'update', client.clientId, '--third-party', '--json'])).json).toMatchObject({ first_party: false });
+    expect((await tessera(['clients', 'update', client.clientId, '--backchannel-logout-uri', 'https://job.example.test/logout', '--json'])).json)
+      .toMatchObject({ backchannel_logout_uri: 'https://job.example.test/logout', backchannel_logout_session_required: true });
+    expect((await tessera(['clients', 'update', client.clientId, '--backchannel-logout-uri', '', '--json'])).json).toMatchObject({ backchannel_logout_uri: null });
     expect((await tessera(['clients', 'update', client.clientId, '--first-party', '--third-party'])).code).toBe(2);
 
     const rotated = await tessera(['clients', 'rotate-secret', client.clientId, '--grace', '600']);
