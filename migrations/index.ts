@@ -9,6 +9,7 @@ import * as webhooks from './0006_webhooks.ts';
 import * as accountLifecycle from './0007_account_lifecycle.ts';
 import * as sessions from './0008_sessions.ts';
 import * as passwordResets from './0009_password_resets.ts';
+import * as secondFactors from './0010_second_factors.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
@@ -20,4 +21,5 @@ export const migrations = [
   { name: '0007_account_lifecycle', module: accountLifecycle },
   { name: '0008_sessions', module: sessions },
   { name: '0009_password_resets', module: passwordResets },
+  { name: '0010_second_factors', module: secondFactors },
 ];

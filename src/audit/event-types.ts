@@ -37,6 +37,15 @@ export const AUDIT_EVENT_TYPES = {
   // sign-in
   'signin.succeeded': 'a person signed in (pages or password grant)',
   'signin.failed': 'a sign-in failed (reason code; never the password)',
+  // second factors
+  'mfa.totp_enabled': 'a person confirmed a TOTP authenticator (with its first code)',
+  'mfa.totp_disabled': 'a person turned TOTP off (with a current code or a recovery code)',
+  'mfa.recovery_codes_created': 'new recovery codes were created (the previous ones stopped working)',
+  'mfa.recovery_code_used': 'a recovery code was used (it works once)',
+  'mfa.passkey_added': 'a person registered a passkey',
+  'mfa.passkey_removed': 'a person removed a passkey',
+  'mfa.reset': "an admin removed every second factor of an account",
+  'signin.second_factor_failed': 'a wrong TOTP or recovery code, or a passkey that did not verify (never the code)',
   'account.locked': 'too many failed sign-ins: the account or address is locked for a while',
   // keys and configuration
   'keys.rotated': 'the signing keys changed (staged, activated or retired)',

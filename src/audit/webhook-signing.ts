@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { seal, unseal } from '../crypto/index.ts';
 
 /*
  * The signing secret of a webhook subscription: shown once, at creation, and
@@ -9,28 +10,13 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
  * copied onto another row does not open there.
  */
 
-const SEALED = /^v1\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
-
 /** 256 bits of randomness; the prefix tells a reader what it is (and secret scanners what to look for). */
 export const newSigningSecret = () => `whsec_${randomBytes(32).toString('base64url')}`;
 
-export function sealSecret(key: Buffer, secret: string, subscriptionId: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(subscriptionId, 'utf8'));
-  const sealed = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-  return `v1.${iv.toString('base64url')}.${sealed.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
-}
+export const sealSecret = (key: Buffer, secret: string, subscriptionId: string): string => seal(key, secret, subscriptionId);
 
 /** Throws when the value was not sealed with this key for this subscription. */
-export function openSecret(key: Buffer, sealed: string, subscriptionId: string): string {
-  const parts = SEALED.exec(sealed);
-  if (!parts) throw new Error('not a sealed webhook secret');
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parts[1], 'base64url'));
-  decipher.setAAD(Buffer.from(subscriptionId, 'utf8'));
-  decipher.setAuthTag(Buffer.from(parts[3], 'base64url'));
-  return Buffer.concat([decipher.update(Buffer.from(parts[2], 'base64url')), decipher.final()]).toString('utf8');
-}
+export const openSecret = (key: Buffer, sealed: string, subscriptionId: string): string => unseal(key, sealed, subscriptionId);
 
 /**
  * `Tessera-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`

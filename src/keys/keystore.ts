@@ -32,11 +32,18 @@ export interface KeyMaterial {
    * secrets.json by one instance could race another instance adding its own.
    */
   readonly webhookKey: Buffer;
+  /**
+   * AES-256 key (32 bytes) for the second factors: it seals TOTP secrets and
+   * keys the HMAC of recovery codes, so a dump of the database alone yields
+   * neither a usable TOTP secret nor a way to test guesses of recovery codes.
+   */
+  readonly mfaKey: Buffer;
 }
 
 export const SIGNING_FILE = 'signing-keys.json';
 const SECRETS_FILE = 'secrets.json';
 export const WEBHOOK_KEY_FILE = 'webhook-key.json';
+export const MFA_KEY_FILE = 'mfa-key.json';
 
 export async function generateSigningKey(alg: 'RS256' | 'ES256'): Promise<JWK> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
@@ -55,7 +62,7 @@ function readSigningKeys(signingPath: string): StoredKey[] {
 }
 
 /** What a first start wrote: which file, and what it holds (never the content). */
-export interface CreatedKeyFile { path: string; holds: 'signing keys' | 'secrets' | 'webhook key' }
+export interface CreatedKeyFile { path: string; holds: 'signing keys' | 'secrets' | 'webhook key' | 'mfa key' }
 
 /**
  * Reads the key material from keysDir, creating what is missing on first start
@@ -83,14 +90,9 @@ export async function loadOrCreateKeys(keysDir: string, options: { onCreated?: (
     if (created) options.onCreated?.({ path: secretsPath, holds: 'secrets' });
   }
 
-  // created on its own (also in a KEYS_DIR from before webhooks): every instance links the same file
-  const webhookKeyPath = join(keysDir, WEBHOOK_KEY_FILE);
-  if (!existsSync(webhookKeyPath)) {
-    const created = createPrivateFileIfAbsent(webhookKeyPath, JSON.stringify({ webhookKey: randomBytes(32).toString('base64url') }, null, 2));
-    if (created) options.onCreated?.({ path: webhookKeyPath, holds: 'webhook key' });
-  }
-  const webhookKey = Buffer.from(JSON.parse(readFileSync(webhookKeyPath, 'utf8')).webhookKey ?? '', 'base64url');
-  if (webhookKey.length !== 32) throw new Error(`${webhookKeyPath} does not hold a 32-byte webhookKey`);
+  // each created on its own (also in a KEYS_DIR from before it existed): every instance links the same file
+  const webhookKey = loadOrCreateKeyFile(join(keysDir, WEBHOOK_KEY_FILE), 'webhookKey', 'webhook key', options);
+  const mfaKey = loadOrCreateKeyFile(join(keysDir, MFA_KEY_FILE), 'mfaKey', 'mfa key', options);
 
   const stored = inSigningOrder(readSigningKeys(signingPath));
   const secrets = JSON.parse(readFileSync(secretsPath, 'utf8'));
@@ -101,7 +103,19 @@ export async function loadOrCreateKeys(keysDir: string, options: { onCreated?: (
     csrfSecret: secrets.csrfSecret,
     dpopNonceSecret: secrets.dpopNonceSecret,
     webhookKey,
+    mfaKey,
   });
+}
+
+/** A 32-byte symmetric key in a file of its own, `{ "<field>": "<base64url>" }`, created when absent. */
+function loadOrCreateKeyFile(path: string, field: string, holds: CreatedKeyFile['holds'], options: { onCreated?: (file: CreatedKeyFile) => void }): Buffer {
+  if (!existsSync(path)) {
+    const created = createPrivateFileIfAbsent(path, JSON.stringify({ [field]: randomBytes(32).toString('base64url') }, null, 2));
+    if (created) options.onCreated?.({ path, holds });
+  }
+  const key = Buffer.from(JSON.parse(readFileSync(path, 'utf8'))[field] ?? '', 'base64url');
+  if (key.length !== 32) throw new Error(`${path} does not hold a 32-byte ${field}`);
+  return key;
 }
 
 /** Public parts only, for /jwks and for verifying our own tokens: every key, whatever its status. */

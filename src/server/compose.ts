@@ -63,6 +63,7 @@ const CREATED_KEY_FILES = {
   'signing keys': 'signing keys (RS256, ES256)',
   secrets: 'secrets (cookie keys, CSRF and DPoP nonce secrets)',
   'webhook key': 'the key that seals webhook signing secrets',
+  'mfa key': 'the key that seals TOTP secrets and keys recovery-code digests',
 } as const;
 
 const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);

@@ -1,0 +1,3 @@
+// Second factors: TOTP with recovery codes, passkeys (WebAuthn), and what a sign-in proved (amr/acr).
+export * from './types.ts';
+export * from './authentication-level.ts';
