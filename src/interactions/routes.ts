@@ -7,6 +7,7 @@ import { consentPage } from '../../views/consent.ts';
 import type { AuditRecord } from '../audit/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
+import { completeSignIn } from './sign-in-completion.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 
@@ -143,9 +144,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       : { ok: false, reason: 'invalid' };
 
     if (result.ok) {
-      await finish(ctx, {
-        login: { accountId: result.accountId, amr: ['pwd'], ts: Math.floor(Date.now() / 1000) },
-      }, false);
+      await completeSignIn(provider, ctx, { accountId: result.accountId, methods: ['pwd'] });
       return;
     }
     if (result.reason === 'locked') {
