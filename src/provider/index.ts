@@ -6,6 +6,7 @@ import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { renderProviderError } from '../interactions/index.ts';
+import { ACR_VALUES } from '../mfa/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
@@ -71,6 +72,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       short: { signed: true, secure: secureCookies, httpOnly: true, sameSite: 'lax' },
     },
     ...claimsConfiguration(),
+    // what a sign-in proved (src/mfa/authentication-level.ts): advertised as acr_values_supported
+    acrValues: [...ACR_VALUES],
     findAccount: createFindAccount(deps.accounts),
     features: featuresConfiguration({
       resourceIndicators,
