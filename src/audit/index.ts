@@ -4,5 +4,5 @@ export { AUDIT_EVENT_TYPES, isAuditEventType, type AuditEventType } from './even
 export { createWebhookRepository, type WebhookRepository, type WebhookSubscription, type WebhookDelivery, type DeliveryStatus, type ClaimedDelivery } from './webhooks.ts';
 export { createDeliveryWorker, payloadOf, retryDelay, type DeliveryWorker } from './webhook-delivery.ts';
 export { refusedUrl, refusedAddress, addressKind, type DestinationPolicy } from './webhook-destinations.ts';
-export { signatureHeader, sealSecret, openSecret } from './webhook-signing.ts';
+export { signatureHeader } from './webhook-signing.ts';
 export { recordKeySetChange, type KeyInSet } from './key-set.ts';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AfterEventRecorded } from './audit-log.ts';
-import { newSigningSecret, openSecret, sealSecret } from './webhook-signing.ts';
+import { newSigningSecret } from './webhook-signing.ts';
+import { seal, unseal } from '../crypto/index.ts';
 
 /*
  * Webhook subscriptions and their deliveries in SQL. The deliveries table is
@@ -67,7 +68,7 @@ function toSubscription(row: SubscriptionRow): WebhookSubscription {
 
 /** A secret this instance cannot open is a failed attempt of its delivery, not a failed claim of the whole batch. */
 function openedOrUndefined(key: Buffer, sealed: string, subscriptionId: string): string | undefined {
-  try { return openSecret(key, sealed, subscriptionId); } catch { return undefined; }
+  try { return unseal(key, sealed, subscriptionId); } catch { return undefined; }
 }
 
 export type WebhookRepository = ReturnType<typeof createWebhookRepository>;
@@ -110,7 +111,7 @@ export function createWebhookRepository(knex: Knex, options: { key: Buffer }) {
         id,
         url: input.url,
         events: JSON.stringify(input.events) as unknown as string[],
-        secret_sealed: sealSecret(options.key, secret, id),
+        secret_sealed: seal(options.key, secret, id),
         description: input.description ?? null,
         created_by: input.createdBy,
       }).returning('*');

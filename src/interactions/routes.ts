@@ -1,13 +1,13 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
-import type { default as Provider, InteractionResults, KoaContextWithOIDC } from 'oidc-provider';
+import type { default as Provider, KoaContextWithOIDC } from 'oidc-provider';
 import { loginPage, INCORRECT_CREDENTIALS_MESSAGE, tooManyAttemptsMessage } from '../../views/login.ts';
 import { consentPage } from '../../views/consent.ts';
 import type { AuditRecord } from '../audit/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
-import { completeSignIn } from './sign-in-completion.ts';
+import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 
@@ -64,14 +64,6 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   function requireCsrf(ctx: Context, interaction: Interaction): void {
     if (!isValidCsrfToken(csrfSecret, interaction.uid, formField(ctx, 'csrf'))) throw staleForm();
-  }
-
-  async function finish(ctx: Context, result: InteractionResults, mergeWithLastSubmission: boolean): Promise<void> {
-    // interactionResult + a Koa redirect (rather than interactionFinished writing to the raw
-    // response) keeps the outer middleware (headers, access log) in charge of the response.
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission });
-    ctx.status = 303;
-    ctx.redirect(returnTo);
   }
 
   function renderLogin(
@@ -189,13 +181,13 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
     // Merged with the login submission of the same authorization request: without it,
     // prompt=login or max_age would ask for the login again after consent.
-    await finish(ctx, { consent: { grantId } }, true);
+    await finishInteraction(provider, ctx, { consent: { grantId } }, true);
   });
 
   router.post('/interaction/:uid/abort', interactionBoundary, parseForm, async (ctx) => {
     const interaction = await loadInteraction(ctx);
     requireCsrf(ctx, interaction);
-    await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
+    await finishInteraction(provider, ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
   });
 
   return router;

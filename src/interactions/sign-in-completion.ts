@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { default as Provider } from 'oidc-provider';
+import type { default as Provider, InteractionResults } from 'oidc-provider';
 import { authenticationLevel, type ProvenFactors } from '../mfa/index.ts';
 
 /**
@@ -18,11 +18,16 @@ export async function completeSignIn(
   signIn: { accountId: string; ts?: number } & ProvenFactors,
 ): Promise<void> {
   const { amr, acr } = authenticationLevel(signIn);
+  await finishInteraction(provider, ctx, {
+    login: { accountId: signIn.accountId, amr, acr, ts: signIn.ts ?? Math.floor(Date.now() / 1000) },
+  }, false);
+}
+
+/** Hands a step's result to the provider and sends the browser (303) to where the provider resumes. */
+export async function finishInteraction(provider: Provider, ctx: Context, result: InteractionResults, mergeWithLastSubmission: boolean): Promise<void> {
   // interactionResult + a Koa redirect (rather than interactionFinished writing to the raw
   // response) keeps the outer middleware (headers, access log) in charge of the response.
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
-    login: { accountId: signIn.accountId, amr, acr, ts: signIn.ts ?? Math.floor(Date.now() / 1000) },
-  }, { mergeWithLastSubmission: false });
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission });
   ctx.status = 303;
   ctx.redirect(returnTo);
 }

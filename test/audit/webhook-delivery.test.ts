@@ -10,7 +10,8 @@ import { createTestCertificates, type TestCertificates } from '../support/test-c
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
 import { eventually, startCaptureReceiver, type CaptureReceiver } from '../support/webhook-receivers.ts';
-import { openSecret, refusedUrl, retryDelay, sealSecret, signatureHeader } from '../../src/audit/index.ts';
+import { refusedUrl, retryDelay, signatureHeader } from '../../src/audit/index.ts';
+import { seal, unseal } from '../../src/crypto/index.ts';
 import { readAdminCredentials } from '../../src/admin/index.ts';
 
 describe('webhook building blocks', () => {
@@ -56,11 +57,11 @@ describe('webhook building blocks', () => {
 
   test('a sealed secret opens with its key for its subscription only', () => {
     const key = Buffer.alloc(32, 7);
-    const sealed = sealSecret(key, 'whsec_abc', 'sub-1');
+    const sealed = seal(key, 'whsec_abc', 'sub-1');
     expect(sealed).not.toContain('whsec_abc');
-    expect(openSecret(key, sealed, 'sub-1')).toBe('whsec_abc');
-    expect(() => openSecret(key, sealed, 'sub-2')).toThrow();
-    expect(() => openSecret(Buffer.alloc(32, 8), sealed, 'sub-1')).toThrow();
+    expect(unseal(key, sealed, 'sub-1')).toBe('whsec_abc');
+    expect(() => unseal(key, sealed, 'sub-2')).toThrow();
+    expect(() => unseal(Buffer.alloc(32, 8), sealed, 'sub-1')).toThrow();
   });
 
   test('the signature is HMAC-SHA256 of "<t>.<raw body>", hex, with the secret as key', () => {
