@@ -157,6 +157,21 @@ describe('back-channel logout when a person signs out from /account (embedded da
 
   const failuresLogged = (from: number) => logLines.slice(from).filter((line) => /back-channel logout failed|"level":(50|60)/.test(line));
 
+  /**
+   * What every way of ending the app's session must give: exactly one logout
+   * token since `from` (received requests) for the app's session, which
+   * verifies; the app's browser signed out; the session end audited; no failure
+   * logged since `logFrom`.
+   */
+  async function expectOneLogoutToken(signedIn: SignedInToApp, person: Person, since: { from: number; logFrom: number }): Promise<void> {
+    const { payload } = await theLogoutToken(since.from);
+    expectLogoutTokenFor(payload, signedIn);
+    await expectSignedOut(signedIn.agent);
+    await expectAudited(person);
+    expect(failuresLogged(since.logFrom)).toEqual([]);
+    expect(receiver!.received.slice(since.from)).toHaveLength(1);
+  }
+
   for (const button of ['Sign out of your account', 'Sign out (this device)'] as const) {
     test(`"${button}" in the browser signed in to the app: the app gets one logout token that verifies against /jwks, the quiet app nothing`, async () => {
       const person = await newPerson();
@@ -172,13 +187,8 @@ describe('back-channel logout when a person signs out from /account (embedded da
       expect(out.status).toBe(303);
       expect(out.headers.get('location')).toBe('/account/signed-out');
 
-      const { payload } = await theLogoutToken(from);
-      expectLogoutTokenFor(payload, signedIn);
-      await expectSignedOut(signedIn.agent);
-      await expectAudited(person);
-      expect(failuresLogged(logFrom)).toEqual([]);
       // still only the one request: the quiet app's session end sent nothing anywhere
-      expect(receiver!.received.slice(from)).toHaveLength(1);
+      await expectOneLogoutToken(signedIn, person, { from, logFrom });
     }, 60_000);
   }
 
@@ -208,12 +218,7 @@ describe('back-channel logout when a person signs out from /account (embedded da
         expect(after.text).toContain('That session is signed out.');
       }
 
-      const { payload } = await theLogoutToken(from);
-      expectLogoutTokenFor(payload, signedIn);
-      await expectSignedOut(signedIn.agent);
-      await expectAudited(person);
-      expect(failuresLogged(logFrom)).toEqual([]);
-      expect(receiver!.received.slice(from)).toHaveLength(1);
+      await expectOneLogoutToken(signedIn, person, { from, logFrom });
     }, 60_000);
   }
 });

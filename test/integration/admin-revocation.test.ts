@@ -10,12 +10,8 @@
  *   client_credentials JWT included, its secret unchanged), user deleted,
  *   password set by an admin.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTwoInstances, type TestServer, type TwoInstances } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { tokenRequest, type ClientCredentials } from '../support/oauth.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
@@ -35,9 +31,7 @@ const APP = { grantTypes: ['authorization_code', 'refresh_token', 'client_creden
 
 for (const setup of setups) {
   describeWithService(setup.name, setup.up)(`two instances, ${setup.name}: admin revocations at A hold at B at once`, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-admin-revocation-'));
-    const schema = `t_adminrev_${randomBytes(6).toString('hex')}`;
-    const prefix = `tessera-test:adminrev:${randomBytes(6).toString('hex')}:`;
+    let instances: TwoInstances | undefined;
     let a: TestServer;
     let b: TestServer;
     let rs: ClientCredentials;
@@ -74,9 +68,8 @@ for (const setup of setups) {
     }
 
     beforeAll(async () => {
-      const shared = { dir, database: 'postgres' as const, schema, ...(setup.redis ? { redis: true, redisKeyPrefix: prefix } : {}) };
-      a = await startTestServer(shared);
-      b = await startTestServer({ ...shared, config: { issuer: a.issuer } });
+      instances = await startTwoInstances({ redis: setup.redis });
+      ({ a, b } = instances);
       await a.services.resources.create({ identifier: API, scopes: ['read'] });
       await a.services.resources.create({ identifier: OPAQUE_API, scopes: ['read'], tokenFormat: 'opaque' });
       rs = await a.createClient({ name: 'api', grantTypes: ['client_credentials'], introspectFor: [API, OPAQUE_API] });
@@ -86,9 +79,7 @@ for (const setup of setups) {
     }, 60_000);
 
     afterAll(async () => {
-      await a?.stop({ keep: true });
-      await b?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await instances?.stop();
     });
 
     test('client disabled at A: refused at B at once, every token inactive; enabled again, nothing comes back', async () => {

@@ -6,14 +6,11 @@
  * and opaque tokens (which belong to no grant), authorization-code JWTs,
  * opaque userinfo tokens, refresh tokens, admin tokens.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { ensureAdminClient, readAdminCredentials } from '../../src/admin/index.ts';
 import { clientMetadataValidator } from '../../src/provider/index.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTwoInstances, type TestServer, type TwoInstances } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { tokenRequest, type ClientCredentials } from '../support/oauth.ts';
 import { adminToken, adminTokenFor, adminTokenRequest, call } from '../admin/admin-api.ts';
@@ -31,18 +28,15 @@ const setups = [
 
 for (const setup of setups) {
   describeWithService(setup.name, setup.up)(`two instances, ${setup.name}: a client change at A holds at B at once`, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-changes-'));
-    const schema = `t_changes_${randomBytes(6).toString('hex')}`;
-    const prefix = `tessera-test:changes:${randomBytes(6).toString('hex')}:`;
+    let instances: TwoInstances | undefined;
     let a: TestServer;
     let b: TestServer;
     let rs: ClientCredentials;
     let adminAtA: string;
 
     beforeAll(async () => {
-      const shared = { dir, database: 'postgres' as const, schema, ...(setup.redis ? { redis: true, redisKeyPrefix: prefix } : {}) };
-      a = await startTestServer(shared);
-      b = await startTestServer({ ...shared, config: { issuer: a.issuer } });
+      instances = await startTwoInstances({ redis: setup.redis });
+      ({ a, b } = instances);
       await a.services.resources.create({ identifier: API, scopes: ['read'] });
       await a.services.resources.create({ identifier: OPAQUE_API, scopes: ['read'], tokenFormat: 'opaque' });
       rs = await a.createClient({ name: 'api', grantTypes: ['client_credentials'], introspectFor: [API, OPAQUE_API] });
@@ -51,9 +45,7 @@ for (const setup of setups) {
     }, 60_000);
 
     afterAll(async () => {
-      await a?.stop({ keep: true });
-      await b?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await instances?.stop();
     });
 
     test('a client deleted at A: B refuses it at once and every token B issued to it is inactive at B', async () => {

@@ -5,13 +5,9 @@
  * are seen at the other at once. Afterwards, every Redis key they left has a
  * TTL and no key or value holds a raw token from these flows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTwoInstances, type TestServer, type TwoInstances } from '../support/server.ts';
 import { REDIS_URL, describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { dumpUnder, keysUnder } from '../support/redis-keys.ts';
 import { authorize, tokenRequest, type ClientCredentials } from '../support/oauth.ts';
@@ -27,9 +23,7 @@ const USER = { username: 'multi-alice', password: 'a long and unguessable passph
 const up = (await postgresUp()) && (await redisUp());
 
 describeWithService('Postgres and Redis', up)('two instances on one Postgres and one Redis', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-multi-'));
-  const schema = `t_multi_${randomBytes(6).toString('hex')}`;
-  const prefix = `tessera-test:multi:${randomBytes(6).toString('hex')}:`;
+  let instances: TwoInstances | undefined;
   let a: TestServer | undefined;
   let b: TestServer | undefined;
   let svc: ClientCredentials;
@@ -44,10 +38,8 @@ describeWithService('Postgres and Redis', up)('two instances on one Postgres and
   };
 
   beforeAll(async () => {
-    const shared = { dir, database: 'postgres' as const, schema, redis: true, redisKeyPrefix: prefix };
-    a = await startTestServer(shared);
-    // One deployment has one issuer, whichever instance answers.
-    b = await startTestServer({ ...shared, config: { issuer: a.issuer } });
+    instances = await startTwoInstances({ redis: true });
+    ({ a, b } = instances);
 
     await a.services.resources.create({ identifier: API, scopes: ['read'] });
     svc = await a.createClient({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['read'] });
@@ -60,10 +52,7 @@ describeWithService('Postgres and Redis', up)('two instances on one Postgres and
   }, 60_000);
 
   afterAll(async () => {
-    // The schema and the Redis keys are shared: only the last one out removes them.
-    await a?.stop({ keep: true });
-    await b?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await instances?.stop();
   });
 
   test('both instances publish the same signing keys', async () => {
@@ -158,13 +147,13 @@ describeWithService('Postgres and Redis', up)('two instances on one Postgres and
 
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
-      const keys = await keysUnder(redis, prefix);
+      const keys = await keysUnder(redis, instances!.redisKeyPrefix!);
       expect(keys.length).toBeGreaterThan(10);
       const withoutTtl: string[] = [];
       for (const key of keys) if (await redis.pttl(key) <= 0) withoutTtl.push(key);
       expect(withoutTtl).toEqual([]);
 
-      const dump = await dumpUnder([redis], prefix);
+      const dump = await dumpUnder([redis], instances!.redisKeyPrefix!);
       const leaked = [...issued].filter((token) => dump.includes(token));
       expect(leaked).toEqual([]);
     } finally {

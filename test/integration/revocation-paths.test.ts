@@ -16,13 +16,9 @@
  *     resource, one for an opaque one, so one grant holds both)
  *   cc(app), cc(other)                       — client_credentials JWTs
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decodeJwt } from 'jose';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTwoInstances, type TestServer, type TwoInstances } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { BrowserAgent } from '../support/browser-agent.ts';
 import type { ClientCredentials } from '../support/oauth.ts';
@@ -61,18 +57,15 @@ interface World {
 type Covered = Array<'victimAtApp' | 'bystanderAtApp' | 'victimAtOther' | 'ccApp' | 'ccOther' | 'victimAtApp.jwt'>;
 
 describeWithService('Postgres and Redis', up)('every revocation path, two instances', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-revocation-paths-'));
-  const schema = `t_revoke_${randomBytes(6).toString('hex')}`;
-  const prefix = `tessera-test:revoke:${randomBytes(6).toString('hex')}:`;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
   let admin: string;
   let rs: ClientCredentials;
 
   beforeAll(async () => {
-    const shared = { dir, database: 'postgres' as const, schema, redis: true, redisKeyPrefix: prefix };
-    a = await startTestServer(shared);
-    b = await startTestServer({ ...shared, config: { issuer: a.issuer } });
+    instances = await startTwoInstances({ redis: true });
+    ({ a, b } = instances);
     await a.services.resources.create({ identifier: API_JWT, scopes: ['read'], tokenFormat: 'jwt' });
     await a.services.resources.create({ identifier: API_OPAQUE, scopes: ['read'], tokenFormat: 'opaque' });
     rs = await a.createClient({ name: 'the API', grantTypes: ['client_credentials'], introspectFor: [API_JWT, API_OPAQUE] });
@@ -80,9 +73,7 @@ describeWithService('Postgres and Redis', up)('every revocation path, two instan
   }, 60_000);
 
   afterAll(async () => {
-    await a?.stop({ keep: true });
-    await b?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await instances?.stop();
   });
 
   let worlds = 0;

@@ -8,13 +8,10 @@
  * against /jwks. Other sessions and other users' tokens stay active.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTwoInstances, type TestServer, type TwoInstances } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
 import { authorizationRequest, type ClientCredentials } from '../support/oauth.ts';
 import { BrowserAgent, type PageResponse } from '../support/browser-agent.ts';
@@ -85,9 +82,7 @@ for (const { store, redis, up } of [
   { store: 'Redis', redis: true, up: bothUp },
   { store: 'the SQL token state', redis: false, up: pgUp },
 ]) describeWithService(redis ? 'Postgres and Redis' : 'Postgres', up)(`sessions on two instances, one Postgres and ${store}`, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-sessions-'));
-  const schema = `t_sess_${randomBytes(6).toString('hex')}`;
-  const prefix = `tessera-test:sessions:${randomBytes(6).toString('hex')}:`;
+  let instances: TwoInstances | undefined;
   let a: TestServer | undefined;
   let b: TestServer | undefined;
   let receiver: Awaited<ReturnType<typeof startLogoutReceiver>> | undefined;
@@ -100,12 +95,8 @@ for (const { store, redis, up } of [
 
   beforeAll(async () => {
     receiver = await startLogoutReceiver();
-    const shared = {
-      dir, database: 'postgres' as const, schema, redis, ...(redis ? { redisKeyPrefix: prefix } : {}),
-    };
-    const config = { backchannelLogout: { allowLoopback: true } };
-    a = await startTestServer({ ...shared, config });
-    b = await startTestServer({ ...shared, config: { ...config, issuer: a.issuer } });
+    instances = await startTwoInstances({ redis, config: { backchannelLogout: { allowLoopback: true } } });
+    ({ a, b } = instances);
     token = await adminToken(a);
     adminClientId = readAdminCredentials(a.config.keysDir, {})!.client_id;
 
@@ -125,10 +116,8 @@ for (const { store, redis, up } of [
   }, 60_000);
 
   afterAll(async () => {
-    await a?.stop({ keep: true });
-    await b?.stop();
+    await instances?.stop();
     await receiver?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** Signs in at `at` in a new browser: a JWT for the API and an opaque token (two flows, one grant), and a sign-in to the quiet app. */

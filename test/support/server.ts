@@ -104,6 +104,47 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
 }
 
+/** Two instances of one deployment: one Postgres schema, one KEYS_DIR, one issuer and, with Redis, one key prefix. */
+export interface TwoInstances {
+  readonly a: TestServer;
+  readonly b: TestServer;
+  /** the Redis key prefix both use (with `redis`) */
+  readonly redisKeyPrefix?: string;
+  /** stops both; removes the schema, the Redis keys and the directory they shared */
+  stop(): Promise<void>;
+}
+
+/** Starts A, then B with A's issuer, on what they share; `config` applies to both. */
+export async function startTwoInstances(options: { redis: boolean; config?: Record<string, unknown> }): Promise<TwoInstances> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-two-instances-'));
+  const redisKeyPrefix = options.redis ? `tessera-test:pair:${randomBytes(6).toString('hex')}:` : undefined;
+  const shared = {
+    dir, database: 'postgres' as const, schema: `t_pair_${randomBytes(6).toString('hex')}`,
+    ...(redisKeyPrefix ? { redis: true, redisKeyPrefix } : {}),
+  };
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  let a: TestServer | undefined;
+  try {
+    a = await startTestServer({ ...shared, config: options.config });
+    // One deployment has one issuer, whichever instance answers.
+    const b = await startTestServer({ ...shared, config: { ...options.config, issuer: a.issuer } });
+    const first = a;
+    return {
+      a: first, b, redisKeyPrefix,
+      async stop() {
+        // The schema and the Redis keys are shared: only the last one out removes them.
+        await first.stop({ keep: true });
+        await b.stop();
+        removeDir();
+      },
+    };
+  } catch (error) {
+    await a?.stop();
+    removeDir();
+    throw error;
+  }
+}
+
 /** Removes what a test server left in the machine's Redis under its random prefix. */
 async function deleteRedisKeys(prefix: string): Promise<void> {
   const { Redis } = await import('ioredis');
