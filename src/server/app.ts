@@ -7,6 +7,7 @@ import type { KeyMaterial } from '../keys/index.ts';
 import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
+import type { MfaService } from '../mfa/index.ts';
 import type { ResourceServerRepository } from '../clients/index.ts';
 import { createInteractionRouter } from '../interactions/index.ts';
 import { createAccountRouter } from '../account/index.ts';
@@ -22,7 +23,7 @@ export interface TesseraAppDependencies {
   tokenState: TokenState;
   logger: Logger;
   provider: Provider;
-  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository };
+  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; mfa: MfaService };
   revocation: Revocation;
   sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */
@@ -67,6 +68,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     passwordResets: services.passwordResets,
     audit: services.audit,
     csrfSecret: deps.keys.csrfSecret,
+    mfa: services.mfa,
   });
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });
 
