@@ -83,9 +83,9 @@ ${errorMessage(options.error)}
 ${codeField({ label: 'Code', hint: 'Six digits, from the app.', numeric: true, error: options.error })}
 <div class="actions">
 <button type="submit">Turn on</button>
+<a href="/account">Cancel</a>
 </div>
-</form>
-<p><a href="/account">Cancel</a></p>`;
+</form>`;
   return layout({ title: 'Set up an authenticator app', body, requestId: options.requestId });
 }
 
@@ -104,15 +104,15 @@ ${options.codes.map((code) => html`<li><code>${code}</code></li>`)}
 
 export function totpOffPage(options: { csrfToken: string; error?: string; requestId: string }): string {
   const body = html`<h1>Turn off the authenticator app</h1>
-<p class="lead">Signing in will need only your password, and your recovery codes stop working.</p>
+<p class="lead">Signing in will no longer ask for a code from the app, and your recovery codes stop working.</p>
 ${errorMessage(options.error)}
 <form method="post" action="/account/two-step/totp/off">${csrfField(options.csrfToken)}
 ${codeField({ label: 'Code', hint: 'A code from your authenticator app, or one of your recovery codes.', numeric: false, error: options.error })}
 <div class="actions">
 <button type="submit">Turn off</button>
+<a href="/account">Cancel</a>
 </div>
-</form>
-<p><a href="/account">Cancel</a></p>`;
+</form>`;
   return layout({ title: 'Turn off the authenticator app', body, requestId: options.requestId });
 }
 
@@ -124,8 +124,8 @@ ${errorMessage(options.error)}
 ${codeField({ label: 'Code', hint: 'A code from your authenticator app, or one of your recovery codes.', numeric: false, error: options.error })}
 <div class="actions">
 <button type="submit">Create new recovery codes</button>
+<a href="/account">Cancel</a>
 </div>
-</form>
-<p><a href="/account">Cancel</a></p>`;
+</form>`;
   return layout({ title: 'Create new recovery codes', body, requestId: options.requestId });
 }

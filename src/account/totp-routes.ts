@@ -25,7 +25,7 @@ import { newRecoveryCodesPage, recoveryCodesPage, totpOffPage, totpSetupPage } f
 
 /** The notices the account page may show after these pages (merged into its fixed list). */
 export const TWO_STEP_NOTICES = Object.freeze({
-  'totp-off': 'The authenticator app is off: signing in needs only your password.',
+  'totp-off': 'The authenticator app is off: signing in no longer asks for its codes.',
 });
 
 export interface TwoStepRouteDeps {

@@ -5,6 +5,7 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import * as OTPAuth from 'otpauth';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { totpSetupPage, twoStepSection } from '../../views/two-step.ts';
 import { BrowserAgent, decodeEntities, formWithButton, headingOf, parseForms, type PageResponse } from '../support/browser-agent.ts';
 
 interface Person { username: string; password: string; id?: string }
@@ -20,6 +21,28 @@ const wrongCodeFor = (secret: string) => {
 };
 
 const LOCKOUT = { maxConsecutiveFailures: 3, baseDelaySeconds: 30, maxDelaySeconds: 600, perIpPerMinute: 1000, perIpAndUsernamePerMinute: 1000 };
+
+describe('two-step views', () => {
+  const setup = (qrSvg: string) => totpSetupPage({ csrfToken: 't', secret: 'ABCDEFGH', qrSvg, replacing: false, requestId: 'r' });
+
+  test('the QR code is shown only as a plain SVG: anything that could run or load is left out', () => {
+    expect(setup('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><path d="M0 0h1"/></svg>')).toContain('<svg role="img" aria-label=');
+    for (const hostile of [
+      '<svg onload="alert(1)"><path/></svg>',
+      '<svg viewBox="0 0 1 1"><script>alert(1)</script></svg>',
+      '<svg viewBox="0 0 1 1"><image href="https://evil.example/x.png"/></svg>',
+      '<svg viewBox="0 0 1 1" style="background:red"></svg>',
+      '<img src=x onerror=alert(1)>',
+      '<svg viewBox="0 0 1 1"></svg><script>alert(1)</script>',
+    ]) expect(setup(hostile)).not.toMatch(/<svg|<script|<img|onload|onerror|style=/);
+  });
+
+  test('no summary, no section; the section says what is on', () => {
+    expect(twoStepSection(undefined, 't')).toBe('');
+    expect(String(twoStepSection({ totp: true, recoveryCodesLeft: 1 }, 't'))).toContain('1 recovery code left');
+    expect(String(twoStepSection({ totp: true, recoveryCodesLeft: 0 }, 't'))).toContain('No recovery codes left');
+  });
+});
 
 describe('/account/two-step over HTTP', () => {
   let server: TestServer;
