@@ -5,6 +5,7 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import * as OTPAuth from 'otpauth';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { totpSetupPage, twoStepSection } from '../../views/two-step.ts';
 import { BrowserAgent, decodeEntities, formWithButton, headingOf, parseForms, type PageResponse } from '../support/browser-agent.ts';
 
 interface Person { username: string; password: string; id?: string }
@@ -20,6 +21,28 @@ const wrongCodeFor = (secret: string) => {
 };
 
 const LOCKOUT = { maxConsecutiveFailures: 3, baseDelaySeconds: 30, maxDelaySeconds: 600, perIpPerMinute: 1000, perIpAndUsernamePerMinute: 1000 };
+
+describe('two-step views', () => {
+  const setup = (qrSvg: string) => totpSetupPage({ csrfToken: 't', secret: 'ABCDEFGH', qrSvg, replacing: false, requestId: 'r' });
+
+  test('the QR code is shown only as a plain SVG: anything that could run or load is left out', () => {
+    expect(setup('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><path d="M0 0h1"/></svg>')).toContain('<svg role="img" aria-label=');
+    for (const hostile of [
+      '<svg onload="alert(1)"><path/></svg>',
+      '<svg viewBox="0 0 1 1"><script>alert(1)</script></svg>',
+      '<svg viewBox="0 0 1 1"><image href="https://evil.example/x.png"/></svg>',
+      '<svg viewBox="0 0 1 1" style="background:red"></svg>',
+      '<img src=x onerror=alert(1)>',
+      '<svg viewBox="0 0 1 1"></svg><script>alert(1)</script>',
+    ]) expect(setup(hostile)).not.toMatch(/<svg|<script|<img|onload|onerror|style=/);
+  });
+
+  test('no summary, no section; the section says what is on', () => {
+    expect(twoStepSection(undefined, 't')).toBe('');
+    expect(String(twoStepSection({ totp: true, recoveryCodesLeft: 1 }, 't'))).toContain('1 recovery code left');
+    expect(String(twoStepSection({ totp: true, recoveryCodesLeft: 0 }, 't'))).toContain('No recovery codes left');
+  });
+});
 
 describe('/account/two-step over HTTP', () => {
   let server: TestServer;
@@ -185,11 +208,23 @@ describe('/account/two-step over HTTP', () => {
     expect(gone.status).toBe(303);
   });
 
-  test('setting up a new app while one is on: the old one works until the new one is on', async () => {
+  test('setting up a new app while one is on needs a current code; the old one works until the new one is on', async () => {
     const person = await newPerson();
-    const { agent, secret: old } = await enrolled(person);
+    const { agent, secret: old, recoveryCodes } = await enrolled(person);
     const { response: account } = await agent.follow(url('/account'));
-    const { response: setup } = await agent.submit(account, formWithButton(account.text, 'Set up a new authenticator app'));
+    expect(account.text).toContain('<a href="/account/two-step/totp/new">Set up a new authenticator app</a>');
+    const ask = await agent.request(url('/account/two-step/totp/new'));
+    expect(headingOf(ask.text)).toBe('Set up a new authenticator app');
+    const form = formWithButton(ask.text, 'Continue');
+    // no code, or a wrong one: no new secret
+    for (const code of ['', 'aaaa-bbbb-cccc']) {
+      const { response: wrong } = await agent.submit(ask, form, { code });
+      expect(wrong.status).toBe(200);
+      expect(alertOf(wrong)).toMatch(/^That code is not right/);
+      expect(await server.services.mfa.pendingTotpEnrollment(person.id!)).toBeUndefined();
+    }
+    const { response: setup } = await agent.submit(ask, form, { code: recoveryCodes[0] });
+    expect(setup.url).toBe(url('/account/two-step/totp'));
     expect(setup.text).toContain('Your current app keeps working until the new one is turned on.');
     const fresh = secretOf(setup);
     expect(fresh).not.toBe(old);
@@ -218,7 +253,7 @@ describe('/account/two-step over HTTP', () => {
     }
     // nothing was done: still on, the code still unused
     expect(await server.services.mfa.factorsOf(person.id!)).toEqual({ totp: true, passkeys: 0, recoveryCodesLeft: 10 });
-    for (const path of ['/account/two-step/totp', '/account/two-step/totp/off', '/account/two-step/recovery-codes']) {
+    for (const path of ['/account/two-step/totp', '/account/two-step/totp/new', '/account/two-step/totp/off', '/account/two-step/recovery-codes']) {
       const anonymous = await new BrowserAgent().request(url(path));
       expect(anonymous.status).toBe(303);
       expect(new URL(anonymous.headers.get('location')!).pathname).toBe('/auth');
