@@ -6,7 +6,10 @@ import { OIDC_SCOPES } from '../clients/index.ts';
 export { OIDC_SCOPES };
 
 export function claimsConfiguration(): Pick<Configuration, 'claims' | 'scopes'> {
-  return { claims: CLAIMS_BY_SCOPE, scopes: OIDC_SCOPES };
+  // `amr` (what a sign-in proved, src/mfa) is a claim of ID tokens the provider
+  // builds itself (code exchange, refresh) only once it is a supported claim;
+  // `acr` is one already (acrValues)
+  return { claims: { ...CLAIMS_BY_SCOPE, amr: null }, scopes: OIDC_SCOPES };
 }
 
 /** The provider's findAccount: disabled accounts do not exist for it. */
