@@ -42,6 +42,8 @@ export interface TotpEnrollment {
 
 export interface MfaService {
   factorsOf(accountId: string): Promise<SecondFactors>;
+  /** What each account has enrolled, in one query (the admin API's user list); unknown ids get none. */
+  factorsOfAccounts(accountIds: readonly string[]): Promise<Map<string, SecondFactors>>;
   /**
    * A new TOTP secret waiting for its first code (it replaces one that was
    * waiting; a confirmed secret stays in use until the new one is confirmed).
