@@ -25,6 +25,9 @@ export interface SecondFactors {
 
 export const hasSecondFactor = (factors: SecondFactors): boolean => factors.totp || factors.passkeys > 0;
 
+/** An account that has enrolled nothing (a new account; one whose factors an admin reset). */
+export const NO_SECOND_FACTORS: SecondFactors = Object.freeze({ totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+
 /** A code typed by the person: a TOTP code, or a recovery code. Wrong codes count toward the password lockout. */
 export type CodeCheck =
   | { ok: true; method: 'totp' | 'recovery_code' }
