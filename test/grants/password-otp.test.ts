@@ -188,3 +188,34 @@ describe('grant_type=password with otp', () => {
     expect(leaked).toEqual([]);
   });
 });
+
+describe('grant_type=password with otp: after a lock by wrong codes', () => {
+  // short delays: the lock is waited out
+  const SHORT = { ...LOCKOUT, maxConsecutiveFailures: 3, baseDelaySeconds: 1, maxDelaySeconds: 2 };
+  let server: TestServer;
+  let app: ClientCredentials;
+  beforeAll(async () => {
+    server = await startTestServer({ config: { lockout: SHORT } });
+    app = await server.createClient({ name: 'our app', firstParty: true, grantTypes: ['password'], scopes: ['openid'] });
+  });
+  afterAll(async () => { await server?.stop(); });
+
+  test('once the lock has passed, the right password and code sign in (the password step does not keep the lock it took), and the count starts again', async () => {
+    const { id } = await server.createUser({ username: 'dina', password: PASSWORD });
+    const enrollment = await server.services.mfa.startTotpEnrollment(id);
+    const totp = OTPAuth.URI.parse(enrollment.otpauthUri) as OTPAuth.TOTP;
+    expect(await server.services.mfa.confirmTotpEnrollment(id, totp.generate(), { ip: '127.0.0.1', via: 'account' })).toMatchObject({ ok: true });
+    const grant = (otp: string) => tokenRequest(server.url, { grant_type: 'password', username: 'dina', password: PASSWORD, scope: 'openid', otp }, app);
+
+    for (let i = 0; i < SHORT.maxConsecutiveFailures; i++) await grant('000000' === totp.generate() ? '111111' : '000000');
+    const locked = await grant(totp.generate({ timestamp: Date.now() + PERIOD_MS }));
+    expect(locked.status).toBe(429);
+    await new Promise((resolve) => setTimeout(resolve, Number(locked.headers.get('retry-after')) * 1000 + 300));
+
+    const signedIn = await grant(totp.generate({ timestamp: Date.now() + PERIOD_MS }));
+    expect(signedIn.status).toBe(200);
+    expect(decodeJwt(signedIn.body.id_token!).payload).toMatchObject({ amr: ['pwd', 'otp', 'mfa'], acr: 'mfa' });
+    // the success cleared the run: fewer wrong codes than the threshold lock nothing
+    for (let i = 0; i < SHORT.maxConsecutiveFailures - 1; i++) expect((await grant('000000' === totp.generate() ? '111111' : '000000')).status).toBe(400);
+  });
+});

@@ -119,24 +119,29 @@ async function expectSealedUnderKeysDirKey(db: Database, keysDir: string, enroll
   expect(key).toHaveLength(32);
   const otherKey = randomBytes(32);
   for (const { accountId, secret } of enrolled) {
-    const row = await db.knex('mfa_totp').where({ account_id: accountId }).first() as { secret_sealed: string } | undefined;
+    const row = await db.knex('mfa_totp').where({ account_id: accountId }).first() as { secret_sealed: string | null; pending_secret_sealed: string | null } | undefined;
     expect(row).toBeDefined();
-    const opened = unseal(key, row!.secret_sealed, accountId);
+    // confirmed, or still waiting for its first code
+    const sealed = row!.secret_sealed ?? row!.pending_secret_sealed!;
+    expect(sealed).toEqual(expect.any(String));
+    const opened = unseal(key, sealed, accountId);
     // what was sealed is the secret, in whatever encoding the service keeps it
     const raw = Buffer.from(OTPAuth.Secret.fromBase32(secret).bytes);
     expect([secret, raw.toString('base64url'), raw.toString('base64'), raw.toString('hex'), raw.toString('latin1')]).toContain(opened);
-    expect(() => unseal(otherKey, row!.secret_sealed, accountId)).toThrow();
+    expect(() => unseal(otherKey, sealed, accountId)).toThrow();
     // bound to its row: copied onto another account it does not open
     const other = enrolled.find((e) => e.accountId !== accountId)!;
-    expect(() => unseal(key, row!.secret_sealed, other.accountId)).toThrow();
+    expect(() => unseal(key, sealed, other.accountId)).toThrow();
   }
 }
 
 /** What the scan must see (so a scan that reads nothing cannot pass): the account ids and a sealed TOTP secret. */
 async function canariesOf(db: Database, enrolled: Enrolled[]): Promise<string[]> {
-  const rows = await db.knex('mfa_totp').select('secret_sealed') as Array<{ secret_sealed: string }>;
+  const rows = await db.knex('mfa_totp').select('secret_sealed', 'pending_secret_sealed') as Array<{ secret_sealed: string | null; pending_secret_sealed: string | null }>;
   expect(rows.length).toBe(enrolled.length);
-  return [...enrolled.map((e) => e.accountId), rows[0].secret_sealed];
+  const sealed = rows.flatMap((row) => [row.secret_sealed, row.pending_secret_sealed]).filter((value): value is string => !!value);
+  expect(sealed.length).toBe(enrolled.length);
+  return [...enrolled.map((e) => e.accountId), ...sealed];
 }
 
 function expectCanaries(haystack: Buffer, canaries: string[], where: string): void {
