@@ -256,8 +256,8 @@ async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: stri
     acr: level.acr,
     amr: level.amr,
     authTime,
-    // refreshed ID tokens keep the original auth_time (OIDC Core 12.2), and say what this sign-in proved
-    claims: { id_token: { auth_time: { essential: true }, acr: { essential: true }, amr: { essential: true } } },
+    // refreshed ID tokens keep the original auth_time (OIDC Core 12.2); acr and amr come with `openid` (src/provider/claims.ts)
+    claims: { id_token: { auth_time: { essential: true } } },
     client,
     grantId,
     gty: PASSWORD_GRANT_TYPE,

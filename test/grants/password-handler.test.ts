@@ -57,9 +57,9 @@ describe('passwordGrant.buildHandler', () => {
       },
       findAccount: deps.findAccount,
       scopes: ['openid', 'email', 'offline_access'],
-      // as Tessera's provider (src/provider): the two levels, and amr a supported claim
+      // as Tessera's provider (src/provider): the two levels, acr and amr released with `openid`
       acrValues: ['pwd', 'mfa'],
-      claims: { amr: null },
+      claims: { openid: ['sub', 'acr', 'amr'] },
     });
     provider.registerGrantType(passwordGrant.type, passwordGrant.buildHandler(deps), passwordGrant.parameters, passwordGrant.repeatableParameters);
     provider.use(passwordGrant.answerUnauthorizedClient as (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>);
