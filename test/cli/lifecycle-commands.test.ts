@@ -59,6 +59,9 @@ describe('tessera users|clients|resources lifecycle commands', () => {
 
     const shown = await tessera(['users', 'show', 'cli-ines']);
     expect(shown.stdout).toMatch(/^mfa: totp: yes, passkeys: 0, recovery codes left: 10$/m);
+    const listed = await tessera(['users', 'list']);
+    expect(listed.stdout).toMatch(/^USERNAME\s.*\sMFA$/m);
+    expect(listed.stdout).toMatch(/^cli-ines\s.*\stotp$/m);
     const reset = await tessera(['users', 'reset-mfa', 'cli-ines']);
     expect(reset).toMatchObject({ code: 0, stderr: '' });
     expect(reset.stdout).toMatch(/^removed every second factor of cli-ines/);
