@@ -233,6 +233,16 @@ export async function createAttemptGuard(options: AttemptGuardOptions): Promise<
       ]);
     },
 
+    async recordFirstFactor(username, ip) {
+      const keys = keysOf(username, ip);
+      const [left] = await Promise.all([attempts.reward(keys.account), perIp.reward(keys.ip), perIpAndUser.reward(keys.pair)]);
+      // An attempt admitted at the threshold took the lock (one attempt at a
+      // time): let it go, or the second factor's own check would find the
+      // account locked by this very attempt. The failures stay: a wrong code
+      // next locks at once, with a longer delay.
+      if (left.consumedPoints + 1 >= lockout.maxConsecutiveFailures) await locks.delete(keys.account);
+    },
+
     async releaseAttempt(username, ip) {
       const keys = keysOf(username, ip);
       await Promise.all([attempts.reward(keys.account), perIp.reward(keys.ip), perIpAndUser.reward(keys.pair)]);

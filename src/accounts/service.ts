@@ -19,12 +19,20 @@ export interface AttemptGuard {
   recordSuccess(username: string, ip: string): Promise<void>;
   /** The check began but reached no verdict (hashing overloaded, store down): undo what beforeAttempt counted. */
   releaseAttempt?(username: string, ip: string): Promise<void>;
+  /**
+   * The password was right and a second factor follows: the attempt is given
+   * back (a right password is no failure), but the run of failures is not
+   * cleared — only the second factor's success does that (recordSuccess), so
+   * wrong codes sent each with the right password still add up to a lock.
+   */
+  recordFirstFactor?(username: string, ip: string): Promise<void>;
 }
 
 export const noAttemptGuard: AttemptGuard = {
   beforeAttempt: async () => undefined,
   recordFailure: async () => {},
   recordSuccess: async () => {},
+  recordFirstFactor: async () => {},
 };
 
 export type CredentialVerifier = ReturnType<typeof createCredentialVerifier>;
@@ -49,6 +57,12 @@ export function createCredentialVerifier(deps: {
   guard?: AttemptGuard;
   /** sign-in outcomes are enqueued (written in batches: this is the request path) */
   audit?: { enqueue(event: AuditRecord): void };
+  /**
+   * Whether the account has a second factor (src/mfa), asked once its
+   * password was right: the password alone then does not clear the brute-force
+   * counters (see AttemptGuard.recordFirstFactor). Absent: none has one.
+   */
+  secondFactorFollows?: (accountId: string) => Promise<boolean>;
 }) {
   const { accounts, hasher, audit } = deps;
   const guard = deps.guard ?? noAttemptGuard;
@@ -91,7 +105,17 @@ export function createCredentialVerifier(deps: {
       }
       return { ok: false, reason: 'invalid' };
     }
-    await guard.recordSuccess(username, context.ip);
+    let secondFactorFollows: boolean;
+    try {
+      secondFactorFollows = (await deps.secondFactorFollows?.(found!.account.id)) === true;
+    } catch (error) {
+      await guard.releaseAttempt?.(username, context.ip).catch(() => {});
+      throw error;
+    }
+    // Otherwise the right password sent with each guessed code would clear the
+    // failures those codes counted, and the lock would never come.
+    if (secondFactorFollows) await (guard.recordFirstFactor ?? guard.releaseAttempt)?.call(guard, username, context.ip);
+    else await guard.recordSuccess(username, context.ip);
     audit?.enqueue({ type: 'signin.succeeded', actor: found!.account.id, subject: found!.account.id, clientId: context.clientId ?? null, details: { method: 'pwd', via: context.via } });
     // Hash agility: bcrypt imports and old argon2 parameters move to the current
     // ones. The sign-in stands even when this fails (hashing busy): the next

@@ -8,6 +8,7 @@ import type { AccountRepository, PasswordHasher } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { AuditLog, WebhookRepository } from '../audit/index.ts';
 import type { PasswordResets } from '../account/index.ts';
+import type { MfaService } from '../mfa/index.ts';
 import type { FieldError } from './problem.ts';
 import type { JsonSchema } from './schemas/common.ts';
 
@@ -21,6 +22,8 @@ export interface AdminServices {
   webhooks: WebhookRepository;
   /** one-time password reset links (src/account) */
   passwordResets: PasswordResets;
+  /** second factors (src/mfa): what a user has enrolled, and the admin's reset */
+  mfa: Pick<MfaService, 'factorsOf' | 'factorsOfAccounts' | 'reset'>;
 }
 
 export interface AdminRouterDeps {

@@ -6,7 +6,8 @@
 
 /** Field names whose values must never reach the audit log, whatever the caller passed. */
 // ("token_format" and "access_token_ttl" are settings and stay; "refresh_token" goes)
-const SECRET_KEY = /passw|secret|hash|credential|authorization|cookie|private|(^|_)token$|^jwt$/i;
+// ("otp": the password grant's one-time code parameter)
+const SECRET_KEY = /passw|secret|hash|credential|authorization|cookie|private|(^|_)token$|^jwt$|^otp$/i;
 const EMAIL = /^([^@\s]{1,64})@([^@\s]+)$/;
 
 /** alice@example.com → a***@example.com: enough to recognise, not to harvest. */

@@ -16,11 +16,14 @@ export const USERS_USAGE = `  users create --username U [--email E] [--name N] [
                              set U's password (read from stdin, never the command line);
                              revokes all of U's grants and ends U's sessions
 ${RESET_LINK_USAGE}
+  users reset-mfa U          remove every second factor of U (authenticator app, recovery
+                             codes, passkeys), e.g. after a lost phone; U's password stays
   users import FILE          JSON lines (username, email, password_hash, roles); FILE - reads stdin
   users list [--limit N] [--offset N]
   users show U`;
 
-interface User { id: string; username: string; email: string | null; roles: string[]; disabled: boolean }
+interface SecondFactors { totp: boolean; passkeys: number; recovery_codes_left: number }
+interface User { id: string; username: string; email: string | null; roles: string[]; disabled: boolean; mfa: SecondFactors }
 interface ImportResult { index: number; username?: string; status: string; errors?: Array<{ field: string; message: string }> }
 
 // Each import request stays well under the admin API's 64 kB body limit.
@@ -128,6 +131,23 @@ async function setPassword(args: string[], cli: CommandContext): Promise<number>
   return 0;
 }
 
+/** The MFA column of `users list`: what is enrolled, or "-" */
+function mfaSummary(mfa: SecondFactors | undefined): string {
+  if (!mfa) return '-';
+  const parts = [...(mfa.totp ? ['totp'] : []), ...(mfa.passkeys ? [`${mfa.passkeys} passkey${mfa.passkeys === 1 ? '' : 's'}`] : [])];
+  return parts.length ? parts.join(', ') : '-';
+}
+
+/** A field of `users show`: lists as words, the second factors as "totp: yes, passkeys: 1, recovery codes left: 10". */
+function showValue(value: unknown): string {
+  if (Array.isArray(value)) return value.join(' ');
+  if (value && typeof value === 'object') {
+    const mfa = value as SecondFactors;
+    return `totp: ${mfa.totp ? 'yes' : 'no'}, passkeys: ${mfa.passkeys}, recovery codes left: ${mfa.recovery_codes_left}`;
+  }
+  return String(value);
+}
+
 export async function usersCommand(args: string[], cli: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
@@ -155,15 +175,22 @@ export async function usersCommand(args: string[], cli: CommandContext): Promise
       emit(cli, answer, () => [`deleted user ${answer.id}; revoked ${answer.revoked_grants} grant(s), ended ${answer.ended_sessions} session(s)`]);
       return 0;
     }
+    case 'reset-mfa': {
+      const user = encodeURIComponent(single(parse(rest, {}).positionals, 'user'));
+      const answer = await cli.api.post<User>(`/users/${user}/mfa/reset`);
+      emit(cli, answer, () => [`removed every second factor of ${answer.username}; they sign in with their password alone until they set one up again`]);
+      return 0;
+    }
     case 'show': {
       // the command line is checked before cli.api is touched (it needs credentials)
       const id = single(parse(rest, {}).positionals, 'user');
       const user = await cli.api.get<User>(`/users/${encodeURIComponent(id)}`);
-      emit(cli, user, () => Object.entries(user).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));
+      emit(cli, user, () => Object.entries(user).map(([key, value]) => `${key}: ${showValue(value)}`));
       return 0;
     }
     case 'list': return listCommand<User>(cli, rest, '/users', {
       USERNAME: (u) => u.username, ID: (u) => u.id, EMAIL: (u) => u.email ?? '', ROLES: (u) => u.roles.join(' '), STATE: (u) => (u.disabled ? 'disabled' : 'active'),
+      MFA: (u) => mfaSummary(u.mfa),
     });
     default: return unknownSubcommand('users', sub);
   }

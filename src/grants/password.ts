@@ -2,6 +2,7 @@ import type { default as Provider, Client, FindAccount, KoaContextWithOIDC, Reso
 import { errors } from 'oidc-provider';
 import { HashingOverloadedError, type CredentialCheck } from '../accounts/index.ts';
 import { allowedScopes, isFirstParty, OIDC_SCOPES } from '../clients/index.ts';
+import { authenticationLevel, type AuthenticationLevel, type MfaService } from '../mfa/index.ts';
 
 /*
  * The resource owner password credentials grant (RFC 6749 §4.3), for trusted
@@ -12,11 +13,27 @@ import { allowedScopes, isFirstParty, OIDC_SCOPES } from '../clients/index.ts';
  */
 
 export const PASSWORD_GRANT_TYPE = 'password';
-const PARAMETERS = ['username', 'password', 'scope', 'resource'];
+const PARAMETERS = ['username', 'password', 'scope', 'resource', 'otp'];
 
 // Bounds what reaches the password hasher (as on the login page).
 const MAX_USERNAME_LENGTH = 256;
 const MAX_PASSWORD_LENGTH = 1024;
+
+/*
+ * `otp`: a TOTP code, or a recovery code, of an account with TOTP on. Codes
+ * are short and typed by people (digits, letters, groups with dashes or
+ * spaces): anything longer or of other characters cannot be one, and is
+ * refused before the password is checked (it costs no hashing and no attempt).
+ */
+const OTP_SHAPE = /^[A-Za-z0-9 -]{1,64}$/;
+
+/** The answers of the second step, as documented (docs/operations.md, "The password grant and second factors"). */
+export const PASSWORD_GRANT_REFUSALS = {
+  otpRequired: 'a one-time code (otp) is required for this account',
+  otpInvalid: 'the one-time code is not valid',
+  passkeyOnly: 'this account signs in with a passkey; use the authorization code flow',
+  mfaRequired: 'multi-factor authentication is required; set up two-step verification on /account',
+} as const;
 
 export interface PasswordGrantDependencies {
   /** The accounts module's check: brute-force guard, constant-time failures, hash upgrades. */
@@ -30,6 +47,13 @@ export interface PasswordGrantDependencies {
    * token can be used at userinfo, the ID token carries no scope claims.
    */
   conformIdTokenClaims?: boolean;
+  /**
+   * The second factors (src/mfa): what an account has enrolled, and its codes
+   * checked (a wrong one counts toward the same lockout as a wrong password).
+   * Required: a grant that could not ask would let enrolled people skip their
+   * second factor.
+   */
+  mfa: Pick<MfaService, 'factorsOf' | 'verifyCode'>;
 }
 
 /** 429: the account or the address is locked out for a while. */
@@ -48,6 +72,23 @@ class HashingBusy extends errors.OIDCProviderError {
     this.expose = true;
   }
 }
+
+/** 400 invalid_grant with one of the documented descriptions (PASSWORD_GRANT_REFUSALS). */
+function refusedGrant(description: string): InstanceType<typeof errors.InvalidGrant> {
+  const error = new errors.InvalidGrant();
+  error.error_description = description;
+  return error;
+}
+
+/** As for a locked password check: the same 429 whether a password or a code locked the account. */
+function lockedOut(ctx: KoaContextWithOIDC, retryAfterSeconds: number): TooManyAttempts {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  ctx.set('Retry-After', String(seconds));
+  return new TooManyAttempts(seconds);
+}
+
+/** A client that asks every sign-in for a second factor (its `require_mfa` metadata; absent means no). */
+const clientRequiresMfa = (client: Client): boolean => (client as unknown as { require_mfa?: unknown }).require_mfa === true;
 
 const epochSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -89,11 +130,7 @@ async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDepe
     }
   }
   if (check.ok) return check.accountId;
-  if (check.reason === 'locked') {
-    const seconds = Math.max(1, Math.ceil(check.retryAfterSeconds));
-    ctx.set('Retry-After', String(seconds));
-    throw new TooManyAttempts(seconds);
-  }
+  if (check.reason === 'locked') throw lockedOut(ctx, check.retryAfterSeconds);
   // One answer for unknown users, disabled users and wrong passwords alike.
   throw new errors.InvalidGrant();
 }
@@ -102,6 +139,8 @@ async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDepe
 interface PasswordRequest {
   username: string;
   password: string;
+  /** the one-time code sent (never logged or audited); undefined when none was */
+  otp?: string;
   /** the `resource` asked for, and what it offers this client */
   resource?: { indicator: string; server: ResourceServerModel };
   requestedScopes: string[];
@@ -119,22 +158,56 @@ async function readRequest(ctx: TokenEndpointGrantContext, deps: PasswordGrantDe
   const password = stringParam(params.password);
   if (!username) throw new errors.InvalidRequest("missing required parameter 'username'");
   if (!password) throw new errors.InvalidRequest("missing required parameter 'password'");
+  // an empty otp is no otp; a malformed one is refused here, before any check (its value is not echoed)
+  const otp = stringParam(params.otp).trim() || undefined;
+  if (otp !== undefined && !OTP_SHAPE.test(otp)) throw new errors.InvalidRequest("parameter 'otp' is not a one-time code");
 
   const indicator = requestedResource(params.resource);
   const resource = indicator
     ? { indicator, server: new provider.ResourceServer(indicator, await deps.getResourceServerInfo(ctx, indicator, client)) }
     : undefined;
   const requestedScopes = [...new Set(stringParam(params.scope).split(' ').filter(Boolean))];
-  return { username, password, resource, requestedScopes };
+  return { username, password, otp, resource, requestedScopes };
 }
 
-/** The person behind the username and password, or the one answer for every failure. */
-async function authenticate(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies, request: PasswordRequest): Promise<Account> {
+/**
+ * The second step, once the password was right (so nothing here tells anyone
+ * who does not hold the password whether an account is enrolled):
+ *
+ * - TOTP on: the code is required, and checked by the MFA service (once per
+ *   time step; a wrong one counts toward the password lockout; a locked
+ *   account gets the lockout answer, as for a password).
+ * - passkeys only: a passkey cannot be used at the token endpoint; the
+ *   authorization code flow can.
+ * - no second factor: refused only for a client that requires one.
+ *
+ * What was proven, as amr/acr for the ID token and refresh token.
+ */
+async function checkSecondFactor(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies, accountId: string, otp: string | undefined): Promise<AuthenticationLevel> {
+  const factors = await deps.mfa.factorsOf(accountId);
+  if (factors.totp) {
+    if (otp === undefined) throw refusedGrant(PASSWORD_GRANT_REFUSALS.otpRequired);
+    const check = await deps.mfa.verifyCode(accountId, otp, { ip: ctx.ip, clientId: ctx.oidc.client.clientId, via: 'password_grant' });
+    if (check.ok) return authenticationLevel({ methods: ['pwd', 'otp'] });
+    if (check.reason === 'locked') throw lockedOut(ctx, check.retryAfterSeconds);
+    throw refusedGrant(PASSWORD_GRANT_REFUSALS.otpInvalid);
+  }
+  if (factors.passkeys > 0) throw refusedGrant(PASSWORD_GRANT_REFUSALS.passkeyOnly);
+  if (clientRequiresMfa(ctx.oidc.client)) throw refusedGrant(PASSWORD_GRANT_REFUSALS.mfaRequired);
+  // An `otp` sent for an account without TOTP is ignored, not refused: refusing
+  // it would tell whoever holds the password which accounts are not enrolled
+  // (and a client may well send one whenever its user typed one).
+  return authenticationLevel({ methods: ['pwd'] });
+}
+
+/** The person behind the username, password and (when enrolled) code; or the answer for the failure. */
+async function authenticate(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies, request: PasswordRequest): Promise<{ account: Account; level: AuthenticationLevel }> {
   const accountId = await checkCredentials(ctx, deps, request.username, request.password);
+  const level = await checkSecondFactor(ctx, deps, accountId, request.otp);
   const account = await deps.findAccount(ctx, accountId);
   if (!account) throw new errors.InvalidGrant();
   ctx.oidc.entity('Account', account);
-  return account;
+  return { account, level };
 }
 
 /**
@@ -174,14 +247,16 @@ async function issueAccessToken(ctx: TokenEndpointGrantContext, accountId: strin
 }
 
 /** As the provider's issueRefreshToken: offline access granted, and a client that may refresh. */
-async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, authTime: number, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }): Promise<string | undefined> {
+async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, authTime: number, level: AuthenticationLevel, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }): Promise<string | undefined> {
   const { client, provider } = ctx.oidc;
   if (!scopes.oidc.includes('offline_access') || !client.grantTypeAllowed('refresh_token')) return undefined;
   const rt = new provider.RefreshToken({
     accountId,
-    amr: ['pwd'],
+    // refreshed ID tokens say what this sign-in proved
+    acr: level.acr,
+    amr: level.amr,
     authTime,
-    // refreshed ID tokens keep the original auth_time (OIDC Core 12.2)
+    // refreshed ID tokens keep the original auth_time (OIDC Core 12.2); acr and amr come with `openid` (src/provider/claims.ts)
     claims: { id_token: { auth_time: { essential: true } } },
     client,
     grantId,
@@ -198,14 +273,15 @@ async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: stri
  * With `openid`. As the provider's conformIdTokenClaims: when the access token
  * can be used at userinfo (it has no audience), the ID token carries no scope claims.
  */
-async function issueIdToken(ctx: TokenEndpointGrantContext, account: Account, authTime: number, oidcScopes: string[], accessTokenHasAudience: boolean, conformIdTokenClaims: boolean): Promise<string | undefined> {
+async function issueIdToken(ctx: TokenEndpointGrantContext, account: Account, authTime: number, level: AuthenticationLevel, oidcScopes: string[], accessTokenHasAudience: boolean, conformIdTokenClaims: boolean): Promise<string | undefined> {
   if (!oidcScopes.includes('openid')) return undefined;
   const scope = conformIdTokenClaims && !accessTokenHasAudience ? 'openid' : oidcScopes.join(' ');
   const claims = await account.claims('id_token', scope, {}, []);
   const token = new ctx.oidc.provider.IdToken({ ...claims, sub: account.accountId }, { ctx });
   Object.assign(token, { scope, mask: {}, rejected: [] });
   token.set('auth_time', authTime);
-  token.set('amr', ['pwd']);
+  token.set('amr', level.amr);
+  token.set('acr', level.acr);
   return token.issue({ use: 'idtoken' });
 }
 
@@ -215,13 +291,13 @@ function buildHandler(deps: PasswordGrantDependencies) {
 
   return async function passwordGrantHandler(ctx: TokenEndpointGrantContext): Promise<void> {
     const request = await readRequest(ctx, deps);
-    const account = await authenticate(ctx, deps, request);
+    const { account, level } = await authenticate(ctx, deps, request);
     const authTime = epochSeconds();
     const scopes = grantedScopes(request, ctx.oidc.client);
     const grantId = await saveGrant(ctx, account.accountId, scopes, request.resource?.indicator);
     const { at, value: accessToken } = await issueAccessToken(ctx, account.accountId, grantId, request, scopes);
-    const refreshToken = await issueRefreshToken(ctx, account.accountId, grantId, authTime, request, scopes);
-    const idToken = await issueIdToken(ctx, account, authTime, scopes.oidc, !!at.aud, conformIdTokenClaims);
+    const refreshToken = await issueRefreshToken(ctx, account.accountId, grantId, authTime, level, request, scopes);
+    const idToken = await issueIdToken(ctx, account, authTime, level, scopes.oidc, !!at.aud, conformIdTokenClaims);
 
     ctx.body = Object.fromEntries(Object.entries({
       access_token: accessToken,

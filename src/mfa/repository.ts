@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { seal, unseal } from '../crypto/index.ts';
-import type { SecondFactors } from './types.ts';
+import { NO_SECOND_FACTORS, type SecondFactors } from './types.ts';
 import { recoveryCodeDigest, recoveryCodeKey } from './recovery-codes.ts';
 
 /*
@@ -130,6 +130,27 @@ export function createMfaRepository(knex: Knex, options: { mfaKey: Buffer }) {
     /** What the account has: a confirmed TOTP secret, passkeys, unused recovery codes. */
     async counts(accountId: string): Promise<SecondFactors> {
       return countsIn(knex, accountId);
+    },
+
+    /**
+     * What each account has, in one query (the admin API's user list: a page of
+     * 200 users is one round trip, not 200). The same rules as `counts`.
+     */
+    async countsOfAccounts(accountIds: readonly string[]): Promise<Map<string, SecondFactors>> {
+      const factors = new Map<string, SecondFactors>(accountIds.map((id) => [id, NO_SECOND_FACTORS]));
+      if (accountIds.length === 0) return factors;
+      const rows = await knex('accounts as a')
+        .whereIn('a.id', [...new Set(accountIds)])
+        .select(
+          'a.id',
+          knex.raw('exists (select 1 from mfa_totp t where t.account_id = a.id and t.confirmed_at is not null and t.secret_sealed is not null) as totp'),
+          knex.raw('(select count(*) from webauthn_credentials w where w.account_id = a.id) as passkeys'),
+          knex.raw('(select count(*) from mfa_recovery_codes r where r.account_id = a.id and r.used_at is null) as recovery_codes_left'),
+        ) as Array<{ id: string; totp: boolean; passkeys: string | number; recovery_codes_left: string | number }>;
+      for (const row of rows) {
+        factors.set(row.id, { totp: row.totp === true, passkeys: Number(row.passkeys), recoveryCodesLeft: Number(row.recovery_codes_left) });
+      }
+      return factors;
     },
 
     /** Every second factor of the account goes, in one transaction; returns what there was. */

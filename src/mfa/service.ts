@@ -142,6 +142,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
 
   return {
     factorsOf: (accountId) => repo.counts(accountId),
+    factorsOfAccounts: (accountIds) => repo.countsOfAccounts(accountIds),
 
     async startTotpEnrollment(accountId) {
       const username = await usernameOf(accountId);

@@ -25,6 +25,9 @@ export interface SecondFactors {
 
 export const hasSecondFactor = (factors: SecondFactors): boolean => factors.totp || factors.passkeys > 0;
 
+/** An account that has enrolled nothing (a new account; one whose factors an admin reset). */
+export const NO_SECOND_FACTORS: SecondFactors = Object.freeze({ totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+
 /** A code typed by the person: a TOTP code, or a recovery code. Wrong codes count toward the password lockout. */
 export type CodeCheck =
   | { ok: true; method: 'totp' | 'recovery_code' }
@@ -42,6 +45,8 @@ export interface TotpEnrollment {
 
 export interface MfaService {
   factorsOf(accountId: string): Promise<SecondFactors>;
+  /** What each account has enrolled, in one query (the admin API's user list); unknown ids get none. */
+  factorsOfAccounts(accountIds: readonly string[]): Promise<Map<string, SecondFactors>>;
   /**
    * A new TOTP secret waiting for its first code (it replaces one that was
    * waiting; a confirmed secret stays in use until the new one is confirmed).

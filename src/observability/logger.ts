@@ -13,6 +13,8 @@ const REDACTED_PATHS = [
   'authorization', '*.authorization', 'cookie', '*.cookie', 'set-cookie', '*["set-cookie"]',
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
   'password_hash', '*.password_hash', 'secret', '*.secret',
+  // the password grant's one-time code (src/grants/password.ts)
+  'otp', '*.otp',
 ];
 
 const FLUSH_INTERVAL_MS = 250;

@@ -6,7 +6,7 @@ import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { renderProviderError } from '../interactions/index.ts';
-import { ACR_VALUES } from '../mfa/index.ts';
+import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
@@ -42,6 +42,8 @@ export interface ProviderDependencies {
   resources: ResourceServerRepository;
   logger: Logger;
   verifyCredentials: CredentialVerifier;
+  /** second factors: the password grant asks enrolled people for a code */
+  mfa: MfaService;
   /** security events inside the provider (issued tokens, refresh-token reuse, logout) */
   audit?: { enqueue(event: AuditRecord): void };
 }
@@ -132,6 +134,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   // before any client is loaded: a client listing `password` validates only once the grant is known
   provider.registerGrantType(passwordGrant.type, passwordGrant.buildHandler({
     verifyCredentials: deps.verifyCredentials,
+    mfa: deps.mfa,
     findAccount: configuration.findAccount!,
     getResourceServerInfo: resourceIndicators.getResourceServerInfo,
   }), passwordGrant.parameters, passwordGrant.repeatableParameters);

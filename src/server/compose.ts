@@ -10,7 +10,7 @@ import { createAccountRepository, createAttemptGuard, createCredentialVerifier, 
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
 import { createPasswordResets } from '../account/index.ts';
-import { createMfaService } from '../mfa/index.ts';
+import { createMfaService, hasSecondFactor } from '../mfa/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
@@ -118,10 +118,14 @@ function createServices(deps: { config: Config; db: Database; keys: KeyMaterial;
       auditWriteFailed(new Error(`${error.message}; ${auditEventsLost} events lost since start`));
     },
   });
-  const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard, audit });
-  const passwordResets = createPasswordResets(deps.db.knex);
   // second factors: wrong codes count toward the same lockout as wrong passwords
   const mfa = createMfaService({ knex: deps.db.knex, mfaKey: deps.keys.mfaKey, accounts, guard: deps.attemptGuard, audit, issuer: deps.config.issuer });
+  // the right password of an account with a second factor does not clear the failed attempts: its codes may have counted them
+  const verifyCredentials = createCredentialVerifier({
+    accounts, hasher, guard: deps.attemptGuard, audit,
+    secondFactorFollows: async (accountId) => hasSecondFactor(await mfa.factorsOf(accountId)),
+  });
+  const passwordResets = createPasswordResets(deps.db.knex);
   return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, mfa };
 }
 

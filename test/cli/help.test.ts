@@ -168,7 +168,7 @@ describe('tessera help, version and usage errors', () => {
     [['clients', 'create', '--public=yes'], '--public takes no value'],
     [['users', 'lst'], 'unknown command "users lst"; did you mean "users list"?'],
     [['clients', 'shwo', 'x'], 'unknown command "clients shwo"; did you mean "clients show"?'],
-    [['users'], '"users" needs a subcommand: create, update, disable, enable, delete, set-password, import, list, show'],
+    [['users'], '"users" needs a subcommand: create, update, disable, enable, delete, set-password, reset-mfa, import, list, show'],
     [['usrs', 'list'], 'unknown command "usrs"; did you mean users?'],
     [['--verison'], 'unknown option --verison; did you mean --version?'],
     [['serve', 'now'], 'unexpected argument "now"'],

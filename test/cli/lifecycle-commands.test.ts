@@ -2,6 +2,7 @@ import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tokenRequest } from '../support/oauth.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
+import * as OTPAuth from 'otpauth';
 
 // The CLI commands of issue 11 that change what exists: users update, enable,
 // delete, set-password; clients update, rotate-secret, disable, enable;
@@ -48,6 +49,31 @@ describe('tessera users|clients|resources lifecycle commands', () => {
     const again = await tessera(['users', 'show', id]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/no such user/);
+  });
+
+  test('users reset-mfa: every second factor removed (shown by users show), --json answers the user; an unknown user fails', async () => {
+    const { id } = await server.createUser({ username: 'cli-ines', password: 'ines passphrase' });
+    const enrollment = await server.services.mfa.startTotpEnrollment(id);
+    const code = (OTPAuth.URI.parse(enrollment.otpauthUri) as OTPAuth.TOTP).generate();
+    expect(await server.services.mfa.confirmTotpEnrollment(id, code, { ip: '127.0.0.1', via: 'account' })).toMatchObject({ ok: true });
+
+    const shown = await tessera(['users', 'show', 'cli-ines']);
+    expect(shown.stdout).toMatch(/^mfa: totp: yes, passkeys: 0, recovery codes left: 10$/m);
+    const listed = await tessera(['users', 'list']);
+    expect(listed.stdout).toMatch(/^USERNAME\s.*\sMFA$/m);
+    expect(listed.stdout).toMatch(/^cli-ines\s.*\stotp$/m);
+    const reset = await tessera(['users', 'reset-mfa', 'cli-ines']);
+    expect(reset).toMatchObject({ code: 0, stderr: '' });
+    expect(reset.stdout).toMatch(/^removed every second factor of cli-ines/);
+    expect(await server.services.mfa.factorsOf(id)).toEqual({ totp: false, passkeys: 0, recoveryCodesLeft: 0 });
+    // by id, with --json: the user, with nothing left
+    const json = await tessera(['users', 'reset-mfa', id, '--json']);
+    expect(json.json).toMatchObject({ id, username: 'cli-ines', mfa: { totp: false, passkeys: 0, recovery_codes_left: 0 } });
+
+    const unknown = await tessera(['users', 'reset-mfa', 'cli-nobody']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no such user/);
+    expect((await tessera(['users', 'reset-mfa'])).code).toBe(2);
   });
 
   test('clients update (a list replaced or emptied), rotate-secret with --grace, disable, enable', async () => {

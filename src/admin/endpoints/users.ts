@@ -1,4 +1,5 @@
 import { UsernameRefusedError, type Account } from '../../accounts/index.ts';
+import { NO_SECOND_FACTORS, type SecondFactors } from '../../mfa/index.ts';
 import type { FieldError } from '../problem.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { compileBody } from '../validation.ts';
@@ -8,8 +9,15 @@ import {
   type CreateUserBody, type ImportUserLine, type SetPasswordBody, type UpdateUserBody,
 } from '../schemas/users.ts';
 
-/** What the API shows of an account: never its password hash. */
-export function userView(account: Account) {
+/** What the API shows of an account's second factors: what is enrolled, never a secret, code or key. */
+const secondFactorsView = (factors: SecondFactors) => ({
+  totp: factors.totp,
+  passkeys: factors.passkeys,
+  recovery_codes_left: factors.recoveryCodesLeft,
+});
+
+/** What the API shows of an account: never its password hash; its second factors by kind and number. */
+export function userView(account: Account, factors: SecondFactors) {
   return {
     id: account.id,
     username: account.username,
@@ -20,6 +28,7 @@ export function userView(account: Account) {
     disabled: account.disabled,
     created_at: iso(account.createdAt),
     updated_at: iso(account.updatedAt),
+    mfa: secondFactorsView(factors),
   };
 }
 
@@ -38,12 +47,14 @@ function lineErrors(errors: FieldError[]): FieldError[] {
 }
 
 export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
-  const { accounts, hasher, audit } = deps.services;
+  const { accounts, hasher, audit, mfa } = deps.services;
   const validateLine = compileBody(importUserLineSchema);
   const tag = 'users';
   const params = { idOrUsername: pathId };
 
-  /** Every grant (every token it covers) and every session of the account. */
+  /** One user as the API shows it, with what it has enrolled. */
+  const viewOf = async (account: Account) => userView(account, await mfa.factorsOf(account.id));
+
   async function findUser(idOrUsername: string): Promise<Account> {
     const account = await accounts.findByIdOrUsername(idOrUsername);
     if (!account) throw notFound('user');
@@ -93,7 +104,8 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
           throw error;
         }
         await audit.record({ type: 'user.created', actor, subject: account.id, details: { username: account.username, email: account.email, roles: account.roles } });
-        reply(ctx, 201, userView(account));
+        // a new account has enrolled nothing yet
+        reply(ctx, 201, userView(account, NO_SECOND_FACTORS));
       },
     },
     {
@@ -101,7 +113,10 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
       query: listQuerySchema,
       responses: { 200: { description: 'a page of users', schema: userSchema, list: true } },
       async handle(ctx, { query }: AdminInput<unknown, { limit: number; offset: number }>) {
-        reply(ctx, 200, page((await accounts.list(query)).map(userView), query));
+        const users = await accounts.list(query);
+        // one query for the page's second factors, not one per user
+        const factors = await mfa.factorsOfAccounts(users.map((account) => account.id));
+        reply(ctx, 200, page(users.map((account) => userView(account, factors.get(account.id) ?? NO_SECOND_FACTORS)), query));
       },
     },
     {
@@ -123,7 +138,7 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
       params,
       responses: { 200: { description: 'the user', schema: userSchema }, 404: { description: 'no such user' } },
       async handle(ctx, { params: p }) {
-        reply(ctx, 200, userView(await findUser(p.idOrUsername)));
+        reply(ctx, 200, await viewOf(await findUser(p.idOrUsername)));
       },
     },
     {
@@ -137,7 +152,7 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         const disabled = await deps.services.accounts.setDisabled(account.id, true) ?? account;
         const { revokedGrants: revoked, endedSessions } = await deps.sessions.takeAccessAway(account.id, { actor, reason: 'user_disabled' });
         await audit.record({ type: 'user.disabled', actor, subject: account.id, details: { username: account.username, revoked_grants: revoked, ended_sessions: endedSessions } });
-        reply(ctx, 200, { user: userView(disabled), revoked_grants: revoked, ended_sessions: endedSessions });
+        reply(ctx, 200, { user: await viewOf(disabled), revoked_grants: revoked, ended_sessions: endedSessions });
       },
     },
     {
@@ -148,7 +163,7 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         const account = await findUser(p.idOrUsername);
         const enabled = await accounts.setDisabled(account.id, false) ?? account;
         await audit.record({ type: 'user.enabled', actor, subject: account.id });
-        reply(ctx, 200, userView(enabled));
+        reply(ctx, 200, await viewOf(enabled));
       },
     },
     {
@@ -162,7 +177,7 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         // which fields changed, and the new roles (a widening stands out); e-mails are masked by the audit log
         const fields = Object.keys(body).sort();
         await audit.record({ type: 'user.updated', actor, subject: account.id, details: { fields, ...(body.roles ? { roles: body.roles } : {}) } });
-        reply(ctx, 200, userView(updated));
+        reply(ctx, 200, await viewOf(updated));
       },
     },
     {
@@ -176,6 +191,19 @@ export function userRoutes(deps: AdminRouterDeps): AdminRoute[] {
         const { revokedGrants: revoked, endedSessions } = await deps.sessions.takeAccessAway(account.id, { actor, reason: 'password_set' });
         await audit.record({ type: 'user.password_set', actor, subject: account.id, details: { revoked_grants: revoked, ended_sessions: endedSessions } });
         reply(ctx, 200, { id: account.id, revoked_grants: revoked, ended_sessions: endedSessions });
+      },
+    },
+    {
+      method: 'post', path: '/users/:idOrUsername/mfa/reset', tag,
+      summary: "Remove every second factor of a user (TOTP, recovery codes, passkeys), e.g. after a lost phone; the password stays",
+      params, body: emptyBodySchema,
+      responses: { 200: { description: 'the user, with no second factor left', schema: userSchema }, 404: { description: 'no such user' } },
+      async handle(ctx, { params: p, actor }) {
+        const account = await findUser(p.idOrUsername);
+        // the MFA service removes them (and answers what there was) and records mfa.reset with this admin as the actor;
+        // the answer shows what is left, read afresh
+        await mfa.reset(account.id, actor);
+        reply(ctx, 200, await viewOf(account));
       },
     },
     {

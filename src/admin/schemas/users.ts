@@ -58,6 +58,17 @@ export const emptyBodySchema: JsonSchema = { title: 'Empty', ...object({}) };
 
 export const listQuerySchema: JsonSchema = object({ ...pagination });
 
+/** What the user has enrolled as a second factor (never a secret, code or key). */
+export const secondFactorsSchema: JsonSchema = {
+  title: 'SecondFactors',
+  type: 'object',
+  properties: {
+    totp: { type: 'boolean', description: 'an authenticator app (TOTP) is confirmed' },
+    passkeys: { type: 'integer', minimum: 0, description: 'registered passkeys' },
+    recovery_codes_left: { type: 'integer', minimum: 0, description: 'recovery codes not used yet' },
+  },
+};
+
 export const userSchema: JsonSchema = {
   title: 'User',
   type: 'object',
@@ -65,5 +76,6 @@ export const userSchema: JsonSchema = {
     id: { type: 'string' }, username: { type: 'string' }, email: { type: ['string', 'null'] },
     email_verified: { type: 'boolean' }, name: { type: ['string', 'null'] }, roles: { type: 'array', items: { type: 'string' } },
     disabled: { type: 'boolean' }, created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' },
+    mfa: secondFactorsSchema,
   },
 };
