@@ -3,7 +3,8 @@ import type { PasswordHasher } from './password-hashing.ts';
 import type { AuditRecord } from '../audit/index.ts';
 
 export type CredentialCheck =
-  | { ok: true; accountId: string }
+  /** secondFactorFollows: the account has a second factor (asked once the password was right), so the sign-in is not complete yet */
+  | { ok: true; accountId: string; secondFactorFollows: boolean }
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'locked'; retryAfterSeconds: number };
 
@@ -127,6 +128,6 @@ export function createCredentialVerifier(deps: {
         // left for the next sign-in
       }
     }
-    return { ok: true, accountId: found!.account.id };
+    return { ok: true, accountId: found!.account.id, secondFactorFollows };
   };
 }

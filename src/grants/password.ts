@@ -2,7 +2,7 @@ import type { default as Provider, Client, FindAccount, KoaContextWithOIDC, Reso
 import { errors } from 'oidc-provider';
 import { HashingOverloadedError, type CredentialCheck } from '../accounts/index.ts';
 import { allowedScopes, isFirstParty, OIDC_SCOPES } from '../clients/index.ts';
-import { authenticationLevel, type AuthenticationLevel, type MfaService } from '../mfa/index.ts';
+import { authenticationLevel, NO_SECOND_FACTORS, type AuthenticationLevel, type MfaService } from '../mfa/index.ts';
 
 /*
  * The resource owner password credentials grant (RFC 6749 §4.3), for trusted
@@ -116,7 +116,7 @@ function refuseSenderConstraints(ctx: KoaContextWithOIDC, client: Client): void 
   }
 }
 
-async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDependencies, username: string, password: string): Promise<string> {
+async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDependencies, username: string, password: string): Promise<Extract<CredentialCheck, { ok: true }>> {
   let check: CredentialCheck;
   if (username.length > MAX_USERNAME_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
     check = { ok: false, reason: 'invalid' };
@@ -129,7 +129,7 @@ async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDepe
       throw new HashingBusy();
     }
   }
-  if (check.ok) return check.accountId;
+  if (check.ok) return check;
   if (check.reason === 'locked') throw lockedOut(ctx, check.retryAfterSeconds);
   // One answer for unknown users, disabled users and wrong passwords alike.
   throw new errors.InvalidGrant();
@@ -183,8 +183,10 @@ async function readRequest(ctx: TokenEndpointGrantContext, deps: PasswordGrantDe
  *
  * What was proven, as amr/acr for the ID token and refresh token.
  */
-async function checkSecondFactor(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies, accountId: string, otp: string | undefined): Promise<AuthenticationLevel> {
-  const factors = await deps.mfa.factorsOf(accountId);
+async function checkSecondFactor(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies, password: Extract<CredentialCheck, { ok: true }>, otp: string | undefined): Promise<AuthenticationLevel> {
+  const { accountId } = password;
+  // the credential check has asked whether there is any second factor: which ones, only when there is
+  const factors = password.secondFactorFollows ? await deps.mfa.factorsOf(accountId) : NO_SECOND_FACTORS;
   if (factors.totp) {
     if (otp === undefined) throw refusedGrant(PASSWORD_GRANT_REFUSALS.otpRequired);
     const check = await deps.mfa.verifyCode(accountId, otp, { ip: ctx.ip, clientId: ctx.oidc.client.clientId, via: 'password_grant' });
@@ -202,8 +204,9 @@ async function checkSecondFactor(ctx: TokenEndpointGrantContext, deps: PasswordG
 
 /** The person behind the username, password and (when enrolled) code; or the answer for the failure. */
 async function authenticate(ctx: TokenEndpointGrantContext, deps: PasswordGrantDependencies, request: PasswordRequest): Promise<{ account: Account; level: AuthenticationLevel }> {
-  const accountId = await checkCredentials(ctx, deps, request.username, request.password);
-  const level = await checkSecondFactor(ctx, deps, accountId, request.otp);
+  const password = await checkCredentials(ctx, deps, request.username, request.password);
+  const { accountId } = password;
+  const level = await checkSecondFactor(ctx, deps, password, request.otp);
   const account = await deps.findAccount(ctx, accountId);
   if (!account) throw new errors.InvalidGrant();
   ctx.oidc.entity('Account', account);

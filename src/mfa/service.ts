@@ -112,7 +112,9 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
       return INVALID;
     }
     if (provesAccount) await guard.recordSuccess(username, context.ip);
-    else await guard.releaseAttempt?.(username, context.ip);
+    // a right answer that proves less than the account (as a right password before a second factor):
+    // the attempt goes back and the failures stay, and a lock this attempt took at the threshold is let go
+    else await (guard.recordFirstFactor ?? guard.releaseAttempt)?.call(guard, username, context.ip);
     return outcome;
   }
 

@@ -98,11 +98,11 @@ describe('credential verifier', () => {
     const account = await accounts.create({ username: 'busy-upgrade', passwordHash: variants.$2b$ });
     const busyHasher: PasswordHasher = { ...hasher, hash: async () => { throw new HashingOverloadedError(); } };
     const busy = createCredentialVerifier({ accounts, hasher: busyHasher });
-    expect(await busy('busy-upgrade', PASSWORD, { ip: '192.0.2.1' })).toEqual({ ok: true, accountId: account.id });
+    expect(await busy('busy-upgrade', PASSWORD, { ip: '192.0.2.1' })).toEqual({ ok: true, accountId: account.id, secondFactorFollows: false });
     expect((await accounts.findCredentials('busy-upgrade'))!.passwordHash).toBe(variants.$2b$);
 
     const verify = createCredentialVerifier({ accounts, hasher });
-    expect(await verify('BUSY-UPGRADE', PASSWORD, { ip: '192.0.2.1' })).toEqual({ ok: true, accountId: account.id });
+    expect(await verify('BUSY-UPGRADE', PASSWORD, { ip: '192.0.2.1' })).toEqual({ ok: true, accountId: account.id, secondFactorFollows: false });
     expect((await accounts.findCredentials('busy-upgrade'))!.passwordHash).toMatch(/^\$argon2id\$/);
   });
 

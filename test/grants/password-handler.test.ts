@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { passwordGrant, type PasswordGrantDependencies } from '../../src/grants/index.ts';
 import type { CredentialCheck } from '../../src/accounts/service.ts';
-import type { CodeCheck, SecondFactorContext, SecondFactors } from '../../src/mfa/index.ts';
+import { hasSecondFactor, type CodeCheck, type SecondFactorContext, type SecondFactors } from '../../src/mfa/index.ts';
 import { decodeJwt } from './helpers.ts';
 import { tokenRequest } from '../support/oauth.ts';
 
@@ -21,7 +21,8 @@ describe('passwordGrant.buildHandler', () => {
   let server: Server;
   let url: string;
   const checks: Array<{ username: string; password: string }> = [];
-  let verdict: CredentialCheck = { ok: true, accountId: 'account-1' };
+  // the password's verdict; whether a second factor follows comes from `factors`, as in the real verifier
+  let verdict: { ok: true; accountId: string } | Exclude<CredentialCheck, { ok: true }> = { ok: true, accountId: 'account-1' };
   // the MFA service as the handler sees it: what the account has, and the verdict on a code
   let factors: SecondFactors = NO_FACTORS;
   let codeVerdict: CodeCheck = { ok: true, method: 'totp' };
@@ -31,7 +32,8 @@ describe('passwordGrant.buildHandler', () => {
     const deps: PasswordGrantDependencies = {
       async verifyCredentials(username, password) {
         checks.push({ username, password });
-        return verdict;
+        // as the real verifier does: it asks the MFA service whether any second factor follows
+        return verdict.ok ? { ...verdict, secondFactorFollows: hasSecondFactor(factors) } : verdict;
       },
       mfa: {
         factorsOf: async () => factors,
