@@ -8,6 +8,7 @@ import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.t
 import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
 import type { ResourceServerRepository } from '../clients/index.ts';
+import type { MfaService } from '../mfa/index.ts';
 import { createInteractionRouter } from '../interactions/index.ts';
 import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
@@ -22,7 +23,7 @@ export interface TesseraAppDependencies {
   tokenState: TokenState;
   logger: Logger;
   provider: Provider;
-  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository };
+  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; mfa: MfaService };
   revocation: Revocation;
   sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */
@@ -51,6 +52,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   const interactions = createInteractionRouter({
     provider,
     accounts: { verifyCredentials: services.verifyCredentials },
+    mfa: services.mfa,
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
     audit: services.audit,
