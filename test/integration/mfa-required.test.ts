@@ -215,4 +215,40 @@ describe('clients that require a second factor', () => {
     const { idToken } = await exchange(plain, done.stoppedAt, first.verifier);
     expectMultiFactor(idToken);
   });
+
+  test('hostile input at the second step: refused with a page, never a 5xx, and a code too long is not checked', async () => {
+    const person = await newPerson();
+    const agent = new BrowserAgent();
+    const { secret, callback, verifier } = await signInSettingUpTotp(agent, strict, person);
+    await exchange(strict, callback, verifier);
+
+    const other = new BrowserAgent();
+    const first = await start(other, strict);
+    const uidOf = (text: string) => /\/interaction\/([^/"]+)\/login/.exec(text)![1];
+    const uid = uidOf(first.response.text);
+    const csrf = formWithButton(first.response.text, 'Sign in').fields.csrf;
+    const post = (path: string, body: string) => other.request(`${server.url}/interaction/${uid}/${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body,
+    });
+    // before the password: there is no second step to answer
+    expect((await post('second-factor', new URLSearchParams({ csrf, code: '123456' }).toString())).status).toBe(400);
+    expect((await post('continue', new URLSearchParams({ csrf }).toString())).status).toBe(400);
+
+    await other.submit(first.response, formWithButton(first.response.text, 'Sign in'), person, stopAtClient);
+    const answers = [
+      await post('second-factor', new URLSearchParams({ code: codeAt(secret, 0) }).toString()), // no CSRF token
+      await post('second-factor', `csrf=${encodeURIComponent(csrf)}&code=1&code=2`), // a repeated field is no code
+      await post('second-factor', new URLSearchParams({ csrf, code: '1'.repeat(10_000) }).toString()),
+      await post('second-factor', new URLSearchParams({ csrf, code: 'x'.repeat(2_000_000) }).toString()),
+      await post('second-factor', '%%%not-a-form'),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([403, 200, 200, 413, 403]);
+    for (const answer of answers) expect(answer.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(answers[1].text).toContain('That code is not right.');
+    expect(answers[2].text).toContain('That code is not right.');
+    // none of that was a wrong code toward the lockout, nor spent anything: the right code still works
+    const page = await other.follow(`${server.url}/interaction/${uid}`);
+    const done = await other.submit(page.response, formWithButton(page.response.text, 'Verify'), { code: codeAt(secret, 0) }, stopAtClient);
+    expect(done.stoppedAt).toBeDefined();
+  });
 });
