@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
+import { twoStepSection, type TwoStepSummary } from './two-step.ts';
 
 // The person's own page (/account) and the pages of a password reset link.
 // Every control has an accessible name that says what it does and to what:
@@ -31,6 +32,8 @@ export interface AccountPageOptions {
   notice?: string;
   /** what is wrong with the password form, shown beside it */
   passwordError?: string;
+  /** two-step verification: what is on (absent: the section is not shown) */
+  twoStep?: TwoStepSummary;
   requestId: string;
 }
 
@@ -78,6 +81,7 @@ ${appList(apps, csrf)}
 ${sessionList(sessions, csrf)}
 <form method="post" action="/account/sessions/end-all">${csrf}<button type="submit" class="secondary">Sign out everywhere</button></form>
 </section>
+${twoStepSection(options.twoStep, options.csrfToken)}
 <section aria-labelledby="password-heading">
 <h2 id="password-heading">Change password</h2>
 <p class="muted">Changing it signs you out everywhere else and takes away every application's access.</p>

@@ -7,8 +7,8 @@ import type { KeyMaterial } from '../keys/index.ts';
 import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
-import type { ResourceServerRepository } from '../clients/index.ts';
 import type { MfaService } from '../mfa/index.ts';
+import type { ResourceServerRepository } from '../clients/index.ts';
 import { createInteractionRouter } from '../interactions/index.ts';
 import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
@@ -69,6 +69,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     passwordResets: services.passwordResets,
     audit: services.audit,
     csrfSecret: deps.keys.csrfSecret,
+    mfa: services.mfa,
   });
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });
 
