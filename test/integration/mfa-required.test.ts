@@ -251,4 +251,29 @@ describe('clients that require a second factor', () => {
     const done = await other.submit(page.response, formWithButton(page.response.text, 'Verify'), { code: codeAt(secret, 0) }, stopAtClient);
     expect(done.stoppedAt).toBeDefined();
   });
+
+  test('wrong codes count toward the lockout: 429 with Retry-After and the sign-in page\'s message, then even the right code waits', async () => {
+    const person = await newPerson();
+    const enrollment = await server.services.mfa.startTotpEnrollment(person.id);
+    expect(await server.services.mfa.confirmTotpEnrollment(person.id, codeAt(enrollment.secret, -1), { ip: '127.0.0.1', via: 'account' })).toMatchObject({ ok: true });
+    const agent = new BrowserAgent();
+    const first = await start(agent, plain);
+    const secondStep = await agent.submit(first.response, formWithButton(first.response.text, 'Sign in'), person, stopAtClient);
+    expect(headingOf(secondStep.response.text)).toBe('Two-step verification');
+    const form = formWithButton(secondStep.response.text, 'Verify');
+    const wrong = String((Number(codeAt(enrollment.secret, 0)) + 500_000) % 1_000_000).padStart(6, '0');
+
+    let answer = await agent.submit(secondStep.response, form, { code: wrong }, stopAtClient);
+    for (let attempt = 1; answer.response.status === 200 && attempt < 15; attempt++) {
+      expect(answer.response.text).toContain('That code is not right.');
+      answer = await agent.submit(secondStep.response, form, { code: wrong }, stopAtClient);
+    }
+    expect(answer.response.status).toBe(429);
+    const retryAfter = Number(answer.response.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(answer.response.text).toMatch(/Too many attempts\. Try again in \d+ seconds?\./);
+    const right = await agent.submit(secondStep.response, form, { code: codeAt(enrollment.secret, 0) }, stopAtClient);
+    expect(right.response.status).toBe(429);
+    expect(right.stoppedAt).toBeUndefined();
+  });
 });
