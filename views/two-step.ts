@@ -27,9 +27,9 @@ ${summary.totp
     ? html`<p id="totp-status"><strong>Authenticator app: on.</strong> ${left === 0 ? 'No recovery codes left' : `${left} recovery ${left === 1 ? 'code' : 'codes'} left`}.</p>
 <ul class="items">
 <li><a href="/account/two-step/recovery-codes">Create new recovery codes</a></li>
+<li><a href="/account/two-step/totp/new">Set up a new authenticator app</a></li>
 <li><a href="/account/two-step/totp/off">Turn off the authenticator app</a></li>
-</ul>
-<form method="post" action="/account/two-step/totp/start">${csrf}<button type="submit" class="secondary">Set up a new authenticator app</button></form>`
+</ul>`
     : html`<p id="totp-status">Authenticator app: off.</p>
 <form method="post" action="/account/two-step/totp/start">${csrf}<button type="submit">Set up authenticator app</button></form>`}
 </section>`;
@@ -114,6 +114,21 @@ ${codeField({ label: 'Code', hint: 'A code from your authenticator app, or one o
 </div>
 </form>`;
   return layout({ title: 'Turn off the authenticator app', body, requestId: options.requestId });
+}
+
+/** Another app in place of the one that is on: a current code first. */
+export function replaceTotpPage(options: { csrfToken: string; error?: string; requestId: string }): string {
+  const body = html`<h1>Set up a new authenticator app</h1>
+<p class="lead">Your current app keeps working until the new one is turned on.</p>
+${errorMessage(options.error)}
+<form method="post" action="/account/two-step/totp/start">${csrfField(options.csrfToken)}
+${codeField({ label: 'Code', hint: 'A code from your current authenticator app, or one of your recovery codes.', numeric: false, error: options.error })}
+<div class="actions">
+<button type="submit">Continue</button>
+<a href="/account">Cancel</a>
+</div>
+</form>`;
+  return layout({ title: 'Set up a new authenticator app', body, requestId: options.requestId });
 }
 
 export function newRecoveryCodesPage(options: { csrfToken: string; error?: string; requestId: string }): string {

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { MfaService, SecondFactorContext } from '../mfa/index.ts';
 import { formField, interactionBoundary, lockoutWaitSeconds, pageRequestId, sendPage } from '../interactions/index.ts';
 import { tooManyAttemptsMessage } from '../../views/login.ts';
-import { newRecoveryCodesPage, recoveryCodesPage, totpOffPage, totpSetupPage } from '../../views/two-step.ts';
+import { newRecoveryCodesPage, recoveryCodesPage, replaceTotpPage, totpOffPage, totpSetupPage } from '../../views/two-step.ts';
 
 /*
  * /account/two-step: an authenticator app (TOTP) and its recovery codes, for
@@ -11,14 +11,17 @@ import { newRecoveryCodesPage, recoveryCodesPage, totpOffPage, totpSetupPage } f
  * sign-in check and CSRF tokens (bound to the session) these pages use.
  *
  *   POST /account/two-step/totp/start    a new secret waits → the setup page
+ *                                        (while an app is on: with a current code, asked by
+ *   GET  /account/two-step/totp/new      this page)
  *   GET  /account/two-step/totp          the waiting secret: QR code, key, Code field
  *   POST /account/two-step/totp          its first code turns it on → the recovery codes, once
  *   GET/POST /account/two-step/totp/off  a current code or a recovery code turns it off
  *   GET/POST /account/two-step/recovery-codes  a current code → ten new codes, once
  *
  * Every code typed here goes through the same lockout as passwords. Changes
- * ask for a code, not only the session: a borrowed, unlocked browser is not
- * enough to take the second factor away or to read new recovery codes.
+ * to a factor that is on ask for a code, not only the session: a borrowed,
+ * unlocked browser is not enough to take the second factor away, put another
+ * app in its place, or read new recovery codes.
  * Recovery codes are shown in the answer to the POST that made them, never on
  * a page a GET (the back button, the history, a cache) could show again.
  */
@@ -83,8 +86,21 @@ export function registerTwoStepRoutes(router: Router, deps: TwoStepRouteDeps): v
     const who = await deps.signedIn(ctx);
     if (!who) return;
     who.requireCsrf();
+    if ((await mfa.factorsOf(who.accountId)).totp) {
+      // another app in place of the one that is on: the person proves they have it (or a recovery code)
+      const result = await mfa.verifyCode(who.accountId, formField(ctx, 'code'), via(ctx));
+      if (!result.ok) {
+        const { status, error } = refusal(ctx, result, WRONG_CODE_OR_RECOVERY);
+        return sendPage(ctx, status, replaceTotpPage({ csrfToken: who.csrfToken, error, requestId: pageRequestId(ctx) }));
+      }
+    }
     await mfa.startTotpEnrollment(who.accountId);
     redirect(ctx, '/account/two-step/totp');
+  });
+
+  router.get('/account/two-step/totp/new', interactionBoundary, async (ctx) => {
+    const who = await whenTotpOn(ctx);
+    if (who) sendPage(ctx, 200, replaceTotpPage({ csrfToken: who.csrfToken, requestId: pageRequestId(ctx) }));
   });
 
   router.get('/account/two-step/totp', interactionBoundary, async (ctx) => {

@@ -208,11 +208,23 @@ describe('/account/two-step over HTTP', () => {
     expect(gone.status).toBe(303);
   });
 
-  test('setting up a new app while one is on: the old one works until the new one is on', async () => {
+  test('setting up a new app while one is on needs a current code; the old one works until the new one is on', async () => {
     const person = await newPerson();
-    const { agent, secret: old } = await enrolled(person);
+    const { agent, secret: old, recoveryCodes } = await enrolled(person);
     const { response: account } = await agent.follow(url('/account'));
-    const { response: setup } = await agent.submit(account, formWithButton(account.text, 'Set up a new authenticator app'));
+    expect(account.text).toContain('<a href="/account/two-step/totp/new">Set up a new authenticator app</a>');
+    const ask = await agent.request(url('/account/two-step/totp/new'));
+    expect(headingOf(ask.text)).toBe('Set up a new authenticator app');
+    const form = formWithButton(ask.text, 'Continue');
+    // no code, or a wrong one: no new secret
+    for (const code of ['', 'aaaa-bbbb-cccc']) {
+      const { response: wrong } = await agent.submit(ask, form, { code });
+      expect(wrong.status).toBe(200);
+      expect(alertOf(wrong)).toMatch(/^That code is not right/);
+      expect(await server.services.mfa.pendingTotpEnrollment(person.id!)).toBeUndefined();
+    }
+    const { response: setup } = await agent.submit(ask, form, { code: recoveryCodes[0] });
+    expect(setup.url).toBe(url('/account/two-step/totp'));
     expect(setup.text).toContain('Your current app keeps working until the new one is turned on.');
     const fresh = secretOf(setup);
     expect(fresh).not.toBe(old);
@@ -241,7 +253,7 @@ describe('/account/two-step over HTTP', () => {
     }
     // nothing was done: still on, the code still unused
     expect(await server.services.mfa.factorsOf(person.id!)).toEqual({ totp: true, passkeys: 0, recoveryCodesLeft: 10 });
-    for (const path of ['/account/two-step/totp', '/account/two-step/totp/off', '/account/two-step/recovery-codes']) {
+    for (const path of ['/account/two-step/totp', '/account/two-step/totp/new', '/account/two-step/totp/off', '/account/two-step/recovery-codes']) {
       const anonymous = await new BrowserAgent().request(url(path));
       expect(anonymous.status).toBe(303);
       expect(new URL(anonymous.headers.get('location')!).pathname).toBe('/auth');

@@ -2,7 +2,8 @@
 // phone width: set up an authenticator app (the QR code in the screenshot
 // decodes to the otpauth URI of the key shown as text; codes are computed by
 // an independent implementation), a wrong code refused, the recovery codes
-// shown once, new recovery codes, turn it off with a recovery code. No console
+// shown once, new recovery codes, a new app (after a current code), turn it
+// off with a recovery code. No console
 // errors (a CSP violation is one), no horizontal scrolling. Screenshots go to
 // test-output/screenshots/two-step-*.png.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
@@ -135,6 +136,19 @@ describe('two-step verification on /account in a real browser', () => {
         expect(fresh).toHaveLength(10);
         expect(fresh).not.toContain(codes[1]);
         await page.getByRole('link', { name: 'Done' }).click();
+
+        // another app in place of this one: a current code (here a recovery code) first; then left half-way
+        await page.getByRole('link', { name: 'Set up a new authenticator app' }).click();
+        await page.getByRole('heading', { name: 'Set up a new authenticator app' }).waitFor();
+        await shot(page, 'new-app', name);
+        await page.getByLabel('Code', { exact: true }).fill(fresh[1]);
+        await page.getByRole('button', { name: 'Continue' }).click();
+        await page.getByRole('heading', { name: 'Set up an authenticator app' }).waitFor();
+        await expect(page.getByText('Your current app keeps working until the new one is turned on.').isVisible()).resolves.toBe(true);
+        expect((await page.locator('#totp-secret').textContent())!.replace(/\s+/g, '')).not.toBe(secret);
+        await page.getByRole('link', { name: 'Cancel' }).click();
+        await page.getByRole('heading', { name: 'Your account' }).waitFor();
+        await expect(page.locator('#totp-status').textContent()).resolves.toBe('Authenticator app: on. 9 recovery codes left.');
 
         // turn off, with one of the new codes (an old one is refused first)
         await page.getByRole('link', { name: 'Turn off the authenticator app' }).click();

@@ -245,9 +245,10 @@ async function exercise(server: TestServer): Promise<{ secrets: Secrets; canary:
     addRecoveryCodes(recoveryCodes);
     const newCodesPage = await agent.request(new URL('/account/two-step/recovery-codes', server.url).href);
     const { response: fresh } = await agent.submit(newCodesPage, formWithButton(newCodesPage.text, 'Create new recovery codes'), { code: recoveryCodes[0] });
-    addRecoveryCodes(codesOn(fresh.text));
-    const { response: again } = await agent.follow(new URL('/account', server.url).href);
-    const { response: waiting } = await agent.submit(again, formWithButton(again.text, 'Set up a new authenticator app'));
+    const freshCodes = codesOn(fresh.text);
+    addRecoveryCodes(freshCodes);
+    const replacePage = await agent.request(new URL('/account/two-step/totp/new', server.url).href);
+    const { response: waiting } = await agent.submit(replacePage, formWithButton(replacePage.text, 'Continue'), { code: freshCodes[0] });
     addTotpSecret(secretOn(waiting.text));
   }
 
