@@ -54,7 +54,7 @@ export const groupedSecret = (secret: string) => secret.replace(/(.{4})(?=.)/g, 
  * markup of our own making, no text of the person's), with a size and an
  * accessible name. Anything that is not a plain <svg> element is not shown.
  */
-function qrImage(svg: string): SafeHtml | '' {
+export function qrImage(svg: string): SafeHtml | '' {
   const trimmed = svg.trim();
   if (!/^<svg [^>]*>[^]*<\/svg>$/.test(trimmed) || /<(script|foreignObject|image|a)\b|\son\w+=|style=|href=/i.test(trimmed)) return '';
   return raw(trimmed.replace(/^<svg /, '<svg role="img" aria-label="QR code to scan with your authenticator app" width="200" height="200" '));

@@ -52,6 +52,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   const interactions = createInteractionRouter({
     provider,
     accounts: { verifyCredentials: services.verifyCredentials },
+    mfa: services.mfa,
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
     audit: services.audit,
