@@ -7,7 +7,7 @@ import { consentPage } from '../../views/consent.ts';
 import { secondFactorPage, MAX_CODE_LENGTH, WRONG_CODE_MESSAGE, type SecondFactorVariant } from '../../views/second-factor.ts';
 import { enrollmentPage, recoveryCodesPage, secondFactorReadyPage } from '../../views/enroll-second-factor.ts';
 import type { AuditRecord } from '../audit/index.ts';
-import type { MfaService } from '../mfa/index.ts';
+import { NO_SECOND_FACTORS, type MfaService } from '../mfa/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
@@ -17,7 +17,8 @@ import { describeResourceScopes, describeScopes } from './scopes.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 
 export type VerifyCredentialsResult =
-  | { ok: true; accountId: string }
+  /** secondFactorFollows: the account has a second factor (the credential check asked once the password was right) */
+  | { ok: true; accountId: string; secondFactorFollows: boolean }
   | { ok: false; reason: 'invalid' | 'locked'; retryAfterSeconds?: number };
 
 export interface InteractionRouterDeps {
@@ -231,7 +232,8 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
     if (result.ok) {
       const pending: PendingSignIn = { accountId: result.accountId, methods: ['pwd'], ts: Math.floor(Date.now() / 1000) };
-      const factors = await mfa.factorsOf(result.accountId);
+      // which second factors, only when the credential check found there are some
+      const factors = result.secondFactorFollows ? await mfa.factorsOf(result.accountId) : NO_SECOND_FACTORS;
       if (nextStep(pending, factors, secondFactorRequiredBy(interaction)) === 'complete') {
         await completeSignIn(provider, ctx, pending);
         return;

@@ -320,7 +320,7 @@ describe('interaction routes', () => {
   });
 
   test('successful login finishes the interaction with amr pwd', async () => {
-    state.verify = (u, p) => (u === 'alice' && p === 'right' ? { ok: true, accountId: 'acc-1' } : { ok: false, reason: 'invalid' });
+    state.verify = (u, p) => (u === 'alice' && p === 'right' ? { ok: true, accountId: 'acc-1', secondFactorFollows: false } : { ok: false, reason: 'invalid' });
     const res = await post(`/interaction/${UID}/login`, { csrf, username: 'alice', password: 'right' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(`http://localhost/auth/${UID}`);
