@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
+import { passkeySection, type PasskeySectionData } from './passkeys.ts';
 
 // The person's own page (/account) and the pages of a password reset link.
 // Every control has an accessible name that says what it does and to what:
@@ -32,6 +33,8 @@ export interface AccountPageOptions {
   /** what is wrong with the password form, shown beside it */
   passwordError?: string;
   requestId: string;
+  /** the Passkeys section (absent: none) */
+  passkeys?: PasskeySectionData;
 }
 
 const when = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -98,6 +101,7 @@ ${passwordError ? html`<p class="alert" role="alert" id="password-error">${passw
 <button type="submit">Change password</button>
 </form>
 </section>
+${passkeySection(options.passkeys, csrf)}
 <section aria-labelledby="signout-heading">
 <h2 id="signout-heading" class="visually-hidden">Sign out</h2>
 <form method="post" action="/account/sign-out">${csrf}<button type="submit" class="secondary">Sign out of your account</button></form>

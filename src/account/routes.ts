@@ -13,6 +13,8 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, cookieOptions, finishSignIn, 
 import { accountCsrfToken, isValidAccountCsrfToken } from './csrf.ts';
 import { MAX_PASSWORD_LENGTH, newPasswordProblem, replacePassword } from './password-change.ts';
 import type { PasswordResets } from './password-resets.ts';
+import { passkeySectionData, registerPasskeyRoutes } from './passkey-routes.ts';
+import type { PasskeysAvailable } from '../mfa/index.ts';
 
 export interface AccountRouterDeps {
   issuer: string;
@@ -28,6 +30,7 @@ export interface AccountRouterDeps {
   audit: AuditLog;
   /** the same secret as the interaction pages' CSRF tokens (KEYS_DIR) */
   csrfSecret: string;
+  passkeys: PasskeysAvailable;
 }
 
 /** Messages after an action, by a fixed code in the query: nothing a link can make the page say. */
@@ -139,6 +142,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       notice: extra.passwordError ? undefined : notice,
       passwordError: extra.passwordError,
       requestId: pageRequestId(ctx),
+      passkeys: await passkeySectionData(deps.passkeys, ctx, who.account.id),
     }));
   }
 
@@ -227,6 +231,8 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     await replacePassword(deps, { accountId: who.account.id, passwordHash: await deps.hasher.hash(next), via: 'account', keepSession: who.sessionId });
     backToAccount(ctx, 'password-changed');
   });
+
+  registerPasskeyRoutes(router, { passkeys: deps.passkeys, requireSignedIn, requireCsrf });
 
   // ---- one-time password reset links (created by an admin: POST /admin/v1/users/:id/password-reset) ----
 

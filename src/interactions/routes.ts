@@ -8,6 +8,7 @@ import type { AuditRecord } from '../audit/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
+import { passkeySignInUrls } from './passkey-routes.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 
@@ -26,6 +27,8 @@ export interface InteractionRouterDeps {
   resourceName?: (identifier: string) => Promise<string | undefined>;
   /** where consent is recorded (consent.given); sign-ins are recorded by verifyCredentials */
   audit?: { enqueue(event: AuditRecord): void };
+  /** the sign-in page offers "Sign in with a passkey" (src/interactions/passkey-routes.ts) */
+  passkeysAvailable?: boolean;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -79,6 +82,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       username: extra.username,
       error: extra.error,
       requestId: pageRequestId(ctx),
+      passkey: deps.passkeysAvailable ? passkeySignInUrls(interaction.uid) : undefined,
     }));
   }
 
