@@ -44,6 +44,13 @@ export interface PasskeyServiceDeps {
   audit: { record(event: AuditRecord): Promise<void>; enqueue(event: AuditRecord): void };
 }
 
+/**
+ * The signature algorithms a passkey may use: ES256, EdDSA, RS256 (COSE
+ * -7, -8, -257), what every authenticator offers. Not the library's default,
+ * which adds ML-DSA-44 when this Node has it: Node's ML-DSA is experimental,
+ * and a passkey made with it would stop working on a Node without it.
+ */
+const ALGORITHMS = [-7, -8, -257];
 /** How long a challenge can be answered. */
 export const CHALLENGE_TTL_SECONDS = 5 * 60;
 /** A person's passkeys are bounded: each one is listed, offered and checked. */
@@ -198,6 +205,7 @@ export function createPasskeyService(deps: PasskeyServiceDeps): PasskeysAvailabl
         userID: Buffer.from(userHandle, 'base64url'),
         timeout: CHALLENGE_TTL_SECONDS * 1000,
         attestationType: 'none',
+        supportedAlgorithmIDs: ALGORITHMS,
         excludeCredentials: rows.map((row) => ({ id: row.id, transports: storedTransports(row) })),
         // discoverable, so the passkey can sign in without a username
         authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'preferred' },
@@ -221,6 +229,7 @@ export function createPasskeyService(deps: PasskeyServiceDeps): PasskeysAvailabl
           expectedRPID: rp,
           // asked as `preferred`: an authenticator without a PIN or biometric can still be a second factor
           requireUserVerification: false,
+          supportedAlgorithmIDs: ALGORITHMS,
         });
       } catch {
         return { ok: false, reason: 'not_verified' };

@@ -11,12 +11,14 @@ import { redactSecretPaths } from '../account/index.ts';
 // directive to add the hash of its one inline script to on the pages that
 // submit themselves (form_post responses, the logout of a browser without a
 // session); without the directive it adds nothing and the browser shows a
-// blank page. No `form-action`: Chromium applies it to the redirects
+// blank page. `connect-src 'self'`: that script asks Tessera (and nothing
+// else) for WebAuthn options. No `form-action`: Chromium applies it to the redirects
 // after a submission too, and those end at each client's redirect_uri or
 // post_logout_redirect_uri, which a site-wide list cannot name.
 const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
+  "connect-src 'self'",
   `style-src '${LAYOUT_STYLE_HASH}'`,
   "img-src 'self' data:",
   "frame-ancestors 'none'",
