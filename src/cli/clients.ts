@@ -3,15 +3,19 @@ import { emit, listCommand, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
 
 export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--redirect-uris u1,u2] [--post-logout-redirect-uris u1,u2]
-                 [--scopes "s1 s2"] [--public] [--first-party] [--token-endpoint-auth-method m]
-                 [--introspect-for URI,...] [--backchannel-logout-uri URL]
+                 [--scopes "s1 s2"] [--public] [--first-party] [--require-mfa]
+                 [--token-endpoint-auth-method m] [--introspect-for URI,...]
+                 [--backchannel-logout-uri URL]
                  prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
+                 --require-mfa: every sign-in to it proves a second factor (acr "mfa")
   clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
                  [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
-                 [--introspect-for URI,...] [--backchannel-logout-uri URL]
+                 [--require-mfa | --no-require-mfa] [--introspect-for URI,...]
+                 [--backchannel-logout-uri URL]
                  a given list replaces the stored one ("" empties it, as "" removes the URL);
-                 --third-party takes first-party away (consent is asked again)
+                 --third-party takes first-party away (consent is asked again);
+                 --no-require-mfa lets a password alone sign in to it again
   clients rotate-secret ID [--grace SECONDS]
                              a new secret, printed once; without --grace the old one stops
                              working, the client's access tokens are inactive and its grants
@@ -23,7 +27,7 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
   clients show ID
   clients delete ID          also revokes the client's grants`;
 
-interface Client { client_id: string; client_secret?: string; name: string; grant_types: string[]; scopes: string[] | null; public: boolean; first_party: boolean }
+interface Client { client_id: string; client_secret?: string; name: string; grant_types: string[]; scopes: string[] | null; public: boolean; first_party: boolean; require_mfa: boolean }
 
 /** What a registration holds that both create and update set. */
 const REGISTRATION_FLAGS = {
@@ -33,6 +37,7 @@ const REGISTRATION_FLAGS = {
   'post-logout-redirect-uris': { type: 'string' },
   scopes: { type: 'string' },
   'first-party': { type: 'boolean' },
+  'require-mfa': { type: 'boolean' },
   'introspect-for': { type: 'string' },
   'backchannel-logout-uri': { type: 'string' },
 } as const;
@@ -54,6 +59,7 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     scopes: spaceList(values.scopes),
     public: values.public,
     first_party: values['first-party'],
+    require_mfa: values['require-mfa'],
     token_endpoint_auth_method: values['token-endpoint-auth-method'],
     introspect_for: commaList(values['introspect-for']),
     backchannel_logout_uri: values['backchannel-logout-uri'],
@@ -75,8 +81,15 @@ function firstParty(values: { 'first-party'?: boolean; 'third-party'?: boolean }
   return values['third-party'] ? false : undefined;
 }
 
+/** --require-mfa as in create; --no-require-mfa takes it away; neither: unchanged. */
+function requireMfa(values: { 'require-mfa'?: boolean; 'no-require-mfa'?: boolean }): boolean | undefined {
+  if (values['require-mfa'] && values['no-require-mfa']) throw new UsageError('--require-mfa and --no-require-mfa contradict each other: give one');
+  if (values['require-mfa']) return true;
+  return values['no-require-mfa'] ? false : undefined;
+}
+
 async function update(args: string[], cli: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' } });
   const id = single(positionals, 'client id');
   const change = Object.fromEntries(Object.entries({
     name: values.name,
@@ -85,6 +98,7 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     post_logout_redirect_uris: listOrEmpty(values['post-logout-redirect-uris'], commaList),
     scopes: listOrEmpty(values.scopes, spaceList),
     first_party: firstParty(values),
+    require_mfa: requireMfa(values),
     introspect_for: listOrEmpty(values['introspect-for'], commaList),
     // "" removes it
     backchannel_logout_uri: values['backchannel-logout-uri'] === undefined ? undefined : (values['backchannel-logout-uri'] || null),

@@ -9,6 +9,13 @@ import { OIDC_SCOPES } from './oidc-scopes.ts';
 /** First-party clients skip consent and may use the password grant: only when registered so. */
 export const isFirstParty = (client: unknown): boolean => (client as { first_party?: unknown } | undefined)?.first_party === true;
 
+/**
+ * A client whose sign-ins must prove a second factor (its `require_mfa`
+ * setting): only when registered so. Absent grants nothing and asks for
+ * nothing more than a password, as before the setting existed.
+ */
+export const requiresSecondFactor = (client: unknown): boolean => (client as { require_mfa?: unknown } | undefined)?.require_mfa === true;
+
 /** The scope of Tessera's own admin API: reserved, no resource server may declare it. */
 export const ADMIN_SCOPE = 'admin';
 

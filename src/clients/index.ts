@@ -2,5 +2,5 @@ export { clientMetadataOf, createClientRepository, newClientOfRecord, tokensNotB
 export { ANNOUNCEMENT_LIFETIME_MS, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from './client-changes.ts';
 export { createResourceServerRepository, MAX_RESOURCE_TTL, ResourceServerExistsError, type ResourceServer, type ResourceServerRepository, type NewResourceServer } from './resource-servers.ts';
 export { clientSecretMatches, digestClientSecret, generateClientSecret } from './secrets.ts';
-export { ADMIN_SCOPE, REGISTRABLE_GRANT_TYPES, allowListOf, allowedScopes, allowedOidcScopes, isFirstParty, isReservedScope, registrationProblems, type FieldProblem, type Offer } from './client-policy.ts';
+export { ADMIN_SCOPE, REGISTRABLE_GRANT_TYPES, allowListOf, allowedScopes, allowedOidcScopes, isFirstParty, isReservedScope, requiresSecondFactor, registrationProblems, type FieldProblem, type Offer } from './client-policy.ts';
 export { OIDC_SCOPES } from './oidc-scopes.ts';

@@ -14,6 +14,8 @@ export interface NewClient {
   scopes?: string[];
   public?: boolean;
   firstParty?: boolean;
+  /** every sign-in to this client must prove a second factor (absent: a password is enough) */
+  requireMfa?: boolean;
   tokenEndpointAuthMethod?: string;
   /** resource identifiers whose tokens this client may introspect */
   introspectFor?: string[];
@@ -81,6 +83,7 @@ export function newClientOfRecord(record: ClientRecord): NewClient {
     scopes: strings(m.allowed_scopes),
     public: m.token_endpoint_auth_method === 'none',
     firstParty: record.firstParty,
+    requireMfa: m.require_mfa === true,
     tokenEndpointAuthMethod: typeof m.token_endpoint_auth_method === 'string' ? m.token_endpoint_auth_method : undefined,
     introspectFor: record.introspectFor,
     backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : undefined,
@@ -141,6 +144,8 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
     // absent means nothing, and a stored empty list says so explicitly.
     allowed_scopes: input.scopes ?? [],
     ...(oidcScopes?.length ? { scope: oidcScopes.join(' ') } : {}),
+    // written only when set: absent means a password is enough, as for every client before the setting
+    ...(input.requireMfa ? { require_mfa: true } : {}),
     ...(input.backchannelLogoutUri ? {
       backchannel_logout_uri: input.backchannelLogoutUri,
       backchannel_logout_session_required: input.backchannelLogoutSessionRequired ?? true,

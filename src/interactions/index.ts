@@ -8,3 +8,4 @@ export { interactionBoundary, PageError, pageRequestId, sendPage } from './page-
 export { describeResourceScopes, describeScopes } from './scopes.ts';
 export { formField, jsonObjectField, lockoutWaitSeconds } from './forms.ts';
 export { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
+export { MFA_REQUIRED_REASON, pendingOrStepUp } from './second-step.ts';

@@ -31,3 +31,12 @@ export function pendingSignInOf(interaction: Interaction): PendingSignIn | undef
   const pending = (interaction.result as Record<string, unknown> | undefined)?.[KEY] as PendingSignIn | undefined;
   return pending && typeof pending.accountId === 'string' && Array.isArray(pending.methods) ? pending : undefined;
 }
+
+/** Drops a waiting sign-in (the password form was sent again: the sign-in starts over). */
+export async function forgetPendingSignIn(interaction: Interaction): Promise<void> {
+  const result = interaction.result as Record<string, unknown> | undefined;
+  if (!result || !(KEY in result)) return;
+  const { [KEY]: _dropped, ...rest } = result;
+  interaction.result = rest;
+  await interaction.persist();
+}

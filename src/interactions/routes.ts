@@ -4,11 +4,16 @@ import type { Context } from 'koa';
 import type { default as Provider, KoaContextWithOIDC } from 'oidc-provider';
 import { loginPage, INCORRECT_CREDENTIALS_MESSAGE, tooManyAttemptsMessage } from '../../views/login.ts';
 import { consentPage } from '../../views/consent.ts';
+import { secondFactorPage, MAX_CODE_LENGTH, WRONG_CODE_MESSAGE, type SecondFactorVariant } from '../../views/second-factor.ts';
+import { enrollmentPage, recoveryCodesPage, secondFactorReadyPage } from '../../views/enroll-second-factor.ts';
 import type { AuditRecord } from '../audit/index.ts';
+import type { MfaService } from '../mfa/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
 import { passkeySignInUrls } from './passkey-routes.ts';
+import { forgetPendingSignIn, keepPendingSignIn, pendingSignInOf, type PendingSignIn } from './pending-sign-in.ts';
+import { nextStep, pendingOrStepUp, provesTwoFactors, secondFactorRequiredBy } from './second-step.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 
@@ -21,6 +26,8 @@ export interface InteractionRouterDeps {
   accounts: {
     verifyCredentials(username: string, password: string, context: { ip: string; clientId?: string; via?: 'login_page' }): Promise<VerifyCredentialsResult>;
   };
+  /** second factors: what an account has, its codes, setting TOTP up inside a sign-in that requires it */
+  mfa: Pick<MfaService, 'factorsOf' | 'verifyCode' | 'startTotpEnrollment' | 'pendingTotpEnrollment' | 'confirmTotpEnrollment'>;
   /** Dedicated secret for interaction CSRF tokens; shared by all instances behind a load balancer. */
   csrfSecret: string;
   /** Human name of a resource server (API) for the consent page. */
@@ -44,7 +51,7 @@ const MAX_USERNAME_LENGTH = 256;
 const MAX_PASSWORD_LENGTH = 1024;
 
 export function createInteractionRouter(deps: InteractionRouterDeps): Router {
-  const { provider, accounts, csrfSecret } = deps;
+  const { provider, accounts, mfa, csrfSecret } = deps;
   if (!csrfSecret) throw new Error('createInteractionRouter: csrfSecret is required');
 
   const router = new Router();
@@ -108,11 +115,98 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     }));
   }
 
+  const interactionBase = (interaction: Interaction) => `/interaction/${encodeURIComponent(interaction.uid)}`;
+
+  function renderSecondFactor(
+    ctx: Context,
+    interaction: Interaction,
+    clientName: string,
+    factors: { totp: boolean; passkeys: number },
+    extra: { status?: number; variant?: SecondFactorVariant; error?: string } = {},
+  ): void {
+    sendPage(ctx, extra.status ?? 200, secondFactorPage({
+      base: interactionBase(interaction),
+      csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
+      clientName,
+      variant: extra.variant ?? 'code',
+      totp: factors.totp,
+      passkeys: factors.passkeys > 0,
+      error: extra.error,
+      requestId: pageRequestId(ctx),
+    }));
+  }
+
+  async function renderEnrollment(
+    ctx: Context,
+    interaction: Interaction,
+    clientName: string,
+    accountId: string,
+    extra: { status?: number; error?: string } = {},
+  ): Promise<void> {
+    // the secret waiting for its first code is shown again (a reload, a wrong code); else a new one
+    const waiting = await mfa.pendingTotpEnrollment(accountId);
+    const enrollment = waiting ?? await mfa.startTotpEnrollment(accountId);
+    sendPage(ctx, extra.status ?? 200, enrollmentPage({
+      action: `${interactionBase(interaction)}/enroll`,
+      csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
+      clientName,
+      secret: enrollment.secret,
+      qrSvg: enrollment.qrSvg,
+      error: extra.error,
+      requestId: pageRequestId(ctx),
+    }));
+  }
+
+  /** The page of a sign-in whose first factor is proven: the second step, its set-up, or Continue once both are done. */
+  async function renderPendingSignIn(ctx: Context, interaction: Interaction, clientName: string, pending: PendingSignIn, variant: SecondFactorVariant): Promise<void> {
+    if (provesTwoFactors(pending)) {
+      sendPage(ctx, 200, secondFactorReadyPage({
+        action: `${interactionBase(interaction)}/continue`,
+        csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
+        clientName,
+        requestId: pageRequestId(ctx),
+      }));
+      return;
+    }
+    const factors = await mfa.factorsOf(pending.accountId);
+    switch (nextStep(pending, factors, secondFactorRequiredBy(interaction))) {
+      case 'second_factor':
+        renderSecondFactor(ctx, interaction, clientName, factors, { variant });
+        return;
+      case 'enroll':
+        await renderEnrollment(ctx, interaction, clientName, pending.accountId);
+        return;
+      default:
+        // nothing more to ask (the factor was removed meanwhile): the password again, from the start
+        renderLogin(ctx, interaction, clientName);
+    }
+  }
+
+  const variantOf = (value: unknown): SecondFactorVariant => (value === 'recovery-code' ? 'recovery-code' : 'code');
+
+  /** A typed code, bounded as the login page bounds its fields; anything longer is no code (and is not checked). */
+  const typedCode = (ctx: Context) => {
+    const code = formField(ctx, 'code').trim();
+    return code.length <= MAX_CODE_LENGTH ? code : '';
+  };
+
+  function sendLocked(ctx: Context, retryAfterSeconds: number | undefined, render: (error: string) => void | Promise<void>) {
+    const seconds = lockoutWaitSeconds(retryAfterSeconds);
+    ctx.set('Retry-After', String(seconds));
+    return render(tooManyAttemptsMessage(seconds));
+  }
+
   router.get('/interaction/:uid', interactionBoundary, async (ctx) => {
     const interaction = await loadInteraction(ctx);
     const clientName = await clientNameOf(interaction);
     switch (interaction.prompt.name) {
       case 'login': {
+        // after a right password (kept in the interaction), or a signed-in person asked for more
+        const pending = pendingOrStepUp(interaction);
+        if (pending) {
+          await renderPendingSignIn(ctx, interaction, clientName, pending, variantOf(ctx.query.with));
+          return;
+        }
         const hint = interaction.params.login_hint;
         const username = typeof hint === 'string' && hint.length <= MAX_USERNAME_LENGTH ? hint : undefined;
         renderLogin(ctx, interaction, clientName, { username });
@@ -140,9 +234,20 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       : { ok: false, reason: 'invalid' };
 
     if (result.ok) {
-      await completeSignIn(provider, ctx, { accountId: result.accountId, methods: ['pwd'] });
+      const pending: PendingSignIn = { accountId: result.accountId, methods: ['pwd'], ts: Math.floor(Date.now() / 1000) };
+      const factors = await mfa.factorsOf(result.accountId);
+      if (nextStep(pending, factors, secondFactorRequiredBy(interaction)) === 'complete') {
+        await completeSignIn(provider, ctx, pending);
+        return;
+      }
+      // the second step (or its set-up) is a page of its own: a reload shows it again, never re-sends the password
+      await keepPendingSignIn(interaction, pending);
+      ctx.status = 303;
+      ctx.redirect(interactionBase(interaction));
       return;
     }
+    // the password form sent again starts the sign-in over: a second step waiting for the earlier password is gone
+    await forgetPendingSignIn(interaction);
     if (result.reason === 'locked') {
       const seconds = lockoutWaitSeconds(result.retryAfterSeconds);
       ctx.set('Retry-After', String(seconds));
@@ -150,6 +255,77 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       return;
     }
     renderLogin(ctx, interaction, clientName, { username, error: INCORRECT_CREDENTIALS_MESSAGE });
+  });
+
+  router.post('/interaction/:uid/second-factor', interactionBoundary, parseForm, async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    requireCsrf(ctx, interaction);
+    if (interaction.prompt.name !== 'login') throw wrongStep();
+    const pending = pendingOrStepUp(interaction);
+    if (!pending || provesTwoFactors(pending)) throw wrongStep();
+
+    const clientName = await clientNameOf(interaction);
+    const variant = variantOf(formField(ctx, 'with'));
+    const code = typedCode(ctx);
+    const result = code
+      ? await mfa.verifyCode(pending.accountId, code, { ip: ctx.ip, clientId: clientIdOf(interaction), via: 'login_page' })
+      : { ok: false as const, reason: 'invalid' as const };
+    if (result.ok) {
+      await completeSignIn(provider, ctx, { accountId: pending.accountId, methods: [...pending.methods, 'otp'], ts: pending.ts });
+      return;
+    }
+    const factors = await mfa.factorsOf(pending.accountId);
+    if (result.reason === 'locked') {
+      sendLocked(ctx, result.retryAfterSeconds, (error) => renderSecondFactor(ctx, interaction, clientName, factors, { status: 429, variant, error }));
+      return;
+    }
+    renderSecondFactor(ctx, interaction, clientName, factors, { variant, error: WRONG_CODE_MESSAGE });
+  });
+
+  router.post('/interaction/:uid/enroll', interactionBoundary, parseForm, async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    requireCsrf(ctx, interaction);
+    if (interaction.prompt.name !== 'login') throw wrongStep();
+    const pending = pendingOrStepUp(interaction);
+    if (!pending) throw wrongStep();
+    // Only a sign-in that must have a second factor and has none sets one up here: a
+    // password alone never replaces a factor the person already has.
+    if (nextStep(pending, await mfa.factorsOf(pending.accountId), secondFactorRequiredBy(interaction)) !== 'enroll') throw wrongStep();
+
+    const clientName = await clientNameOf(interaction);
+    const code = typedCode(ctx);
+    const result = code
+      ? await mfa.confirmTotpEnrollment(pending.accountId, code, { ip: ctx.ip, clientId: clientIdOf(interaction), via: 'login_page' })
+      : { ok: false as const, reason: 'invalid' as const };
+    if (result.ok) {
+      // proven now: the code confirmed the new secret. Kept, so that Continue (and a reload) finish the sign-in.
+      await keepPendingSignIn(interaction, { ...pending, methods: [...pending.methods, 'otp'] });
+      sendPage(ctx, 200, recoveryCodesPage({
+        action: `${interactionBase(interaction)}/continue`,
+        csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
+        clientName,
+        codes: result.recoveryCodes,
+        requestId: pageRequestId(ctx),
+      }));
+      return;
+    }
+    if (result.reason === 'locked') {
+      await sendLocked(ctx, result.retryAfterSeconds, (error) => renderEnrollment(ctx, interaction, clientName, pending.accountId, { status: 429, error }));
+      return;
+    }
+    await renderEnrollment(ctx, interaction, clientName, pending.accountId, {
+      error: result.reason === 'no_enrollment' ? 'The key expired before its first code arrived. Scan the new one.' : WRONG_CODE_MESSAGE,
+    });
+  });
+
+  router.post('/interaction/:uid/continue', interactionBoundary, parseForm, async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    requireCsrf(ctx, interaction);
+    if (interaction.prompt.name !== 'login') throw wrongStep();
+    // only what this interaction kept once the second factor was set up: never a step-up on its own
+    const pending = pendingSignInOf(interaction);
+    if (!pending || !provesTwoFactors(pending)) throw wrongStep();
+    await completeSignIn(provider, ctx, { accountId: pending.accountId, methods: pending.methods, ts: pending.ts });
   });
 
   router.post('/interaction/:uid/confirm', interactionBoundary, parseForm, async (ctx) => {

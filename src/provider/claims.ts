@@ -6,7 +6,16 @@ import { OIDC_SCOPES } from '../clients/index.ts';
 export { OIDC_SCOPES };
 
 export function claimsConfiguration(): Pick<Configuration, 'claims' | 'scopes'> {
-  return { claims: CLAIMS_BY_SCOPE, scopes: OIDC_SCOPES };
+  return {
+    claims: {
+      ...CLAIMS_BY_SCOPE,
+      // what the sign-in proved (src/mfa/authentication-level.ts), in every ID token: the
+      // provider releases a claim only for a scope (or the claims parameter), and `openid` is
+      // in every request that gets an ID token. Userinfo has no acr/amr to release.
+      openid: [...CLAIMS_BY_SCOPE.openid, 'acr', 'amr'],
+    },
+    scopes: OIDC_SCOPES,
+  };
 }
 
 /** The provider's findAccount: disabled accounts do not exist for it. */

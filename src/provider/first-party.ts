@@ -1,5 +1,6 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { allowedOidcScopes, isFirstParty } from '../clients/index.ts';
+import { secondFactorCheck } from './second-factor-requirement.ts';
 
 
 /**
@@ -34,9 +35,14 @@ export async function loadExistingGrant(ctx: KoaContextWithOIDC) {
  * refresh token without its users being asked to consent to it. Native clients
  * still get the page (the base policy's native_client_prompt): another app can
  * claim their redirect URIs.
+ *
+ * And the login prompt also asks when a second factor is required and the
+ * session has not proven one (second-factor-requirement.ts).
  */
 export function firstPartyInteractionPolicy() {
   const policy = interactionPolicy.base();
+  // a client or request that requires a second factor the session has not proven: the login prompt
+  policy.get('login')!.checks.add(secondFactorCheck());
   const consent = policy.get('consent')!;
   const requested = consent.checks.get('consent_prompt')!;
   consent.checks.remove('consent_prompt');

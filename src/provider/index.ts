@@ -97,9 +97,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     clientAuthMethods: CLIENT_AUTH_METHODS as Configuration['clientAuthMethods'],
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
-      properties: ['first_party', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at'],
+      properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at'],
       validator: (_ctx, key, value) => {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
+        if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new Error('require_mfa must be a boolean');
         // set by the repository (tokensNotBeforeOf), never by a caller
         if (key === 'tokens_not_before' && value !== undefined && !Number.isSafeInteger(value)) throw new Error('tokens_not_before must be an integer');
         // a rotation's grace period (repository rotateSecret): the old secret's digest and its end

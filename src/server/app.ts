@@ -8,11 +8,11 @@ import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.t
 import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
 import type { ResourceServerRepository } from '../clients/index.ts';
+import type { MfaService, PasskeysAvailable } from '../mfa/index.ts';
 import { createInteractionRouter, createPasskeySignInRouter } from '../interactions/index.ts';
 import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
-import type { PasskeysAvailable } from '../mfa/index.ts';
 import { createAssetRouter } from './assets.ts';
 import type { NodeHandler } from '../http/index.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
@@ -24,7 +24,7 @@ export interface TesseraAppDependencies {
   tokenState: TokenState;
   logger: Logger;
   provider: Provider;
-  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; passkeys: PasskeysAvailable };
+  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; mfa: MfaService; passkeys: PasskeysAvailable };
   revocation: Revocation;
   sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */
@@ -53,12 +53,13 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   const interactions = createInteractionRouter({
     provider,
     accounts: { verifyCredentials: services.verifyCredentials },
+    mfa: services.mfa,
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
     audit: services.audit,
     passkeysAvailable: services.passkeys.available,
   });
-  const passkeySignIn = createPasskeySignInRouter({ provider, passkeys: services.passkeys, csrfSecret: deps.keys.csrfSecret, audit: services.audit });
+  const passkeySignIn = createPasskeySignInRouter({ provider, passkeys: services.passkeys, mfa: services.mfa, csrfSecret: deps.keys.csrfSecret, audit: services.audit });
   const assets = createAssetRouter();
   const account = createAccountRouter({
     issuer: config.issuer,

@@ -10,7 +10,7 @@ import { createAccountRepository, createAttemptGuard, createCredentialVerifier, 
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
 import { createPasswordResets } from '../account/index.ts';
-import { createPasskeyService } from '../mfa/index.ts';
+import { createMfaService, createPasskeyService } from '../mfa/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
@@ -120,8 +120,10 @@ function createServices(deps: { config: Config; db: Database; keys: KeyMaterial;
   });
   const verifyCredentials = createCredentialVerifier({ accounts, hasher, guard: deps.attemptGuard, audit });
   const passwordResets = createPasswordResets(deps.db.knex);
+  // second factors: wrong codes count toward the same lockout as wrong passwords
+  const mfa = createMfaService({ knex: deps.db.knex, mfaKey: deps.keys.mfaKey, accounts, guard: deps.attemptGuard, audit, issuer: deps.config.issuer });
   const passkeys = createPasskeyService({ knex: deps.db.knex, issuer: deps.config.issuer, challenges: deps.tokenState.adapterFactory('WebAuthnChallenge'), audit });
-  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, passkeys };
+  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, mfa, passkeys };
 }
 
 /** Builds Tessera from its configuration: stores, services, the provider, the HTTP surface. Does not listen. */

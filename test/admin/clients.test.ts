@@ -46,6 +46,28 @@ describe('admin clients', () => {
     expect(res.body).not.toHaveProperty('client_secret');
   });
 
+  test('require_mfa: absent is false; set at creation, taken away by PATCH (audited by name); only a boolean', async () => {
+    const plain = await call(server, token, 'POST', '/clients', { name: 'plain web', grant_types: ['authorization_code'], redirect_uris: ['https://plain.example/cb'], scopes: ['openid'] });
+    expect(plain.status).toBe(201);
+    expect(plain.body.require_mfa).toBe(false);
+    const strict = await call(server, token, 'POST', '/clients', {
+      name: 'strict web', grant_types: ['authorization_code'], redirect_uris: ['https://strict.example/cb'], scopes: ['openid'], require_mfa: true,
+    });
+    expect(strict.status).toBe(201);
+    expect(strict.body.require_mfa).toBe(true);
+    expect((await call(server, token, 'GET', `/clients/${strict.body.client_id}`)).body.require_mfa).toBe(true);
+    // a PATCH of something else keeps it
+    expect((await call(server, token, 'PATCH', `/clients/${strict.body.client_id}`, { name: 'strict web 2' })).body.require_mfa).toBe(true);
+    const relaxed = await call(server, token, 'PATCH', `/clients/${strict.body.client_id}`, { require_mfa: false });
+    expect(relaxed.status).toBe(200);
+    expect(relaxed.body.require_mfa).toBe(false);
+    const events = await call(server, token, 'GET', `/audit?type=client.updated&subject=${strict.body.client_id}`);
+    const last = events.body.items?.find((e: { subject: string; details: { fields: string[] } }) => e.subject === strict.body.client_id && e.details.fields.includes('require_mfa'));
+    expect(last?.details).toMatchObject({ fields: ['require_mfa'], require_mfa: false });
+    const bad = await call(server, token, 'POST', '/clients', { name: 'x', grant_types: ['client_credentials'], require_mfa: 'yes' });
+    expect(bad.status).toBe(400);
+  });
+
   test('metadata the provider refuses → 400 naming the problem', async () => {
     const res = await call(server, token, 'POST', '/clients', { name: 'web', grant_types: ['authorization_code'] });
     expect(res.status).toBe(400);

@@ -65,6 +65,10 @@ describe('tessera users|clients|resources lifecycle commands', () => {
       .toMatchObject({ backchannel_logout_uri: 'https://job.example.test/logout', backchannel_logout_session_required: true });
     expect((await tessera(['clients', 'update', client.clientId, '--backchannel-logout-uri', '', '--json'])).json).toMatchObject({ backchannel_logout_uri: null });
     expect((await tessera(['clients', 'update', client.clientId, '--first-party', '--third-party'])).code).toBe(2);
+    // a second factor required: set, taken away again, never both at once
+    expect((await tessera(['clients', 'update', client.clientId, '--require-mfa', '--json'])).json).toMatchObject({ require_mfa: true });
+    expect((await tessera(['clients', 'update', client.clientId, '--no-require-mfa', '--json'])).json).toMatchObject({ require_mfa: false });
+    expect((await tessera(['clients', 'update', client.clientId, '--require-mfa', '--no-require-mfa'])).code).toBe(2);
 
     const rotated = await tessera(['clients', 'rotate-secret', client.clientId, '--grace', '600']);
     expect(rotated.code).toBe(0);

@@ -250,6 +250,14 @@ beforeAll(async () => {
       },
     },
     resourceName: async (id) => (id === 'https://api.example' ? 'Example API' : undefined),
+    // nobody here has a second factor: the password alone signs in (the second step has tests of its own)
+    mfa: {
+      async factorsOf() { return { totp: false, passkeys: 0, recoveryCodesLeft: 0 }; },
+      async verifyCode() { return { ok: false, reason: 'invalid' }; },
+      async startTotpEnrollment() { throw new Error('no enrollment here'); },
+      async pendingTotpEnrollment() { return undefined; },
+      async confirmTotpEnrollment() { return { ok: false, reason: 'no_enrollment' }; },
+    },
   });
   app.use(router.routes());
   server = app.listen(0, '127.0.0.1');

@@ -20,6 +20,7 @@ export function clientView(client: ClientRecord) {
     scopes: allowListOf(m),
     public: m.token_endpoint_auth_method === 'none',
     first_party: client.firstParty,
+    require_mfa: m.require_mfa === true,
     token_endpoint_auth_method: m.token_endpoint_auth_method,
     introspect_for: client.introspectFor,
     backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
@@ -40,6 +41,7 @@ function changedFields(before: NewClient, after: NewClient): string[] {
     ['post_logout_redirect_uris', before.postLogoutRedirectUris, after.postLogoutRedirectUris],
     ['scopes', before.scopes, after.scopes],
     ['first_party', !!before.firstParty, !!after.firstParty],
+    ['require_mfa', !!before.requireMfa, !!after.requireMfa],
     ['introspect_for', before.introspectFor, after.introspectFor],
     ['backchannel_logout_uri', before.backchannelLogoutUri, after.backchannelLogoutUri],
     ['backchannel_logout_session_required', before.backchannelLogoutSessionRequired, after.backchannelLogoutSessionRequired],
@@ -70,6 +72,7 @@ function newClientOf(body: CreateClientBody): NewClient {
     scopes: body.scopes,
     public: body.public,
     firstParty: body.first_party,
+    requireMfa: body.require_mfa,
     tokenEndpointAuthMethod: body.token_endpoint_auth_method,
     introspectFor: body.introspect_for,
     backchannelLogoutUri: body.backchannel_logout_uri,
@@ -123,6 +126,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             type: 'client.created', actor, subject: client.clientId, clientId: client.clientId,
             details: {
               name: client.name, grant_types: body.grant_types, scopes: body.scopes ?? [], first_party: client.firstParty, public: !clientSecret, introspect_for: client.introspectFor,
+              ...(body.require_mfa ? { require_mfa: true } : {}),
               ...(body.backchannel_logout_uri ? { backchannel_logout_uri: body.backchannel_logout_uri } : {}),
               // widening to administration is explicit and stands out in the audit log
               ...(body.scopes?.includes(ADMIN_SCOPE) ? { grants_admin: true } : {}),
@@ -168,6 +172,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
           postLogoutRedirectUris: body.post_logout_redirect_uris ?? before.postLogoutRedirectUris,
           scopes: body.scopes ?? before.scopes,
           firstParty: body.first_party ?? before.firstParty,
+          requireMfa: body.require_mfa ?? before.requireMfa,
           introspectFor: body.introspect_for ?? before.introspectFor,
           // null removes the URI (no logout tokens from then on)
           backchannelLogoutUri: body.backchannel_logout_uri === null ? undefined : (body.backchannel_logout_uri ?? before.backchannelLogoutUri),
@@ -189,7 +194,11 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
         const grantsAdmin = !before.scopes?.includes(ADMIN_SCOPE) && !!after.scopes?.includes(ADMIN_SCOPE);
         await audit.record({
           type: 'client.updated', actor, subject: p.clientId, clientId: p.clientId,
-          details: { fields, ...(fields.includes('scopes') ? { scopes: after.scopes } : {}), ...(grantsAdmin ? { grants_admin: true } : {}) },
+          details: {
+            fields, ...(fields.includes('scopes') ? { scopes: after.scopes } : {}), ...(grantsAdmin ? { grants_admin: true } : {}),
+            // either way it stands out: taking the requirement away weakens every sign-in to the client
+            ...(fields.includes('require_mfa') ? { require_mfa: !!after.requireMfa } : {}),
+          },
         });
         reply(ctx, 200, clientView(updated));
       },

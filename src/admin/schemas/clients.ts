@@ -8,6 +8,7 @@ export interface CreateClientBody {
   scopes?: string[];
   public?: boolean;
   first_party?: boolean;
+  require_mfa?: boolean;
   token_endpoint_auth_method?: string;
   introspect_for?: string[];
   backchannel_logout_uri?: string;
@@ -28,6 +29,7 @@ export const createClientSchema: JsonSchema = {
     scopes: { ...list(scopeToken, 200), description: "the client's allow-list: OIDC scopes and resource scopes (absent: none); `admin` grants the admin API (client_credentials only)" },
     public: { type: 'boolean', description: 'no secret; token_endpoint_auth_method none' },
     first_party: { type: 'boolean', description: 'skips consent and permits the password grant' },
+    require_mfa: { type: 'boolean', description: 'every sign-in to this client proves a second factor (ID tokens: acr "mfa"); a person without one is asked to set one up first (absent: a password is enough)' },
     token_endpoint_auth_method: token,
     introspect_for: { ...list(absoluteUri, 50), description: 'resource identifiers whose tokens this client may introspect' },
     backchannel_logout_uri: { ...absoluteUri, description: 'OpenID Connect Back-Channel Logout: where logout tokens are posted when a session ends (absent: none is sent); https, or http to a loopback address with BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true' },
@@ -42,6 +44,7 @@ export interface UpdateClientBody {
   post_logout_redirect_uris?: string[];
   scopes?: string[];
   first_party?: boolean;
+  require_mfa?: boolean;
   introspect_for?: string[];
   /** null removes it */
   backchannel_logout_uri?: string | null;
@@ -62,6 +65,7 @@ export const updateClientSchema: JsonSchema = {
     post_logout_redirect_uris: list(absoluteUri, 50),
     scopes: { ...list(scopeToken, 200), description: 'replaces the allow-list; tokens already issued keep their scopes until they expire' },
     first_party: { type: 'boolean' },
+    require_mfa: { type: 'boolean', description: 'false: a password is enough again (sessions that proved a second factor keep it)' },
     introspect_for: list(absoluteUri, 50),
     backchannel_logout_uri: { anyOf: [absoluteUri, { type: 'null' }], description: 'where logout tokens are posted; null removes it' },
     backchannel_logout_session_required: { type: 'boolean' },
@@ -96,6 +100,7 @@ export const clientSchema: JsonSchema = {
     scopes: { type: 'array', items: { type: 'string' }, description: 'the allow-list; empty: no scope at all' },
     public: { type: 'boolean' },
     first_party: { type: 'boolean' },
+    require_mfa: { type: 'boolean', description: 'sign-ins to this client prove a second factor' },
     token_endpoint_auth_method: { type: 'string' },
     introspect_for: { type: 'array', items: { type: 'string' } },
     backchannel_logout_uri: { type: ['string', 'null'] },
