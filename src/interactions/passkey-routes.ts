@@ -3,20 +3,22 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { default as Provider } from 'oidc-provider';
 import type { AuditRecord } from '../audit/index.ts';
-import type { PasskeysAvailable, SecondFactorContext } from '../mfa/index.ts';
+import type { MfaService, PasskeysAvailable, SecondFactorContext } from '../mfa/index.ts';
 import { loginPage } from '../../views/login.ts';
+import { secondFactorPage } from '../../views/second-factor.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { formField, jsonObjectField } from './forms.ts';
 import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
-import { pendingSignInOf } from './pending-sign-in.ts';
+import { pendingOrStepUp, provesTwoFactors } from './second-step.ts';
 import { completeSignIn } from './sign-in-completion.ts';
 
 /*
  * Passkeys in the sign-in: WebAuthn options for the interaction, and the
  * browser's assertion. With no pending sign-in it is a sign-in without a
  * password (discoverable credentials; the authenticator must verify the
- * person); with one (the password is proven, src/interactions/pending-sign-in.ts)
- * it is the second factor, and the passkey must be that account's.
+ * person); with one (the password is proven, src/interactions/pending-sign-in.ts,
+ * or a signed-in person is stepped up, second-step.ts) it is the second
+ * factor, and the passkey must be that account's.
  *
  * The challenge is bound to the interaction (its uid): a challenge handed out
  * for one sign-in answers no other.
@@ -25,6 +27,8 @@ import { completeSignIn } from './sign-in-completion.ts';
 export interface PasskeySignInDeps {
   provider: Provider;
   passkeys: PasskeysAvailable;
+  /** what the account has enrolled, for the second step's page shown again after a failure */
+  mfa: Pick<MfaService, 'factorsOf'>;
   /** the interaction pages' CSRF secret: tokens bound to the interaction uid */
   csrfSecret: string;
   audit?: { enqueue(event: AuditRecord): void };
@@ -70,13 +74,15 @@ export function createPasskeySignInRouter(deps: PasskeySignInDeps): Router {
 
   router.post('/interaction/:uid/passkey/options', interactionBoundary, parsePasskeyForm, async (ctx) => {
     const interaction = await loginStep(ctx);
-    const pending = pendingSignInOf(interaction);
+    const pending = pendingOrStepUp(interaction);
+    if (pending && provesTwoFactors(pending)) throw wrongStep();
     ctx.body = await passkeys.authenticationOptions({ accountId: pending?.accountId, bindTo: interaction.uid });
   });
 
   router.post('/interaction/:uid/passkey', interactionBoundary, parsePasskeyForm, async (ctx) => {
     const interaction = await loginStep(ctx);
-    const pending = pendingSignInOf(interaction);
+    const pending = pendingOrStepUp(interaction);
+    if (pending && provesTwoFactors(pending)) throw wrongStep();
     const context: SecondFactorContext = { ip: ctx.ip, clientId: clientIdOf(interaction), via: 'login_page' };
     const credential = jsonObjectField(ctx, 'credential', MAX_CREDENTIAL_FIELD);
     const result = credential
@@ -101,13 +107,22 @@ export function createPasskeySignInRouter(deps: PasskeySignInDeps): Router {
       await completeSignIn(provider, ctx, { accountId: result.accountId, methods: [result.method], userVerified: result.userVerified });
       return;
     }
+    const status = credential ? 200 : 400;
     if (pending) {
-      // the second step shows itself again (its page is the interaction's own)
-      ctx.status = 303;
-      ctx.redirect(`/interaction/${encodeURIComponent(interaction.uid)}?passkey=failed`);
+      const factors = await deps.mfa.factorsOf(pending.accountId);
+      sendPage(ctx, status, secondFactorPage({
+        base: `/interaction/${encodeURIComponent(interaction.uid)}`,
+        csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
+        clientName: await clientNameOf(interaction),
+        variant: 'code',
+        totp: factors.totp,
+        passkeys: factors.passkeys > 0,
+        error: PASSKEY_FAILED_MESSAGE,
+        requestId: pageRequestId(ctx),
+      }));
       return;
     }
-    sendPage(ctx, credential ? 200 : 400, loginPage({
+    sendPage(ctx, status, loginPage({
       action: `/interaction/${encodeURIComponent(interaction.uid)}/login`,
       csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
       clientName: await clientNameOf(interaction),
