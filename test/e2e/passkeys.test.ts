@@ -2,7 +2,8 @@
 // Chromium with a virtual authenticator (Chrome DevTools Protocol, WebAuthn
 // domain) a person registers a passkey on /account, signs out, signs in to an
 // application with the passkey alone (no password typed) and the ID token says
-// so (amr hwk + mfa, acr mfa); a removed passkey no longer signs in although
+// so (amr hwk + mfa, acr mfa); then with the password and the passkey as the
+// second step (amr pwd + hwk + mfa); a removed passkey no longer signs in although
 // the authenticator still holds it. The authenticator's private key is read
 // back and looked for in every file of the embedded database: it is not there.
 // WebAuthn refuses IP-address origins, so this server's issuer is
@@ -122,13 +123,23 @@ describe('passkeys in a real browser (virtual authenticator)', () => {
     };
   }
 
+  /** Past the consent page if the app asks for it, at the app's redirect URI. */
+  async function landAtApp(page: Page) {
+    const atApp = (url: URL) => url.href.startsWith(target.redirectUri);
+    await Promise.race([page.waitForURL(atApp), page.getByRole('button', { name: 'Allow' }).waitFor()]);
+    if (!atApp(new URL(page.url()))) {
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL(atApp);
+    }
+  }
+
   async function signOutOfAccount(page: Page) {
     await page.goto(new URL('/account', server.issuer).href);
     await page.getByRole('button', { name: 'Sign out of your account' }).click();
     await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
   }
 
-  test('register a passkey on /account, sign in with it alone (amr hwk + mfa), remove it: it no longer signs in; no private key at rest', async () => {
+  test('register a passkey on /account, sign in with it alone (amr hwk + mfa), as the second factor (pwd + hwk + mfa), remove it: it no longer signs in; no private key at rest', async () => {
     const { context, page, problems } = await newPage();
     try {
       const { cdp, authenticatorId } = await addAuthenticator(page);
@@ -186,8 +197,7 @@ describe('passkeys in a real browser (virtual authenticator)', () => {
       await page.screenshot({ path: `${SCREENSHOTS}passkeys-signin-phone.png`, fullPage: true });
       await page.setViewportSize(DESKTOP);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-      await page.getByRole('button', { name: 'Allow' }).click();
-      await page.waitForURL((url) => url.href.startsWith(target.redirectUri));
+      await landAtApp(page);
       await expect(page.getByLabel('Password').count()).resolves.toBe(0);
       const idToken = await finish();
       expect(idToken.sub).toBe(accountId);
@@ -198,6 +208,27 @@ describe('passkeys in a real browser (virtual authenticator)', () => {
       const [used] = await server.db.knex('webauthn_credentials').select('sign_count', 'last_used_at');
       expect(Number(used.sign_count)).toBeGreaterThan(0);
       expect(used.last_used_at).not.toBeNull();
+
+      // a passkey as the second factor: the password, then "Use a passkey" on the second step
+      await signOutOfAccount(page);
+      const finishSecond = await startCodeFlow(page);
+      await page.getByLabel('Username').fill(USER.username);
+      await page.getByLabel('Password').fill(USER.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      await page.getByRole('button', { name: 'Use a passkey' }).waitFor();
+      await expectNoHorizontalOverflow(page);
+      await page.screenshot({ path: `${SCREENSHOTS}passkeys-second-step-desktop.png`, fullPage: true });
+      await page.setViewportSize(PHONE);
+      await expectNoHorizontalOverflow(page);
+      await page.screenshot({ path: `${SCREENSHOTS}passkeys-second-step-phone.png`, fullPage: true });
+      await page.setViewportSize(DESKTOP);
+      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      await landAtApp(page);
+      const secondFactorToken = await finishSecond();
+      expect(secondFactorToken.sub).toBe(accountId);
+      expect(secondFactorToken.amr).toEqual(['pwd', 'hwk', 'mfa']);
+      expect(secondFactorToken.acr).toBe('mfa');
 
       // remove it on /account (the session is the passkey's)
       await page.goto(new URL('/account', server.issuer).href);
