@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Account } from '../accounts/index.ts';
-import type { PasskeysAvailable } from '../mfa/index.ts';
+import type { PasskeyService } from '../mfa/index.ts';
 import { formField, interactionBoundary, jsonObjectField, PageError } from '../interactions/index.ts';
 import { PASSKEY_PATHS, type PasskeySectionData } from '../../views/passkeys.ts';
 
@@ -14,7 +14,7 @@ import { PASSKEY_PATHS, type PasskeySectionData } from '../../views/passkeys.ts'
  */
 
 export interface AccountPasskeyHelpers<SignedIn extends { account: Account }> {
-  passkeys: PasskeysAvailable;
+  passkeys: PasskeyService;
   /** the signed-in person, or undefined once a stale-form page is the answer */
   requireSignedIn(ctx: Context): Promise<SignedIn | undefined>;
   /** throws the stale-form page unless the form's CSRF token is this session's */
@@ -38,7 +38,7 @@ const REGISTER_REFUSALS: Readonly<Record<string, keyof typeof ERRORS>> = { too_m
 const parsePasskeyForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
 const MAX_CREDENTIAL_FIELD = 60_000;
 
-export async function passkeySectionData(passkeys: PasskeysAvailable, ctx: Context, accountId: string): Promise<PasskeySectionData> {
+export async function passkeySectionData(passkeys: PasskeyService, ctx: Context, accountId: string): Promise<PasskeySectionData> {
   const code = typeof ctx.query.passkey === 'string' ? ctx.query.passkey : '';
   return {
     available: passkeys.available,

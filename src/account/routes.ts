@@ -14,7 +14,7 @@ import { accountCsrfToken, isValidAccountCsrfToken } from './csrf.ts';
 import { MAX_PASSWORD_LENGTH, newPasswordProblem, replacePassword } from './password-change.ts';
 import type { PasswordResets } from './password-resets.ts';
 import { passkeySectionData, registerPasskeyRoutes } from './passkey-routes.ts';
-import type { PasskeysAvailable } from '../mfa/index.ts';
+import type { PasskeyService } from '../mfa/index.ts';
 
 export interface AccountRouterDeps {
   issuer: string;
@@ -30,7 +30,7 @@ export interface AccountRouterDeps {
   audit: AuditLog;
   /** the same secret as the interaction pages' CSRF tokens (KEYS_DIR) */
   csrfSecret: string;
-  passkeys: PasskeysAvailable;
+  passkeys: PasskeyService;
 }
 
 /** Messages after an action, by a fixed code in the query: nothing a link can make the page say. */

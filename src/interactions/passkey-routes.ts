@@ -3,7 +3,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { default as Provider } from 'oidc-provider';
 import type { AuditRecord } from '../audit/index.ts';
-import type { MfaService, PasskeysAvailable, SecondFactorContext } from '../mfa/index.ts';
+import type { MfaService, PasskeyService, SecondFactorContext } from '../mfa/index.ts';
 import { loginPage } from '../../views/login.ts';
 import { secondFactorPage } from '../../views/second-factor.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
@@ -26,7 +26,7 @@ import { completeSignIn } from './sign-in-completion.ts';
 
 export interface PasskeySignInDeps {
   provider: Provider;
-  passkeys: PasskeysAvailable;
+  passkeys: PasskeyService;
   /** what the account has enrolled, for the second step's page shown again after a failure */
   mfa: Pick<MfaService, 'factorsOf'>;
   /** the interaction pages' CSRF secret: tokens bound to the interaction uid */

@@ -126,12 +126,7 @@ const summaryOf = (row: CredentialRow): PasskeySummary => ({
   synced: row.device_type === 'multiDevice',
 });
 
-export type PasskeysAvailable = PasskeyService & {
-  /** false when the issuer's host is an IP address: WebAuthn has no RP ID for it */
-  readonly available: boolean;
-};
-
-export function createPasskeyService(deps: PasskeyServiceDeps): PasskeysAvailable {
+export function createPasskeyService(deps: PasskeyServiceDeps): PasskeyService {
   const { knex, challenges, audit } = deps;
   const rpID = relyingPartyIdOf(deps.issuer);
   const origin = new URL(deps.issuer).origin;

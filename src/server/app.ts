@@ -8,7 +8,7 @@ import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.t
 import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
 import type { ResourceServerRepository } from '../clients/index.ts';
-import type { MfaService, PasskeysAvailable } from '../mfa/index.ts';
+import type { MfaService, PasskeyService } from '../mfa/index.ts';
 import { createInteractionRouter, createPasskeySignInRouter } from '../interactions/index.ts';
 import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
@@ -24,7 +24,7 @@ export interface TesseraAppDependencies {
   tokenState: TokenState;
   logger: Logger;
   provider: Provider;
-  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; mfa: MfaService; passkeys: PasskeysAvailable };
+  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; mfa: MfaService; passkeys: PasskeyService };
   revocation: Revocation;
   sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */

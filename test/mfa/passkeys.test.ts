@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp, POSTGRES_URL } from '../support/services.ts';
 import { softwareAuthenticator } from '../support/software-authenticator.ts';
-import { createPasskeyService, relyingPartyIdOf, type PasskeysAvailable, type SecondFactorContext } from '../../src/mfa/index.ts';
+import { createPasskeyService, relyingPartyIdOf, type PasskeyService, type SecondFactorContext } from '../../src/mfa/index.ts';
 
 const context: SecondFactorContext = { ip: '192.0.2.20', via: 'login_page', clientId: 'photo-album' };
 
@@ -28,7 +28,7 @@ test('the RP ID is the issuer host name; an IP address has none', () => {
 function suite(name: string, options: { database: 'memory' | 'postgres'; redis: boolean }) {
   describe(name, () => {
     let server: TestServer;
-    let passkeys: PasskeysAvailable;
+    let passkeys: PasskeyService;
     let authenticator: ReturnType<typeof softwareAuthenticator>;
     let n = 0;
     const newUser = async () => {
