@@ -100,7 +100,8 @@ function challengeOf(response: unknown): string | undefined {
   if (typeof clientData !== 'string' || clientData.length > MAX_CLIENT_DATA_LENGTH) return undefined;
   try {
     const challenge = (JSON.parse(Buffer.from(clientData, 'base64url').toString('utf8')) as { challenge?: unknown }).challenge;
-    return typeof challenge === 'string' && challenge.length > 0 && challenge.length <= 256 ? challenge : undefined;
+    // the challenges handed out are base64url; anything else was never one (and never reaches the store)
+    return typeof challenge === 'string' && /^[A-Za-z0-9_-]{16,256}$/.test(challenge) ? challenge : undefined;
   } catch {
     return undefined;
   }

@@ -139,6 +139,25 @@ describe('passkeys in a real browser (virtual authenticator)', () => {
     await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
   }
 
+  test('without JavaScript no passkey control shows: the sign-in page and /account work with the password alone', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP, javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await startCodeFlow(page);
+      await expect(page.getByRole('button', { name: 'Sign in with a passkey', includeHidden: true }).count()).resolves.toBe(1);
+      await expect(page.getByRole('button', { name: 'Sign in with a passkey' }).isVisible()).resolves.toBe(false);
+      await page.goto(new URL('/account', server.issuer).href);
+      await page.getByLabel('Username').fill(USER.username);
+      await page.getByLabel('Password').fill(USER.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Passkeys' }).waitFor();
+      await expect(page.getByRole('button', { name: 'Add a passkey' }).isVisible()).resolves.toBe(false);
+      await expect(page.getByLabel('Passkey name').isVisible()).resolves.toBe(false);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('register a passkey on /account, sign in with it alone (amr hwk + mfa), as the second factor (pwd + hwk + mfa), remove it: it no longer signs in; no private key at rest', async () => {
     const { context, page, problems } = await newPage();
     try {
