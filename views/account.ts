@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
+import { twoStepSection, type TwoStepSummary } from './two-step.ts';
 import { passkeySection, type PasskeySectionData } from './passkeys.ts';
 
 // The person's own page (/account) and the pages of a password reset link.
@@ -32,6 +33,8 @@ export interface AccountPageOptions {
   notice?: string;
   /** what is wrong with the password form, shown beside it */
   passwordError?: string;
+  /** two-step verification: what is on (absent: the section is not shown) */
+  twoStep?: TwoStepSummary;
   requestId: string;
   /** the Passkeys section (absent: none) */
   passkeys?: PasskeySectionData;
@@ -81,6 +84,8 @@ ${appList(apps, csrf)}
 ${sessionList(sessions, csrf)}
 <form method="post" action="/account/sessions/end-all">${csrf}<button type="submit" class="secondary">Sign out everywhere</button></form>
 </section>
+${twoStepSection(options.twoStep, options.csrfToken)}
+${passkeySection(options.passkeys, csrf)}
 <section aria-labelledby="password-heading">
 <h2 id="password-heading">Change password</h2>
 <p class="muted">Changing it signs you out everywhere else and takes away every application's access.</p>
@@ -101,7 +106,6 @@ ${passwordError ? html`<p class="alert" role="alert" id="password-error">${passw
 <button type="submit">Change password</button>
 </form>
 </section>
-${passkeySection(options.passkeys, csrf)}
 <section aria-labelledby="signout-heading">
 <h2 id="signout-heading" class="visually-hidden">Sign out</h2>
 <form method="post" action="/account/sign-out">${csrf}<button type="submit" class="secondary">Sign out of your account</button></form>

@@ -1,5 +1,6 @@
-import { html, raw, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
+import { groupedSecret, qrImage } from './two-step.ts';
 
 // Setting up two-step verification inside a sign-in, when the application
 // requires it and the person has no second factor yet: an authenticator app
@@ -22,16 +23,13 @@ function csrfField(token: string): SafeHtml {
   return html`<input type="hidden" name="csrf" value="${token}">`;
 }
 
-/** The key in groups of four, as authenticator apps show and take it (spaces are ignored there). */
-export const groupedSecret = (secret: string) => secret.replace(/(.{4})(?=.)/g, '$1 ');
-
 export function enrollmentPage(options: EnrollmentPageOptions): string {
   const { action, clientName, secret, qrSvg, error, requestId } = options;
   const body = html`<h1>Set up two-step verification</h1>
 <p class="lead"><strong>${clientName}</strong> asks for a second step when you sign in. Set up an authenticator app to continue.</p>
 ${error ? html`<p class="alert" role="alert">${error}</p>` : ''}
 <h2>1. Scan this QR code with your authenticator app</h2>
-<div class="qr" role="img" aria-label="QR code of the key for your authenticator app">${raw(qrSvg)}</div>
+<p>${qrImage(qrSvg)}</p>
 <h2>2. Or type this key into the app</h2>
 <p><code id="totp-secret" class="secret">${groupedSecret(secret)}</code></p>
 <h2>3. Enter the code the app shows</h2>

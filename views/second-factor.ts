@@ -77,13 +77,17 @@ export function secondFactorPage(options: SecondFactorPageOptions): string {
     : recovery
       ? html`Enter one of the recovery codes you saved when you set up two-step verification. Each code works once.`
       : html`Enter the code from your authenticator app to continue to <strong>${clientName}</strong>.`;
+  const otherWay = recovery
+    ? html`<a href="${base}">Use a code from your authenticator app</a>`
+    : html`<a href="${`${base}?with=recovery-code`}">Use a recovery code</a>`;
   const body = html`<h1>Two-step verification</h1>
 <p class="lead">${lead}</p>
 ${error ? html`<p class="alert" role="alert">${error}</p>` : ''}
-${totp ? codeForm(base, csrfToken, variant) : ''}
-${passkeys ? passkeyOption(base, csrfToken, !totp) : ''}
-${totp ? html`<p class="muted">${recovery
-    ? html`<a href="${base}">Use a code from your authenticator app</a>`
-    : html`<a href="${`${base}?with=recovery-code`}">Use a recovery code</a>`}</p>` : ''}`;
+${totp ? html`${codeForm(base, csrfToken, variant)}
+<section aria-labelledby="other-ways">
+<h2 id="other-ways">Other ways to verify</h2>
+<p>${otherWay}</p>
+${passkeys ? passkeyOption(base, csrfToken, false) : ''}
+</section>` : passkeys ? passkeyOption(base, csrfToken, true) : ''}`;
   return layout({ title: 'Two-step verification', body, requestId });
 }

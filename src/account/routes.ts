@@ -13,8 +13,9 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, cookieOptions, finishSignIn, 
 import { accountCsrfToken, isValidAccountCsrfToken } from './csrf.ts';
 import { MAX_PASSWORD_LENGTH, newPasswordProblem, replacePassword } from './password-change.ts';
 import type { PasswordResets } from './password-resets.ts';
+import type { MfaService, PasskeyService } from '../mfa/index.ts';
+import { registerTwoStepRoutes, TWO_STEP_NOTICES } from './totp-routes.ts';
 import { passkeySectionData, registerPasskeyRoutes } from './passkey-routes.ts';
-import type { PasskeyService } from '../mfa/index.ts';
 
 export interface AccountRouterDeps {
   issuer: string;
@@ -30,6 +31,8 @@ export interface AccountRouterDeps {
   audit: AuditLog;
   /** the same secret as the interaction pages' CSRF tokens (KEYS_DIR) */
   csrfSecret: string;
+  /** second factors (two-step verification, /account/two-step) */
+  mfa: MfaService;
   passkeys: PasskeyService;
 }
 
@@ -38,6 +41,7 @@ const NOTICES: Readonly<Record<string, string>> = Object.freeze({
   'app-revoked': 'The application no longer has access to your account.',
   'session-ended': 'That session is signed out.',
   'password-changed': 'Your password is changed. Your other sessions are signed out and applications need your permission again.',
+  ...TWO_STEP_NOTICES,
 });
 
 /** An id from a form: bounded, or nothing (an oversized id names nothing). */
@@ -141,6 +145,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       sessions: sessionEntries(await deps.sessions.ofAccount(who.account.id), who.sessionId),
       notice: extra.passwordError ? undefined : notice,
       passwordError: extra.passwordError,
+      twoStep: await deps.mfa.factorsOf(who.account.id),
       requestId: pageRequestId(ctx),
       passkeys: await passkeySectionData(deps.passkeys, ctx, who.account.id),
     }));
@@ -232,6 +237,14 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     backToAccount(ctx, 'password-changed');
   });
 
+  registerTwoStepRoutes(router, {
+    mfa: deps.mfa,
+    parseForm,
+    signedIn: async (ctx) => {
+      const who = await requireSignedIn(ctx);
+      return who && { accountId: who.account.id, csrfToken: accountCsrfToken(csrfSecret, 'session', who.sessionId), requireCsrf: () => requireCsrf(ctx, who) };
+    },
+  });
   registerPasskeyRoutes(router, { passkeys: deps.passkeys, requireSignedIn, requireCsrf });
 
   // ---- one-time password reset links (created by an admin: POST /admin/v1/users/:id/password-reset) ----

@@ -79,9 +79,12 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
   /**
    * One guarded attempt: refused while the account is locked, a failure
    * counted (and audited) when `check` says no, the counters cleared when it
-   * says yes. An error in between gives back what beforeAttempt counted.
+   * says yes — unless `provesAccount` is false (the first code of a secret
+   * just made proves only that its maker has it: it must not wipe the
+   * failures of wrong passwords, or a session could clear them at will).
+   * An error in between gives back what beforeAttempt counted.
    */
-  async function guarded<T>(accountId: string, context: SecondFactorContext, check: () => Promise<Attempt<T>>): Promise<{ ok: true; result: T } | Refusal> {
+  async function guarded<T>(accountId: string, context: SecondFactorContext, check: () => Promise<Attempt<T>>, provesAccount = true): Promise<{ ok: true; result: T } | Refusal> {
     const username = await usernameOf(accountId);
     if (username === undefined) return INVALID;
     const failed = (method: TriedMethod | undefined, reason: 'invalid' | 'locked') => audit.enqueue({
@@ -108,7 +111,8 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
       }
       return INVALID;
     }
-    await guard.recordSuccess(username, context.ip);
+    if (provesAccount) await guard.recordSuccess(username, context.ip);
+    else await guard.releaseAttempt?.(username, context.ip);
     return outcome;
   }
 
@@ -165,7 +169,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
         // false when another enrollment replaced this secret meanwhile: the code was for a secret no longer waiting
         if (!await repo.confirmTotp(accountId, pendingSealed, step, codes)) return { ok: false, method: 'totp' };
         return { ok: true, result: codes };
-      });
+      }, false);
       if (!outcome.ok) return outcome;
       await audit.record({ type: 'mfa.totp_enabled', actor: accountId, subject: accountId, details: { via: context.via, replaced: state.secret !== undefined } });
       await audit.record({ type: 'mfa.recovery_codes_created', actor: accountId, subject: accountId, details: { count: outcome.result.length } });

@@ -73,6 +73,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     passwordResets: services.passwordResets,
     audit: services.audit,
     csrfSecret: deps.keys.csrfSecret,
+    mfa: services.mfa,
     passkeys: services.passkeys,
   });
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });

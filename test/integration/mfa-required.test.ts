@@ -215,4 +215,65 @@ describe('clients that require a second factor', () => {
     const { idToken } = await exchange(plain, done.stoppedAt, first.verifier);
     expectMultiFactor(idToken);
   });
+
+  test('hostile input at the second step: refused with a page, never a 5xx, and a code too long is not checked', async () => {
+    const person = await newPerson();
+    const agent = new BrowserAgent();
+    const { secret, callback, verifier } = await signInSettingUpTotp(agent, strict, person);
+    await exchange(strict, callback, verifier);
+
+    const other = new BrowserAgent();
+    const first = await start(other, strict);
+    const uidOf = (text: string) => /\/interaction\/([^/"]+)\/login/.exec(text)![1];
+    const uid = uidOf(first.response.text);
+    const csrf = formWithButton(first.response.text, 'Sign in').fields.csrf;
+    const post = (path: string, body: string) => other.request(`${server.url}/interaction/${uid}/${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body,
+    });
+    // before the password: there is no second step to answer
+    expect((await post('second-factor', new URLSearchParams({ csrf, code: '123456' }).toString())).status).toBe(400);
+    expect((await post('continue', new URLSearchParams({ csrf }).toString())).status).toBe(400);
+
+    await other.submit(first.response, formWithButton(first.response.text, 'Sign in'), person, stopAtClient);
+    const answers = [
+      await post('second-factor', new URLSearchParams({ code: codeAt(secret, 0) }).toString()), // no CSRF token
+      await post('second-factor', `csrf=${encodeURIComponent(csrf)}&code=1&code=2`), // a repeated field is no code
+      await post('second-factor', new URLSearchParams({ csrf, code: '1'.repeat(10_000) }).toString()),
+      await post('second-factor', new URLSearchParams({ csrf, code: 'x'.repeat(2_000_000) }).toString()),
+      await post('second-factor', '%%%not-a-form'),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([403, 200, 200, 413, 403]);
+    for (const answer of answers) expect(answer.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(answers[1].text).toContain('That code is not right.');
+    expect(answers[2].text).toContain('That code is not right.');
+    // none of that was a wrong code toward the lockout, nor spent anything: the right code still works
+    const page = await other.follow(`${server.url}/interaction/${uid}`);
+    const done = await other.submit(page.response, formWithButton(page.response.text, 'Verify'), { code: codeAt(secret, 0) }, stopAtClient);
+    expect(done.stoppedAt).toBeDefined();
+  });
+
+  test('wrong codes count toward the lockout: 429 with Retry-After and the sign-in page\'s message, then even the right code waits', async () => {
+    const person = await newPerson();
+    const enrollment = await server.services.mfa.startTotpEnrollment(person.id);
+    expect(await server.services.mfa.confirmTotpEnrollment(person.id, codeAt(enrollment.secret, -1), { ip: '127.0.0.1', via: 'account' })).toMatchObject({ ok: true });
+    const agent = new BrowserAgent();
+    const first = await start(agent, plain);
+    const secondStep = await agent.submit(first.response, formWithButton(first.response.text, 'Sign in'), person, stopAtClient);
+    expect(headingOf(secondStep.response.text)).toBe('Two-step verification');
+    const form = formWithButton(secondStep.response.text, 'Verify');
+    const wrong = String((Number(codeAt(enrollment.secret, 0)) + 500_000) % 1_000_000).padStart(6, '0');
+
+    let answer = await agent.submit(secondStep.response, form, { code: wrong }, stopAtClient);
+    for (let attempt = 1; answer.response.status === 200 && attempt < 15; attempt++) {
+      expect(answer.response.text).toContain('That code is not right.');
+      answer = await agent.submit(secondStep.response, form, { code: wrong }, stopAtClient);
+    }
+    expect(answer.response.status).toBe(429);
+    const retryAfter = Number(answer.response.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(answer.response.text).toMatch(/Too many attempts\. Try again in \d+ seconds?\./);
+    const right = await agent.submit(secondStep.response, form, { code: codeAt(enrollment.secret, 0) }, stopAtClient);
+    expect(right.response.status).toBe(429);
+    expect(right.stoppedAt).toBeUndefined();
+  });
 });

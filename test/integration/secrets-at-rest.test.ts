@@ -1,8 +1,8 @@
 // Issue 2, "done means" 7: after real use (sign-ins, wrong passwords, codes, the password grant, the admin API,
 // refreshes with rotation and reuse, client_credentials, introspection,
-// revocation, wrong secrets), neither the stores nor the logs hold an access
-// token, refresh token, code, client secret, password or session cookie in
-// plain text. Stores: the PGlite files under DATA_DIR (byte scan, so deleted
+// revocation, wrong secrets, two-step verification set up on /account), neither the stores nor the logs hold an access
+// token, refresh token, code, client secret, password, session cookie, TOTP
+// secret or recovery code in plain text. Stores: the PGlite files under DATA_DIR (byte scan, so deleted
 // rows and the WAL count too) and every row of every table (a pg_dump-like
 // SELECT), Postgres (every row of every table of the schema), Redis (every key
 // and value under the server's prefix). Logs: every line, at level debug.
@@ -13,7 +13,8 @@ import { Redis } from 'ioredis';
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server.ts';
 import { describeWithService, postgresUp, redisUp, POSTGRES_URL, REDIS_URL } from '../support/services.ts';
 import { authorize, basicAuth, postAsClient, tokenRequest } from '../support/oauth.ts';
-import { BrowserAgent, formWithButton } from '../support/browser-agent.ts';
+import { BrowserAgent, formWithButton, headingOf } from '../support/browser-agent.ts';
+import * as OTPAuth from 'otpauth';
 import { dumpUnder } from '../support/redis-keys.ts';
 import { adminTokenRequest } from '../admin/admin-api.ts';
 import { createDatabase, type Database } from '../../src/db/index.ts';
@@ -216,6 +217,40 @@ async function exercise(server: TestServer): Promise<{ secrets: Secrets; canary:
   expect(bodySecret.status).toBe(200);
   expect((await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: 'made-up-refresh-token-value-123' }, web)).status).toBe(400);
   secrets.add('made-up refresh token', 'made-up-refresh-token-value-123');
+
+  // two-step verification set up on /account (issue 12): the TOTP secret, the recovery codes shown once,
+  // new ones made with one of them, and a second secret left waiting for its first code
+  {
+    const totpCode = (secret: string) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate();
+    const secretOn = (text: string) => /<code id="totp-secret">([^<]+)<\/code>/.exec(text)![1].replace(/\s+/g, '');
+    const codesOn = (text: string) => [...text.matchAll(/<li><code>([0-9a-z-]{14})<\/code><\/li>/g)].map((m) => m[1]);
+    const addTotpSecret = (secret: string) => {
+      secrets.add('TOTP secret', secret);
+      secrets.add('TOTP secret (hex)', OTPAuth.Secret.fromBase32(secret).hex);
+    };
+    const addRecoveryCodes = (codes: string[]) => {
+      expect(codes).toHaveLength(10);
+      for (const code of codes) {
+        secrets.add('recovery code', code);
+        secrets.add('recovery code (normalized)', code.replace(/-/g, '').toUpperCase());
+      }
+    };
+    const { response: account } = await agent.follow(new URL('/account', server.url).href);
+    expect(headingOf(account.text)).toBe('Your account');
+    const { response: setup } = await agent.submit(account, formWithButton(account.text, 'Set up authenticator app'));
+    const secret = secretOn(setup.text);
+    addTotpSecret(secret);
+    const { response: saved } = await agent.submit(setup, formWithButton(setup.text, 'Turn on'), { code: totpCode(secret) });
+    const recoveryCodes = codesOn(saved.text);
+    addRecoveryCodes(recoveryCodes);
+    const newCodesPage = await agent.request(new URL('/account/two-step/recovery-codes', server.url).href);
+    const { response: fresh } = await agent.submit(newCodesPage, formWithButton(newCodesPage.text, 'Create new recovery codes'), { code: recoveryCodes[0] });
+    const freshCodes = codesOn(fresh.text);
+    addRecoveryCodes(freshCodes);
+    const replacePage = await agent.request(new URL('/account/two-step/totp/new', server.url).href);
+    const { response: waiting } = await agent.submit(replacePage, formWithButton(replacePage.text, 'Continue'), { code: freshCodes[0] });
+    addTotpSecret(secretOn(waiting.text));
+  }
 
   // a sign-in left at the consent page: its interaction stays in the store, with the session it belongs to
   {

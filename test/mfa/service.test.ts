@@ -280,6 +280,19 @@ function suite(name: string, database: 'memory' | 'postgres') {
       expect((await server.services.verifyCredentials(person.username, person.password, { ip })).ok).toBe(true);
     });
 
+    test('the first code of a secret just made does not clear the failures of wrong passwords', async () => {
+      const person = await newUser();
+      const ip = '203.0.113.9';
+      for (let i = 0; i < LOCKOUT.maxConsecutiveFailures - 1; i += 1) {
+        expect((await server.services.verifyCredentials(person.username, 'wrong password', { ip })).ok).toBe(false);
+      }
+      const { secret } = await mfa.startTotpEnrollment(person.id);
+      expect((await mfa.confirmTotpEnrollment(person.id, codeAt(secret, Date.now() / 1000), { ip, via: 'account' })).ok).toBe(true);
+      // one more wrong password reaches the lock: the enrollment wiped nothing
+      expect((await server.services.verifyCredentials(person.username, 'wrong password', { ip })).ok).toBe(false);
+      expect(await server.services.verifyCredentials(person.username, person.password, { ip })).toMatchObject({ ok: false, reason: 'locked' });
+    });
+
     test('the database holds neither the secret nor the recovery codes', async () => {
       const person = await newUser();
       const { secret, recoveryCodes } = await enrolled(person.id, 66_000_000);
