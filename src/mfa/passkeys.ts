@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
@@ -23,10 +23,10 @@ import type { PasskeyService, PasskeySummary, SecondFactorContext } from './type
  *
  * Challenges live in the token state (Redis or SQL, through an oidc-provider
  * adapter of their own model), so any instance can verify what another one
- * handed out. A challenge is kept for five minutes, bound to what asked for it
- * (the account for a registration, the interaction for a sign-in), and
- * consumed atomically before the response is verified: whatever the outcome,
- * it cannot be used twice.
+ * handed out. A challenge is kept for five minutes under what it is bound to
+ * (the account for a registration, the interaction for a sign-in; one at a
+ * time), and consumed atomically before the response is verified: whatever
+ * the outcome, it cannot be used twice.
  *
  * At rest: the credential id, the COSE public key, the sign counter, the
  * transports, whether it is synced, the AAGUID and a name. Public material
@@ -140,25 +140,37 @@ export function createPasskeyService(deps: PasskeyServiceDeps): PasskeyService {
 
   const rowsOf = (accountId: string) => table().where({ account_id: accountId }).orderBy('created_at', 'asc');
 
-  async function keep(challenge: string, kept: KeptChallenge): Promise<void> {
-    await challenges.upsert(challenge, kept as unknown as AdapterPayload, CHALLENGE_TTL_SECONDS);
+  /**
+   * Challenges are kept by what they are bound to (the account for a
+   * registration, the interaction for a sign-in), one at a time: asking for
+   * options again replaces the one before. So a page (even an anonymous
+   * sign-in page) can keep at most one record in the token state, however
+   * often it asks.
+   */
+  const challengeKey = (purpose: KeptChallenge['purpose'], bindTo: string) => `${purpose}\u0000${bindTo}`;
+
+  async function keep(kept: KeptChallenge & { challenge: string }): Promise<void> {
+    await challenges.upsert(challengeKey(kept.purpose, kept.bindTo), kept as unknown as AdapterPayload, CHALLENGE_TTL_SECONDS);
   }
 
   /**
-   * The kept challenge a response answers, consumed: used once, whatever
-   * happens next. Undefined when there is none (unknown, expired, used).
+   * The challenge kept for this purpose and binding, consumed: used once,
+   * whatever happens next (the response may still fail). Undefined when there
+   * is none (never made, expired, used) or the response answers another one.
    */
-  async function claim(challenge: string | undefined): Promise<KeptChallenge | undefined> {
-    if (!challenge) return undefined;
-    const kept = await challenges.find(challenge) as (KeptChallenge & { consumed?: unknown }) | undefined;
-    if (!kept || kept.consumed !== undefined) return undefined;
+  async function claim(purpose: KeptChallenge['purpose'], bindTo: string, answered: string | undefined): Promise<KeptChallenge | undefined> {
+    const key = challengeKey(purpose, bindTo);
+    const kept = await challenges.find(key) as (KeptChallenge & { challenge?: unknown; consumed?: unknown }) | undefined;
+    if (!kept || kept.consumed !== undefined || typeof kept.challenge !== 'string') return undefined;
     try {
-      await challenges.consume(challenge);
+      await challenges.consume(key);
     } catch {
       return undefined; // another request consumed it first
     }
-    await challenges.destroy(challenge).catch(() => {}); // expires anyway
-    return kept;
+    await challenges.destroy(key).catch(() => {}); // it expires anyway
+    const expected = Buffer.from(kept.challenge);
+    const given = Buffer.from(answered ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected) ? kept : undefined;
   }
 
   /**
@@ -206,14 +218,14 @@ export function createPasskeyService(deps: PasskeyServiceDeps): PasskeyService {
         // discoverable, so the passkey can sign in without a username
         authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'preferred' },
       });
-      await keep(options.challenge, { purpose: 'registration', bindTo: account.id, userHandle });
+      await keep({ purpose: 'registration', bindTo: account.id, userHandle, challenge: options.challenge });
       return options as unknown as Record<string, unknown>;
     },
 
     async register(accountId, response, name) {
       const rp = requireAvailable();
-      const kept = await claim(challengeOf(response));
-      if (!kept || kept.purpose !== 'registration' || kept.bindTo !== accountId) return { ok: false, reason: 'challenge' };
+      const kept = await claim('registration', accountId, challengeOf(response));
+      if (!kept || kept.purpose !== 'registration') return { ok: false, reason: 'challenge' };
       const label = name.trim().slice(0, MAX_PASSKEY_NAME_LENGTH) || 'Passkey';
 
       let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
@@ -278,15 +290,15 @@ export function createPasskeyService(deps: PasskeyServiceDeps): PasskeyService {
         userVerification,
         timeout: CHALLENGE_TTL_SECONDS * 1000,
       });
-      await keep(options.challenge, { purpose: 'authentication', bindTo, ...(accountId ? { accountId } : {}), userVerification });
+      await keep({ purpose: 'authentication', bindTo, ...(accountId ? { accountId } : {}), userVerification, challenge: options.challenge });
       return options as unknown as Record<string, unknown>;
     },
 
     async authenticate(response, { accountId, bindTo, requireUserVerification, context }) {
       const rp = requireAvailable();
       const challenge = challengeOf(response);
-      const kept = await claim(challenge);
-      if (!kept || kept.purpose !== 'authentication' || kept.bindTo !== bindTo || kept.accountId !== accountId) {
+      const kept = await claim('authentication', bindTo, challenge);
+      if (!kept || kept.purpose !== 'authentication' || kept.accountId !== accountId) {
         return failed('challenge', context, accountId ?? null);
       }
       const credentialId = credentialIdOf(response);

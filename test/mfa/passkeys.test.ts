@@ -86,17 +86,21 @@ function suite(name: string, options: { database: 'memory' | 'postgres'; redis: 
       expect((again.user as { id: string }).id).toBe((options.user as { id: string }).id);
     });
 
-    test('a registration challenge answers once, for the account it was made for', async () => {
+    test('a registration challenge answers once, for the account it was made for; asking again replaces it', async () => {
       const user = await newUser();
       const other = await newUser();
       const { response } = authenticator.create(await passkeys.registrationOptions(user));
       await expect(passkeys.register(other.id, response, 'Stolen')).resolves.toEqual({ ok: false, reason: 'challenge' });
-      // consumed by that refused attempt too: the right account cannot use it now
+      await expect(passkeys.register(user.id, response, 'Mine')).resolves.toMatchObject({ ok: true });
       await expect(passkeys.register(user.id, response, 'Mine')).resolves.toEqual({ ok: false, reason: 'challenge' });
-      const fresh = authenticator.create(await passkeys.registrationOptions(user));
-      await expect(passkeys.register(user.id, fresh.response, 'Mine')).resolves.toMatchObject({ ok: true });
-      await expect(passkeys.register(user.id, fresh.response, 'Mine')).resolves.toEqual({ ok: false, reason: 'challenge' });
       expect(await passkeys.list(other.id)).toEqual([]);
+
+      // the newer options replace the older challenge; an answer to the older one spends the newer too
+      const older = authenticator.create(await passkeys.registrationOptions(user));
+      const newer = authenticator.create(await passkeys.registrationOptions(user));
+      await expect(passkeys.register(user.id, older.response, 'Old')).resolves.toEqual({ ok: false, reason: 'challenge' });
+      await expect(passkeys.register(user.id, newer.response, 'New')).resolves.toEqual({ ok: false, reason: 'challenge' });
+      expect(await passkeys.list(user.id)).toHaveLength(1);
     });
 
     test('a registration from another origin or for another RP ID is refused', async () => {
@@ -132,6 +136,8 @@ function suite(name: string, options: { database: 'memory' | 'postgres'; redis: 
       const assertion = authenticator.get(credential, options);
       await expect(passkeys.authenticate(assertion, { bindTo: 'interaction-c', requireUserVerification: true, context }))
         .resolves.toEqual({ ok: false, reason: 'challenge' });
+      await expect(passkeys.authenticate(assertion, { bindTo: 'interaction-b', requireUserVerification: true, context }))
+        .resolves.toMatchObject({ ok: true });
       await expect(passkeys.authenticate(assertion, { bindTo: 'interaction-b', requireUserVerification: true, context }))
         .resolves.toEqual({ ok: false, reason: 'challenge' });
 
@@ -228,6 +234,15 @@ function suite(name: string, options: { database: 'memory' | 'postgres'; redis: 
       }
       await expect(passkeys.remove(user.id, 'y'.repeat(5000))).resolves.toBe(false);
     });
+
+    if (!options.redis) {
+      test('an anonymous page that asks for options again and again keeps one challenge in the token state', async () => {
+        const count = async () => Number((await server.db.knex('token_state').where({ model: 'WebAuthnChallenge' }).count({ n: '*' }))[0].n);
+        const before = await count();
+        for (let i = 0; i < 5; i += 1) await passkeys.authenticationOptions({ bindTo: 'interaction-flood' });
+        expect(await count()).toBe(before + 1);
+      });
+    }
 
     test('challenges are in the shared token state: another instance (service) on the same stores finishes what this one started', async () => {
       const twin = createPasskeyService({ knex: server.db.knex, issuer: server.issuer, challenges: server.tokenState.adapterFactory('WebAuthnChallenge'), audit: server.services.audit });
