@@ -19,7 +19,9 @@ import type { Knex } from 'knex';
  *                      HMAC-SHA256 under the mfa key (never the code).
  * webauthn_credentials passkeys: the credential id and the public key (public
  *                      material only: the private key never leaves the
- *                      authenticator), the sign counter, a name the person chose.
+ *                      authenticator), the sign counter, a name the person chose,
+ *                      and the WebAuthn user handle the passkey was created
+ *                      with (random per account, src/mfa/passkeys.ts).
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('mfa_totp', (t) => {
@@ -48,6 +50,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('device_type');
     t.boolean('backed_up');
     t.text('aaguid');
+    t.text('user_handle').notNullable();
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('last_used_at', { useTz: true });
     t.index(['account_id']);

@@ -1,6 +1,7 @@
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { twoStepSection, type TwoStepSummary } from './two-step.ts';
+import { passkeySection, type PasskeySectionData } from './passkeys.ts';
 
 // The person's own page (/account) and the pages of a password reset link.
 // Every control has an accessible name that says what it does and to what:
@@ -35,6 +36,8 @@ export interface AccountPageOptions {
   /** two-step verification: what is on (absent: the section is not shown) */
   twoStep?: TwoStepSummary;
   requestId: string;
+  /** the Passkeys section (absent: none) */
+  passkeys?: PasskeySectionData;
 }
 
 const when = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -82,6 +85,7 @@ ${sessionList(sessions, csrf)}
 <form method="post" action="/account/sessions/end-all">${csrf}<button type="submit" class="secondary">Sign out everywhere</button></form>
 </section>
 ${twoStepSection(options.twoStep, options.csrfToken)}
+${passkeySection(options.passkeys, csrf)}
 <section aria-labelledby="password-heading">
 <h2 id="password-heading">Change password</h2>
 <p class="muted">Changing it signs you out everywhere else and takes away every application's access.</p>

@@ -1,5 +1,6 @@
 import { html } from './html.ts';
 import { layout } from './layout.ts';
+import { passkeySignIn } from './passkeys.ts';
 
 /** One message for unknown user and wrong password, so the page does not reveal which accounts exist. */
 export const INCORRECT_CREDENTIALS_MESSAGE = 'Incorrect username or password.';
@@ -15,9 +16,11 @@ export interface LoginPageOptions {
   username?: string;
   error?: string;
   requestId: string;
+  /** "Sign in with a passkey" (absent: not offered, e.g. an issuer at an IP address) */
+  passkey?: { optionsUrl: string; action: string };
 }
 
-export function loginPage({ action, csrfToken, clientName, username, error, requestId }: LoginPageOptions): string {
+export function loginPage({ action, csrfToken, clientName, username, error, requestId, passkey }: LoginPageOptions): string {
   const hasUsername = Boolean(username);
   const body = html`<h1>Sign in</h1>
 <p class="lead">to continue to <strong>${clientName}</strong></p>
@@ -35,6 +38,7 @@ ${error ? html`<p class="alert" role="alert">${error}</p>` : ''}
 <div class="actions">
 <button type="submit">Sign in</button>
 </div>
-</form>`;
+</form>
+${passkey ? passkeySignIn({ csrfToken, ...passkey }) : ''}`;
   return layout({ title: 'Sign in', body, requestId });
 }

@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
+import { passkeyScript } from './passkeys.ts';
 
 // The second step of a sign-in, after the password: a code from an
 // authenticator app, a recovery code (a variant of the page, reached by a
@@ -43,7 +44,8 @@ ${csrfField(csrfToken)}
 <button type="button" id="use-passkey"${alone ? '' : html` class="secondary"`} hidden data-options="${base}/passkey/options" data-action="${base}/passkey">Use a passkey</button>
 </div>
 </form>
-<noscript><p class="muted">Using a passkey needs JavaScript in this browser.</p></noscript>`;
+<noscript><p class="muted">Using a passkey needs JavaScript in this browser.</p></noscript>
+${passkeyScript()}`;
 }
 
 function codeForm(base: string, csrfToken: string, variant: SecondFactorVariant): SafeHtml {

@@ -13,8 +13,9 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, cookieOptions, finishSignIn, 
 import { accountCsrfToken, isValidAccountCsrfToken } from './csrf.ts';
 import { MAX_PASSWORD_LENGTH, newPasswordProblem, replacePassword } from './password-change.ts';
 import type { PasswordResets } from './password-resets.ts';
-import type { MfaService } from '../mfa/index.ts';
+import type { MfaService, PasskeyService } from '../mfa/index.ts';
 import { registerTwoStepRoutes, TWO_STEP_NOTICES } from './totp-routes.ts';
+import { passkeySectionData, registerPasskeyRoutes } from './passkey-routes.ts';
 
 export interface AccountRouterDeps {
   issuer: string;
@@ -32,6 +33,7 @@ export interface AccountRouterDeps {
   csrfSecret: string;
   /** second factors (two-step verification, /account/two-step) */
   mfa: MfaService;
+  passkeys: PasskeyService;
 }
 
 /** Messages after an action, by a fixed code in the query: nothing a link can make the page say. */
@@ -145,6 +147,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       passwordError: extra.passwordError,
       twoStep: await deps.mfa.factorsOf(who.account.id),
       requestId: pageRequestId(ctx),
+      passkeys: await passkeySectionData(deps.passkeys, ctx, who.account.id),
     }));
   }
 
@@ -242,6 +245,7 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
       return who && { accountId: who.account.id, csrfToken: accountCsrfToken(csrfSecret, 'session', who.sessionId), requireCsrf: () => requireCsrf(ctx, who) };
     },
   });
+  registerPasskeyRoutes(router, { passkeys: deps.passkeys, requireSignedIn, requireCsrf });
 
   // ---- one-time password reset links (created by an admin: POST /admin/v1/users/:id/password-reset) ----
 

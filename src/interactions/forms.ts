@@ -10,3 +10,15 @@ export function formField(ctx: Context, name: string): string {
 
 /** The wait a locked-out person is told when the lockout did not say how long (whole seconds, at least 1). */
 export const lockoutWaitSeconds = (retryAfterSeconds: number | undefined) => Math.max(1, Math.ceil(retryAfterSeconds ?? 60));
+
+/** A form field holding JSON of an object (a WebAuthn credential from the page's script), or undefined. */
+export function jsonObjectField(ctx: Context, name: string, maxLength: number): Record<string, unknown> | undefined {
+  const text = formField(ctx, name);
+  if (!text || text.length > maxLength) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
+}

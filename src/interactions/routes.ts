@@ -11,6 +11,7 @@ import { NO_SECOND_FACTORS, type MfaService } from '../mfa/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
+import { passkeySignInUrls } from './passkey-routes.ts';
 import { forgetPendingSignIn, keepPendingSignIn, pendingSignInOf, type PendingSignIn } from './pending-sign-in.ts';
 import { nextStep, pendingOrStepUp, provesTwoFactors, secondFactorRequiredBy } from './second-step.ts';
 import { describeResourceScopes, describeScopes } from './scopes.ts';
@@ -34,6 +35,8 @@ export interface InteractionRouterDeps {
   resourceName?: (identifier: string) => Promise<string | undefined>;
   /** where consent is recorded (consent.given); sign-ins are recorded by verifyCredentials */
   audit?: { enqueue(event: AuditRecord): void };
+  /** the sign-in page offers "Sign in with a passkey" (src/interactions/passkey-routes.ts) */
+  passkeysAvailable?: boolean;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -87,6 +90,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       username: extra.username,
       error: extra.error,
       requestId: pageRequestId(ctx),
+      passkey: deps.passkeysAvailable ? passkeySignInUrls(interaction.uid) : undefined,
     }));
   }
 

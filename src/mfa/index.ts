@@ -4,3 +4,4 @@ export * from './authentication-level.ts';
 export { createMfaService, otpauthUri, type MfaServiceDeps } from './service.ts';
 export { base32Decode, base32Encode, matchingStep, totpAtStep } from './totp.ts';
 export { RECOVERY_CODE_COUNT } from './recovery-codes.ts';
+export { createPasskeyService, relyingPartyIdOf, CHALLENGE_TTL_SECONDS, MAX_PASSKEY_NAME_LENGTH, type ChallengeStore, type PasskeyServiceDeps } from './passkeys.ts';

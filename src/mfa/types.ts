@@ -88,6 +88,12 @@ export interface PasskeyAuthentication {
 }
 
 export interface PasskeyService {
+  /**
+   * False when the issuer's host is an IP address: WebAuthn allows no IP
+   * address as RP ID, so there are no passkeys (the pages offer none, and
+   * the options and verification methods throw).
+   */
+  readonly available: boolean;
   list(accountId: string): Promise<PasskeySummary[]>;
   /** WebAuthn creation options (JSON form) for the signed-in person; the challenge is kept for one use. */
   registrationOptions(account: { id: string; username: string }): Promise<Record<string, unknown>>;

@@ -7,12 +7,13 @@ import type { KeyMaterial } from '../keys/index.ts';
 import type { Revocation, SessionDirectory, TokenState } from '../tokens/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { CredentialVerifier } from '../accounts/index.ts';
-import type { MfaService } from '../mfa/index.ts';
 import type { ResourceServerRepository } from '../clients/index.ts';
-import { createInteractionRouter } from '../interactions/index.ts';
+import type { MfaService, PasskeyService } from '../mfa/index.ts';
+import { createInteractionRouter, createPasskeySignInRouter } from '../interactions/index.ts';
 import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
+import { createAssetRouter } from './assets.ts';
 import type { NodeHandler } from '../http/index.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
 
@@ -23,7 +24,7 @@ export interface TesseraAppDependencies {
   tokenState: TokenState;
   logger: Logger;
   provider: Provider;
-  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; mfa: MfaService };
+  services: AdminServices & { verifyCredentials: CredentialVerifier; resources: ResourceServerRepository; mfa: MfaService; passkeys: PasskeyService };
   revocation: Revocation;
   sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */
@@ -56,7 +57,10 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     csrfSecret: deps.keys.csrfSecret,
     resourceName: async (identifier) => (await services.resources.find(identifier))?.name,
     audit: services.audit,
+    passkeysAvailable: services.passkeys.available,
   });
+  const passkeySignIn = createPasskeySignInRouter({ provider, passkeys: services.passkeys, mfa: services.mfa, csrfSecret: deps.keys.csrfSecret, audit: services.audit });
+  const assets = createAssetRouter();
   const account = createAccountRouter({
     issuer: config.issuer,
     provider,
@@ -70,12 +74,15 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     audit: services.audit,
     csrfSecret: deps.keys.csrfSecret,
     mfa: services.mfa,
+    passkeys: services.passkeys,
   });
   const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });
 
   app.use(operations.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  app.use(passkeySignIn.routes());
+  app.use(assets.routes());
   app.use(account.routes());
   app.use(account.allowedMethods());
   app.use(admin.routes());
@@ -84,5 +91,5 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     ctx.respond = false; // the provider writes the response itself
     await deps.providerCallback(ctx.req, ctx.res);
   });
-  return { app, routers: [operations, interactions, account, admin] };
+  return { app, routers: [operations, interactions, passkeySignIn, assets, account, admin] };
 }

@@ -10,7 +10,7 @@ import { createAccountRepository, createAttemptGuard, createCredentialVerifier, 
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
 import { createPasswordResets } from '../account/index.ts';
-import { createMfaService, hasSecondFactor } from '../mfa/index.ts';
+import { createMfaService, createPasskeyService, hasSecondFactor } from '../mfa/index.ts';
 import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
@@ -126,7 +126,8 @@ function createServices(deps: { config: Config; db: Database; keys: KeyMaterial;
     secondFactorFollows: async (accountId) => hasSecondFactor(await mfa.factorsOf(accountId)),
   });
   const passwordResets = createPasswordResets(deps.db.knex);
-  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, mfa };
+  const passkeys = createPasskeyService({ knex: deps.db.knex, issuer: deps.config.issuer, challenges: deps.tokenState.adapterFactory('WebAuthnChallenge'), audit });
+  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, mfa, passkeys };
 }
 
 /** Builds Tessera from its configuration: stores, services, the provider, the HTTP surface. Does not listen. */

@@ -6,17 +6,19 @@ import { LAYOUT_STYLE_HASH } from '../../views/layout.ts';
 import { redactSecretPaths } from '../account/index.ts';
 
 
-// `script-src` with no source allows no script (as 'none' would), and gives
-// oidc-provider a directive to add the hash of its one inline script to on the
-// pages that submit themselves (form_post responses, the logout of a browser
-// without a session); without the directive it adds nothing and the browser
-// shows a blank page. Not 'none': next to a hash, browsers ignore 'none' and
-// log a warning. No `form-action`: Chromium applies it to the redirects
+// `script-src 'self'` allows Tessera's own script files (/assets/passkeys.js,
+// src/server/assets.ts) and no inline script, and gives oidc-provider a
+// directive to add the hash of its one inline script to on the pages that
+// submit themselves (form_post responses, the logout of a browser without a
+// session); without the directive it adds nothing and the browser shows a
+// blank page. `connect-src 'self'`: that script asks Tessera (and nothing
+// else) for WebAuthn options. No `form-action`: Chromium applies it to the redirects
 // after a submission too, and those end at each client's redirect_uri or
 // post_logout_redirect_uri, which a site-wide list cannot name.
 const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
-  'script-src',
+  "script-src 'self'",
+  "connect-src 'self'",
   `style-src '${LAYOUT_STYLE_HASH}'`,
   "img-src 'self' data:",
   "frame-ancestors 'none'",

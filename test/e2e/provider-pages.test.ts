@@ -273,10 +273,10 @@ describe('the provider\'s own pages in a browser with JavaScript on', () => {
         expect(byName.get('frame-ancestors')).toEqual(["'none'"]);
         expect(byName.get('base-uri')).toEqual(["'none'"]);
       }
-      expect(directives(tesseraPolicy).get('script-src')).toEqual([]);
-      expect(directives(formPostPolicy).get('script-src')).toEqual([expect.stringMatching(/^'sha256-[A-Za-z0-9+/]{43}='$/)]);
+      expect(directives(tesseraPolicy).get('script-src')).toEqual(["'self'"]);
+      expect(directives(formPostPolicy).get('script-src')).toEqual(["'self'", expect.stringMatching(/^'sha256-[A-Za-z0-9+/]{43}='$/)]);
 
-      // and Chromium reads "script-src" with no source as no script at all: an inline script without the hash is refused
+      // and "script-src 'self'" allows no inline script: an inline script without the hash is refused
       const probe = createServer((_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': tesseraPolicy });
         res.end('<!DOCTYPE html><title>Probe</title><script>document.title = "script ran"</script>');

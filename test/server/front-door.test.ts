@@ -69,6 +69,10 @@ describe('what every response gets', () => {
     expect(plain.headers.get('x-frame-options')).toBe('DENY');
     expect(plain.headers.get('referrer-policy')).toBe('no-referrer');
     expect(plain.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    // Tessera's own script files only (/assets/passkeys.js): no inline script, no other origin
+    expect(plain.headers.get('content-security-policy')).toContain("script-src 'self';");
+    expect(plain.headers.get('content-security-policy')).toContain("connect-src 'self';");
+    expect(plain.headers.get('content-security-policy')).not.toMatch(/unsafe-inline|unsafe-eval/);
     expect(plain.headers.get('strict-transport-security')).toBeNull();
     const [secure] = await serve(handler(true), ['/']);
     expect(secure.headers.get('strict-transport-security')).toContain('max-age=');

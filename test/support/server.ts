@@ -30,6 +30,8 @@ export interface TestServerOptions {
   /** where logs go (default: nowhere) */
   logDestination?: { write(line: string): void };
   logLevel?: string;
+  /** the issuer's host (default 127.0.0.1); 'localhost' for WebAuthn, which refuses IP addresses */
+  issuerHost?: '127.0.0.1' | 'localhost';
 }
 
 export interface TestServer extends RunningServer {
@@ -55,7 +57,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   // the port must be known before the issuer: reserve one by listening first
   const port = options.port ?? await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${options.issuerHost ?? '127.0.0.1'}:${port}`;
   const config = loadConfig({}, {
     port,
     host: '127.0.0.1',
