@@ -11,6 +11,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { AuditRecord } from '../audit/index.ts';
+import { noAttemptGuard, type AttemptGuard } from '../accounts/index.ts';
 import type { PasskeyService, PasskeySummary, SecondFactorContext } from './types.ts';
 
 /*
@@ -42,6 +43,14 @@ export interface PasskeyServiceDeps {
   issuer: string;
   challenges: ChallengeStore;
   audit: { record(event: AuditRecord): Promise<void>; enqueue(event: AuditRecord): void };
+  /**
+   * The password guard (absent: none — tests of the service alone). A passkey
+   * that verifies proves the account, as a right second code does: it clears
+   * the run of failures, which for an account with a second factor the right
+   * password alone no longer does. A failed passkey counts nothing: a
+   * signature over a fresh challenge is nothing to guess.
+   */
+  guard?: AttemptGuard;
 }
 
 /**
@@ -129,6 +138,7 @@ const summaryOf = (row: CredentialRow): PasskeySummary => ({
 
 export function createPasskeyService(deps: PasskeyServiceDeps): PasskeyService {
   const { knex, challenges, audit } = deps;
+  const guard = deps.guard ?? noAttemptGuard;
   const rpID = relyingPartyIdOf(deps.issuer);
   const origin = new URL(deps.issuer).origin;
   const table = () => knex<CredentialRow>('webauthn_credentials');
@@ -306,7 +316,7 @@ export function createPasskeyService(deps: PasskeyServiceDeps): PasskeyService {
         ? await table()
           .join('accounts', 'accounts.id', 'webauthn_credentials.account_id')
           .where('webauthn_credentials.id', credentialId)
-          .first<(CredentialRow & { disabled: boolean }) | undefined>('webauthn_credentials.*', 'accounts.disabled')
+          .first<(CredentialRow & { disabled: boolean; username: string }) | undefined>('webauthn_credentials.*', 'accounts.disabled', 'accounts.username')
         : undefined;
       // unknown, removed, another account's, a disabled account's: the same answer to the person
       if (!row) return failed('unknown_passkey', context, accountId ?? null);
@@ -342,6 +352,7 @@ export function createPasskeyService(deps: PasskeyServiceDeps): PasskeyService {
         .andWhere((q) => (newCounter === 0 ? q.where('sign_count', 0) : q.where('sign_count', '<', newCounter)))
         .update({ sign_count: newCounter, last_used_at: new Date(), backed_up: credentialBackedUp }));
       if (updated === 0) return failed('counter', context, row.account_id);
+      await guard.recordSuccess(row.username, context.ip);
 
       return { ok: true, accountId: row.account_id, method: row.device_type === 'multiDevice' ? 'swk' : 'hwk', userVerified };
     },

@@ -126,7 +126,7 @@ function createServices(deps: { config: Config; db: Database; keys: KeyMaterial;
     secondFactorFollows: async (accountId) => hasSecondFactor(await mfa.factorsOf(accountId)),
   });
   const passwordResets = createPasswordResets(deps.db.knex);
-  const passkeys = createPasskeyService({ knex: deps.db.knex, issuer: deps.config.issuer, challenges: deps.tokenState.adapterFactory('WebAuthnChallenge'), audit });
+  const passkeys = createPasskeyService({ knex: deps.db.knex, issuer: deps.config.issuer, challenges: deps.tokenState.adapterFactory('WebAuthnChallenge'), audit, guard: deps.attemptGuard });
   return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, mfa, passkeys };
 }
 

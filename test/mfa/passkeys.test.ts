@@ -34,8 +34,9 @@ function suite(name: string, options: { database: 'memory' | 'postgres'; redis: 
     const newUser = async () => {
       n += 1;
       const username = `pk-${n}-${randomBytes(3).toString('hex')}`;
-      const { id } = await server.createUser({ username, password: `password-${randomBytes(6).toString('hex')}` });
-      return { id, username };
+      const password = `password-${randomBytes(6).toString('hex')}`;
+      const { id } = await server.createUser({ username, password });
+      return { id, username, password };
     };
     /** A person with one registered passkey. */
     const withPasskey = async (bend = {}) => {
@@ -166,6 +167,22 @@ function suite(name: string, options: { database: 'memory' | 'postgres'; redis: 
       const good = await passkeys.authenticationOptions({ accountId: alice.id, bindTo: 'interaction-d' });
       await expect(passkeys.authenticate(authenticator.get(alice.credential, good, { uv: false }), { accountId: alice.id, bindTo: 'interaction-d', requireUserVerification: false, context }))
         .resolves.toEqual({ ok: true, accountId: alice.id, method: 'hwk', userVerified: false });
+    });
+
+    test('a passkey that verifies clears the run of failed passwords, which the right password of an account with a passkey does not', async () => {
+      const user = await withPasskey();
+      const { maxConsecutiveFailures } = server.config.lockout;
+      // (the second run comes from another address: the per-address-and-username minute limit is not what this is about)
+      const password = (value: string, ip = context.ip) => server.services.verifyCredentials(user.username, value, { ip });
+      for (let i = 0; i < maxConsecutiveFailures - 1; i++) expect(await password('not the password')).toEqual({ ok: false, reason: 'invalid' });
+      // the right password: a second factor follows, so the failures stay
+      expect(await password(user.password)).toMatchObject({ ok: true, secondFactorFollows: true });
+      const options = await passkeys.authenticationOptions({ accountId: user.id, bindTo: 'interaction-lockout' });
+      await expect(passkeys.authenticate(authenticator.get(user.credential, options), { accountId: user.id, bindTo: 'interaction-lockout', requireUserVerification: false, context }))
+        .resolves.toMatchObject({ ok: true, accountId: user.id });
+      // the passkey proved the account: as many failures again do not lock it
+      for (let i = 0; i < maxConsecutiveFailures - 1; i++) expect(await password('not the password', '198.51.100.7')).toEqual({ ok: false, reason: 'invalid' });
+      expect(await password(user.password, '198.51.100.7')).toMatchObject({ ok: true });
     });
 
     test('a synced passkey is swk; its counter may stay 0', async () => {
