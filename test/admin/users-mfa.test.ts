@@ -29,7 +29,7 @@ async function enrollTotp(server: TestServer, accountId: string): Promise<string
  */
 async function addPasskeyRow(server: TestServer, accountId: string): Promise<void> {
   await server.db.knex('webauthn_credentials').insert({
-    id: randomBytes(16).toString('base64url'), account_id: accountId, name: 'test key', public_key: randomBytes(65).toString('base64url'),
+    id: randomBytes(16).toString('base64url'), account_id: accountId, name: 'test key', public_key: randomBytes(65).toString('base64url'), user_handle: randomBytes(32).toString('base64url'),
   });
 }
 

@@ -161,7 +161,7 @@ describe('grant_type=password with otp', () => {
   test('passkeys and no TOTP: refused, pointing to the authorization code flow', async () => {
     const { id } = await server.createUser({ username: 'bea', password: PASSWORD });
     // a passkey row as the passkey service stores one (public material only)
-    await server.db.knex('webauthn_credentials').insert({ id: randomBytes(16).toString('base64url'), account_id: id, name: 'laptop', public_key: randomBytes(65).toString('base64url') });
+    await server.db.knex('webauthn_credentials').insert({ id: randomBytes(16).toString('base64url'), account_id: id, name: 'laptop', public_key: randomBytes(65).toString('base64url'), user_handle: randomBytes(32).toString('base64url') });
     const answer = await grant('bea', { otp: '123456' });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual(PASSKEY_ONLY);

@@ -314,7 +314,7 @@ function suite(name: string, database: 'memory' | 'postgres') {
       const person = await newUser();
       await enrolled(person.id, 67_000_000);
       await clocked.startTotpEnrollment(person.id);
-      await server.db.knex('webauthn_credentials').insert({ id: `cred-${person.id}`, account_id: person.id, name: 'Laptop', public_key: 'AAAA' });
+      await server.db.knex('webauthn_credentials').insert({ id: `cred-${person.id}`, account_id: person.id, name: 'Laptop', public_key: 'AAAA', user_handle: randomBytes(32).toString('base64url') });
       expect(await clocked.factorsOf(person.id)).toEqual({ totp: true, passkeys: 1, recoveryCodesLeft: 10 });
       expect(await clocked.reset(person.id, 'admin-client')).toEqual({ totp: true, passkeys: 1, recoveryCodesLeft: 10 });
       expect(await clocked.factorsOf(person.id)).toEqual({ totp: false, passkeys: 0, recoveryCodesLeft: 0 });
