@@ -7,8 +7,9 @@ import type { MfaService, PasskeyService, SecondFactorContext } from '../mfa/ind
 import { loginPage } from '../../views/login.ts';
 import { secondFactorPage } from '../../views/second-factor.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
+import { clientIdOf, clientNameOf, interactionOfPath, type Interaction } from './interaction-details.ts';
 import { formField, jsonObjectField } from './forms.ts';
-import { expiredRequest, interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
+import { interactionBoundary, PageError, pageRequestId, sendPage, staleForm, wrongStep } from './page-errors.ts';
 import { pendingOrStepUp, provesTwoFactors } from './second-step.ts';
 import { completeSignIn } from './sign-in-completion.ts';
 
@@ -34,7 +35,6 @@ export interface PasskeySignInDeps {
   audit?: { enqueue(event: AuditRecord): void };
 }
 
-type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /** Where the page's passkey button asks for options and posts the result. */
 export function passkeySignInUrls(uid: string): { optionsUrl: string; action: string } {
@@ -55,21 +55,11 @@ export function createPasskeySignInRouter(deps: PasskeySignInDeps): Router {
   const router = new Router();
 
   async function loginStep(ctx: Context & { params: Record<string, string> }): Promise<Interaction> {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
-    if (interaction.uid !== ctx.params.uid) throw expiredRequest();
+    const interaction = await interactionOfPath(provider, ctx);
     if (!isValidCsrfToken(csrfSecret, interaction.uid, formField(ctx, 'csrf'))) throw staleForm();
     if (interaction.prompt.name !== 'login') throw wrongStep();
     if (!passkeys.available) throw new PageError(404, 'Passkeys are not available', 'This server cannot offer passkeys. Go back and sign in another way.');
     return interaction;
-  }
-
-  const clientIdOf = (interaction: Interaction): string | undefined =>
-    (typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined);
-
-  async function clientNameOf(interaction: Interaction): Promise<string> {
-    const clientId = clientIdOf(interaction) ?? '';
-    const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
-    return client?.clientName || clientId || 'an application';
   }
 
   router.post('/interaction/:uid/passkey/options', interactionBoundary, parsePasskeyForm, async (ctx) => {
@@ -113,7 +103,7 @@ export function createPasskeySignInRouter(deps: PasskeySignInDeps): Router {
       sendPage(ctx, status, secondFactorPage({
         base: `/interaction/${encodeURIComponent(interaction.uid)}`,
         csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
-        clientName: await clientNameOf(interaction),
+        clientName: await clientNameOf(provider, interaction),
         variant: 'code',
         totp: factors.totp,
         passkeys: factors.passkeys > 0,
@@ -125,7 +115,7 @@ export function createPasskeySignInRouter(deps: PasskeySignInDeps): Router {
     sendPage(ctx, status, loginPage({
       action: `/interaction/${encodeURIComponent(interaction.uid)}/login`,
       csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
-      clientName: await clientNameOf(interaction),
+      clientName: await clientNameOf(provider, interaction),
       error: PASSKEY_FAILED_MESSAGE,
       requestId: pageRequestId(ctx),
       passkey: passkeySignInUrls(interaction.uid),

@@ -1,7 +1,6 @@
-import type { default as Provider } from 'oidc-provider';
+import type { Interaction } from './interaction-details.ts';
 import type { FactorMethod } from '../mfa/index.ts';
 
-type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /**
  * A sign-in whose first factor is proven (a password, or the session's own

@@ -9,6 +9,7 @@ import { enrollmentPage, recoveryCodesPage, secondFactorReadyPage } from '../../
 import type { AuditRecord } from '../audit/index.ts';
 import { NO_SECOND_FACTORS, type MfaService } from '../mfa/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
+import { clientIdOf, clientNameOf, interactionOfPath, type Interaction } from './interaction-details.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
 import { passkeySignInUrls } from './passkey-routes.ts';
@@ -39,7 +40,6 @@ export interface InteractionRouterDeps {
   passkeysAvailable?: boolean;
 }
 
-type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 interface ConsentDetails {
   missingOIDCScope?: string[];
@@ -58,20 +58,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const router = new Router();
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
-  async function loadInteraction(ctx: Context & { params: Record<string, string> }): Promise<Interaction> {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
-    if (interaction.uid !== ctx.params.uid) throw expiredRequest();
-    return interaction;
-  }
-
-  const clientIdOf = (interaction: Interaction): string | undefined =>
-    (typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined);
-
-  async function clientNameOf(interaction: Interaction): Promise<string> {
-    const clientId = clientIdOf(interaction) ?? '';
-    const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
-    return client?.clientName || clientId || 'an application';
-  }
+  const loadInteraction = (ctx: Context & { params: Record<string, string> }) => interactionOfPath(provider, ctx);
 
   function requireCsrf(ctx: Context, interaction: Interaction): void {
     if (!isValidCsrfToken(csrfSecret, interaction.uid, formField(ctx, 'csrf'))) throw staleForm();
@@ -199,7 +186,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
   router.get('/interaction/:uid', interactionBoundary, async (ctx) => {
     const interaction = await loadInteraction(ctx);
-    const clientName = await clientNameOf(interaction);
+    const clientName = await clientNameOf(provider, interaction);
     switch (interaction.prompt.name) {
       case 'login': {
         // after a right password (kept in the interaction), or a signed-in person asked for more
@@ -228,7 +215,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
 
     const username = formField(ctx, 'username').trim().slice(0, MAX_USERNAME_LENGTH);
     const password = formField(ctx, 'password');
-    const clientName = await clientNameOf(interaction);
+    const clientName = await clientNameOf(provider, interaction);
 
     const result: VerifyCredentialsResult = username && password && password.length <= MAX_PASSWORD_LENGTH
       ? await accounts.verifyCredentials(username, password, { ip: ctx.ip, clientId: clientIdOf(interaction), via: 'login_page' })
@@ -266,7 +253,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     const pending = pendingOrStepUp(interaction);
     if (!pending || provesTwoFactors(pending)) throw wrongStep();
 
-    const clientName = await clientNameOf(interaction);
+    const clientName = await clientNameOf(provider, interaction);
     const variant = variantOf(formField(ctx, 'with'));
     const code = typedCode(ctx);
     const result = code
@@ -294,7 +281,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     // password alone never replaces a factor the person already has.
     if (nextStep(pending, await mfa.factorsOf(pending.accountId), secondFactorRequiredBy(interaction)) !== 'enroll') throw wrongStep();
 
-    const clientName = await clientNameOf(interaction);
+    const clientName = await clientNameOf(provider, interaction);
     const code = typedCode(ctx);
     const result = code
       ? await mfa.confirmTotpEnrollment(pending.accountId, code, { ip: ctx.ip, clientId: clientIdOf(interaction), via: 'login_page' })

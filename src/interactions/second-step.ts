@@ -1,8 +1,7 @@
-import type { default as Provider } from 'oidc-provider';
+import type { Interaction } from './interaction-details.ts';
 import { authenticationLevel, hasSecondFactor, isMultiFactor, type FactorMethod, type SecondFactors } from '../mfa/index.ts';
 import { pendingSignInOf, type PendingSignIn } from './pending-sign-in.ts';
 
-type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /*
  * What comes after the first factor: the decisions of the sign-in pages about

@@ -4,7 +4,7 @@
 // password works and the old one no longer does. Screenshots of /account at
 // desktop and phone width go to test-output/screenshots/.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
+import { startRedirectTarget } from '../support/redirect-target.ts';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -21,16 +21,6 @@ const VIEWPORTS = {
 
 const up = (await postgresUp()) && (await redisUp());
 
-/** The client's side: a tiny server that answers its redirect_uri. */
-async function startRedirectTarget(): Promise<{ server: Server; redirectUri: string }> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!DOCTYPE html><title>Callback</title><h1>Signed in</h1>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { server, redirectUri: `http://127.0.0.1:${port}/callback` };
-}
 
 describeWithService('Postgres and Redis', up)('/account in a real browser', () => {
   let server: TestServer;

@@ -3,7 +3,7 @@
 // the client's redirect_uri with a code. Screenshots of the login and consent
 // pages at desktop and phone width go to test-output/screenshots/.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
+import { startRedirectTarget } from '../support/redirect-target.ts';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -17,16 +17,6 @@ const VIEWPORTS = {
   phone: { width: 390, height: 844 },
 } as const;
 
-/** The client's side: a tiny server that answers its redirect_uri. */
-async function startRedirectTarget(): Promise<{ server: Server; redirectUri: string }> {
-  const server = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!DOCTYPE html><title>Callback</title><h1>Signed in</h1><p>${req.url?.length ?? 0}</p>`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { server, redirectUri: `http://127.0.0.1:${port}/callback` };
-}
 
 describe('signing in with a real browser', () => {
   let server: TestServer;

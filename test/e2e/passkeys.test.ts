@@ -9,7 +9,7 @@
 // WebAuthn refuses IP-address origins, so this server's issuer is
 // http://localhost:<port>.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
+import { startRedirectTarget } from '../support/redirect-target.ts';
 import { createPrivateKey } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,16 +24,6 @@ const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 812 };
 const USER = { username: 'ada', password: 'ada-has-a-long-password' };
 
-/** The client's side: a tiny server that answers its redirect_uri. */
-async function startRedirectTarget(): Promise<{ server: Server; redirectUri: string }> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!DOCTYPE html><title>Callback</title><h1>Signed in</h1>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { server, redirectUri: `http://127.0.0.1:${port}/callback` };
-}
 
 /** Every file under dir, as bytes. */
 function filesUnder(dir: string): Array<{ path: string; bytes: Buffer }> {

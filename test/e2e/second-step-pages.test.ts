@@ -5,7 +5,7 @@
 // its labels and button names, no horizontal scrolling, no console error (a
 // CSP violation is one), a screenshot in test-output/screenshots/.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
+import { startRedirectTarget } from '../support/redirect-target.ts';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -20,15 +20,6 @@ const VIEWPORTS = {
   phone: { width: 375, height: 812 },
 } as const;
 
-async function startRedirectTarget(): Promise<{ server: Server; redirectUri: string }> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!DOCTYPE html><title>Callback</title><h1>Signed in</h1>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { server, redirectUri: `http://127.0.0.1:${port}/callback` };
-}
 
 describe('the second-step pages in a real browser', () => {
   let server: TestServer;

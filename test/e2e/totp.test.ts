@@ -6,7 +6,7 @@
 // mfa. A wrong code is refused; the same code twice is refused; a recovery
 // code works once and only once.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
+import { startRedirectTarget } from '../support/redirect-target.ts';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -25,16 +25,6 @@ const up = (await postgresUp()) && (await redisUp());
 type Decode = typeof jsqrModule.default;
 const jsQR: Decode = (jsqrModule as unknown as { default?: Decode }).default ?? (jsqrModule as unknown as Decode);
 
-/** The client's side: a tiny server that answers its redirect_uri. */
-async function startRedirectTarget(): Promise<{ server: Server; redirectUri: string }> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!DOCTYPE html><title>Callback</title><h1>Signed in</h1>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { server, redirectUri: `http://127.0.0.1:${port}/callback` };
-}
 
 function claimsOf(jwt: unknown): Record<string, unknown> {
   if (typeof jwt !== 'string') throw new Error('no ID token');

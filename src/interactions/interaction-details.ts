@@ -1,0 +1,27 @@
+import type { Context } from 'koa';
+import type { default as Provider } from 'oidc-provider';
+import { expiredRequest } from './page-errors.ts';
+
+/** An interaction as the provider hands it out (its uid, prompt, params, session, result). */
+export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * The browser's interaction (from its interaction cookie), when it is the one
+ * the path names: a form of an older sign-in, or another tab's, gets the page
+ * that says the request expired.
+ */
+export async function interactionOfPath(provider: Provider, ctx: Context & { params: Record<string, string> }): Promise<Interaction> {
+  const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+  if (interaction.uid !== ctx.params.uid) throw expiredRequest();
+  return interaction;
+}
+
+export const clientIdOf = (interaction: Interaction): string | undefined =>
+  (typeof interaction.params.client_id === 'string' ? interaction.params.client_id : undefined);
+
+/** The name the pages show for the client a person signs in to. */
+export async function clientNameOf(provider: Provider, interaction: Interaction): Promise<string> {
+  const clientId = clientIdOf(interaction) ?? '';
+  const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
+  return client?.clientName || clientId || 'an application';
+}
