@@ -67,7 +67,7 @@ describeWithService('Postgres and Redis', up)('/account in a real browser', () =
   async function fillSignIn(page: Page, username: string, password: string) {
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   /** Signs in to Photo Album through the pages (code + PKCE, consent Allow); the app's refresh token. */
@@ -174,7 +174,7 @@ describeWithService('Postgres and Redis', up)('/account in a real browser', () =
       await fillSignIn(page, username, 'changer-old-password');
       await expect(page.getByRole('alert').textContent()).resolves.toContain('Incorrect username or password');
       await page.getByLabel('Password').fill('changer-new-password');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'Your account' }).waitFor();
     } finally {
       await fresh.close();

@@ -79,13 +79,13 @@ describe('signing in with a real browser', () => {
         // a wrong password first: the page says so and keeps the username
         await page.getByLabel('Username').fill('maria');
         await page.getByLabel('Password').fill('not-her-password');
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         await expect(page.getByRole('alert').textContent()).resolves.toContain('Incorrect username or password');
         await expect(page.getByLabel('Username').inputValue()).resolves.toBe('maria');
         await page.screenshot({ path: `${SCREENSHOTS}login-error-${name}.png`, fullPage: true });
 
         await page.getByLabel('Password').fill('maria-has-a-long-password');
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
         await page.getByRole('button', { name: 'Allow' }).waitFor();
         await expect(page.getByRole('heading', { name: 'Allow access?' }).isVisible()).resolves.toBe(true);

@@ -106,7 +106,7 @@ describe('the provider\'s own pages in a browser with JavaScript on', () => {
     await page.goto(url);
     await page.getByLabel('Username').fill(USER.username);
     await page.getByLabel('Password').fill(USER.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     return { verifier };
   }
@@ -257,7 +257,7 @@ describe('the provider\'s own pages in a browser with JavaScript on', () => {
       const tesseraPolicy = loginResponse!.headers()['content-security-policy'];
       await page.getByLabel('Username').fill(USER.username);
       await page.getByLabel('Password').fill(USER.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('button', { name: 'Allow' }).click();
       await landOn(page, callback);
       // with the session and the grant, the form_post page itself, read without a browser (which would submit it)

@@ -65,7 +65,7 @@ describe('the README tour, as written', () => {
     await page.goto(url);
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL((landed) => landed.hostname === '127.0.0.1' && landed.pathname === '/callback');
     const text = await page.textContent('body');

@@ -69,7 +69,7 @@ describe('the second-step pages in a real browser', () => {
           await page.goto(url);
           await page.getByLabel('Username').fill(person.username);
           await page.getByLabel('Password').fill(person.password);
-          await page.getByRole('button', { name: 'Sign in' }).click();
+          await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         };
 
         await signIn();

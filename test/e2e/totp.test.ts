@@ -67,7 +67,7 @@ describeWithService('Postgres and Redis', up)('TOTP sign-in in a real browser', 
     const fillPassword = async () => {
       await page.getByLabel('Username').fill(person.username);
       await page.getByLabel('Password').fill(person.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     };
 
     // 1. /account: signed in with the password, an authenticator app set up

@@ -80,7 +80,7 @@ describe('two-step verification on /account in a real browser', () => {
         await page.goto(new URL('/account', server.url).href);
         await page.getByLabel('Username').fill(username);
         await page.getByLabel('Password').fill(password);
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         await page.getByRole('heading', { name: 'Your account' }).waitFor();
         await expect(page.getByRole('heading', { name: 'Two-step verification' }).isVisible()).resolves.toBe(true);
         await expect(page.locator('#totp-status').textContent()).resolves.toBe('Authenticator app: off.');
