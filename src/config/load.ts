@@ -62,6 +62,16 @@ function fromEnvironment(env: Env): Plain {
   if (env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS !== undefined) webhooks.allowPrivateNetworks = flag(env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS);
   if (env.WEBHOOKS_CA_FILE) webhooks.caFile = env.WEBHOOKS_CA_FILE;
   if (Object.keys(webhooks).length) out.webhooks = webhooks;
+  const tls: Plain = {};
+  if (env.TLS_CERT_FILE) tls.certFile = env.TLS_CERT_FILE;
+  if (env.TLS_KEY_FILE) tls.keyFile = env.TLS_KEY_FILE;
+  if (env.TLS_CLIENT_CA_FILE) tls.clientCaFile = env.TLS_CLIENT_CA_FILE;
+  if (env.TLS_CLIENT_CERT_HEADER) tls.clientCertificateHeader = env.TLS_CLIENT_CERT_HEADER;
+  if (Object.keys(tls).length) out.tls = tls;
+  const metrics: Plain = {};
+  if (env.METRICS_TOKEN) metrics.token = env.METRICS_TOKEN;
+  if (env.METRICS_PORT !== undefined) metrics.port = numberOrString(env.METRICS_PORT);
+  if (Object.keys(metrics).length) out.metrics = metrics;
   if (env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK !== undefined) out.backchannelLogout = { allowLoopback: flag(env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK) };
   return out;
 }

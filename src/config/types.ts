@@ -45,15 +45,74 @@ export interface Config {
   readonly logLevel: string;
   /** which proxies' X-Forwarded-* to believe (src/http/proxy-trust.ts); false: none */
   readonly proxy: ProxyTrustConfig;
+  readonly http: HttpConfig;
+  /** absent: plain HTTP (behind a TLS-terminating proxy, or development) */
+  readonly tls?: TlsConfig;
   readonly passwordHashing: PasswordHashingConfig;
   readonly ttl: TtlConfig;
   readonly lockout: LockoutConfig;
   readonly audit: AuditConfig;
+  readonly rateLimits: RateLimitsConfig;
+  readonly metrics: MetricsConfig;
+  readonly shutdown: ShutdownConfig;
   /** empty → token state in SQL */
   readonly redis: RedisConfig;
   readonly webhooks: WebhooksConfig;
   /** absent: logout tokens go to https URLs at globally routable addresses only */
   readonly backchannelLogout?: BackchannelLogoutConfig;
+}
+
+/** The HTTP server's timeouts and the size limits of what it reads. */
+export interface HttpConfig {
+  /** idle keep-alive connections stay open this long: above load balancers' idle timeouts (60 s) */
+  readonly keepAliveTimeoutMs: number;
+  /** above keepAliveTimeoutMs, as Node requires for a connection reused at the last moment */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** request bodies on the protocol endpoints and the pages */
+  readonly maxBodyBytes: number;
+  /** query or form parameters in one request */
+  readonly maxParameters: number;
+  readonly maxParameterLength: number;
+  readonly adminMaxBodyBytes: number;
+  readonly adminMaxJsonDepth: number;
+}
+
+/** TLS served directly (src/server/tls.ts). */
+export interface TlsConfig {
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** CAs of accepted client certificates (mTLS, RFC 8705); absent: no certificate is asked for */
+  readonly clientCaFile?: string;
+  /** behind a TLS-terminating proxy: the header carrying the client certificate, believed from trusted proxies only; absent: none */
+  readonly clientCertificateHeader?: string;
+}
+
+/** at most `limit` requests per `windowSeconds`; false: no limit */
+export type RateLimitRule = false | { readonly limit: number; readonly windowSeconds: number };
+
+export interface RateLimitsConfig {
+  readonly tokenPerClient: RateLimitRule;
+  readonly tokenPerIp: RateLimitRule;
+  readonly introspectionPerClient: RateLimitRule;
+  readonly revocationPerClient: RateLimitRule;
+  readonly authorizationPerIp: RateLimitRule;
+  readonly pagesPerIp: RateLimitRule;
+  readonly adminPerClient: RateLimitRule;
+}
+
+export interface MetricsConfig {
+  readonly enabled: boolean;
+  /** required as a bearer token at /metrics; absent: loopback peers only */
+  readonly token?: string;
+  /** a separate listener for /metrics; absent: the main port */
+  readonly port?: number;
+}
+
+/** SIGTERM: /readyz 503 at once, listener closed after drainDelayMs, in-flight requests get gracePeriodMs */
+export interface ShutdownConfig {
+  readonly drainDelayMs: number;
+  readonly gracePeriodMs: number;
 }
 
 /** Delivery of signed event webhooks (src/audit/webhook-delivery.ts). */

@@ -1,8 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { composeTessera, type ComposeOptions, type Tessera } from './compose.ts';
 import { lowerThreadPoolPriority } from './thread-priority.ts';
+import { createListener } from './listener.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -27,9 +28,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const reniced = await lowerThreadPoolPriority();
     logger.debug({ threads: reniced }, 'thread pool (password hashing) runs at a lower priority than the event loop');
 
-    const server = createServer(tessera.handler);
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 10_000;
+    const server = createListener(config, tessera.handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
