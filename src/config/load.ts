@@ -41,38 +41,78 @@ function numberOrString(value: string): number | string {
 /** Only the exact words are booleans: anything else stays a string, and the schema names it (a permission is never turned on by a typo). */
 const flag = (value: string) => (value === 'true' ? true : value === 'false' ? false : value);
 
+/**
+ * How an environment variable's text becomes a setting's value:
+ * - string: as it is;
+ * - number: digits become a number, anything else stays text for the schema to refuse by name;
+ * - flag: exactly `true` or `false`, anything else stays text for the schema to refuse;
+ * - proxy: TRUST_PROXY's own syntax (true, false, a hop count, or addresses and CIDR ranges).
+ */
+export type EnvironmentValueKind = 'string' | 'number' | 'flag' | 'proxy';
+
+export interface EnvironmentVariable {
+  readonly name: string;
+  /** the setting it sets, as a dotted path in config/schema.json */
+  readonly path: string;
+  readonly kind: EnvironmentValueKind;
+  /** an empty value counts as unset (for URLs and file names, where "" cannot mean anything) */
+  readonly emptyMeansUnset?: boolean;
+}
+
+/**
+ * Every environment variable that sets a configuration setting: the one list
+ * that loadConfig reads and docs/configuration.md is generated from
+ * (scripts/generate-config-docs.ts), so the two cannot disagree.
+ */
+export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
+  { name: 'PORT', path: 'port', kind: 'number' },
+  { name: 'HOST', path: 'host', kind: 'string' },
+  { name: 'ISSUER', path: 'issuer', kind: 'string' },
+  { name: 'DATABASE_URL', path: 'databaseUrl', kind: 'string', emptyMeansUnset: true },
+  { name: 'DATA_DIR', path: 'dataDir', kind: 'string' },
+  { name: 'KEYS_DIR', path: 'keysDir', kind: 'string' },
+  { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string' },
+  { name: 'TRUST_PROXY', path: 'proxy', kind: 'proxy' },
+  { name: 'AUDIT_RETENTION_DAYS', path: 'audit.retentionDays', kind: 'number' },
+  { name: 'REDIS_URL', path: 'redis.url', kind: 'string', emptyMeansUnset: true },
+  { name: 'WEBHOOKS_ALLOW_HTTP_LOOPBACK', path: 'webhooks.allowHttpLoopback', kind: 'flag' },
+  { name: 'WEBHOOKS_ALLOW_PRIVATE_NETWORKS', path: 'webhooks.allowPrivateNetworks', kind: 'flag' },
+  { name: 'WEBHOOKS_CA_FILE', path: 'webhooks.caFile', kind: 'string', emptyMeansUnset: true },
+  { name: 'TLS_CERT_FILE', path: 'tls.certFile', kind: 'string', emptyMeansUnset: true },
+  { name: 'TLS_KEY_FILE', path: 'tls.keyFile', kind: 'string', emptyMeansUnset: true },
+  { name: 'TLS_CLIENT_CA_FILE', path: 'tls.clientCaFile', kind: 'string', emptyMeansUnset: true },
+  { name: 'TLS_CLIENT_CERT_HEADER', path: 'tls.clientCertificateHeader', kind: 'string', emptyMeansUnset: true },
+  { name: 'METRICS_TOKEN', path: 'metrics.token', kind: 'string', emptyMeansUnset: true },
+  { name: 'METRICS_PORT', path: 'metrics.port', kind: 'number' },
+  { name: 'BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK', path: 'backchannelLogout.allowLoopback', kind: 'flag' },
+];
+
+const TRUST_PROXY_SYNTAX = 'TRUST_PROXY must be true (one proxy), false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,fd00::/8)';
+
+function environmentValue(variable: EnvironmentVariable, text: string): unknown {
+  switch (variable.kind) {
+    case 'string': return text;
+    case 'number': return numberOrString(text);
+    case 'flag': return flag(text);
+    case 'proxy': {
+      const proxy = proxyTrustFromEnvironment(text);
+      if (proxy === undefined) throw new ConfigError(TRUST_PROXY_SYNTAX);
+      return proxy;
+    }
+  }
+}
+
+/** The settings the environment gives, as a nested object (merged over the file's). */
 function fromEnvironment(env: Env): Plain {
   const out: Plain = {};
-  if (env.PORT !== undefined) out.port = numberOrString(env.PORT);
-  if (env.HOST !== undefined) out.host = env.HOST;
-  if (env.ISSUER !== undefined) out.issuer = env.ISSUER;
-  if (env.DATABASE_URL) out.databaseUrl = env.DATABASE_URL;
-  if (env.DATA_DIR !== undefined) out.dataDir = env.DATA_DIR;
-  if (env.KEYS_DIR !== undefined) out.keysDir = env.KEYS_DIR;
-  if (env.LOG_LEVEL !== undefined) out.logLevel = env.LOG_LEVEL;
-  if (env.TRUST_PROXY !== undefined) {
-    const proxy = proxyTrustFromEnvironment(env.TRUST_PROXY);
-    if (proxy === undefined) throw new ConfigError('TRUST_PROXY must be true (one proxy), false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,fd00::/8)');
-    out.proxy = proxy;
+  for (const variable of ENVIRONMENT_VARIABLES) {
+    const text = env[variable.name];
+    if (text === undefined || (variable.emptyMeansUnset && text === '')) continue;
+    const keys = variable.path.split('.');
+    let parent = out;
+    for (const key of keys.slice(0, -1)) parent = (parent[key] ??= {}) as Plain;
+    parent[keys.at(-1)!] = environmentValue(variable, text);
   }
-  if (env.AUDIT_RETENTION_DAYS !== undefined) out.audit = { retentionDays: numberOrString(env.AUDIT_RETENTION_DAYS) };
-  if (env.REDIS_URL) out.redis = { url: env.REDIS_URL };
-  const webhooks: Plain = {};
-  if (env.WEBHOOKS_ALLOW_HTTP_LOOPBACK !== undefined) webhooks.allowHttpLoopback = flag(env.WEBHOOKS_ALLOW_HTTP_LOOPBACK);
-  if (env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS !== undefined) webhooks.allowPrivateNetworks = flag(env.WEBHOOKS_ALLOW_PRIVATE_NETWORKS);
-  if (env.WEBHOOKS_CA_FILE) webhooks.caFile = env.WEBHOOKS_CA_FILE;
-  if (Object.keys(webhooks).length) out.webhooks = webhooks;
-  const tls: Plain = {};
-  if (env.TLS_CERT_FILE) tls.certFile = env.TLS_CERT_FILE;
-  if (env.TLS_KEY_FILE) tls.keyFile = env.TLS_KEY_FILE;
-  if (env.TLS_CLIENT_CA_FILE) tls.clientCaFile = env.TLS_CLIENT_CA_FILE;
-  if (env.TLS_CLIENT_CERT_HEADER) tls.clientCertificateHeader = env.TLS_CLIENT_CERT_HEADER;
-  if (Object.keys(tls).length) out.tls = tls;
-  const metrics: Plain = {};
-  if (env.METRICS_TOKEN) metrics.token = env.METRICS_TOKEN;
-  if (env.METRICS_PORT !== undefined) metrics.port = numberOrString(env.METRICS_PORT);
-  if (Object.keys(metrics).length) out.metrics = metrics;
-  if (env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK !== undefined) out.backchannelLogout = { allowLoopback: flag(env.BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK) };
   return out;
 }
 
