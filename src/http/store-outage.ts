@@ -7,8 +7,8 @@ const UNAVAILABLE_CODES = new Set([
   // sockets
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
   'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
-  // Postgres: too many connections, admin / crash shutdown, starting up
-  '53300', '57P01', '57P02', '57P03',
+  // Postgres: disk full, out of memory, too many connections, admin / crash shutdown, starting up
+  '53100', '53200', '53300', '57P01', '57P02', '57P03',
 ]);
 // Postgres SQLSTATE class 08: connection exception (08000, 08001, 08003, 08006, ...)
 const UNAVAILABLE_CODE_CLASSES = [/^08[0-9A-Z]{3}$/];
@@ -28,6 +28,9 @@ const UNAVAILABLE_MESSAGES = [
   /^READONLY\b/,
   /^MASTERDOWN\b/,
   /^TRYAGAIN\b/,
+  // Redis full (maxmemory with noeviction, the setting docs/operations.md asks for): a capacity
+  // outage for the operator to fix, not a bug; the request may succeed once memory is freed
+  /^OOM\b/,
   // Redis Cluster
   /CLUSTERDOWN/i,
   /None of startup nodes is available/i,
