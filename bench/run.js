@@ -6,6 +6,9 @@
 //                    [--flood-seconds 2.5] [--flood-connections 64] [--skip-flood]
 //                    [--scale-op client_credentials_jwt] [--skip-scale]
 //                    [--budget 265] [--out bench/results.json] [--markdown FILE]
+//   npm run bench -- --compare-rate-limits [--targets pg-redis-limits-off,pg-redis-limits-on]
+//                    client_credentials and introspection with every rate limit off and on,
+//                    ABBA order, ratios on/off, and the limiter's in-process cost per request
 //
 // Servers run pinned to CPU 0 and this process (the load generator) to CPU 1 when taskset
 // exists and there are two CPUs or more. Targets are measured A B A B ... per operation so
@@ -31,6 +34,8 @@ import {
   floodTest, processMemory, redisMemory, scaleTest,
 } from './lib/scenarios.js';
 import { TARGETS } from './targets/index.js';
+import { RATE_LIMIT_COMPARISON_TARGETS } from './targets/tessera.js';
+import { rateLimitCostMicroseconds } from './lib/rate-limit-cost.js';
 
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
@@ -64,8 +69,18 @@ const { values: opt } = parseArgs({
     budget: { type: 'string', default: '265' },
     out: { type: 'string', default: fileURLToPath(new URL('./results.json', import.meta.url)) },
     markdown: { type: 'string' },
+    'compare-rate-limits': { type: 'boolean', default: false },
   },
 });
+const compareRateLimits = opt['compare-rate-limits'];
+if (compareRateLimits) {
+  // only the operations on the hot path, only the pairs of targets that differ by the limits
+  opt['skip-floors'] = true;
+  opt['skip-flood'] = true;
+  opt['skip-scale'] = true;
+  opt['skip-memory'] = true;
+  opt.ops ??= 'client_credentials_jwt,introspect_jwt,introspect_opaque';
+}
 
 const durationSeconds = Number(opt.duration);
 const connections = Number(opt.connections);
@@ -247,7 +262,7 @@ async function measureFloors() {
 
 async function startTargets() {
   const wanted = opt.targets ? new Set(opt.targets.split(',')) : null;
-  const chosen = TARGETS.filter((t) => !wanted || wanted.has(t.name));
+  const chosen = (compareRateLimits ? RATE_LIMIT_COMPARISON_TARGETS : TARGETS).filter((t) => !wanted || wanted.has(t.name));
   // Start-up (and the set-up through the CLI) is not measured: all targets at once.
   const started = await Promise.all(chosen.map(async (target) => {
     const available = target.available ? await target.available() : true;
@@ -355,6 +370,7 @@ async function runOperations(ops) {
       targets,
       rounds: plan.rounds,
       reference: instances[0].name,
+      abba: compareRateLimits,
       async warmup(t) {
         t.prepared = await op.prepare(t.instance, { connections });
         if (warmupSeconds > 0) {
@@ -493,6 +509,30 @@ async function measureMemory() {
   }
 }
 
+/**
+ * On/off ratios per store layout and operation, and the limiter's own cost per request
+ * (in-process) against the time of one client_credentials request on one CPU.
+ */
+async function reportRateLimitCost() {
+  const micro = await rateLimitCostMicroseconds();
+  const comparison = { limiterMicrosecondsPerRequest: micro.microsecondsPerRequest, pairs: {} };
+  for (const [opName, op] of Object.entries(results.operations)) {
+    for (const layout of ['embedded', 'pg-redis']) {
+      const off = op.targets[`${layout}-limits-off`]?.okRps;
+      const on = op.targets[`${layout}-limits-on`]?.okRps;
+      if (!Number.isFinite(off) || !Number.isFinite(on) || !off) continue;
+      const entry = {
+        offRps: off, onRps: on, ratio: round(on / off, 3), costPercent: round((1 - on / off) * 100, 1),
+        // the in-process cost as a share of one request's server time (one CPU: 1 / rps)
+        limiterSharePercent: round(micro.microsecondsPerRequest / (1e6 / off) * 100, 2),
+      };
+      comparison.pairs[`${layout} ${opName}`] = entry;
+      log(`rate limits: ${layout} ${opName}: off ${off} rps, on ${on} rps, on/off ${entry.ratio} (${entry.costPercent}% cost); limiter in-process ${micro.microsecondsPerRequest} µs/request = ${entry.limiterSharePercent}% of a request`);
+    }
+  }
+  results.rateLimits = comparison;
+}
+
 try {
   results.floors = await measureFloors();
   instances = await startTargets();
@@ -500,6 +540,7 @@ try {
   const wanted = opt.ops ? new Set(opt.ops.split(',')) : null;
   const ops = OPERATIONS.filter((op) => (wanted ? wanted.has(op.name) : op.default !== false));
   await runOperations(ops);
+  if (compareRateLimits) await reportRateLimitCost();
   if (!opt['skip-flood']) await runFlood();
   if (!opt['skip-scale']) await runScale();
   if (!opt['skip-memory']) await measureMemory();
@@ -512,4 +553,10 @@ try {
   finished = true;
   await writeResults();
   process.stdout.write(`\n${textReport(results)}\nresults: ${opt.out}  (${round(elapsed(), 0)} s total)\n`);
+  if (results.rateLimits) {
+    process.stdout.write(`\nrate limits (on at 1,000,000/min vs off; limiter in-process ${results.rateLimits.limiterMicrosecondsPerRequest} µs/request):\n`);
+    for (const [name, p] of Object.entries(results.rateLimits.pairs)) {
+      process.stdout.write(`  ${name.padEnd(40)} off ${String(p.offRps).padStart(7)} rps  on ${String(p.onRps).padStart(7)} rps  on/off ${p.ratio}  cost ${p.costPercent}%  (in-process ${p.limiterSharePercent}%)\n`);
+    }
+  }
 }
