@@ -31,7 +31,7 @@ import {
 import { OPERATIONS, measureOperation } from './lib/operations.js';
 import { evaluateGoals, markdownReport, textReport } from './lib/report.js';
 import {
-  floodTest, processMemory, redisMemory, scaleTest,
+  cpuSecondsOf, floodTest, processMemory, redisMemory, scaleTest,
 } from './lib/scenarios.js';
 import { TARGETS } from './targets/index.js';
 import { RATE_LIMIT_COMPARISON_TARGETS } from './targets/tessera.js';
@@ -379,7 +379,16 @@ async function runOperations(ops) {
       },
       async measure(t) {
         if (op.settleSeconds) await new Promise((r) => { setTimeout(r, op.settleSeconds * 1000); });
-        return measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+        if (!compareRateLimits) return measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+        // the server's CPU time per answered request: steadier than ok/s on a shared machine,
+        // where other processes take the server's core for part of a run
+        const cpuBefore = await cpuSecondsOf(t.instance.pid);
+        const run = await measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+        const cpuAfter = await cpuSecondsOf(t.instance.pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined && run.requests) {
+          run.cpuMicrosecondsPerRequest = round(((cpuAfter - cpuBefore) * 1e6) / run.requests, 1);
+        }
+        return run;
       },
       shouldContinue: () => elapsed() + targets.length * (plan.duration + latencySeconds + 1)
         < budgetSeconds - reservedSeconds(instances),
@@ -513,6 +522,13 @@ async function measureMemory() {
  * On/off ratios per store layout and operation, and the limiter's own cost per request
  * (in-process) against the time of one client_credentials request on one CPU.
  */
+const median = (values) => {
+  if (!values.length) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1] + sorted[mid]) / 2, 1);
+};
+
 async function reportRateLimitCost() {
   const micro = await rateLimitCostMicroseconds();
   const comparison = { limiterMicrosecondsPerRequest: micro.microsecondsPerRequest, pairs: {} };
@@ -521,13 +537,18 @@ async function reportRateLimitCost() {
       const off = op.targets[`${layout}-limits-off`]?.okRps;
       const on = op.targets[`${layout}-limits-on`]?.okRps;
       if (!Number.isFinite(off) || !Number.isFinite(on) || !off) continue;
+      const cpuOf = (name) => median((op.targets[name]?.runs ?? []).map((r) => r.cpuMicrosecondsPerRequest).filter(Number.isFinite));
+      const cpuOff = cpuOf(`${layout}-limits-off`);
+      const cpuOn = cpuOf(`${layout}-limits-on`);
       const entry = {
         offRps: off, onRps: on, ratio: round(on / off, 3), costPercent: round((1 - on / off) * 100, 1),
+        cpuMicrosecondsOff: cpuOff, cpuMicrosecondsOn: cpuOn,
+        cpuCostPercent: Number.isFinite(cpuOff) && Number.isFinite(cpuOn) && cpuOff ? round((cpuOn / cpuOff - 1) * 100, 1) : null,
         // the in-process cost as a share of one request's server time (one CPU: 1 / rps)
         limiterSharePercent: round(micro.microsecondsPerRequest / (1e6 / off) * 100, 2),
       };
       comparison.pairs[`${layout} ${opName}`] = entry;
-      log(`rate limits: ${layout} ${opName}: off ${off} rps, on ${on} rps, on/off ${entry.ratio} (${entry.costPercent}% cost); limiter in-process ${micro.microsecondsPerRequest} µs/request = ${entry.limiterSharePercent}% of a request`);
+      log(`rate limits: ${layout} ${opName}: off ${off} rps, on ${on} rps, on/off ${entry.ratio} (${entry.costPercent}% cost); server CPU per request off ${cpuOff} µs, on ${cpuOn} µs (${entry.cpuCostPercent}%); limiter in-process ${micro.microsecondsPerRequest} µs/request = ${entry.limiterSharePercent}% of a request`);
     }
   }
   results.rateLimits = comparison;
@@ -556,7 +577,7 @@ try {
   if (results.rateLimits) {
     process.stdout.write(`\nrate limits (on at 1,000,000/min vs off; limiter in-process ${results.rateLimits.limiterMicrosecondsPerRequest} µs/request):\n`);
     for (const [name, p] of Object.entries(results.rateLimits.pairs)) {
-      process.stdout.write(`  ${name.padEnd(40)} off ${String(p.offRps).padStart(7)} rps  on ${String(p.onRps).padStart(7)} rps  on/off ${p.ratio}  cost ${p.costPercent}%  (in-process ${p.limiterSharePercent}%)\n`);
+      process.stdout.write(`  ${name.padEnd(36)} ok/s off ${String(p.offRps).padStart(7)} on ${String(p.onRps).padStart(7)} (on/off ${p.ratio})  server CPU/request off ${p.cpuMicrosecondsOff} µs on ${p.cpuMicrosecondsOn} µs (${p.cpuCostPercent}%)  limiter in-process ${p.limiterSharePercent}%\n`);
     }
   }
 }
