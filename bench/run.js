@@ -522,6 +522,26 @@ async function measureMemory() {
  * On/off ratios per store layout and operation, and the limiter's own cost per request
  * (in-process) against the time of one client_credentials request on one CPU.
  */
+const RATE_LIMITED_OPS = ['client_credentials_jwt', 'introspect_jwt', 'introspect_opaque'];
+
+/**
+ * Every run: the limiter's in-process cost per request as a share of each Tessera target's
+ * time per request (1 / ok/s on its one core) for client_credentials and introspection. The
+ * targets run with the limits on (1,000,000 a minute), so their ok/s include it already.
+ */
+async function reportLimiterShare() {
+  const micro = await rateLimitCostMicroseconds();
+  const perSystem = {};
+  for (const opName of RATE_LIMITED_OPS) {
+    for (const [system, t] of Object.entries(results.operations[opName]?.targets ?? {})) {
+      if (!system.startsWith('tessera') || !Number.isFinite(t.okRps) || !t.okRps) continue;
+      (perSystem[system] ??= {})[opName] = round((micro.microsecondsPerRequest / (1e6 / t.okRps)) * 100, 2);
+    }
+  }
+  results.rateLimits = { limiterMicrosecondsPerRequest: micro.microsecondsPerRequest, sharePercent: perSystem };
+  log(`rate limits: the limiter costs ${micro.microsecondsPerRequest} µs per request in process; % of a request: ${JSON.stringify(perSystem)}`);
+}
+
 const median = (values) => {
   if (!values.length) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
@@ -562,6 +582,7 @@ try {
   const ops = OPERATIONS.filter((op) => (wanted ? wanted.has(op.name) : op.default !== false));
   await runOperations(ops);
   if (compareRateLimits) await reportRateLimitCost();
+  else await reportLimiterShare();
   if (!opt['skip-flood']) await runFlood();
   if (!opt['skip-scale']) await runScale();
   if (!opt['skip-memory']) await measureMemory();
@@ -574,7 +595,7 @@ try {
   finished = true;
   await writeResults();
   process.stdout.write(`\n${textReport(results)}\nresults: ${opt.out}  (${round(elapsed(), 0)} s total)\n`);
-  if (results.rateLimits) {
+  if (results.rateLimits?.pairs) {
     process.stdout.write(`\nrate limits (on at 1,000,000/min vs off; limiter in-process ${results.rateLimits.limiterMicrosecondsPerRequest} µs/request):\n`);
     for (const [name, p] of Object.entries(results.rateLimits.pairs)) {
       process.stdout.write(`  ${name.padEnd(36)} ok/s off ${String(p.offRps).padStart(7)} on ${String(p.onRps).padStart(7)} (on/off ${p.ratio})  server CPU/request off ${p.cpuMicrosecondsOff} µs on ${p.cpuMicrosecondsOn} µs (${p.cpuCostPercent}%)  limiter in-process ${p.limiterSharePercent}%\n`);
