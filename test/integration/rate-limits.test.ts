@@ -74,6 +74,17 @@ describe('limits per client', () => {
     expect((await clientCredentials(server, other)).status).toBe(200);
   });
 
+  test('a public client (client_id only, no credentials) is not counted per client: anyone can name it', async () => {
+    const spa = await server.createClient({
+      name: 'spa', public: true, grantTypes: ['authorization_code'], redirectUris: ['https://spa.example.test/cb'], scopes: ['openid'],
+    });
+    for (let i = 0; i < 5; i += 1) {
+      const answer = await tokenRequest(server.url, { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'https://spa.example.test/cb', code_verifier: 'v'.repeat(43) }, spa);
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ error: 'invalid_grant' });
+    }
+  });
+
   test('introspection (JWT fast path and opaque) and revocation, per client', async () => {
     const token = (await clientCredentials(server, other)).body.access_token!;
     const ask = (post = false) => tokenEndpoint(server.url, 'introspection', rs, { token }, { post });
