@@ -75,9 +75,13 @@ export function createRateLimiter(options: {
   const now = options.now ?? Date.now;
   const leases = new Map<string, Lease>();
 
-  /** Room for one more lease: leases of ended windows go first, then the oldest (their unused slots are lost, never granted twice). */
-  const makeRoom = (window: number) => {
-    for (const [key, lease] of leases) if (lease.window !== window && !lease.pending) leases.delete(key);
+  /**
+   * Room for one more lease: the oldest go (a lease is re-inserted when its
+   * window starts, so ended windows come first). Their unused slots are lost,
+   * never granted twice. O(1) per new key: a flood of new keys (client_ids
+   * are the caller's to choose) must not cost a walk over the map each.
+   */
+  const makeRoom = () => {
     for (const key of leases.keys()) {
       if (leases.size < maxKeys) break;
       leases.delete(key);
@@ -118,7 +122,7 @@ export function createRateLimiter(options: {
         let lease = leases.get(key);
         if (!lease || lease.window !== window) {
           if (lease) leases.delete(key);
-          if (leases.size >= maxKeys) makeRoom(window);
+          if (leases.size >= maxKeys) makeRoom();
           lease = { window, available: 0, sharedTotal: 0, exhausted: false };
           leases.set(key, lease);
         }

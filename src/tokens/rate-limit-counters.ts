@@ -71,11 +71,11 @@ export async function purgeSqlRateLimitCounters(knex: Knex): Promise<number> {
 export function memoryRateLimitCounters(options: { maxCounters?: number } = {}): RateLimitCounters {
   const maxCounters = options.maxCounters ?? 100_000;
   const counters = new Map<string, { total: number; expiresAtMs: number }>();
+  // the oldest go first (insertion order): expired ones, then, when hostile keys fill the map
+  // with live ones, live ones (the leases keep what they hold); O(1) per new counter
   const sweep = (now: number) => {
-    for (const [name, counter] of counters) if (counter.expiresAtMs <= now) counters.delete(name);
-    // still full of live counters (hostile keys): the oldest go; the local leases keep what they hold
-    for (const name of counters.keys()) {
-      if (counters.size < maxCounters) break;
+    for (const [name, counter] of counters) {
+      if (counters.size < maxCounters && counter.expiresAtMs > now) break;
       counters.delete(name);
     }
   };
@@ -84,7 +84,8 @@ export function memoryRateLimitCounters(options: { maxCounters?: number } = {}):
       const now = Date.now();
       let counter = counters.get(name);
       if (!counter || counter.expiresAtMs <= now) {
-        if (counters.size >= maxCounters) sweep(now);
+        counters.delete(name);
+        sweep(now);
         counter = { total: 0, expiresAtMs };
         counters.set(name, counter);
       }
