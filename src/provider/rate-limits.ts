@@ -126,7 +126,13 @@ export function createClientRateLimits(options: {
         if (fromBasic !== undefined) return limited(limiter, rule!, fromBasic, req, res, handler);
         if (req.headers.authorization !== undefined || !FORM.test(req.headers['content-type'] ?? '')) return handler(req, res);
         // the client is named in the body: read it once, hand a replay on
-        const body = await readBody(req, BODY_LIMIT);
+        let body: Buffer | undefined;
+        try {
+          body = await readBody(req, BODY_LIMIT);
+        } catch {
+          res.destroy(); // the client went away mid-body
+          return;
+        }
         if (body === undefined) {
           res.statusCode = 413;
           res.setHeader('Content-Type', 'application/json; charset=utf-8');
