@@ -6,6 +6,9 @@
 //                    [--flood-seconds 2.5] [--flood-connections 64] [--skip-flood]
 //                    [--scale-op client_credentials_jwt] [--skip-scale]
 //                    [--budget 265] [--out bench/results.json] [--markdown FILE]
+//   npm run bench -- --compare-rate-limits [--targets pg-redis-limits-off,pg-redis-limits-on]
+//                    client_credentials and introspection with every rate limit off and on,
+//                    ABBA order, ratios on/off, and the limiter's in-process cost per request
 //
 // Servers run pinned to CPU 0 and this process (the load generator) to CPU 1 when taskset
 // exists and there are two CPUs or more. Targets are measured A B A B ... per operation so
@@ -28,9 +31,11 @@ import {
 import { OPERATIONS, measureOperation } from './lib/operations.js';
 import { evaluateGoals, markdownReport, textReport } from './lib/report.js';
 import {
-  floodTest, processMemory, redisMemory, scaleTest,
+  cpuSecondsOf, floodTest, processMemory, redisMemory, scaleTest,
 } from './lib/scenarios.js';
 import { TARGETS } from './targets/index.js';
+import { RATE_LIMIT_COMPARISON_TARGETS } from './targets/tessera.js';
+import { rateLimitCostMicroseconds } from './lib/rate-limit-cost.js';
 
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
@@ -64,8 +69,18 @@ const { values: opt } = parseArgs({
     budget: { type: 'string', default: '265' },
     out: { type: 'string', default: fileURLToPath(new URL('./results.json', import.meta.url)) },
     markdown: { type: 'string' },
+    'compare-rate-limits': { type: 'boolean', default: false },
   },
 });
+const compareRateLimits = opt['compare-rate-limits'];
+if (compareRateLimits) {
+  // only the operations on the hot path, only the pairs of targets that differ by the limits
+  opt['skip-floors'] = true;
+  opt['skip-flood'] = true;
+  opt['skip-scale'] = true;
+  opt['skip-memory'] = true;
+  opt.ops ??= 'client_credentials_jwt,introspect_jwt,introspect_opaque';
+}
 
 const durationSeconds = Number(opt.duration);
 const connections = Number(opt.connections);
@@ -247,7 +262,7 @@ async function measureFloors() {
 
 async function startTargets() {
   const wanted = opt.targets ? new Set(opt.targets.split(',')) : null;
-  const chosen = TARGETS.filter((t) => !wanted || wanted.has(t.name));
+  const chosen = (compareRateLimits ? RATE_LIMIT_COMPARISON_TARGETS : TARGETS).filter((t) => !wanted || wanted.has(t.name));
   // Start-up (and the set-up through the CLI) is not measured: all targets at once.
   const started = await Promise.all(chosen.map(async (target) => {
     const available = target.available ? await target.available() : true;
@@ -355,6 +370,7 @@ async function runOperations(ops) {
       targets,
       rounds: plan.rounds,
       reference: instances[0].name,
+      abba: compareRateLimits,
       async warmup(t) {
         t.prepared = await op.prepare(t.instance, { connections });
         if (warmupSeconds > 0) {
@@ -363,7 +379,16 @@ async function runOperations(ops) {
       },
       async measure(t) {
         if (op.settleSeconds) await new Promise((r) => { setTimeout(r, op.settleSeconds * 1000); });
-        return measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+        if (!compareRateLimits) return measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+        // the server's CPU time per answered request: steadier than ok/s on a shared machine,
+        // where other processes take the server's core for part of a run
+        const cpuBefore = await cpuSecondsOf(t.instance.pid);
+        const run = await measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+        const cpuAfter = await cpuSecondsOf(t.instance.pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined && run.requests) {
+          run.cpuMicrosecondsPerRequest = round(((cpuAfter - cpuBefore) * 1e6) / run.requests, 1);
+        }
+        return run;
       },
       shouldContinue: () => elapsed() + targets.length * (plan.duration + latencySeconds + 1)
         < budgetSeconds - reservedSeconds(instances),
@@ -493,6 +518,62 @@ async function measureMemory() {
   }
 }
 
+/**
+ * On/off ratios per store layout and operation, and the limiter's own cost per request
+ * (in-process) against the time of one client_credentials request on one CPU.
+ */
+const RATE_LIMITED_OPS = ['client_credentials_jwt', 'introspect_jwt', 'introspect_opaque'];
+
+/**
+ * Every run: the limiter's in-process cost per request as a share of each Tessera target's
+ * time per request (1 / ok/s on its one core) for client_credentials and introspection. The
+ * targets run with the limits on (1,000,000 a minute), so their ok/s include it already.
+ */
+async function reportLimiterShare() {
+  const micro = await rateLimitCostMicroseconds();
+  const perSystem = {};
+  for (const opName of RATE_LIMITED_OPS) {
+    for (const [system, t] of Object.entries(results.operations[opName]?.targets ?? {})) {
+      if (!system.startsWith('tessera') || !Number.isFinite(t.okRps) || !t.okRps) continue;
+      (perSystem[system] ??= {})[opName] = round((micro.microsecondsPerRequest / (1e6 / t.okRps)) * 100, 2);
+    }
+  }
+  results.rateLimits = { limiterMicrosecondsPerRequest: micro.microsecondsPerRequest, sharePercent: perSystem };
+  log(`rate limits: the limiter costs ${micro.microsecondsPerRequest} µs per request in process; % of a request: ${JSON.stringify(perSystem)}`);
+}
+
+const median = (values) => {
+  if (!values.length) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : round((sorted[mid - 1] + sorted[mid]) / 2, 1);
+};
+
+async function reportRateLimitCost() {
+  const micro = await rateLimitCostMicroseconds();
+  const comparison = { limiterMicrosecondsPerRequest: micro.microsecondsPerRequest, pairs: {} };
+  for (const [opName, op] of Object.entries(results.operations)) {
+    for (const layout of ['embedded', 'pg-redis']) {
+      const off = op.targets[`${layout}-limits-off`]?.okRps;
+      const on = op.targets[`${layout}-limits-on`]?.okRps;
+      if (!Number.isFinite(off) || !Number.isFinite(on) || !off) continue;
+      const cpuOf = (name) => median((op.targets[name]?.runs ?? []).map((r) => r.cpuMicrosecondsPerRequest).filter(Number.isFinite));
+      const cpuOff = cpuOf(`${layout}-limits-off`);
+      const cpuOn = cpuOf(`${layout}-limits-on`);
+      const entry = {
+        offRps: off, onRps: on, ratio: round(on / off, 3), costPercent: round((1 - on / off) * 100, 1),
+        cpuMicrosecondsOff: cpuOff, cpuMicrosecondsOn: cpuOn,
+        cpuCostPercent: Number.isFinite(cpuOff) && Number.isFinite(cpuOn) && cpuOff ? round((cpuOn / cpuOff - 1) * 100, 1) : null,
+        // the in-process cost as a share of one request's server time (one CPU: 1 / rps)
+        limiterSharePercent: round(micro.microsecondsPerRequest / (1e6 / off) * 100, 2),
+      };
+      comparison.pairs[`${layout} ${opName}`] = entry;
+      log(`rate limits: ${layout} ${opName}: off ${off} rps, on ${on} rps, on/off ${entry.ratio} (${entry.costPercent}% cost); server CPU per request off ${cpuOff} µs, on ${cpuOn} µs (${entry.cpuCostPercent}%); limiter in-process ${micro.microsecondsPerRequest} µs/request = ${entry.limiterSharePercent}% of a request`);
+    }
+  }
+  results.rateLimits = comparison;
+}
+
 try {
   results.floors = await measureFloors();
   instances = await startTargets();
@@ -500,6 +581,8 @@ try {
   const wanted = opt.ops ? new Set(opt.ops.split(',')) : null;
   const ops = OPERATIONS.filter((op) => (wanted ? wanted.has(op.name) : op.default !== false));
   await runOperations(ops);
+  if (compareRateLimits) await reportRateLimitCost();
+  else await reportLimiterShare();
   if (!opt['skip-flood']) await runFlood();
   if (!opt['skip-scale']) await runScale();
   if (!opt['skip-memory']) await measureMemory();
@@ -512,4 +595,10 @@ try {
   finished = true;
   await writeResults();
   process.stdout.write(`\n${textReport(results)}\nresults: ${opt.out}  (${round(elapsed(), 0)} s total)\n`);
+  if (results.rateLimits?.pairs) {
+    process.stdout.write(`\nrate limits (on at 1,000,000/min vs off; limiter in-process ${results.rateLimits.limiterMicrosecondsPerRequest} µs/request):\n`);
+    for (const [name, p] of Object.entries(results.rateLimits.pairs)) {
+      process.stdout.write(`  ${name.padEnd(36)} ok/s off ${String(p.offRps).padStart(7)} on ${String(p.onRps).padStart(7)} (on/off ${p.ratio})  server CPU/request off ${p.cpuMicrosecondsOff} µs on ${p.cpuMicrosecondsOn} µs (${p.cpuCostPercent}%)  limiter in-process ${p.limiterSharePercent}%\n`);
+    }
+  }
 }

@@ -10,6 +10,7 @@ import * as accountLifecycle from './0007_account_lifecycle.ts';
 import * as sessions from './0008_sessions.ts';
 import * as passwordResets from './0009_password_resets.ts';
 import * as secondFactors from './0010_second_factors.ts';
+import * as rateLimitCounters from './0011_rate_limit_counters.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
@@ -22,4 +23,5 @@ export const migrations = [
   { name: '0008_sessions', module: sessions },
   { name: '0009_password_resets', module: passwordResets },
   { name: '0010_second_factors', module: secondFactors },
+  { name: '0011_rate_limit_counters', module: rateLimitCounters },
 ];

@@ -279,6 +279,8 @@ export async function alternate({
   reference = targets[0]?.name,
   shouldContinue = () => true,
   onRun = () => {},
+  // A B B A A B ...: a drift within a round falls on both alike (two targets compared closely)
+  abba = false,
 }) {
   const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
   const failures = {};
@@ -294,7 +296,7 @@ export async function alternate({
   let completedRounds = 0;
   for (let r = 0; r < rounds; r += 1) {
     if (r > 0 && !shouldContinue()) break;
-    for (const target of targets) {
+    for (const target of abba && r % 2 ? [...targets].reverse() : targets) {
       if (failures[target.name]) continue;
       try {
         const run = await measure(target, r);

@@ -49,6 +49,20 @@ export const GOALS = [
       return rss.length ? Math.max(...rss) : undefined;
     },
   },
+  // issue 13: the limiter's in-process µs per request ÷ the target's time per request
+  // (1 / ok/s on its core), in %; `--compare-rate-limits` measures limits off against on
+  {
+    id: 'rate_limits_client_credentials',
+    what: 'rate limiting, % of a client_credentials request',
+    max: 5,
+    value: (r, sys) => r.rateLimits?.sharePercent?.[sys]?.client_credentials_jwt,
+  },
+  {
+    id: 'rate_limits_introspection',
+    what: 'rate limiting, % of an introspection request (JWT)',
+    max: 5,
+    value: (r, sys) => r.rateLimits?.sharePercent?.[sys]?.introspect_jwt,
+  },
   {
     id: 'flood_p99',
     what: 'client_credentials p99 during a password flood ÷ without',

@@ -82,9 +82,14 @@ async function tessera(args, env, stdin) {
 /**
  * @param {{ name: string, description: string,
  *           available?: () => Promise<true | string> | true | string,
- *           stores?: (workDir: string, run: string) => Promise<{ env: object, redis?: object, cleanup: () => Promise<void> }> }} options
+ *           stores?: (workDir: string, run: string) => Promise<{ env: object, config?: object, redis?: object, cleanup: () => Promise<void> }>,
+ *           rateLimits?: object }} options
+ * rateLimits: the config file's rateLimits section (default: every limit on at 1,000,000 a
+ * minute, so that the limiter runs on every request and never refuses one).
  */
-export function createTesseraTarget({ name, description, available, stores }) {
+export function createTesseraTarget({
+  name, description, available, stores, rateLimits = BENCH_RATE_LIMITS,
+}) {
   return {
     name,
     description,
@@ -102,11 +107,13 @@ export function createTesseraTarget({ name, description, available, stores }) {
       // Same signing keys as the baseline (src/keys/keystore.ts reads { keys: [private JWKs] }).
       await writeFile(join(keysDir, 'signing-keys.json'), JSON.stringify(await ensureBenchJwks(jwksFile)), { mode: 0o600 });
       const storeSetup = stores ? await stores(workDir, run) : { env: {}, cleanup: async () => {} };
+      const configFile = join(workDir, 'config.json');
+      await writeFile(configFile, JSON.stringify({ ...storeSetup.config, rateLimits }), { mode: 0o600 });
       const baseEnv = {
         // nothing inherited from the shell that runs the bench
         DATABASE_URL: '',
         REDIS_URL: '',
-        CONFIG_FILE: '',
+        CONFIG_FILE: configFile,
         DATA_DIR: join(workDir, 'data'),
         KEYS_DIR: keysDir,
         // The default level: an access-log line per request, as `npm start` runs it. It goes
@@ -259,6 +266,12 @@ export function createTesseraTarget({ name, description, available, stores }) {
   };
 }
 
+/** Every limit on and never reached: what the limiter costs when it refuses nothing. */
+export const BENCH_RATE_LIMITS = Object.fromEntries([
+  'tokenPerClient', 'tokenPerIp', 'introspectionPerClient', 'revocationPerClient', 'authorizationPerIp', 'pagesPerIp', 'adminPerClient',
+].map((rule) => [rule, { limit: 1_000_000, windowSeconds: 60 }]));
+const NO_RATE_LIMITS = Object.fromEntries(Object.keys(BENCH_RATE_LIMITS).map((rule) => [rule, false]));
+
 export const tesseraEmbedded = createTesseraTarget({
   name: 'tessera-embedded',
   description: 'Tessera on embedded defaults: PGlite for accounts, clients and token state',
@@ -276,10 +289,9 @@ async function pgRedisStores(workDir, run) {
     dropDatabase = created.drop;
   }
   const redis = { url: redisUrl(), prefix: `bench:${run}:` };
-  const configFile = join(workDir, 'config.json');
-  await writeFile(configFile, JSON.stringify({ redis: { url: redis.url, keyPrefix: redis.prefix } }), { mode: 0o600 });
   return {
-    env: { DATABASE_URL: databaseUrl, CONFIG_FILE: configFile, REDIS_URL: '' },
+    env: { DATABASE_URL: databaseUrl, REDIS_URL: '' },
+    config: { redis: { url: redis.url, keyPrefix: redis.prefix } },
     redis,
     async cleanup() {
       const errors = [];
@@ -303,3 +315,24 @@ export const tesseraPgRedis = createTesseraTarget({
   },
   stores: pgRedisStores,
 });
+
+const pgRedisAvailable = tesseraPgRedis.available;
+
+/**
+ * `npm run bench -- --compare-rate-limits`: each store layout with the limits off (the
+ * reference) and on at 1,000,000 a minute, measured in ABBA order.
+ */
+export const RATE_LIMIT_COMPARISON_TARGETS = [
+  createTesseraTarget({
+    name: 'embedded-limits-off', description: 'Tessera embedded (PGlite), every rate limit off', rateLimits: NO_RATE_LIMITS,
+  }),
+  createTesseraTarget({
+    name: 'embedded-limits-on', description: 'Tessera embedded (PGlite), every rate limit on (1,000,000 a minute, never reached)',
+  }),
+  createTesseraTarget({
+    name: 'pg-redis-limits-off', description: 'Tessera on Postgres + Redis, every rate limit off', rateLimits: NO_RATE_LIMITS, stores: pgRedisStores,
+  }),
+  createTesseraTarget({
+    name: 'pg-redis-limits-on', description: 'Tessera on Postgres + Redis, every rate limit on (1,000,000 a minute, never reached; counters in Redis)', stores: pgRedisStores,
+  }),
+].map((target) => (target.name.startsWith('pg-redis') ? { ...target, available: pgRedisAvailable } : target));

@@ -2,6 +2,7 @@ import { ADMIN_API_PATH } from '../config/index.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { requireAdminToken } from './guard.ts';
+import { adminRateLimit } from './rate-limit.ts';
 import { ADMIN_SCOPE, allowListOf } from '../clients/index.ts';
 import { problem } from './problem.ts';
 import { AdminProblem, type AdminRoute, type AdminRouterDeps } from './define.ts';
@@ -80,6 +81,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
       return allowListOf(metadata).includes(ADMIN_SCOPE) && typeof issuedAt === 'number' && issuedAt >= Number(metadata?.tokens_not_before ?? 0);
     },
   }));
+  router.use(adminRateLimit({ rule: deps.config.rateLimits.adminPerClient, counters: deps.tokenState.rateLimitCounters, onStoreError: (error) => deps.logger.warn({ err: error.message }, 'rate limits: shared counters unreachable; request let through') }));
   for (const route of routes) router[route.method](route.path, endpoint(route));
 
   // Anything else under the prefix is the admin API's to answer (as a

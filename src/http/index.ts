@@ -5,3 +5,4 @@ export { requestIdOf, SAFE_REQUEST_ID, type NodeHandler } from './request-id.ts'
 export { believeTrustedProxies, clientAddressOf, isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from './proxy-trust.ts';
 export { currentRequestContext, outsideRequestContext, runWithRequestContext, shortenedUserAgent, MAX_USER_AGENT_LENGTH, type RequestContext } from './request-context.ts';
 export { isLoopbackHost } from './loopback.ts';
+export { answerRateLimitedJson, consumeOrAllow, createRateLimiter, rateLimitHeaders, RATE_LIMIT_HEADER_NAMES, type RateLimitDecision, type RateLimiter, type RateLimitRule, type SharedCounters } from './rate-limiter.ts';

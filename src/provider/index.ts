@@ -31,6 +31,7 @@ export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.
 export { mayIntrospect, audiencesOf } from './introspection.ts';
 export { clientMetadataValidator, InvalidClientMetadataError } from './client-store.ts';
 export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
+export { createClientRateLimits } from './rate-limits.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 
 export interface ProviderDependencies {

@@ -11,12 +11,13 @@ import { createClientRepository, createResourceServerRepository, singleProcessCh
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
 import { createPasswordResets } from '../account/index.ts';
 import { createMfaService, createPasskeyService, hasSecondFactor } from '../mfa/index.ts';
-import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
+import { createClientRateLimits, createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
 import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
 import { createTesseraApp } from './app.ts';
 import { claimedByRouters, frontDoor } from './front-door.ts';
 import { warnAboutRiskyConfiguration } from './risky-configuration.ts';
+import { createAddressRateLimits } from './rate-limits.ts';
 
 /*
  * The composition root: the one place where Tessera is put together from its
@@ -187,13 +188,18 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
     const providerCallback = provider.callback();
     const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback });
+    // rate limits: per address first (the address the trusted proxies report), then per named client
+    const rateLimitStoreError = throttledWarning(logger, 'rate limits: shared counters unreachable; requests let through');
+    const limitsOptions = { rules: config.rateLimits, counters: tokenState.rateLimitCounters, onStoreError: rateLimitStoreError };
+    const perAddress = createAddressRateLimits(limitsOptions);
+    const perClient = createClientRateLimits(limitsOptions);
     const handler = believeTrustedProxies(config.proxy, frontDoor({
       logger,
       https: config.issuer.startsWith('https://'),
       isTesseraPath: claimedByRouters(routers),
-      tessera: app.callback(),
+      tessera: perAddress.guard(app.callback()),
       // JWT introspection and revocation in the simple case, everything else the provider's
-      provider: jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }),
+      provider: perAddress.guard(perClient.guard(jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }))),
     }));
 
     // 6. the admin client, from the environment or KEYS_DIR

@@ -8,6 +8,7 @@ import { storedPayload } from './at-rest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { createRedisClientChanges } from './redis-client-changes.ts';
 import { createRedisJwtRevocation } from './redis-jwt-revocation.ts';
+import { redisRateLimitCounters } from './rate-limit-counters.ts';
 import { throttledTouch, USE_OF_GRANT } from './grant-use.ts';
 import { epochSeconds, ttlMsOf } from './time.ts';
 import type { TokenState } from './types.ts';
@@ -293,6 +294,7 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
 
   return {
     kind: 'redis',
+    rateLimitCounters: redisRateLimitCounters(client, prefix),
     adapterFactory: onePerModel((model) => createRedisAdapter(model, store)),
     denylist: jwts.denylist,
     issuedJwts: jwts.issuedJwts,

@@ -8,6 +8,7 @@ import { storedPayload } from './at-rest.ts';
 import { GRANTABLE_MODELS } from './grantable.ts';
 import { createRecentRecords, type RecentRecords } from './recent-records.ts';
 import { createSqlJwtRevocation } from './sql-jwt-revocation.ts';
+import { memoryRateLimitCounters, purgeSqlRateLimitCounters, sqlRateLimitCounters } from './rate-limit-counters.ts';
 import { throttledTouch, USE_OF_GRANT } from './grant-use.ts';
 import { epochSeconds, ttlMsOf } from './time.ts';
 import type { TokenState } from './types.ts';
@@ -225,6 +226,8 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
 
   return {
     kind: 'sql',
+    // one process owns embedded PGlite: its memory is the shared count, without an upsert per batch
+    rateLimitCounters: options.singleProcess ? memoryRateLimitCounters() : sqlRateLimitCounters(knex),
     adapterFactory: onePerModel((model) => createSqlAdapter(model, store)),
     denylist: jwts.denylist,
     issuedJwts: jwts.issuedJwts,
@@ -296,6 +299,7 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
       for (const table of ['token_state', 'jti_denylist', 'issued_jwts']) {
         removed += affectedRows(await knex(table).where('expires_at', '<=', at).delete());
       }
+      removed += await purgeSqlRateLimitCounters(knex);
       return removed;
     },
   };

@@ -1,6 +1,7 @@
 import type { Adapter } from 'oidc-provider';
 import type { ClientChangeLog } from '../clients/index.ts';
 import type { GrantUse } from './grant-use.ts';
+import type { RateLimitCounters } from './rate-limit-counters.ts';
 
 /** oidc-provider calls this once per model name ("Session", "AccessToken", ...). */
 export type AdapterFactory = (modelName: string) => Adapter;
@@ -91,6 +92,8 @@ export interface TokenState {
    * Absent: the composition root picks (src/server/compose.ts).
    */
   readonly clientChanges?: ClientChangeLog;
+  /** the rate limits' counters, shared by every instance using this token state (rate-limit-counters.ts) */
+  readonly rateLimitCounters: RateLimitCounters;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

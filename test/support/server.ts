@@ -49,6 +49,13 @@ export interface TestServer extends RunningServer {
 /** Fast argon2 parameters for tests that do not measure hashing. */
 export const FAST_HASHING = { memoryCost: 8192, timeCost: 1, parallelism: 1 };
 
+/** Per-address rate limits that the tests, all from 127.0.0.1, never reach. */
+export const HIGH_ADDRESS_LIMITS = {
+  tokenPerIp: { limit: 1_000_000, windowSeconds: 60 },
+  authorizationPerIp: { limit: 1_000_000, windowSeconds: 60 },
+  pagesPerIp: { limit: 1_000_000, windowSeconds: 60 },
+};
+
 /** Starts a real Tessera on 127.0.0.1 with a random port. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'));
@@ -69,6 +76,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(database === 'postgres' ? { databaseUrl: POSTGRES_URL } : {}),
     ...(options.redis ? { redis: { url: REDIS_URL, keyPrefix: options.redisKeyPrefix ?? `tessera-test:${randomBytes(6).toString('hex')}:` } } : {}),
     ...options.config,
+    // every test client comes from one address: its per-address limits must not throttle the suite (a test may set its own)
+    rateLimits: { ...HIGH_ADDRESS_LIMITS, ...(options.config?.rateLimits as object | undefined) },
   });
   const logger = createLogger({ level: config.logLevel, destination: options.logDestination as never });
   const running = await startServer(config, {
