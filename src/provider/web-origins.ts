@@ -30,6 +30,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export function webOriginProblem(value: string): string | undefined {
   const url = URL.parse(value);
   if (!url || url.origin === 'null') return `"${value}" is not an origin (scheme://host[:port])`;
+  if (url.hostname.includes('*')) return `"${value}": wildcards are not origins (list each origin, or "*" alone)`;
   if (url.origin !== value) return `"${value}" is not an origin as browsers send it: "${url.origin}"`;
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return undefined;
