@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { postAsClient, type ClientCredentials } from '../support/oauth.ts';
 import { codeFlow, REDIRECT_URI } from '../tokens/token-flows.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
+import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 
 const API = 'https://api.cors.test';
 const SPA_ORIGIN = 'https://spa.cors.test';
@@ -91,6 +92,22 @@ describe('CORS per client', () => {
       expect(res.status).toBe(400);
       expect(res.body.errors).toEqual([expect.objectContaining({ field: 'web_origins' })]);
     });
+
+    test('the CLI: clients create --web-origins, update --web-origins "" and --default-web-origins', async () => {
+      const tessera = (args: string[]) => runTesseraCli(args, adminCliEnv(server));
+      const created = await tessera(['clients', 'create', '--name', 'cli spa', '--grant-types', 'authorization_code', '--public',
+        '--redirect-uris', `${SPA_ORIGIN}/cb`, '--web-origins', `${PARTNER},${DEV_ORIGIN}`, '--json']);
+      expect(created.code).toBe(0);
+      expect(created.json).toMatchObject({ web_origins: [PARTNER, DEV_ORIGIN], effective_web_origins: [PARTNER, DEV_ORIGIN] });
+      const id = created.json.client_id as string;
+      const none = await tessera(['clients', 'update', id, '--web-origins', '', '--json']);
+      expect(none.json).toMatchObject({ web_origins: [], effective_web_origins: [] });
+      const back = await tessera(['clients', 'update', id, '--default-web-origins', '--json']);
+      expect(back.json).toMatchObject({ web_origins: null, effective_web_origins: [SPA_ORIGIN] });
+      const refused = await tessera(['clients', 'update', id, '--web-origins', 'https://spa.cors.test/app']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/web_origins/);
+    }, 30_000);
 
     test('PATCH: a list replaces, null goes back to the default; changes are audited', async () => {
       const created = await register({ name: 'patched', grant_types: ['authorization_code'], public: true, redirect_uris: [`${SPA_ORIGIN}/cb`] });
