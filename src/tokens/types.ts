@@ -73,19 +73,6 @@ export interface SessionIndex {
 }
 
 /**
- * Single-use markers shared by every instance: DPoP proofs and client
- * assertions (their jti) may each be presented once while they are valid.
- */
-export interface ReplayGuard {
-  /**
-   * True for the first claim of `key` within `ttlSeconds`, false for every
-   * later one while it lasts. Atomic: of N concurrent claims, at every
-   * instance, exactly one is true.
-   */
-  claimOnce(key: string, ttlSeconds: number): Promise<boolean>;
-}
-
-/**
  * Everything with a TTL: sessions, grants, interactions, codes, tokens, replay
  * detection, the JTI denylist. Redis in production, SQL in embedded mode.
  */
@@ -98,8 +85,8 @@ export interface TokenState {
   readonly sessions: SessionIndex;
   /** when each grant last issued a token (grant-use.ts) */
   readonly grantUse: GrantUse;
-  /** DPoP proofs and client assertions already presented (src/provider/replay-detection.ts) */
-  readonly replays: ReplayGuard;
+  /** DPoP proofs and client assertions already presented (replay-guard.ts, src/provider/replay-detection.ts) */
+  readonly replays: import('./replay-guard.ts').ReplayGuard;
   /**
    * Where client changes are announced to every instance, when the token
    * state is shared by several processes and faster to read than SQL (Redis).
