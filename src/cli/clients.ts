@@ -5,17 +5,21 @@ import { UsageError } from './usage.ts';
 export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--redirect-uris u1,u2] [--post-logout-redirect-uris u1,u2]
                  [--scopes "s1 s2"] [--public] [--first-party] [--require-mfa]
                  [--token-endpoint-auth-method m] [--introspect-for URI,...]
-                 [--backchannel-logout-uri URL]
+                 [--backchannel-logout-uri URL] [--web-origins o1,o2]
                  prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
                  --require-mfa: every sign-in to it proves a second factor (acr "mfa")
+                 --web-origins: origins (https://host[:port]) whose browser code may call the
+                 token, userinfo, revocation and introspection endpoints; absent: those of the
+                 redirect URIs for a public client, none for a confidential one; "" none
   clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
                  [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
                  [--require-mfa | --no-require-mfa] [--introspect-for URI,...]
-                 [--backchannel-logout-uri URL]
+                 [--backchannel-logout-uri URL] [--web-origins o1,o2 | --default-web-origins]
                  a given list replaces the stored one ("" empties it, as "" removes the URL);
                  --third-party takes first-party away (consent is asked again);
-                 --no-require-mfa lets a password alone sign in to it again
+                 --no-require-mfa lets a password alone sign in to it again;
+                 --default-web-origins: back to the origins of the redirect URIs (public) or none
   clients rotate-secret ID [--grace SECONDS]
                              a new secret, printed once; without --grace the old one stops
                              working, the client's access tokens are inactive and its grants
@@ -40,6 +44,7 @@ const REGISTRATION_FLAGS = {
   'require-mfa': { type: 'boolean' },
   'introspect-for': { type: 'string' },
   'backchannel-logout-uri': { type: 'string' },
+  'web-origins': { type: 'string' },
 } as const;
 
 async function create(args: string[], cli: CommandContext): Promise<number> {
@@ -63,6 +68,8 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     token_endpoint_auth_method: values['token-endpoint-auth-method'],
     introspect_for: commaList(values['introspect-for']),
     backchannel_logout_uri: values['backchannel-logout-uri'],
+    // "" registers none (a public client's default is its redirect origins)
+    web_origins: listOrEmpty(values['web-origins'], commaList),
   });
   emit(cli, client, () => [
     `client_id: ${client.client_id}`,
@@ -89,7 +96,8 @@ function requireMfa(values: { 'require-mfa'?: boolean; 'no-require-mfa'?: boolea
 }
 
 async function update(args: string[], cli: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'default-web-origins': { type: 'boolean' } });
+  if (values['web-origins'] !== undefined && values['default-web-origins']) throw new UsageError('--web-origins and --default-web-origins contradict each other: give one');
   const id = single(positionals, 'client id');
   const change = Object.fromEntries(Object.entries({
     name: values.name,
@@ -102,6 +110,8 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     introspect_for: listOrEmpty(values['introspect-for'], commaList),
     // "" removes it
     backchannel_logout_uri: values['backchannel-logout-uri'] === undefined ? undefined : (values['backchannel-logout-uri'] || null),
+    // null: back to the default
+    web_origins: values['default-web-origins'] ? null : listOrEmpty(values['web-origins'], commaList),
   }).filter(([, value]) => value !== undefined));
   if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');
   const client = await cli.api.patch<Client>(`/clients/${encodeURIComponent(id)}`, change);

@@ -19,6 +19,12 @@ export interface NewClient {
   tokenEndpointAuthMethod?: string;
   /** resource identifiers whose tokens this client may introspect */
   introspectFor?: string[];
+  /**
+   * origins whose browser code may call the token, userinfo, revocation and
+   * introspection endpoints (src/provider/web-origins.ts); absent: those of the
+   * redirect URIs for a public client, none for a confidential one
+   */
+  webOrigins?: string[];
   /** where logout tokens go when a session of this client ends (absent: none is sent) */
   backchannelLogoutUri?: string;
   /** the logout token names the session (sid); default true when a backchannelLogoutUri is given */
@@ -86,6 +92,7 @@ export function newClientOfRecord(record: ClientRecord): NewClient {
     requireMfa: m.require_mfa === true,
     tokenEndpointAuthMethod: typeof m.token_endpoint_auth_method === 'string' ? m.token_endpoint_auth_method : undefined,
     introspectFor: record.introspectFor,
+    webOrigins: Array.isArray(m.web_origins) ? strings(m.web_origins) : undefined,
     backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : undefined,
     backchannelLogoutSessionRequired: typeof m.backchannel_logout_session_required === 'boolean' ? m.backchannel_logout_session_required : undefined,
     bootstrapAdmin: record.bootstrapAdmin,
@@ -146,6 +153,8 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
     ...(oidcScopes?.length ? { scope: oidcScopes.join(' ') } : {}),
     // written only when set: absent means a password is enough, as for every client before the setting
     ...(input.requireMfa ? { require_mfa: true } : {}),
+    // written only when given: absent is the default of web-origins.ts, [] is "no origin"
+    ...(input.webOrigins !== undefined ? { web_origins: input.webOrigins } : {}),
     ...(input.backchannelLogoutUri ? {
       backchannel_logout_uri: input.backchannelLogoutUri,
       backchannel_logout_session_required: input.backchannelLogoutSessionRequired ?? true,

@@ -119,15 +119,3 @@ export function clientMetadataValidator(provider: { Client: { validate(metadata:
     }
   };
 }
-
-/**
- * CORS at the token, userinfo, introspection and revocation endpoints: only a
- * browser app's own origin — that of one of its redirect URIs — and only for a
- * public client (a confidential client's secret does not belong in a browser)
- * or at userinfo. No registered origin, no CORS: absent means nothing.
- */
-export function allowCorsFromOwnRedirectOrigins(ctx: { oidc: { route?: string } }, origin: string, client: { clientAuthMethod?: string; redirectUris?: readonly string[] }): boolean {
-  if (origin === 'null') return false;
-  if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
-  return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
-}

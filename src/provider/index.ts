@@ -11,7 +11,9 @@ import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
 import { passwordGrant } from '../grants/index.ts';
-import { routeAdapters, compareSecretsByDigest, reuseBuiltClients, allowCorsFromOwnRedirectOrigins } from './client-store.ts';
+import { routeAdapters, compareSecretsByDigest, reuseBuiltClients } from './client-store.ts';
+import { clientBasedCors, corsOnlyForRegisteredOrigins, webOriginsProblem } from './web-origins.ts';
+import { detectReplaysWith } from './replay-detection.ts';
 import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
 import { loadExistingGrant, firstPartyInteractionPolicy } from './first-party.ts';
 import { subscribeToProviderEvents } from './events.ts';
@@ -32,6 +34,7 @@ export { mayIntrospect, audiencesOf } from './introspection.ts';
 export { clientMetadataValidator, InvalidClientMetadataError } from './client-store.ts';
 export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
 export { createClientRateLimits } from './rate-limits.ts';
+export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origins.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 
 export interface ProviderDependencies {
@@ -100,7 +103,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     clientAuthMethods: CLIENT_AUTH_METHODS as Configuration['clientAuthMethods'],
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
-      properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at'],
+      properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'web_origins'],
       validator: (_ctx, key, value) => {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
         if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new Error('require_mfa must be a boolean');
@@ -109,6 +112,11 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         // a rotation's grace period (repository rotateSecret): the old secret's digest and its end
         if (key === 'previous_client_secret' && value !== undefined && typeof value !== 'string') throw new Error('previous_client_secret must be a string');
         if (key === 'previous_client_secret_expires_at' && value !== undefined && !Number.isSafeInteger(value)) throw new Error('previous_client_secret_expires_at must be an integer');
+        // CORS per client (web-origins.ts); absent: derived for public clients, none for confidential ones
+        if (key === 'web_origins' && value !== undefined) {
+          const problem = webOriginsProblem(value);
+          if (problem) throw new Error(problem);
+        }
         if ((key === 'introspect_for' || key === 'allowed_scopes') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
           throw new Error(`${key} must be an array of strings`);
         }
@@ -120,7 +128,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     // the authorization code flow only: no implicit grant and no token-returning
     // response types (RFC 9700 §2.1.2), so discovery advertises only `code`
     responseTypes: ['code'],
-    clientBasedCORS: allowCorsFromOwnRedirectOrigins,
+    // per client: its web_origins (web-origins.ts)
+    clientBasedCORS: clientBasedCors,
     rotateRefreshToken: true,
     // a refresh token only when the client may use one and offline access was granted
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
@@ -145,6 +154,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   // The provider's Client model reads Tessera's clients (client-store.ts).
   compareSecretsByDigest(provider.Client as never);
   reuseBuiltClients(provider.Client as never, deps.clients);
+  // DPoP proofs and client assertions single-use across every instance (replay-detection.ts)
+  detectReplaysWith(provider, tokenState.replays);
   subscribeToProviderEvents(provider, deps.logger);
   logBackchannelLogouts(provider, deps.logger);
   if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
@@ -163,6 +174,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  */
 function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
   return [
+    corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
     answerStoreOutages(),
     answerForJwtAccessTokens(deps.jwtAnswers),

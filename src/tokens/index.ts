@@ -1,4 +1,5 @@
 export type { TokenState, AdapterFactory, SessionIndex, SessionMetadata } from './types.ts';
+export type { ReplayGuard } from './replay-guard.ts';
 export { createSqlTokenState } from './sql-token-state.ts';
 export { createRedisTokenState } from './redis-token-state.ts';
 export { createRevocation, type Revocation } from './revocation.ts';

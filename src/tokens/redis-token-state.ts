@@ -33,6 +33,8 @@ import type { TokenState } from './types.ts';
  *   Pdeny:<digest(jti)>               "1"                       redis-jwt-revocation.ts)
  *   Pclientgen:<digest(clientId)>     newest client generation announced
  *                                     (redis-client-changes.ts)
+ *   Preplay:<digest(key)>             "1" while a DPoP proof / client assertion
+ *                                     is single-use (ReplayGuard: SET NX PX)
  */
 
 const SCRIPTS = {
@@ -122,6 +124,7 @@ function keysUnder(prefix: string) {
     sessionMeta: (uid: string) => `${prefix}Session:meta:${tokenDigest(uid)}`,
     jwts: (grantId: string) => `${prefix}jwt:${grantId}`,
     deny: (jti: string) => `${prefix}deny:${tokenDigest(jti)}`,
+    replay: (key: string) => `${prefix}replay:${tokenDigest(key)}`,
   };
 }
 
@@ -331,6 +334,12 @@ export function createRedisTokenState(client: Client, options: { prefix?: string
       async lastUsed(grantIds) {
         const values = await Promise.all(grantIds.map((id) => client.hget(grantRecord(id), 'lastUsedAt')));
         return new Map(grantIds.flatMap((id, i) => (values[i] ? [[id, Number(values[i])] as [string, number]] : [])));
+      },
+    },
+    replays: {
+      // one command on one key: of N concurrent claims, at any instance, one sets it
+      async claimOnce(key, ttlSeconds) {
+        return (await client.set(keys.replay(key), '1', 'PX', Math.max(1, Math.ceil(ttlSeconds * 1000)), 'NX')) === 'OK';
       },
     },
     clientChanges: createRedisClientChanges(client, prefix),

@@ -25,6 +25,8 @@ import type { TokenState } from './types.ts';
  *                 model "<Model>#alias" keyed by the alias digest, payload {target}.
  *                 What is known of a session besides its record (sessions.ts) is a
  *                 row of model "Session#meta" keyed by the uid's digest.
+ *                 A claimed single-use key (ReplayGuard: DPoP proofs, client
+ *                 assertions) is a row of model "Replay#claim" keyed by its digest.
  *   jti_denylist, issued_jwts: sql-jwt-revocation.ts
  * Expired rows are invisible to every read and removed by purgeExpired().
  */
@@ -223,6 +225,7 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
   };
 
   const SESSION_META = 'Session#meta';
+  const REPLAY_CLAIM = 'Replay#claim';
 
   return {
     kind: 'sql',
@@ -279,6 +282,24 @@ export function createSqlTokenState(knex: Knex, options: { singleProcess?: boole
           userAgent: typeof meta.userAgent === 'string' ? meta.userAgent : null,
           ip: typeof meta.ip === 'string' ? meta.ip : null,
         };
+      },
+    },
+
+    replays: {
+      // One statement: the insert wins, or takes over an expired row (not yet
+      // purged); a live row makes it return nothing. Postgres serializes
+      // conflicting inserts on the primary key, so of N concurrent claims one
+      // returns a row.
+      async claimOnce(key, ttlSeconds) {
+        const now = new Date();
+        const { rows } = await knex.raw(
+          `insert into token_state (model, key, payload, expires_at) values (?, ?, '{}'::jsonb, ?)
+           on conflict (model, key) do update set expires_at = excluded.expires_at
+           where token_state.expires_at is not null and token_state.expires_at <= ?
+           returning key`,
+          [REPLAY_CLAIM, tokenDigest(key), new Date(now.getTime() + Math.max(1, Math.ceil(ttlSeconds * 1000))), now],
+        ) as { rows: unknown[] };
+        return rows.length === 1;
       },
     },
 

@@ -86,6 +86,8 @@ export interface TokenState {
   readonly sessions: SessionIndex;
   /** when each grant last issued a token (grant-use.ts) */
   readonly grantUse: GrantUse;
+  /** DPoP proofs and client assertions already presented (replay-guard.ts, src/provider/replay-detection.ts) */
+  readonly replays: import('./replay-guard.ts').ReplayGuard;
   /**
    * Where client changes are announced to every instance, when the token
    * state is shared by several processes and faster to read than SQL (Redis).

@@ -1,5 +1,5 @@
 import { ADMIN_SCOPE, allowListOf, newClientOfRecord, registrationProblems, type ClientRecord, type NewClient } from '../../clients/index.ts';
-import { backchannelLogoutUriProblem, clientMetadataValidator, InvalidClientMetadataError } from '../../provider/index.ts';
+import { ANY_ORIGIN, backchannelLogoutUriProblem, clientMetadataValidator, effectiveWebOrigins, InvalidClientMetadataError } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathId } from '../schemas/common.ts';
 import {
@@ -23,6 +23,8 @@ export function clientView(client: ClientRecord) {
     require_mfa: m.require_mfa === true,
     token_endpoint_auth_method: m.token_endpoint_auth_method,
     introspect_for: client.introspectFor,
+    web_origins: Array.isArray(m.web_origins) ? m.web_origins : null,
+    effective_web_origins: effectiveWebOrigins({ web_origins: m.web_origins, tokenEndpointAuthMethod: m.token_endpoint_auth_method as string | undefined, redirectUris: m.redirect_uris as string[] | undefined }),
     backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
     backchannel_logout_session_required: m.backchannel_logout_session_required === true,
     disabled: client.disabled,
@@ -43,6 +45,7 @@ function changedFields(before: NewClient, after: NewClient): string[] {
     ['first_party', !!before.firstParty, !!after.firstParty],
     ['require_mfa', !!before.requireMfa, !!after.requireMfa],
     ['introspect_for', before.introspectFor, after.introspectFor],
+    ['web_origins', before.webOrigins, after.webOrigins],
     ['backchannel_logout_uri', before.backchannelLogoutUri, after.backchannelLogoutUri],
     ['backchannel_logout_session_required', before.backchannelLogoutSessionRequired, after.backchannelLogoutSessionRequired],
   ];
@@ -57,6 +60,7 @@ const FIELD_OF_METADATA: Array<[RegExp, string]> = [
   [/\btoken_endpoint_auth_method\b/, 'token_endpoint_auth_method'],
   [/\b(allowed_scopes|scope)\b/, 'scopes'],
   [/\bintrospect_for\b/, 'introspect_for'],
+  [/\bweb_origins\b/, 'web_origins'],
   [/\bclient_name\b/, 'name'],
   [/\bbackchannel_logout_uri\b/, 'backchannel_logout_uri'],
 ];
@@ -75,6 +79,7 @@ function newClientOf(body: CreateClientBody): NewClient {
     requireMfa: body.require_mfa,
     tokenEndpointAuthMethod: body.token_endpoint_auth_method,
     introspectFor: body.introspect_for,
+    webOrigins: body.web_origins,
     backchannelLogoutUri: body.backchannel_logout_uri,
     backchannelLogoutSessionRequired: body.backchannel_logout_session_required,
   };
@@ -127,6 +132,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             details: {
               name: client.name, grant_types: body.grant_types, scopes: body.scopes ?? [], first_party: client.firstParty, public: !clientSecret, introspect_for: client.introspectFor,
               ...(body.require_mfa ? { require_mfa: true } : {}),
+              ...(body.web_origins ? { web_origins: body.web_origins } : {}),
+              ...(body.web_origins?.includes(ANY_ORIGIN) ? { web_origins_any: true } : {}),
               ...(body.backchannel_logout_uri ? { backchannel_logout_uri: body.backchannel_logout_uri } : {}),
               // widening to administration is explicit and stands out in the audit log
               ...(body.scopes?.includes(ADMIN_SCOPE) ? { grants_admin: true } : {}),
@@ -174,6 +181,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
           firstParty: body.first_party ?? before.firstParty,
           requireMfa: body.require_mfa ?? before.requireMfa,
           introspectFor: body.introspect_for ?? before.introspectFor,
+          // null: back to the default (web-origins.ts)
+          webOrigins: body.web_origins === null ? undefined : (body.web_origins ?? before.webOrigins),
           // null removes the URI (no logout tokens from then on)
           backchannelLogoutUri: body.backchannel_logout_uri === null ? undefined : (body.backchannel_logout_uri ?? before.backchannelLogoutUri),
           backchannelLogoutSessionRequired: body.backchannel_logout_session_required ?? before.backchannelLogoutSessionRequired,
@@ -198,6 +207,9 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             fields, ...(fields.includes('scopes') ? { scopes: after.scopes } : {}), ...(grantsAdmin ? { grants_admin: true } : {}),
             // either way it stands out: taking the requirement away weakens every sign-in to the client
             ...(fields.includes('require_mfa') ? { require_mfa: !!after.requireMfa } : {}),
+            // which browser origins may read the client's tokens stands out too
+            ...(fields.includes('web_origins') ? { web_origins: after.webOrigins ?? null } : {}),
+            ...(fields.includes('web_origins') && after.webOrigins?.includes(ANY_ORIGIN) ? { web_origins_any: true } : {}),
           },
         });
         reply(ctx, 200, clientView(updated));

@@ -11,6 +11,7 @@ export interface CreateClientBody {
   require_mfa?: boolean;
   token_endpoint_auth_method?: string;
   introspect_for?: string[];
+  web_origins?: string[];
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
 }
@@ -18,6 +19,9 @@ export interface CreateClientBody {
 // Grant types and auth methods are bounded here but judged by the provider
 // (clientMetadataValidator): it alone knows which ones are enabled.
 const token: JsonSchema = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$' };
+// the form is checked by the provider's metadata validation (src/provider/web-origins.ts)
+const webOrigin: JsonSchema = { type: 'string', minLength: 1, maxLength: 300, pattern: '^[\\x21-\\x7E]+$' };
+const WEB_ORIGINS_DESCRIPTION = 'origins (scheme://host[:port]; https, or http on a loopback host) whose browser code may call the token, userinfo, revocation and introspection endpoints. Absent: the origins of the redirect URIs for a public client, none for a confidential one; [] none; ["*"] (alone) every origin';
 
 export const createClientSchema: JsonSchema = {
   title: 'CreateClient',
@@ -32,6 +36,7 @@ export const createClientSchema: JsonSchema = {
     require_mfa: { type: 'boolean', description: 'every sign-in to this client proves a second factor (ID tokens: acr "mfa"); a person without one is asked to set one up first (absent: a password is enough)' },
     token_endpoint_auth_method: token,
     introspect_for: { ...list(absoluteUri, 50), description: 'resource identifiers whose tokens this client may introspect' },
+    web_origins: { ...list(webOrigin, 50), description: WEB_ORIGINS_DESCRIPTION },
     backchannel_logout_uri: { ...absoluteUri, description: 'OpenID Connect Back-Channel Logout: where logout tokens are posted when a session ends (absent: none is sent); https, or http to a loopback address with BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true' },
     backchannel_logout_session_required: { type: 'boolean', description: 'logout tokens carry the sid (default true with a backchannel_logout_uri)' },
   }, ['name', 'grant_types']),
@@ -46,6 +51,8 @@ export interface UpdateClientBody {
   first_party?: boolean;
   require_mfa?: boolean;
   introspect_for?: string[];
+  /** null: back to the default (see createClientSchema) */
+  web_origins?: string[] | null;
   /** null removes it */
   backchannel_logout_uri?: string | null;
   backchannel_logout_session_required?: boolean;
@@ -67,6 +74,7 @@ export const updateClientSchema: JsonSchema = {
     first_party: { type: 'boolean' },
     require_mfa: { type: 'boolean', description: 'false: a password is enough again (sessions that proved a second factor keep it)' },
     introspect_for: list(absoluteUri, 50),
+    web_origins: { anyOf: [list(webOrigin, 50), { type: 'null' }], description: `${WEB_ORIGINS_DESCRIPTION}; null: back to the default` },
     backchannel_logout_uri: { anyOf: [absoluteUri, { type: 'null' }], description: 'where logout tokens are posted; null removes it' },
     backchannel_logout_session_required: { type: 'boolean' },
   }, [], { minProperties: 1 }),
@@ -103,6 +111,8 @@ export const clientSchema: JsonSchema = {
     require_mfa: { type: 'boolean', description: 'sign-ins to this client prove a second factor' },
     token_endpoint_auth_method: { type: 'string' },
     introspect_for: { type: 'array', items: { type: 'string' } },
+    web_origins: { type: ['array', 'null'], items: { type: 'string' }, description: 'as registered; null: the default' },
+    effective_web_origins: { type: 'array', items: { type: 'string' }, description: 'the origins CORS allows now (web_origins, or the default)' },
     backchannel_logout_uri: { type: ['string', 'null'] },
     backchannel_logout_session_required: { type: 'boolean' },
     disabled: { type: 'boolean' },
