@@ -12,7 +12,9 @@ import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
 import { passwordGrant } from '../grants/index.ts';
 import { routeAdapters, compareSecretsByDigest, reuseBuiltClients, allowCorsFromOwnRedirectOrigins } from './client-store.ts';
-import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
+import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS, MTLS_CLIENT_AUTH_METHODS } from './features.ts';
+import { mtlsFeature } from './mtls.ts';
+import type { CertificateOf } from '../http/index.ts';
 import { loadExistingGrant, firstPartyInteractionPolicy } from './first-party.ts';
 import { subscribeToProviderEvents } from './events.ts';
 import { recordProviderAuditEvents } from './audit-events.ts';
@@ -46,6 +48,8 @@ export interface ProviderDependencies {
   mfa: MfaService;
   /** security events inside the provider (issued tokens, refresh-token reuse, logout) */
   audit?: { enqueue(event: AuditRecord): void };
+  /** a request's client certificate (src/http/client-certificate.ts); absent: mTLS off */
+  certificateOf?: CertificateOf;
 }
 
 /**
@@ -80,6 +84,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     features: featuresConfiguration({
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
+      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
     }),
     formats: {
       customizers: {
@@ -96,11 +101,16 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         },
       },
     },
-    clientAuthMethods: CLIENT_AUTH_METHODS as Configuration['clientAuthMethods'],
+    clientAuthMethods: (deps.certificateOf ? MTLS_CLIENT_AUTH_METHODS : CLIENT_AUTH_METHODS) as Configuration['clientAuthMethods'],
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
-      properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at'],
+      properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at',
+        // with mTLS off the provider would drop the property and issue bearer tokens: refused instead, at registration and when a stored client loads
+        ...(deps.certificateOf ? [] : ['tls_client_certificate_bound_access_tokens'])],
       validator: (_ctx, key, value) => {
+        if (key === 'tls_client_certificate_bound_access_tokens' && value === true) {
+          throw new Error('tls_client_certificate_bound_access_tokens needs mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)');
+        }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
         if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new Error('require_mfa must be a boolean');
         // set by the repository (tokensNotBeforeOf), never by a caller
@@ -138,6 +148,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     mfa: deps.mfa,
     findAccount: configuration.findAccount!,
     getResourceServerInfo: resourceIndicators.getResourceServerInfo,
+    certificateOf: deps.certificateOf,
   }), passwordGrant.parameters, passwordGrant.repeatableParameters);
   provider.proxy = config.proxy !== false; // X-Forwarded-* as believeTrustedProxies (src/http) left them
 
