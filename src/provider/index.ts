@@ -154,7 +154,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
 
   // The provider's Client model reads Tessera's clients (client-store.ts).
   compareSecretsByDigest(provider.Client as never);
-  reuseBuiltClients(provider.Client as never, deps.clients);
+  reuseBuiltClients(provider.Client as never, deps.clients, { mtls: !!deps.certificateOf });
   subscribeToProviderEvents(provider, deps.logger);
   logBackchannelLogouts(provider, deps.logger);
   if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
