@@ -28,37 +28,52 @@ type Dn = Array<[string, string]>;
  */
 export function parseRfc4514(text: string): Dn | undefined {
   const attributes: Dn = [];
-  let current = '';
+  let current: number[] = []; // UTF-8 bytes: a hex escape is one byte of a character
   const finish = () => {
-    const eq = current.indexOf('=');
+    const rdn = Buffer.from(current).toString('utf8');
+    const eq = rdn.indexOf('\u0000');
     if (eq <= 0) return false;
-    attributes.push([current.slice(0, eq).trim().toUpperCase(), current.slice(eq + 1).trim()]);
-    current = '';
+    attributes.push([rdn.slice(0, eq).trim().toUpperCase(), rdn.slice(eq + 1).trim()]);
+    current = [];
     return true;
   };
+  let sawEquals = false;
+  const add = (s: string) => current.push(...Buffer.from(s, 'utf8'));
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c === '\\') {
       const hex = /^[0-9A-Fa-f]{2}/.exec(text.slice(i + 1));
-      if (hex) { current += String.fromCharCode(parseInt(hex[0], 16)); i += 2; } else if (i + 1 < text.length) { current += text[++i]; } else return undefined;
+      if (hex) { current.push(parseInt(hex[0], 16)); i += 2; } else if (i + 1 < text.length) { add(text[++i]); } else return undefined;
     } else if (c === '+') {
       return undefined;
     } else if (c === ',' || c === ';') {
-      if (!finish()) return undefined;
+      if (!sawEquals || !finish()) return undefined;
+      sawEquals = false;
+    } else if (c === '=' && !sawEquals) {
+      sawEquals = true;
+      current.push(0); // the separator, which no escaped value can produce here
     } else {
-      current += c;
+      add(c);
     }
   }
-  if (!finish()) return undefined;
+  if (!sawEquals || !finish()) return undefined;
   return attributes;
 }
 
-/** Node's X509Certificate.subject: one "TYPE=value" per line, most significant first. */
-function subjectOf(cert: X509Certificate): Dn {
-  return cert.subject.split('\n').filter(Boolean).map((line) => {
-    const eq = line.indexOf('=');
-    return [line.slice(0, eq).toUpperCase(), line.slice(eq + 1)];
-  });
+/**
+ * Node's X509Certificate.subject: one "TYPE=value" per line, most significant
+ * first, values escaped as RFC 4514 does ("O=Example\\, Inc."). Undefined
+ * for a subject it cannot read (a multi-valued RDN): it then never matches.
+ */
+function subjectOf(cert: X509Certificate): Dn | undefined {
+  const lines = cert.subject.split('\n').filter(Boolean);
+  const dn: Dn = [];
+  for (const line of lines) {
+    const parsed = parseRfc4514(line);
+    if (parsed?.length !== 1) return undefined;
+    dn.push(parsed[0]);
+  }
+  return dn;
 }
 
 const sameDn = (a: Dn, b: Dn) => a.length === b.length && a.every(([type, value], i) => type === b[i][0] && value === b[i][1]);
@@ -71,6 +86,7 @@ export function subjectDnMatches(cert: X509Certificate, expected: string): boole
   const wanted = parseRfc4514(expected);
   if (!wanted) return false;
   const actual = subjectOf(cert);
+  if (!actual) return false;
   return sameDn(actual, wanted) || sameDn([...actual].reverse(), wanted);
 }
 

@@ -5,7 +5,7 @@ import { decodeJwt } from 'jose';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { createCertificateAuthority, type CertificateAuthority, type IssuedCertificate } from '../support/certificate-authority.ts';
 import { httpsFetch } from '../support/https-client.ts';
-import { basicAuth } from '../support/oauth.ts';
+import { authorize, basicAuth } from '../support/oauth.ts';
 
 /*
  * mTLS (RFC 8705) with a CA and client certificates made here by openssl:
@@ -172,16 +172,16 @@ describe('mTLS behind a TLS-terminating proxy (TLS_CLIENT_CERT_HEADER)', () => {
   let svcA: IssuedCertificate;
   let clientId: string;
 
-  /** A form POST over plain http from `from`, with the proxy's certificate header. */
-  const postFrom = (from: string, path: string, form: Record<string, string>, headers: Record<string, string>) => new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const body = new URLSearchParams(form).toString();
+  /** A form POST (GET without a form) over plain http from `from`, with the proxy's certificate header. */
+  const postFrom = (from: string, path: string, form: Record<string, string> | undefined, headers: Record<string, string>) => new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const body = form ? new URLSearchParams(form).toString() : '';
     const req = request(`${server.url}${path}`, {
-      method: 'POST', localAddress: from, agent: false,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), ...headers },
+      method: form ? 'POST' : 'GET', localAddress: from, agent: false,
+      headers: { ...(form ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } : {}), ...headers },
     }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
     });
     req.on('error', reject);
     req.end(body);
@@ -217,6 +217,27 @@ describe('mTLS behind a TLS-terminating proxy (TLS_CLIENT_CERT_HEADER)', () => {
     });
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_client');
+  });
+
+  test('authorization code flow: the code redeemed with the certificate gives a bound token; userinfo wants the certificate too', async () => {
+    await server.createUser({ username: 'bob', password: PASSWORD });
+    const redirectUri = 'https://app.example.test/callback';
+    const { clientId: app } = await server.createClient({
+      name: 'web app', grantTypes: ['authorization_code'], redirectUris: [redirectUri], scopes: ['openid'],
+      tokenEndpointAuthMethod: 'tls_client_auth', tlsClientAuth: { tls_client_auth_san_dns: 'svc-a.example.test' },
+      tlsClientCertificateBoundAccessTokens: true,
+    });
+    const { code, verifier } = await authorize({ baseUrl: server.url, clientId: app, redirectUri, scope: 'openid', user: { username: 'bob', password: PASSWORD } });
+    const certificate = { 'x-client-cert': encodeURIComponent(svcA.cert) };
+    const res = await postFrom(PROXY, '/token', { grant_type: 'authorization_code', client_id: app, code: code!, code_verifier: verifier, redirect_uri: redirectUri }, certificate);
+    expect(res.status).toBe(200);
+    const token = res.body.access_token as string;
+    // opaque (for userinfo): introspection is not needed to see the binding, userinfo enforces it
+    expect((await postFrom(PROXY, '/me', undefined, { authorization: `Bearer ${token}` })).status).toBe(401);
+    expect((await postFrom('127.0.0.1', '/me', undefined, { authorization: `Bearer ${token}`, ...certificate })).status).toBe(401);
+    const me = await postFrom(PROXY, '/me', undefined, { authorization: `Bearer ${token}`, ...certificate });
+    expect(me.status).toBe(200);
+    expect(me.body.sub).toBeDefined();
   });
 
   test('a header that is not a certificate counts as none', async () => {

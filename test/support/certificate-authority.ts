@@ -47,7 +47,9 @@ export async function createCertificateAuthority(commonName = 'Tessera test CA')
     dir,
     async issue(name, subject, altNames = []) {
       await openssl('req', ...NEW_KEY, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', subject);
-      writeFileSync(file(`${name}.ext`), altNames.length ? `subjectAltName=${altNames.join(',')}\n` : 'basicConstraints=CA:FALSE\n');
+      // a section of its own: a value may hold a comma
+      const section = altNames.map((entry, i) => `${entry.slice(0, entry.indexOf(':'))}.${i} = ${entry.slice(entry.indexOf(':') + 1)}`);
+      writeFileSync(file(`${name}.ext`), altNames.length ? `subjectAltName=@alt_names\n[alt_names]\n${section.join('\n')}\n` : 'basicConstraints=CA:FALSE\n');
       await openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
         '-out', file(`${name}.pem`), '-days', '1', '-extfile', file(`${name}.ext`));
       return {
