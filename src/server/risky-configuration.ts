@@ -8,7 +8,7 @@ import { isLoopbackHost } from '../http/index.ts';
  * (e.g. a proxy range covering every address).
  */
 
-export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout'; readonly message: string }
+export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout' | 'tls'; readonly message: string }
 
 /** Redis hosts off this machine that Tessera would reach without TLS. */
 function clearTextRedisHosts(redis: Config['redis']): string[] {
@@ -43,6 +43,12 @@ export function riskyConfiguration(config: Config): Risk[] {
   }
   if (issuer.protocol === 'https:' && proxy === false && !servesTls) {
     risk('proxy', `the issuer ${config.issuer} is https but no proxy is trusted: Tessera serves plain http itself, so X-Forwarded-Proto from the TLS proxy is ignored and /auth fails (its Secure cookies cannot be set on what looks like plain http); set TRUST_PROXY`);
+  }
+  const header = config.tls?.clientCertificateHeader;
+  if (header && proxy === false) {
+    risk('tls', `TLS_CLIENT_CERT_HEADER=${header} but no proxy is trusted: the header is never believed, so no client certificate reaches Tessera that way; set TRUST_PROXY to the TLS proxy's address`);
+  } else if (header && (proxy === true || (typeof proxy === 'object' && !proxy.addresses))) {
+    risk('tls', `TLS_CLIENT_CERT_HEADER=${header} is believed from a proxy at any address: a client that reaches Tessera without going through the proxy can claim any client certificate; list the proxies' addresses (TRUST_PROXY=10.0.0.0/8,…)`);
   }
   const clearText = clearTextRedisHosts(config.redis);
   if (clearText.length) {
