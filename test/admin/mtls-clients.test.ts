@@ -35,6 +35,9 @@ describe('mTLS client registration', () => {
       token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=svc,O=Example',
       tls_client_certificate_bound_access_tokens: true, public: false,
     });
+    const rotate = await call(server, token, 'POST', `/clients/${res.body.client_id}/rotate-secret`, {});
+    expect(rotate.status).toBe(409);
+    expect(rotate.body.detail).toContain('tls_client_auth client authenticates with its certificate');
   });
 
   test('absent: not bound', async () => {

@@ -261,13 +261,14 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
       responses: {
         200: { description: 'the client with its new client_secret', schema: clientSchema },
         404: { description: 'no such client' },
-        409: { description: 'a public client has no secret, the calling client cannot rotate itself, or the admin client is defined by the server configuration' },
+        409: { description: 'a public or tls_client_auth client has no secret, the calling client cannot rotate itself, or the admin client is defined by the server configuration' },
       },
       async handle(ctx, { params: p, body, actor }: AdminInput<RotateSecretBody>) {
         refuseSelf(p.clientId, actor, 'rotate the secret of');
         const current = await findClient(p.clientId);
         // its secret is the configuration's (environment or KEYS_DIR): a rotation here would be undone at the next start
         if (current.bootstrapAdmin) throw new AdminProblem(409, 'Conflict', "the configured admin client's secret is set by the server configuration (TESSERA_ADMIN_CLIENT_SECRET or KEYS_DIR/admin-client.json)");
+        if (current.metadata.token_endpoint_auth_method === 'tls_client_auth') throw new AdminProblem(409, 'Conflict', 'a tls_client_auth client authenticates with its certificate and has no secret');
         const rotated = await clients.rotateSecret(p.clientId, { graceSeconds: body.grace_seconds });
         if (!rotated) throw notFound('client');
         if (rotated === 'public') throw new AdminProblem(409, 'Conflict', 'a public client has no secret');
