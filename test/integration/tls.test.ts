@@ -91,7 +91,7 @@ describe('TLS served directly', () => {
   test('TLS 1.1 is refused; TLS 1.2 and 1.3 are served', async () => {
     // SECLEVEL=0: the refusal must be the server's, not this client's OpenSSL declining TLS 1.1 itself
     const old = handshake(server.config.port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
-    await expect(old).rejects.toThrow(/alert protocol version|unsupported protocol|wrong version number/i);
+    await expect(old).rejects.toThrow(/alert protocol version/); // the server's alert: the client did send TLS 1.1
 
     for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       const socket = await handshake(server.config.port, { minVersion: version, maxVersion: version });
