@@ -102,7 +102,7 @@ describe('TLS served directly', () => {
 
   test('TLS 1.2 without forward secrecy or without an AEAD cipher is refused', async () => {
     for (const ciphers of ['AES128-GCM-SHA256', 'ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES128-SHA256']) {
-      await expect(handshake(server.config.port, { maxVersion: 'TLSv1.2', ciphers })).rejects.toThrow(/handshake failure|no shared cipher|alert/i);
+      await expect(handshake(server.config.port, { maxVersion: 'TLSv1.2', ciphers })).rejects.toThrow(/alert handshake failure/); // the server's alert: no suite in common
     }
     const socket = await handshake(server.config.port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
     expect(socket.getCipher().name).toBe('ECDHE-ECDSA-AES128-GCM-SHA256');
