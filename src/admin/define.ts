@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import type { CertificateOf } from '../http/index.ts';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { KeyMaterial } from '../keys/index.ts';
@@ -35,6 +36,8 @@ export interface AdminRouterDeps {
   revocation: Revocation;
   sessions: SessionDirectory;
   logger: Logger;
+  /** a request's client certificate (mTLS); absent: mTLS off, and certificate-bound tokens are refused */
+  certificateOf?: CertificateOf;
 }
 
 /** What a handler gets: input already validated against the route's schemas. */

@@ -1,3 +1,5 @@
+import { hash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { KeyMaterial } from '../keys/index.ts';
@@ -5,12 +7,24 @@ import { publicJwks } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
 import { ADMIN_SCOPE, adminResourceOf } from '../provider/index.ts';
 import { problem } from './problem.ts';
+import type { CertificateOf } from '../http/index.ts';
 
 export interface AdminPrincipal {
   clientId: string;
   subject: string;
   scopes: string[];
   jti: string;
+}
+
+/** True for a token without cnf.x5t#S256, or when the request presents the certificate whose thumbprint it names. */
+function boundCertificatePresented(payload: JWTPayload, req: IncomingMessage, certificateOf: CertificateOf | undefined): boolean {
+  const expected = (payload.cnf as Record<string, unknown> | undefined)?.['x5t#S256'];
+  if (expected === undefined) return true;
+  const certificate = certificateOf?.(req);
+  if (typeof expected !== 'string' || !certificate) return false;
+  const actual = Buffer.from(hash('sha256', certificate.raw, 'base64url'));
+  const wanted = Buffer.from(expected);
+  return actual.length === wanted.length && timingSafeEqual(actual, wanted);
 }
 
 /**
@@ -27,6 +41,8 @@ export function requireAdminToken(deps: {
    * client's current secret
    */
   clientMayAdminister: (clientId: string, issuedAt: number | undefined) => Promise<boolean>;
+  /** the request's client certificate (mTLS); absent: a certificate-bound token is refused */
+  certificateOf?: CertificateOf;
 }) {
   const jwks = createLocalJWKSet(publicJwks(deps.keys));
   const audience = adminResourceOf(deps.issuer);
@@ -50,6 +66,11 @@ export function requireAdminToken(deps: {
       || await deps.tokenState.denylist.has(payload.jti) || !(await deps.clientMayAdminister(payload.client_id, payload.iat))) {
       ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
       return problem(ctx, 401, 'Unauthorized', 'the access token has been revoked');
+    }
+    // certificate-bound (RFC 8705 §3): only with the certificate it was issued to
+    if (!boundCertificatePresented(payload, ctx.req, deps.certificateOf)) {
+      ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
+      return problem(ctx, 401, 'Unauthorized', 'the access token is bound to a client certificate that this request does not present');
     }
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
     ctx.set('X-OAuth-Scopes', scopes.join(' '));

@@ -76,6 +76,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     issuer: deps.config.issuer,
     keys: deps.keys,
     tokenState: deps.tokenState,
+    certificateOf: deps.certificateOf,
     clientMayAdminister: async (clientId, issuedAt) => {
       const metadata = await deps.services.clients.findProviderMetadata(clientId);
       return allowListOf(metadata).includes(ADMIN_SCOPE) && typeof issuedAt === 'number' && issuedAt >= Number(metadata?.tokens_not_before ?? 0);

@@ -6,16 +6,26 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  [--scopes "s1 s2"] [--public] [--first-party] [--require-mfa]
                  [--token-endpoint-auth-method m] [--introspect-for URI,...]
                  [--backchannel-logout-uri URL] [--web-origins o1,o2]
+                 [--tls-client-auth-subject-dn DN | --tls-client-auth-san-dns NAME | --tls-client-auth-san-uri URI
+                  | --tls-client-auth-san-ip IP | --tls-client-auth-san-email EMAIL]
+                 [--tls-client-certificate-bound-access-tokens]
                  prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
                  --require-mfa: every sign-in to it proves a second factor (acr "mfa")
                  --web-origins: origins (https://host[:port]) whose browser code may call the
                  token, userinfo, revocation and introspection endpoints; absent: those of the
                  redirect URIs for a public client, none for a confidential one; "" none
+                 mTLS (the server needs TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER):
+                 --token-endpoint-auth-method tls_client_auth with one --tls-client-auth-* subject
+                 (no secret); --tls-client-certificate-bound-access-tokens binds its access tokens
+                 to its certificate (cnf.x5t#S256)
   clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
                  [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
                  [--require-mfa | --no-require-mfa] [--introspect-for URI,...]
                  [--backchannel-logout-uri URL] [--web-origins o1,o2 | --default-web-origins]
+                 [--token-endpoint-auth-method m]
+                 [--tls-client-auth-subject-dn DN | --tls-client-auth-san-dns NAME | ...]
+                 [--tls-client-certificate-bound-access-tokens | --no-tls-client-certificate-bound-access-tokens]
                  a given list replaces the stored one ("" empties it, as "" removes the URL);
                  --third-party takes first-party away (consent is asked again);
                  --no-require-mfa lets a password alone sign in to it again;
@@ -31,7 +41,7 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
   clients show ID
   clients delete ID          also revokes the client's grants`;
 
-interface Client { client_id: string; client_secret?: string; name: string; grant_types: string[]; scopes: string[] | null; public: boolean; first_party: boolean; require_mfa: boolean }
+interface Client { client_id: string; client_secret?: string; token_endpoint_auth_method?: string; name: string; grant_types: string[]; scopes: string[] | null; public: boolean; first_party: boolean; require_mfa: boolean }
 
 /** What a registration holds that both create and update set. */
 const REGISTRATION_FLAGS = {
@@ -45,13 +55,40 @@ const REGISTRATION_FLAGS = {
   'introspect-for': { type: 'string' },
   'backchannel-logout-uri': { type: 'string' },
   'web-origins': { type: 'string' },
+  'token-endpoint-auth-method': { type: 'string' },
+  'tls-client-auth-subject-dn': { type: 'string' },
+  'tls-client-auth-san-dns': { type: 'string' },
+  'tls-client-auth-san-uri': { type: 'string' },
+  'tls-client-auth-san-ip': { type: 'string' },
+  'tls-client-auth-san-email': { type: 'string' },
+  'tls-client-certificate-bound-access-tokens': { type: 'boolean' },
 } as const;
+
+/** The mTLS fields both create and update send (absent flags: absent fields). */
+function mtlsFields(values: Record<string, string | boolean | undefined>) {
+  return {
+    token_endpoint_auth_method: values['token-endpoint-auth-method'] as string | undefined,
+    tls_client_auth_subject_dn: values['tls-client-auth-subject-dn'] as string | undefined,
+    tls_client_auth_san_dns: values['tls-client-auth-san-dns'] as string | undefined,
+    tls_client_auth_san_uri: values['tls-client-auth-san-uri'] as string | undefined,
+    tls_client_auth_san_ip: values['tls-client-auth-san-ip'] as string | undefined,
+    tls_client_auth_san_email: values['tls-client-auth-san-email'] as string | undefined,
+  };
+}
+
+/** --tls-client-certificate-bound-access-tokens; --no-… takes it away (update); neither: unchanged. */
+function boundTokens(values: { 'tls-client-certificate-bound-access-tokens'?: boolean; 'no-tls-client-certificate-bound-access-tokens'?: boolean }): boolean | undefined {
+  if (values['tls-client-certificate-bound-access-tokens'] && values['no-tls-client-certificate-bound-access-tokens']) {
+    throw new UsageError('--tls-client-certificate-bound-access-tokens and --no-tls-client-certificate-bound-access-tokens contradict each other: give one');
+  }
+  if (values['tls-client-certificate-bound-access-tokens']) return true;
+  return values['no-tls-client-certificate-bound-access-tokens'] ? false : undefined;
+}
 
 async function create(args: string[], cli: CommandContext): Promise<number> {
   const { values, positionals } = parse(args, {
     ...REGISTRATION_FLAGS,
     public: { type: 'boolean' },
-    'token-endpoint-auth-method': { type: 'string' },
   });
   none(positionals);
   if (!values.name) throw new UsageError('--name is required');
@@ -65,15 +102,17 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     public: values.public,
     first_party: values['first-party'],
     require_mfa: values['require-mfa'],
-    token_endpoint_auth_method: values['token-endpoint-auth-method'],
     introspect_for: commaList(values['introspect-for']),
     backchannel_logout_uri: values['backchannel-logout-uri'],
     // "" registers none (a public client's default is its redirect origins)
     web_origins: listOrEmpty(values['web-origins'], commaList),
+    ...mtlsFields(values),
+    tls_client_certificate_bound_access_tokens: boundTokens(values),
   });
   emit(cli, client, () => [
     `client_id: ${client.client_id}`,
-    ...(client.client_secret ? [`client_secret: ${client.client_secret}`, '(store the secret now: it is not shown again)'] : ['(public client: no secret)']),
+    ...(client.client_secret ? [`client_secret: ${client.client_secret}`, '(store the secret now: it is not shown again)']
+      : client.token_endpoint_auth_method === 'tls_client_auth' ? ['(tls_client_auth: it authenticates with its certificate, no secret)'] : ['(public client: no secret)']),
   ]);
   return 0;
 }
@@ -96,7 +135,7 @@ function requireMfa(values: { 'require-mfa'?: boolean; 'no-require-mfa'?: boolea
 }
 
 async function update(args: string[], cli: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'default-web-origins': { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'default-web-origins': { type: 'boolean' }, 'no-tls-client-certificate-bound-access-tokens': { type: 'boolean' } });
   if (values['web-origins'] !== undefined && values['default-web-origins']) throw new UsageError('--web-origins and --default-web-origins contradict each other: give one');
   const id = single(positionals, 'client id');
   const change = Object.fromEntries(Object.entries({
@@ -112,10 +151,15 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     backchannel_logout_uri: values['backchannel-logout-uri'] === undefined ? undefined : (values['backchannel-logout-uri'] || null),
     // null: back to the default
     web_origins: values['default-web-origins'] ? null : listOrEmpty(values['web-origins'], commaList),
+    ...mtlsFields(values),
+    tls_client_certificate_bound_access_tokens: boundTokens(values),
   }).filter(([, value]) => value !== undefined));
   if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');
   const client = await cli.api.patch<Client>(`/clients/${encodeURIComponent(id)}`, change);
-  emit(cli, client, () => [`updated client ${client.client_id}`]);
+  emit(cli, client, () => [
+    `updated client ${client.client_id}`,
+    ...(client.client_secret ? [`client_secret: ${client.client_secret}`, '(store the secret now: it is not shown again)'] : []),
+  ]);
   return 0;
 }
 

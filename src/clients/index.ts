@@ -1,4 +1,4 @@
-export { clientMetadataOf, createClientRepository, newClientOfRecord, tokensNotBeforeOf, type ClientRecord, type ClientRepository, type NewClient } from './repository.ts';
+export { authenticatesWithSecret, clientMetadataOf, createClientRepository, newClientOfRecord, tokensNotBeforeOf, TLS_CLIENT_AUTH_SUBJECT_FIELDS, type ClientRecord, type ClientRepository, type NewClient, type TlsClientAuthSubject } from './repository.ts';
 export { ANNOUNCEMENT_LIFETIME_MS, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from './client-changes.ts';
 export { createResourceServerRepository, MAX_RESOURCE_TTL, ResourceServerExistsError, type ResourceServer, type ResourceServerRepository, type NewResourceServer } from './resource-servers.ts';
 export { clientSecretMatches, digestClientSecret, generateClientSecret } from './secrets.ts';

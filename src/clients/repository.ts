@@ -29,11 +29,38 @@ export interface NewClient {
   backchannelLogoutUri?: string;
   /** the logout token names the session (sid); default true when a backchannelLogoutUri is given */
   backchannelLogoutSessionRequired?: boolean;
+  /**
+   * tls_client_auth (RFC 8705 §2.1): the certificate subject the client
+   * authenticates with, exactly one of these. Written only with that method.
+   */
+  tlsClientAuth?: TlsClientAuthSubject;
+  /** access tokens bound to the client's certificate (cnf.x5t#S256, RFC 8705 §3); absent: not bound */
+  tlsClientCertificateBoundAccessTokens?: boolean;
   /** fixed id and secret, for the built-in admin client only */
   clientId?: string;
   clientSecret?: string;
   /** the admin client defined by the server's configuration (src/admin/bootstrap.ts) */
   bootstrapAdmin?: boolean;
+}
+
+/** The registered certificate subject of a tls_client_auth client, by its RFC 8705 metadata name. */
+export interface TlsClientAuthSubject {
+  tls_client_auth_subject_dn?: string;
+  tls_client_auth_san_dns?: string;
+  tls_client_auth_san_uri?: string;
+  tls_client_auth_san_ip?: string;
+  tls_client_auth_san_email?: string;
+}
+
+export const TLS_CLIENT_AUTH_SUBJECT_FIELDS = ['tls_client_auth_subject_dn', 'tls_client_auth_san_dns', 'tls_client_auth_san_uri', 'tls_client_auth_san_ip', 'tls_client_auth_san_email'] as const;
+
+/** Methods that authenticate without a secret: such a client is given none (absent means nothing: no unused credential). */
+const WITHOUT_SECRET = new Set(['none', 'tls_client_auth']);
+export const authenticatesWithSecret = (method: unknown) => !WITHOUT_SECRET.has(String(method));
+
+function tlsClientAuthSubjectOf(m: Record<string, unknown>): TlsClientAuthSubject | undefined {
+  const entries = TLS_CLIENT_AUTH_SUBJECT_FIELDS.filter((field) => typeof m[field] === 'string').map((field) => [field, m[field] as string]);
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 export interface ClientRecord {
@@ -95,6 +122,8 @@ export function newClientOfRecord(record: ClientRecord): NewClient {
     webOrigins: Array.isArray(m.web_origins) ? strings(m.web_origins) : undefined,
     backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : undefined,
     backchannelLogoutSessionRequired: typeof m.backchannel_logout_session_required === 'boolean' ? m.backchannel_logout_session_required : undefined,
+    tlsClientAuth: tlsClientAuthSubjectOf(m),
+    tlsClientCertificateBoundAccessTokens: m.tls_client_certificate_bound_access_tokens === true ? true : undefined,
     bootstrapAdmin: record.bootstrapAdmin,
   };
 }
@@ -138,6 +167,7 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
   const grantTypes = input.grantTypes;
   const usesAuthorizationEndpoint = grantTypes.includes('authorization_code');
   const oidcScopes = input.scopes?.filter((scope) => OIDC_SCOPES.includes(scope));
+  const method = input.public ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic');
   return {
     client_id: clientId,
     client_name: input.name,
@@ -145,7 +175,7 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
     response_types: usesAuthorizationEndpoint ? ['code'] : [],
     redirect_uris: input.redirectUris ?? [],
     post_logout_redirect_uris: input.postLogoutRedirectUris ?? [],
-    token_endpoint_auth_method: input.public ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic'),
+    token_endpoint_auth_method: method,
     // oidc-provider checks `scope` against its OIDC scopes; the full allow-list
     // (resource scopes too) is Tessera's own `allowed_scopes`, always written:
     // absent means nothing, and a stored empty list says so explicitly.
@@ -159,6 +189,9 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
       backchannel_logout_uri: input.backchannelLogoutUri,
       backchannel_logout_session_required: input.backchannelLogoutSessionRequired ?? true,
     } : {}),
+    // the subject only with its method (the provider checks there is exactly one); the binding only when asked for
+    ...(method === 'tls_client_auth' ? tlsClientAuthSubjectOf({ ...input.tlsClientAuth }) : {}),
+    ...(input.tlsClientCertificateBoundAccessTokens ? { tls_client_certificate_bound_access_tokens: true } : {}),
   };
 }
 
@@ -214,7 +247,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
     async create(input: NewClient, validate: (metadata: Record<string, unknown>) => Promise<void>) {
       const clientId = input.clientId ?? randomBytes(16).toString('base64url');
       const metadata = clientMetadataOf(input, clientId);
-      const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : (input.clientSecret ?? generateClientSecret());
+      const secret = !authenticatesWithSecret(metadata.token_endpoint_auth_method) ? undefined : (input.clientSecret ?? generateClientSecret());
       const secretDigest = secret ? digestClientSecret(secret) : null;
       const introspectFor = input.introspectFor ?? [];
       await validate({ ...metadata, ...(secretDigest ? { client_secret: secretDigest } : {}), first_party: !!input.firstParty, introspect_for: introspectFor });
@@ -252,7 +285,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
       let tokensNotBefore: Date | undefined;
       const updated = await change(clientId, async (trx, generation) => {
         const current = await trx<ClientRow>('clients').where({ client_id: clientId }).first('secret_digest');
-        const confidential = metadata.token_endpoint_auth_method !== 'none';
+        const confidential = authenticatesWithSecret(metadata.token_endpoint_auth_method);
         // no secret given: a confidential client keeps the one it has
         const secretDigest = !confidential ? null : input.clientSecret !== undefined ? digestClientSecret(input.clientSecret) : (current?.secret_digest ?? null);
         await validate({ ...metadata, ...(secretDigest ? { client_secret: secretDigest } : {}), first_party: !!input.firstParty, introspect_for: introspectFor });

@@ -1,3 +1,4 @@
+import { hash, type X509Certificate } from 'node:crypto';
 import type { default as Provider, Client, FindAccount, KoaContextWithOIDC, ResourceServer, TokenEndpointGrantContext } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { HashingOverloadedError, type CredentialCheck } from '../accounts/index.ts';
@@ -54,6 +55,12 @@ export interface PasswordGrantDependencies {
    * second factor.
    */
   mfa: Pick<MfaService, 'factorsOf' | 'verifyCode'>;
+  /**
+   * The request's client certificate (mTLS, src/http/client-certificate.ts):
+   * a client registered for certificate-bound tokens gets its access token
+   * bound to it (cnf.x5t#S256), as from the provider's own grants. Absent: mTLS off.
+   */
+  certificateOf?: (req: KoaContextWithOIDC['req']) => X509Certificate | undefined;
 }
 
 /** 429: the account or the address is locked out for a while. */
@@ -114,6 +121,20 @@ function refuseSenderConstraints(ctx: KoaContextWithOIDC, client: Client): void 
   if (ctx.get('dpop') || (client as unknown as { dpopBoundAccessTokens?: boolean }).dpopBoundAccessTokens) {
     throw new errors.InvalidRequest('DPoP is not supported with grant_type=password');
   }
+}
+
+/**
+ * The certificate a bound client's access token is bound to, checked before
+ * the password is (as the provider's grants do, checkMtlsCert): a bound
+ * client without one is refused, never given a bearer token. Undefined for a
+ * client that is not bound.
+ */
+function boundCertificate(ctx: KoaContextWithOIDC, deps: PasswordGrantDependencies): X509Certificate | undefined {
+  const client = ctx.oidc.client as unknown as { tlsClientCertificateBoundAccessTokens?: boolean } | undefined;
+  if (!client?.tlsClientCertificateBoundAccessTokens) return undefined;
+  const certificate = deps.certificateOf?.(ctx.req);
+  if (!certificate) throw new errors.InvalidGrant('mutual TLS client certificate not provided');
+  return certificate;
 }
 
 async function checkCredentials(ctx: KoaContextWithOIDC, deps: PasswordGrantDependencies, username: string, password: string): Promise<Extract<CredentialCheck, { ok: true }>> {
@@ -236,9 +257,10 @@ async function saveGrant(ctx: TokenEndpointGrantContext, accountId: string, scop
 }
 
 /** For the resource asked for (its format, lifetime and audience), else an opaque token for userinfo. */
-async function issueAccessToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }) {
+async function issueAccessToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }, certificate: X509Certificate | undefined) {
   const { client, provider } = ctx.oidc;
   const at = new provider.AccessToken({ accountId, client, grantId, gty: PASSWORD_GRANT_TYPE });
+  if (certificate) at.setThumbprint('x5t', certificate);
   if (request.resource) {
     at.resourceServer = request.resource.server;
     at.scope = scopes.resource.join(' ');
@@ -250,7 +272,7 @@ async function issueAccessToken(ctx: TokenEndpointGrantContext, accountId: strin
 }
 
 /** As the provider's issueRefreshToken: offline access granted, and a client that may refresh. */
-async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, authTime: number, level: AuthenticationLevel, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }): Promise<string | undefined> {
+async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: string, grantId: string, authTime: number, level: AuthenticationLevel, request: PasswordRequest, scopes: { oidc: string[]; resource: string[] }, certificate: X509Certificate | undefined): Promise<string | undefined> {
   const { client, provider } = ctx.oidc;
   if (!scopes.oidc.includes('offline_access') || !client.grantTypeAllowed('refresh_token')) return undefined;
   const rt = new provider.RefreshToken({
@@ -268,6 +290,8 @@ async function issueRefreshToken(ctx: TokenEndpointGrantContext, accountId: stri
     rotations: 0,
     scope: [...scopes.oidc, ...scopes.resource].join(' '),
   });
+  // as the provider's setRtBindings: a public client's refresh token is bound too (a confidential client's is bound by its authentication)
+  if (certificate && client.clientAuthMethod === 'none') Object.assign(rt, { 'x5t#S256': hash('sha256', certificate.raw, 'base64url') });
   ctx.oidc.entity('RefreshToken', rt);
   return rt.save();
 }
@@ -294,12 +318,13 @@ function buildHandler(deps: PasswordGrantDependencies) {
 
   return async function passwordGrantHandler(ctx: TokenEndpointGrantContext): Promise<void> {
     const request = await readRequest(ctx, deps);
+    const certificate = boundCertificate(ctx, deps);
     const { account, level } = await authenticate(ctx, deps, request);
     const authTime = epochSeconds();
     const scopes = grantedScopes(request, ctx.oidc.client);
     const grantId = await saveGrant(ctx, account.accountId, scopes, request.resource?.indicator);
-    const { at, value: accessToken } = await issueAccessToken(ctx, account.accountId, grantId, request, scopes);
-    const refreshToken = await issueRefreshToken(ctx, account.accountId, grantId, authTime, level, request, scopes);
+    const { at, value: accessToken } = await issueAccessToken(ctx, account.accountId, grantId, request, scopes, certificate);
+    const refreshToken = await issueRefreshToken(ctx, account.accountId, grantId, authTime, level, request, scopes, certificate);
     const idToken = await issueIdToken(ctx, account, authTime, level, scopes.oidc, !!at.aud, conformIdTokenClaims);
 
     ctx.body = Object.fromEntries(Object.entries({

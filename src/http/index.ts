@@ -2,7 +2,8 @@
 // middleware, the admin API). A leaf: it imports no other folder of src/.
 export { isStoreUnavailable, retryAfterFor, unavailableOAuthError, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE } from './store-outage.ts';
 export { requestIdOf, SAFE_REQUEST_ID, type NodeHandler } from './request-id.ts';
-export { believeTrustedProxies, clientAddressOf, isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from './proxy-trust.ts';
+export { believeTrustedProxies, cameThroughTrustedProxy, clientAddressOf, isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from './proxy-trust.ts';
 export { currentRequestContext, outsideRequestContext, runWithRequestContext, shortenedUserAgent, MAX_USER_AGENT_LENGTH, type RequestContext } from './request-context.ts';
 export { isLoopbackHost } from './loopback.ts';
 export { answerRateLimitedJson, consumeOrAllow, createRateLimiter, rateLimitHeaders, RATE_LIMIT_HEADER_NAMES, type RateLimitDecision, type RateLimiter, type RateLimitRule, type SharedCounters } from './rate-limiter.ts';
+export { certificateFromHeader, clientCertificateSource, hasClientCertificateSource, type CertificateOf, type ClientCertificateSources } from './client-certificate.ts';

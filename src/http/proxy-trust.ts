@@ -187,6 +187,7 @@ export function believeTrustedProxies(config: ProxyTrustConfig, handler: NodeHan
     const peer = req.socket.remoteAddress ?? '';
     const forwarded = resolveForwarded(trust, peer, req.headers);
     (req as { [CLIENT_ADDRESS]?: string })[CLIENT_ADDRESS] = forwarded.address;
+    if (trust.trusts(peer, 0)) (req as { [THROUGH_TRUSTED_PROXY]?: boolean })[THROUGH_TRUSTED_PROXY] = true;
     setOrRemove(req.headers, 'x-forwarded-for', forwarded.proxies ? forwarded.address : undefined);
     setOrRemove(req.headers, 'x-forwarded-proto', forwarded.protocol);
     setOrRemove(req.headers, 'x-forwarded-host', forwarded.host);
@@ -195,6 +196,17 @@ export function believeTrustedProxies(config: ProxyTrustConfig, handler: NodeHan
 }
 
 const CLIENT_ADDRESS = Symbol('tessera.clientAddress');
+const THROUGH_TRUSTED_PROXY = Symbol('tessera.throughTrustedProxy');
+
+/**
+ * Whether the request's TCP peer is a proxy the `proxy` setting trusts, as
+ * believeTrustedProxies found: only then are headers that the proxy sets
+ * (X-Forwarded-*, a client certificate header) its word rather than the
+ * client's. False when no proxy is trusted.
+ */
+export function cameThroughTrustedProxy(req: IncomingMessage): boolean {
+  return (req as { [THROUGH_TRUSTED_PROXY]?: boolean })[THROUGH_TRUSTED_PROXY] === true;
+}
 
 /**
  * The client's address as believeTrustedProxies resolved it (what both Koa

@@ -6,6 +6,8 @@ import { introspectionAllowedPolicy, revocationAllowedPolicy } from './introspec
 export function featuresConfiguration(deps: {
   resourceIndicators: NonNullable<Configuration['features']>['resourceIndicators'];
   dpopNonceSecret: Buffer;
+  /** mTLS (mtls.ts); absent: off */
+  mTLS?: NonNullable<Configuration['features']>['mTLS'];
 }): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
@@ -27,6 +29,7 @@ export function featuresConfiguration(deps: {
     dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret },
     pushedAuthorizationRequests: { enabled: true },
     registration: { enabled: false },
+    mTLS: deps.mTLS ?? { enabled: false },
   };
 }
 
@@ -41,3 +44,5 @@ export const ENABLED_ALGORITHMS: Configuration['enabledJWA'] = {
 };
 
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+/** with mTLS on (a client certificate source configured) */
+export const MTLS_CLIENT_AUTH_METHODS = [...CLIENT_AUTH_METHODS, 'tls_client_auth'];

@@ -14,7 +14,9 @@ import { passwordGrant } from '../grants/index.ts';
 import { routeAdapters, compareSecretsByDigest, reuseBuiltClients } from './client-store.ts';
 import { clientBasedCors, corsOnlyForRegisteredOrigins, webOriginsProblem } from './web-origins.ts';
 import { detectReplaysWith } from './replay-detection.ts';
-import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS } from './features.ts';
+import { featuresConfiguration, ENABLED_ALGORITHMS, CLIENT_AUTH_METHODS, MTLS_CLIENT_AUTH_METHODS } from './features.ts';
+import { mtlsFeature } from './mtls.ts';
+import type { CertificateOf } from '../http/index.ts';
 import { loadExistingGrant, firstPartyInteractionPolicy } from './first-party.ts';
 import { subscribeToProviderEvents } from './events.ts';
 import { recordProviderAuditEvents } from './audit-events.ts';
@@ -50,6 +52,8 @@ export interface ProviderDependencies {
   mfa: MfaService;
   /** security events inside the provider (issued tokens, refresh-token reuse, logout) */
   audit?: { enqueue(event: AuditRecord): void };
+  /** a request's client certificate (src/http/client-certificate.ts); absent: mTLS off */
+  certificateOf?: CertificateOf;
 }
 
 /**
@@ -84,6 +88,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     features: featuresConfiguration({
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
+      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
     }),
     formats: {
       customizers: {
@@ -100,11 +105,16 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         },
       },
     },
-    clientAuthMethods: CLIENT_AUTH_METHODS as Configuration['clientAuthMethods'],
+    clientAuthMethods: (deps.certificateOf ? MTLS_CLIENT_AUTH_METHODS : CLIENT_AUTH_METHODS) as Configuration['clientAuthMethods'],
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
-      properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'web_origins'],
+      properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'web_origins',
+        // with mTLS off the provider would drop the property and issue bearer tokens: refused instead, at registration and when a stored client loads
+        ...(deps.certificateOf ? [] : ['tls_client_certificate_bound_access_tokens'])],
       validator: (_ctx, key, value) => {
+        if (key === 'tls_client_certificate_bound_access_tokens' && value === true) {
+          throw new Error('tls_client_certificate_bound_access_tokens needs mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)');
+        }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
         if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new Error('require_mfa must be a boolean');
         // set by the repository (tokensNotBeforeOf), never by a caller
@@ -148,12 +158,13 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     mfa: deps.mfa,
     findAccount: configuration.findAccount!,
     getResourceServerInfo: resourceIndicators.getResourceServerInfo,
+    certificateOf: deps.certificateOf,
   }), passwordGrant.parameters, passwordGrant.repeatableParameters);
   provider.proxy = config.proxy !== false; // X-Forwarded-* as believeTrustedProxies (src/http) left them
 
   // The provider's Client model reads Tessera's clients (client-store.ts).
   compareSecretsByDigest(provider.Client as never);
-  reuseBuiltClients(provider.Client as never, deps.clients);
+  reuseBuiltClients(provider.Client as never, deps.clients, { mtls: !!deps.certificateOf });
   // DPoP proofs and client assertions single-use across every instance (replay-detection.ts)
   detectReplaysWith(provider, tokenState.replays);
   subscribeToProviderEvents(provider, deps.logger);

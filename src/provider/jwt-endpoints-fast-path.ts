@@ -34,7 +34,7 @@ const BODY_LIMIT = 56 * 1024; // the provider's own limit
 const SHORTEST_JWT_BODY = 300;
 /** client_id and client_secret: visible ASCII only, as the provider requires */
 const VSCHAR = /^[\x20-\x7E]+$/;
-/** headers that ask for more than the simple case (CORS, DPoP, attestation, mTLS is not used) */
+/** headers that ask for more than the simple case (CORS, DPoP, attestation); a tls_client_auth client has no secret, so never takes this path */
 const DEFER_HEADERS = ['origin', 'dpop', 'oauth-client-attestation', 'oauth-client-attestation-pop'];
 
 interface Credentials { clientId: string; clientSecret: string }

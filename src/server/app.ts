@@ -14,7 +14,7 @@ import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
 import { createAssetRouter } from './assets.ts';
-import type { NodeHandler } from '../http/index.ts';
+import type { CertificateOf, NodeHandler } from '../http/index.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
 
 export interface TesseraAppDependencies {
@@ -29,6 +29,8 @@ export interface TesseraAppDependencies {
   sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */
   providerCallback: NodeHandler;
+  /** a request's client certificate (mTLS); absent: mTLS off */
+  certificateOf?: CertificateOf;
 }
 
 /**
@@ -76,7 +78,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
     mfa: services.mfa,
     passkeys: services.passkeys,
   });
-  const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger });
+  const admin = createAdminRouter({ config, provider, keys: deps.keys, tokenState: deps.tokenState, services, revocation: deps.revocation, sessions: deps.sessions, logger, certificateOf: deps.certificateOf });
 
   app.use(operations.routes());
   app.use(interactions.routes());

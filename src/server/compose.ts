@@ -13,7 +13,8 @@ import { createPasswordResets } from '../account/index.ts';
 import { createMfaService, createPasskeyService, hasSecondFactor } from '../mfa/index.ts';
 import { createClientRateLimits, createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
 import { ensureAdminClient } from '../admin/index.ts';
-import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
+import { believeTrustedProxies, clientCertificateSource, hasClientCertificateSource, type NodeHandler } from '../http/index.ts';
+import { servesTls } from './tls.ts';
 import { createTesseraApp } from './app.ts';
 import { claimedByRouters, frontDoor } from './front-door.ts';
 import { warnAboutRiskyConfiguration } from './risky-configuration.ts';
@@ -176,7 +177,10 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     await recordKeySetChange({ audit: services.audit, keys: keys.signingKeyList }).catch((error: Error) => {
       logger.warn({ err: error.message }, 'audit log: the change of the signing keys could not be recorded');
     });
-    const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services });
+    // mTLS: a client certificate from the handshake (direct TLS with a client CA) or from a trusted proxy's header; neither configured: off
+    const certificateSources = { handshake: servesTls(config.tls) && !!config.tls.clientCaFile, header: config.tls?.clientCertificateHeader };
+    const certificateOf = hasClientCertificateSource(certificateSources) ? clientCertificateSource(certificateSources) : undefined;
+    const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services, certificateOf });
     const revocation = createRevocation({ provider, tokenState });
     // outside every request path: a slow or dead receiver slows nothing but this worker
     const webhookDelivery = createDeliveryWorker({ repository: services.webhooks, config: config.webhooks, logger });
@@ -187,7 +191,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
 
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
     const providerCallback = provider.callback();
-    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback });
+    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback, certificateOf });
     // rate limits: per address first (the address the trusted proxies report), then per named client
     const rateLimitStoreError = throttledWarning(logger, 'rate limits: shared counters unreachable; requests let through');
     const limitsOptions = { rules: config.rateLimits, counters: tokenState.rateLimitCounters, onStoreError: rateLimitStoreError };

@@ -1,6 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Config } from '../config/index.ts';
 import type { NodeHandler } from '../http/index.ts';
+import { createTlsServer, servesTls } from './tls.ts';
+
+export type Listener = HttpServer | HttpsServer;
 
 /**
  * The HTTP server Tessera listens with, its timeouts from config.http. The
@@ -8,14 +12,15 @@ import type { NodeHandler } from '../http/index.ts';
  * (60 s): when Node closed an idle connection first, a balancer that had just
  * sent a request on it answered 502. The headers timeout stays above the
  * keep-alive timeout, as Node requires for a connection reused at its last moment.
+ * https when config.tls names a certificate and key (tls.ts), else plain http.
  */
-export function createListener(config: Config, handler: NodeHandler): Server {
-  const server = createServer(handler);
+export function createListener(config: Config, handler: NodeHandler): Listener {
+  const server = servesTls(config.tls) ? createTlsServer(config.tls, handler) : createServer(handler);
   applyTimeouts(server, config);
   return server;
 }
 
-export function applyTimeouts(server: Server, config: Config): void {
+export function applyTimeouts(server: Listener, config: Config): void {
   server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
   server.headersTimeout = config.http.headersTimeoutMs;
   server.requestTimeout = config.http.requestTimeoutMs;

@@ -8,7 +8,7 @@ import { isLoopbackHost } from '../http/index.ts';
  * (e.g. a proxy range covering every address).
  */
 
-export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout'; readonly message: string }
+export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout' | 'tls'; readonly message: string }
 
 /** Redis hosts off this machine that Tessera would reach without TLS. */
 function clearTextRedisHosts(redis: Config['redis']): string[] {
@@ -37,8 +37,18 @@ export function riskyConfiguration(config: Config): Risk[] {
     const setting = proxy === true ? 'TRUST_PROXY=true (exactly one proxy)' : `TRUST_PROXY=${proxy.hops} (proxy.hops, with no proxy.addresses)`;
     risk('proxy', `${setting} believes X-Forwarded-* from a peer at any address: a client that can reach Tessera without going through the proxy can choose the address the login limits count; list the proxies' addresses (TRUST_PROXY=10.0.0.0/8,… or proxy.addresses) or let only the proxy connect`);
   }
-  if (issuer.protocol === 'https:' && proxy === false) {
+  const servesTls = !!config.tls?.certFile;
+  if (servesTls && issuer.protocol === 'http:') {
+    risk('issuer', `TLS_CERT_FILE is set (Tessera serves https itself) but the issuer ${config.issuer} is http: discovery, redirects and tokens name an address that does not answer; use ISSUER=https://…`);
+  }
+  if (issuer.protocol === 'https:' && proxy === false && !servesTls) {
     risk('proxy', `the issuer ${config.issuer} is https but no proxy is trusted: Tessera serves plain http itself, so X-Forwarded-Proto from the TLS proxy is ignored and /auth fails (its Secure cookies cannot be set on what looks like plain http); set TRUST_PROXY`);
+  }
+  const header = config.tls?.clientCertificateHeader;
+  if (header && proxy === false) {
+    risk('tls', `TLS_CLIENT_CERT_HEADER=${header} but no proxy is trusted: the header is never believed, so no client certificate reaches Tessera that way; set TRUST_PROXY to the TLS proxy's address`);
+  } else if (header && (proxy === true || (typeof proxy === 'object' && !proxy.addresses))) {
+    risk('tls', `TLS_CLIENT_CERT_HEADER=${header} is believed from a proxy at any address: a client that reaches Tessera without going through the proxy can claim any client certificate; list the proxies' addresses (TRUST_PROXY=10.0.0.0/8,…)`);
   }
   const clearText = clearTextRedisHosts(config.redis);
   if (clearText.length) {

@@ -1,20 +1,29 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Server as HttpsServer } from 'node:https';
 import type { Config } from '../config/index.ts';
 import { composeTessera, type ComposeOptions, type Tessera } from './compose.ts';
 import { lowerThreadPoolPriority } from './thread-priority.ts';
-import { createListener } from './listener.ts';
+import { createListener, type Listener } from './listener.ts';
+import { servesTls, watchTlsFiles } from './tls.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface RunningServer extends Pick<Tessera, 'app' | 'provider' | 'services' | 'revocation' | 'db' | 'tokenState'> {
   readonly url: string;
-  readonly server: Server;
+  readonly server: Listener;
+  /** reads the TLS certificate, key and client CA files again (what SIGHUP does); false when they do not load or TLS is not served */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
-export type StartOptions = ComposeOptions;
+export interface StartOptions extends ComposeOptions {
+  /**
+   * false: no process-wide SIGHUP handler (tests, several servers in one
+   * process). Default true: SIGHUP reloads the TLS files.
+   */
+  handleSighup?: boolean;
+}
 
 /** Composes Tessera (compose.ts), then listens; close() stops listening first, then takes Tessera apart. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -37,6 +46,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       server.close(resolve);
       server.closeIdleConnections();
     }));
+
+    // new certificates without a restart: on a change of the files, and on SIGHUP
+    let reloadTls = () => false;
+    if (servesTls(config.tls)) {
+      const watcher = watchTlsFiles(server as HttpsServer, config.tls, logger);
+      reloadTls = () => watcher.reload('reload asked');
+      cleanups.unshift(async () => watcher.stop());
+      if (options.handleSighup !== false) {
+        const onSighup = () => { watcher.reload('SIGHUP'); };
+        process.on('SIGHUP', onSighup);
+        cleanups.unshift(async () => { process.off('SIGHUP', onSighup); });
+      }
+    }
 
     const purge = tokenState.purgeExpired;
     if (purge) {
@@ -65,12 +87,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     cleanups.unshift(async () => { clearInterval(auditTimer); await purging; });
 
     const { port } = server.address() as AddressInfo;
-    const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+    const url = `${servesTls(config.tls) ? 'https' : 'http'}://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
     logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind }, 'Tessera is listening');
 
     let closing: Promise<void> | undefined;
     const { app, provider, services, revocation } = tessera;
-    return { url, app, provider, services, revocation, db, tokenState, server, close: () => (closing ??= close()) };
+    return { url, app, provider, services, revocation, db, tokenState, server, reloadTls, close: () => (closing ??= close()) };
   } catch (error) {
     await close();
     throw error;

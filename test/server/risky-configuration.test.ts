@@ -37,6 +37,19 @@ describe('risky configuration', () => {
     expect(risksOf({ ISSUER: 'https://id.example.com' })).toEqual(['proxy']);
   });
 
+  test('TLS served directly: an https issuer needs no proxy; an http issuer with TLS is risky', () => {
+    const tls = { TLS_CERT_FILE: '/etc/tessera/cert.pem', TLS_KEY_FILE: '/etc/tessera/key.pem' };
+    expect(risksOf({ ISSUER: 'https://id.example.com', ...tls })).toEqual([]);
+    expect(risksOf({ ISSUER: 'http://localhost:3000', ...tls })).toEqual(['issuer']);
+  });
+
+  test('a client certificate header is inert without a trusted proxy, and risky from a proxy at any address', () => {
+    const header = { ISSUER: 'https://id.example.com', TLS_CLIENT_CERT_HEADER: 'X-Client-Cert' };
+    expect(risksOf({ ...header, TRUST_PROXY: '10.0.0.0/8' })).toEqual([]);
+    expect(risksOf(header)).toEqual(['proxy', 'tls']);
+    expect(risksOf({ ...header, TRUST_PROXY: '1' })).toEqual(['proxy', 'tls']);
+  });
+
   test('the webhook loopback development setting is risky on a server that is not itself on loopback', () => {
     expect(risksOf({ WEBHOOKS_ALLOW_HTTP_LOOPBACK: 'true' })).toEqual([]);
     expect(risksOf({ WEBHOOKS_ALLOW_HTTP_LOOPBACK: 'true', ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8' })).toEqual(['webhooks']);

@@ -32,6 +32,10 @@ export interface TestServerOptions {
   logLevel?: string;
   /** the issuer's host (default 127.0.0.1); 'localhost' for WebAuthn, which refuses IP addresses */
   issuerHost?: '127.0.0.1' | 'localhost';
+  /** serve https with these files (config `tls`); the issuer becomes https:// */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string; clientCertificateHeader?: string };
+  /** install the process-wide SIGHUP handler (default: not) */
+  handleSighup?: boolean;
 }
 
 export interface TestServer extends RunningServer {
@@ -64,7 +68,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   // the port must be known before the issuer: reserve one by listening first
   const port = options.port ?? await freePort();
-  const issuer = `http://${options.issuerHost ?? '127.0.0.1'}:${port}`;
+  const issuer = `${options.tls ? 'https' : 'http'}://${options.issuerHost ?? '127.0.0.1'}:${port}`;
   const config = loadConfig({}, {
     port,
     host: '127.0.0.1',
@@ -75,6 +79,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     passwordHashing: FAST_HASHING,
     ...(database === 'postgres' ? { databaseUrl: POSTGRES_URL } : {}),
     ...(options.redis ? { redis: { url: REDIS_URL, keyPrefix: options.redisKeyPrefix ?? `tessera-test:${randomBytes(6).toString('hex')}:` } } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
     ...options.config,
     // every test client comes from one address: its per-address limits must not throttle the suite (a test may set its own)
     rateLimits: { ...HIGH_ADDRESS_LIMITS, ...(options.config?.rateLimits as object | undefined) },
@@ -85,6 +90,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     inMemoryDatabase: database === 'memory',
     databaseSchema: schema,
     env: {},
+    handleSighup: options.handleSighup ?? false,
   });
 
   return {

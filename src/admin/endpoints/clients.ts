@@ -1,4 +1,4 @@
-import { ADMIN_SCOPE, allowListOf, newClientOfRecord, registrationProblems, type ClientRecord, type NewClient } from '../../clients/index.ts';
+import { ADMIN_SCOPE, allowListOf, authenticatesWithSecret, generateClientSecret, newClientOfRecord, registrationProblems, TLS_CLIENT_AUTH_SUBJECT_FIELDS, type ClientRecord, type NewClient, type TlsClientAuthSubject } from '../../clients/index.ts';
 import { ANY_ORIGIN, backchannelLogoutUriProblem, clientMetadataValidator, effectiveWebOrigins, InvalidClientMetadataError } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathId } from '../schemas/common.ts';
@@ -27,6 +27,8 @@ export function clientView(client: ClientRecord) {
     effective_web_origins: effectiveWebOrigins({ web_origins: m.web_origins, tokenEndpointAuthMethod: m.token_endpoint_auth_method as string | undefined, redirectUris: m.redirect_uris as string[] | undefined }),
     backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
     backchannel_logout_session_required: m.backchannel_logout_session_required === true,
+    ...Object.fromEntries(TLS_CLIENT_AUTH_SUBJECT_FIELDS.filter((field) => typeof m[field] === 'string').map((field) => [field, m[field]])),
+    tls_client_certificate_bound_access_tokens: m.tls_client_certificate_bound_access_tokens === true,
     disabled: client.disabled,
     previous_secret_expires_at: client.previousSecretExpiresAt && client.previousSecretExpiresAt.getTime() > Date.now() ? iso(client.previousSecretExpiresAt) : null,
     created_at: iso(client.createdAt),
@@ -48,6 +50,9 @@ function changedFields(before: NewClient, after: NewClient): string[] {
     ['web_origins', before.webOrigins, after.webOrigins],
     ['backchannel_logout_uri', before.backchannelLogoutUri, after.backchannelLogoutUri],
     ['backchannel_logout_session_required', before.backchannelLogoutSessionRequired, after.backchannelLogoutSessionRequired],
+    ['token_endpoint_auth_method', before.tokenEndpointAuthMethod, after.tokenEndpointAuthMethod],
+    ['tls_client_auth_subject', before.tlsClientAuth, after.tlsClientAuth],
+    ['tls_client_certificate_bound_access_tokens', !!before.tlsClientCertificateBoundAccessTokens, !!after.tlsClientCertificateBoundAccessTokens],
   ];
   return pairs.filter(([, a, b]) => !same(a, b)).map(([field]) => field);
 }
@@ -63,7 +68,15 @@ const FIELD_OF_METADATA: Array<[RegExp, string]> = [
   [/\bweb_origins\b/, 'web_origins'],
   [/\bclient_name\b/, 'name'],
   [/\bbackchannel_logout_uri\b/, 'backchannel_logout_uri'],
+  [/\btls_client_certificate_bound_access_tokens\b/, 'tls_client_certificate_bound_access_tokens'],
+  [/\btls_client_auth\b/, 'tls_client_auth_subject_dn'],
 ];
+
+/** The tls_client_auth_* fields a body gives; undefined when it gives none. */
+function tlsClientAuthSubjectOf(body: Partial<Record<(typeof TLS_CLIENT_AUTH_SUBJECT_FIELDS)[number], string>>): TlsClientAuthSubject | undefined {
+  const given = TLS_CLIENT_AUTH_SUBJECT_FIELDS.filter((field) => body[field] !== undefined);
+  return given.length ? Object.fromEntries(given.map((field) => [field, body[field]])) : undefined;
+}
 
 const fieldOf = (message: string) => FIELD_OF_METADATA.find(([pattern]) => pattern.test(message))?.[1] ?? '(client)';
 
@@ -82,7 +95,29 @@ function newClientOf(body: CreateClientBody): NewClient {
     webOrigins: body.web_origins,
     backchannelLogoutUri: body.backchannel_logout_uri,
     backchannelLogoutSessionRequired: body.backchannel_logout_session_required,
+    tlsClientAuth: tlsClientAuthSubjectOf(body),
+    tlsClientCertificateBoundAccessTokens: body.tls_client_certificate_bound_access_tokens,
   };
+}
+
+/**
+ * mTLS registrations are refused on a server without mTLS (no client
+ * certificate source configured): such a client could never authenticate, or
+ * would silently get bearer tokens. A subject without tls_client_auth is refused
+ * rather than dropped. (Exactly one subject field: the provider's own rule.)
+ */
+function mtlsRegistrationProblem(input: NewClient, mtlsConfigured: boolean): { field: string; message: string } | undefined {
+  const method = input.public ? 'none' : input.tokenEndpointAuthMethod;
+  if (input.tlsClientAuth && method !== 'tls_client_auth') {
+    return { field: Object.keys(input.tlsClientAuth)[0], message: 'a certificate subject is only for token_endpoint_auth_method tls_client_auth' };
+  }
+  if (!mtlsConfigured && method === 'tls_client_auth') {
+    return { field: 'token_endpoint_auth_method', message: 'tls_client_auth needs mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
+  }
+  if (!mtlsConfigured && input.tlsClientCertificateBoundAccessTokens) {
+    return { field: 'tls_client_certificate_bound_access_tokens', message: 'certificate-bound access tokens need mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
+  }
+  return undefined;
 }
 
 export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
@@ -96,6 +131,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
     const logoutUriProblem = input.backchannelLogoutUri === undefined ? undefined
       : backchannelLogoutUriProblem(input.backchannelLogoutUri, { allowLoopback: deps.config.backchannelLogout?.allowLoopback === true });
     if (logoutUriProblem) throw new AdminProblem(400, 'Invalid client metadata', `backchannel_logout_uri ${logoutUriProblem}`, [{ field: 'backchannel_logout_uri', message: logoutUriProblem }]);
+    const mtlsProblem = mtlsRegistrationProblem(input, !!deps.certificateOf);
+    if (mtlsProblem) throw new AdminProblem(400, 'Invalid client metadata', mtlsProblem.message, [mtlsProblem]);
     const problems = registrationProblems({
       grantTypes: input.grantTypes, scopes: input.scopes, firstParty: input.firstParty, public: input.public, introspectFor: input.introspectFor,
     }, await resources.offer());
@@ -135,6 +172,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
               ...(body.web_origins ? { web_origins: body.web_origins } : {}),
               ...(body.web_origins?.includes(ANY_ORIGIN) ? { web_origins_any: true } : {}),
               ...(body.backchannel_logout_uri ? { backchannel_logout_uri: body.backchannel_logout_uri } : {}),
+              ...(body.token_endpoint_auth_method ? { token_endpoint_auth_method: body.token_endpoint_auth_method } : {}),
+              ...(body.tls_client_certificate_bound_access_tokens ? { tls_client_certificate_bound_access_tokens: true } : {}),
               // widening to administration is explicit and stands out in the audit log
               ...(body.scopes?.includes(ADMIN_SCOPE) ? { grants_admin: true } : {}),
             },
@@ -186,7 +225,18 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
           // null removes the URI (no logout tokens from then on)
           backchannelLogoutUri: body.backchannel_logout_uri === null ? undefined : (body.backchannel_logout_uri ?? before.backchannelLogoutUri),
           backchannelLogoutSessionRequired: body.backchannel_logout_session_required ?? before.backchannelLogoutSessionRequired,
+          tokenEndpointAuthMethod: body.token_endpoint_auth_method ?? before.tokenEndpointAuthMethod,
+          // the subject is one choice: a given field replaces the stored one; leaving tls_client_auth drops it
+          tlsClientAuth: tlsClientAuthSubjectOf(body) ?? before.tlsClientAuth,
+          tlsClientCertificateBoundAccessTokens: body.tls_client_certificate_bound_access_tokens ?? before.tlsClientCertificateBoundAccessTokens,
         };
+        if (body.token_endpoint_auth_method !== undefined && (before.public || body.token_endpoint_auth_method === 'none')) {
+          throw new AdminProblem(400, 'Invalid client metadata', 'whether a client is public is not changed: register a new client', [{ field: 'token_endpoint_auth_method', message: 'cannot change to or from none' }]);
+        }
+        if (after.tokenEndpointAuthMethod !== 'tls_client_auth' && body.token_endpoint_auth_method !== undefined && !tlsClientAuthSubjectOf(body)) after.tlsClientAuth = undefined;
+        // leaving tls_client_auth for a secret method: a new secret, returned once
+        const newSecret = !authenticatesWithSecret(before.tokenEndpointAuthMethod) && authenticatesWithSecret(after.tokenEndpointAuthMethod) && !after.public ? generateClientSecret() : undefined;
+        if (newSecret) after.clientSecret = newSecret;
         if (p.clientId === actor && (!after.scopes?.includes(ADMIN_SCOPE) || !after.grantTypes.includes('client_credentials'))) {
           throw new AdminProblem(409, 'Conflict', 'the client whose token makes this call cannot take the admin scope or client_credentials away from itself');
         }
@@ -210,9 +260,11 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             // which browser origins may read the client's tokens stands out too
             ...(fields.includes('web_origins') ? { web_origins: after.webOrigins ?? null } : {}),
             ...(fields.includes('web_origins') && after.webOrigins?.includes(ANY_ORIGIN) ? { web_origins_any: true } : {}),
+            ...(fields.includes('token_endpoint_auth_method') ? { token_endpoint_auth_method: after.tokenEndpointAuthMethod } : {}),
+            ...(fields.includes('tls_client_certificate_bound_access_tokens') ? { tls_client_certificate_bound_access_tokens: !!after.tlsClientCertificateBoundAccessTokens } : {}),
           },
         });
-        reply(ctx, 200, clientView(updated));
+        reply(ctx, 200, { ...clientView(updated), ...(newSecret ? { client_secret: newSecret } : {}) });
       },
     },
     {
@@ -221,13 +273,14 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
       responses: {
         200: { description: 'the client with its new client_secret', schema: clientSchema },
         404: { description: 'no such client' },
-        409: { description: 'a public client has no secret, the calling client cannot rotate itself, or the admin client is defined by the server configuration' },
+        409: { description: 'a public or tls_client_auth client has no secret, the calling client cannot rotate itself, or the admin client is defined by the server configuration' },
       },
       async handle(ctx, { params: p, body, actor }: AdminInput<RotateSecretBody>) {
         refuseSelf(p.clientId, actor, 'rotate the secret of');
         const current = await findClient(p.clientId);
         // its secret is the configuration's (environment or KEYS_DIR): a rotation here would be undone at the next start
         if (current.bootstrapAdmin) throw new AdminProblem(409, 'Conflict', "the configured admin client's secret is set by the server configuration (TESSERA_ADMIN_CLIENT_SECRET or KEYS_DIR/admin-client.json)");
+        if (current.metadata.token_endpoint_auth_method === 'tls_client_auth') throw new AdminProblem(409, 'Conflict', 'a tls_client_auth client authenticates with its certificate and has no secret');
         const rotated = await clients.rotateSecret(p.clientId, { graceSeconds: body.grace_seconds });
         if (!rotated) throw notFound('client');
         if (rotated === 'public') throw new AdminProblem(409, 'Conflict', 'a public client has no secret');

@@ -14,7 +14,28 @@ export interface CreateClientBody {
   web_origins?: string[];
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
+  tls_client_auth_subject_dn?: string;
+  tls_client_auth_san_dns?: string;
+  tls_client_auth_san_uri?: string;
+  tls_client_auth_san_ip?: string;
+  tls_client_auth_san_email?: string;
+  tls_client_certificate_bound_access_tokens?: boolean;
 }
+
+/**
+ * mTLS (RFC 8705): the certificate subject of a tls_client_auth client, one of
+ * them, and certificate-bound access tokens. Both need mTLS configured on the
+ * server (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER); without it they are refused.
+ */
+const subjectValue: JsonSchema = { type: 'string', minLength: 1, maxLength: 1000 };
+const TLS_CLIENT_AUTH_SUBJECT = {
+  tls_client_auth_subject_dn: { ...subjectValue, description: 'tls_client_auth: the certificate subject DN, RFC 4514 (CN=svc,O=Example); one subject field only' },
+  tls_client_auth_san_dns: { ...subjectValue, description: 'tls_client_auth: a dNSName SAN of the certificate (exact, no wildcard)' },
+  tls_client_auth_san_uri: { ...subjectValue, description: 'tls_client_auth: a URI SAN of the certificate (exact)' },
+  tls_client_auth_san_ip: { ...subjectValue, description: 'tls_client_auth: an iPAddress SAN of the certificate' },
+  tls_client_auth_san_email: { ...subjectValue, description: 'tls_client_auth: an rfc822Name SAN of the certificate' },
+};
+const BOUND_TOKENS = { type: 'boolean', description: 'access tokens bound to the client certificate presented at the token endpoint (cnf.x5t#S256); absent: not bound' };
 
 // Grant types and auth methods are bounded here but judged by the provider
 // (clientMetadataValidator): it alone knows which ones are enabled.
@@ -39,6 +60,8 @@ export const createClientSchema: JsonSchema = {
     web_origins: { ...list(webOrigin, 50), description: WEB_ORIGINS_DESCRIPTION },
     backchannel_logout_uri: { ...absoluteUri, description: 'OpenID Connect Back-Channel Logout: where logout tokens are posted when a session ends (absent: none is sent); https, or http to a loopback address with BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true' },
     backchannel_logout_session_required: { type: 'boolean', description: 'logout tokens carry the sid (default true with a backchannel_logout_uri)' },
+    ...TLS_CLIENT_AUTH_SUBJECT,
+    tls_client_certificate_bound_access_tokens: BOUND_TOKENS,
   }, ['name', 'grant_types']),
 };
 
@@ -56,6 +79,13 @@ export interface UpdateClientBody {
   /** null removes it */
   backchannel_logout_uri?: string | null;
   backchannel_logout_session_required?: boolean;
+  token_endpoint_auth_method?: string;
+  tls_client_auth_subject_dn?: string;
+  tls_client_auth_san_dns?: string;
+  tls_client_auth_san_uri?: string;
+  tls_client_auth_san_ip?: string;
+  tls_client_auth_san_email?: string;
+  tls_client_certificate_bound_access_tokens?: boolean;
 }
 
 /**
@@ -77,6 +107,9 @@ export const updateClientSchema: JsonSchema = {
     web_origins: { anyOf: [list(webOrigin, 50), { type: 'null' }], description: `${WEB_ORIGINS_DESCRIPTION}; null: back to the default` },
     backchannel_logout_uri: { anyOf: [absoluteUri, { type: 'null' }], description: 'where logout tokens are posted; null removes it' },
     backchannel_logout_session_required: { type: 'boolean' },
+    token_endpoint_auth_method: { ...token, description: 'between the methods of a confidential client; to a secret method from tls_client_auth: the answer holds the new client_secret, once' },
+    ...Object.fromEntries(Object.entries(TLS_CLIENT_AUTH_SUBJECT).map(([field, schema]) => [field, { ...schema, description: `${schema.description}; replaces the stored subject field` }])),
+    tls_client_certificate_bound_access_tokens: { type: 'boolean', description: 'false: tokens issued from then on are not bound' },
   }, [], { minProperties: 1 }),
 };
 
@@ -115,6 +148,12 @@ export const clientSchema: JsonSchema = {
     effective_web_origins: { type: 'array', items: { type: 'string' }, description: 'the origins CORS allows now (web_origins, or the default)' },
     backchannel_logout_uri: { type: ['string', 'null'] },
     backchannel_logout_session_required: { type: 'boolean' },
+    tls_client_auth_subject_dn: { type: 'string' },
+    tls_client_auth_san_dns: { type: 'string' },
+    tls_client_auth_san_uri: { type: 'string' },
+    tls_client_auth_san_ip: { type: 'string' },
+    tls_client_auth_san_email: { type: 'string' },
+    tls_client_certificate_bound_access_tokens: { type: 'boolean' },
     disabled: { type: 'boolean' },
     previous_secret_expires_at: { type: ['string', 'null'], format: 'date-time', description: 'until when the secret before the last rotation still authenticates' },
     created_at: { type: 'string', format: 'date-time' },
