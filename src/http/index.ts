@@ -5,3 +5,5 @@ export { requestIdOf, SAFE_REQUEST_ID, type NodeHandler } from './request-id.ts'
 export { believeTrustedProxies, clientAddressOf, isAddressOrRange, proxyTrustFromEnvironment, unsafeProxyTrust, type ProxyTrustConfig } from './proxy-trust.ts';
 export { currentRequestContext, outsideRequestContext, runWithRequestContext, shortenedUserAgent, MAX_USER_AGENT_LENGTH, type RequestContext } from './request-context.ts';
 export { isLoopbackHost } from './loopback.ts';
+export { checkParameters, InputRefused, readLimitedBody, replayedRequest, sendRefusal, withInputLimits, type InputLimits, type RefusalStyle } from './input-limits.ts';
+export { methodNotAllowed } from './method-not-allowed.ts';

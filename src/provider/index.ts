@@ -31,6 +31,7 @@ export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.
 export { mayIntrospect, audiencesOf } from './introspection.ts';
 export { clientMetadataValidator, InvalidClientMetadataError } from './client-store.ts';
 export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
+export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 
 export interface ProviderDependencies {

@@ -11,9 +11,9 @@ import { createClientRepository, createResourceServerRepository, singleProcessCh
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
 import { createPasswordResets } from '../account/index.ts';
 import { createMfaService, createPasskeyService, hasSecondFactor } from '../mfa/index.ts';
-import { createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
-import { ensureAdminClient } from '../admin/index.ts';
-import { believeTrustedProxies, type NodeHandler } from '../http/index.ts';
+import { createProvider, jwtEndpointsFastPath, providerRoutes, rejectWrongMethods } from '../provider/index.ts';
+import { ADMIN_PREFIX, ensureAdminClient } from '../admin/index.ts';
+import { believeTrustedProxies, withInputLimits, type NodeHandler } from '../http/index.ts';
 import { createTesseraApp } from './app.ts';
 import { claimedByRouters, frontDoor } from './front-door.ts';
 import { warnAboutRiskyConfiguration } from './risky-configuration.ts';
@@ -66,6 +66,9 @@ const CREATED_KEY_FILES = {
   'webhook key': 'the key that seals webhook signing secrets',
   'mfa key': 'the key that seals TOTP secrets and keys recovery-code digests',
 } as const;
+
+const isAdminPath = (path: string) => path.toLowerCase().startsWith(ADMIN_PREFIX);
+const requestIdOf = (res: { getHeader(name: string): unknown }) => String(res.getHeader('X-Request-Id') ?? '') || undefined;
 
 const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);
 
@@ -191,9 +194,16 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
       logger,
       https: config.issuer.startsWith('https://'),
       isTesseraPath: claimedByRouters(routers),
-      tessera: app.callback(),
-      // JWT introspection and revocation in the simple case, everything else the provider's
-      provider: jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }),
+      // input limits (src/http/input-limits.ts) before either app reads anything; the admin API reads its own JSON
+      tessera: withInputLimits({
+        limits: config.http,
+        styleOf: (path) => (isAdminPath(path) ? 'problem' : 'page'),
+        bodyReadElsewhere: isAdminPath,
+        requestIdOf,
+      }, app.callback()),
+      // a wrong method on one of the provider's routes is a 405; JWT introspection and revocation in the simple case, everything else the provider's
+      provider: withInputLimits({ limits: config.http, styleOf: () => 'oauth', requestIdOf },
+        rejectWrongMethods(providerRoutes(provider), jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }))),
     }));
 
     // 6. the admin client, from the environment or KEYS_DIR
