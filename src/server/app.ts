@@ -29,6 +29,8 @@ export interface TesseraAppDependencies {
   sessions: SessionDirectory;
   /** the provider's own request handler, for paths under Tessera's segments that no route matches */
   providerCallback: NodeHandler;
+  /** true once shutdown has begun: /readyz answers 503 */
+  draining?: () => boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   // the admin API answers JSON (problem+json) even to a browser
   app.use(errorBoundary(logger, { jsonOnly: (path) => path.startsWith(ADMIN_PREFIX) }));
 
-  const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState });
+  const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState, draining: deps.draining });
   const interactions = createInteractionRouter({
     provider,
     accounts: { verifyCredentials: services.verifyCredentials },

@@ -35,6 +35,8 @@ export interface ComposeOptions {
   /** Postgres schema (tests sharing one server) */
   databaseSchema?: string;
   env?: NodeJS.ProcessEnv;
+  /** true once shutdown has begun (start.ts): /readyz answers 503 */
+  draining?: () => boolean;
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -189,7 +191,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
 
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
     const providerCallback = provider.callback();
-    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback });
+    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback, draining: options.draining });
     const handler = believeTrustedProxies(config.proxy, frontDoor({
       logger,
       https: config.issuer.startsWith('https://'),
