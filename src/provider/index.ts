@@ -31,6 +31,7 @@ export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.
 export { mayIntrospect, audiencesOf } from './introspection.ts';
 export { clientMetadataValidator, InvalidClientMetadataError } from './client-store.ts';
 export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
+import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 
@@ -170,6 +171,7 @@ function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Con
     explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),
     noteDroppedOfflineAccess(deps.logger),
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
+    noCorsHeadersWithoutOrigin(),
   ];
 }
 
