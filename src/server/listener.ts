@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Config } from '../config/index.ts';
 import type { NodeHandler } from '../http/index.ts';
+import { ResponseKeepingHeaders } from './front-door.ts';
 
 /**
  * The HTTP server Tessera listens with, its timeouts from config.http. The
@@ -10,7 +11,8 @@ import type { NodeHandler } from '../http/index.ts';
  * keep-alive timeout, as Node requires for a connection reused at its last moment.
  */
 export function createListener(config: Config, handler: NodeHandler): Server {
-  const server = createServer(handler);
+  // the front door's security headers survive an app's error answer (ResponseKeepingHeaders)
+  const server = createServer({ ServerResponse: ResponseKeepingHeaders }, handler);
   applyTimeouts(server, config);
   return server;
 }

@@ -198,3 +198,19 @@ describe('every route', () => {
     expect([200, 400]).toContain(fine.status);
   });
 });
+
+describe('an error that escapes the provider to Koa (which removes every header before its plain 500)', () => {
+  let server: TestServer;
+  // an https issuer served as plain http with no trusted proxy (a misconfiguration the start log warns
+  // about): the provider's Secure session cookie cannot be set, an error its /session/end does not catch
+  beforeAll(async () => { server = await startTestServer({ config: { issuer: 'https://auth.example.test' } }); });
+  afterAll(async () => { await server?.stop(); });
+
+  test('still carries the security headers and the request id, and no stack trace', async () => {
+    const res = await fetch(`${server.url}/session/end`);
+    const answer = { status: res.status, headers: res.headers, text: await res.text() };
+    expect(answer.status).toBe(500);
+    expectSecurityHeaders(answer, 'GET /session/end');
+    expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=/);
+  });
+});
