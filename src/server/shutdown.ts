@@ -76,9 +76,11 @@ export function createShutdown(steps: ShutdownSteps, timings: ShutdownTimings): 
     logger.info({ gracePeriodMs: timings.gracePeriodMs }, 'shutdown: listener closed; waiting for requests in flight');
     // a connection that finishes its request is closed by its Connection: close answer (closingConnections)
     const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    let graceExpired = false;
-    await Promise.race([closed, wait(timings.gracePeriodMs).then(() => { graceExpired = true; })]);
+    await Promise.race([closed, wait(timings.gracePeriodMs)]);
     clearInterval(sweep);
+    // the wait ended first (or was hurried): what is still open is cut
+    const stillOpen = await new Promise<number>((resolve) => server.getConnections((_error, count) => resolve(count ?? 0)));
+    const graceExpired = stillOpen > 0;
     if (graceExpired) {
       logger.warn('shutdown: grace period over; cutting the connections still open');
       server.closeAllConnections();

@@ -113,4 +113,29 @@ describe('SIGTERM under load', () => {
     expect(await proc.exited).toBe(0);
     expect(proc.output()).toContain('shutdown: stores closed');
   }, 60_000);
+
+  test('a second SIGTERM right after the first is ignored; a later one cuts the drain delay short; exit 0 with nothing in flight', async () => {
+    const port = await freePort();
+    const second = spawnTessera(['serve'], {
+      PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`,
+      DATA_DIR: join(dir, 'data-2'), KEYS_DIR: join(dir, 'keys-2'), LOG_LEVEL: 'info',
+      // far longer than the test: only a hurried shutdown ends within it
+      SHUTDOWN_DRAIN_DELAY_MS: '300000', SHUTDOWN_GRACE_PERIOD_MS: '300000',
+    }, port);
+    proc = second;
+    await waitForOk(`${second.url}/readyz`, second, 30_000);
+    const pid = serverPid(second.child.pid!);
+    process.kill(pid, 'SIGTERM');
+    process.kill(pid, 'SIGTERM'); // as some orchestrators do
+    await outputContains(second, 'shutdown: /readyz answers 503');
+    expect((await fetch(`${second.url}/readyz`)).status).toBe(503);
+    expect((await fetch(`${second.url}/healthz`)).status).toBe(200); // still serving: the repeat did not hurry it
+    expect(second.output()).not.toContain('shutting down now');
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the window in which a repeat is ignored
+    process.kill(pid, 'SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(second.output()).toContain('shutting down now');
+    expect(second.output()).toContain('shutdown: stores closed');
+  }, 60_000);
 });
