@@ -63,6 +63,25 @@ describe('every route', () => {
     expect(routes.map((route) => route.path)).toEqual(expect.arrayContaining(['/token', '/token/introspection', '/admin/v1/users', '/account', '/interaction/:uid/login', '/readyz']));
   });
 
+  test('the provider\'s table (src/provider/routes.ts) matches the provider: every endpoint of discovery is in it, every method in it is routed', async () => {
+    const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+    const endpoints = Object.entries(discovery).filter(([name, value]) => name.endsWith('_endpoint') && typeof value === 'string')
+      .map(([, value]) => new URL(value as string).pathname);
+    expect(endpoints.length).toBeGreaterThan(5);
+    const providerPaths = routes.filter((route) => route.kind === 'provider').map((route) => route.path);
+    expect(providerPaths).toEqual(expect.arrayContaining(endpoints));
+    // what the provider answers where it has no route (so the check below can fail)
+    const unrouted = await fetch(`${server.url}/no-such-endpoint`);
+    expect([unrouted.status, await unrouted.text()]).toEqual([404, 'Not Found']);
+    for (const route of routes.filter((r) => r.kind === 'provider')) {
+      for (const method of route.methods.filter((m) => m !== 'HEAD')) {
+        const what = `${method} ${route.path}`;
+        const answer = await send(route, method, { ...ordinary(route, method), headers: { ...ordinary(route, method).headers, ...(method === 'OPTIONS' ? { origin: 'https://app.example.test', 'access-control-request-method': 'POST' } : {}) } });
+        expect({ what, unrouted: answer.status === 404 && answer.text === 'Not Found' }).toEqual({ what, unrouted: false });
+      }
+    }
+  });
+
   test('each method a route takes: security headers, no 5xx, no CORS header without an Origin', async () => {
     for (const route of routes) {
       for (const method of route.methods.filter((m) => m !== 'OPTIONS')) {
