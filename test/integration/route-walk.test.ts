@@ -160,6 +160,26 @@ describe('every route', () => {
     expect(anything.status).toBe(200);
   });
 
+  test('the admin API: JSON bodies up to http.adminMaxBodyBytes (413) and http.adminMaxJsonDepth levels (400)', async () => {
+    const { adminMaxBodyBytes, adminMaxJsonDepth } = server.config.http;
+    const post = (body: string) => fetch(`${server.url}/admin/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    const nested = (levels: number) => {
+      let value: unknown = 'x';
+      for (let i = 1; i < levels; i += 1) value = [value];
+      return JSON.stringify({ username: 'deep', password: 'a long enough password', email: value });
+    };
+    const tooDeep = await post(nested(adminMaxJsonDepth + 1));
+    expect(tooDeep.status).toBe(400);
+    expect((await tooDeep.json() as { detail: string }).detail).toContain(`deeper than ${adminMaxJsonDepth}`);
+    // at the limit: validation judges it (an e-mail address is no array)
+    const atLimit = await post(nested(adminMaxJsonDepth));
+    expect(atLimit.status).toBe(400);
+    expect((await atLimit.json() as { detail: string }).detail).toBe('the request body is invalid');
+    const big = await post(JSON.stringify({ username: 'big', password: 'p'.repeat(adminMaxBodyBytes) }));
+    expect(big.status).toBe(413);
+    expect(big.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
   test('every answer of the token and introspection endpoints is no-store, successes and errors', async () => {
     const issued = await tokenRequest(server.url, { grant_type: 'client_credentials' }, client);
     expect(issued.status).toBe(200);
@@ -207,6 +227,15 @@ describe('every route', () => {
     expect(tooLong.status).toBe(400);
     const longQuery = await fetch(`${server.url}/auth?state=${'a'.repeat(maxParameterLength + 1)}`);
     expect(longQuery.status).toBe(414);
+    // a body without Content-Length is counted as it arrives
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 20; i += 1) controller.enqueue(new TextEncoder().encode(`p${i}=${'a'.repeat(4000)}&`));
+        controller.close();
+      },
+    });
+    const streamed = await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: chunks, duplex: 'half' } as RequestInit);
+    expect(streamed.status).toBe(413);
     const manyQuery = await fetch(`${server.url}/account?${many}`, { headers: { accept: 'text/html' } });
     expect(manyQuery.status).toBe(400);
     expect(manyQuery.headers.get('content-type')).toMatch(/^text\/html/);
