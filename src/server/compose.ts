@@ -69,7 +69,10 @@ const CREATED_KEY_FILES = {
   'mfa key': 'the key that seals TOTP secrets and keys recovery-code digests',
 } as const;
 
-const isAdminPath = (path: string) => path.toLowerCase().startsWith(ADMIN_PREFIX);
+const isAdminPath = (path: string) => {
+  const lower = path.toLowerCase();
+  return lower === ADMIN_PREFIX || lower.startsWith(`${ADMIN_PREFIX}/`);
+};
 const requestIdOf = (res: { getHeader(name: string): unknown }) => String(res.getHeader('X-Request-Id') ?? '') || undefined;
 
 const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);
