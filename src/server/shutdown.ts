@@ -23,7 +23,11 @@ export function createDrainState(): DrainState {
  */
 export function closingConnections(state: DrainState, next: NodeHandler): NodeHandler {
   return (req, res) => {
-    if (state.draining) res.setHeader('Connection', 'close');
+    if (state.draining) {
+      res.setHeader('Connection', 'close');
+      // also when an app's error handler removes every header (Koa does): Node then writes `Connection: close` itself
+      res.shouldKeepAlive = false;
+    }
     return next(req, res);
   };
 }
