@@ -7,7 +7,7 @@ import { ADMIN_SCOPE, allowListOf } from '../clients/index.ts';
 import { problem } from './problem.ts';
 import { AdminProblem, type AdminRoute, type AdminRouterDeps } from './define.ts';
 import { adminErrors } from './errors.ts';
-import { readJsonBody } from './body.ts';
+import { jsonBodyReader } from './body.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { compileBody, compileQuery, type Validator } from './validation.ts';
 import { object } from './schemas/common.ts';
@@ -28,7 +28,7 @@ export type { AdminRouterDeps } from './define.ts';
 export const ADMIN_PREFIX = ADMIN_API_PATH;
 
 /** Validates params, query and body against the route's schemas, then runs it. */
-function endpoint(route: AdminRoute) {
+function endpoint(route: AdminRoute, readJsonBody: (ctx: Context) => Promise<unknown>) {
   const checkParams = route.params && compileBody(object(route.params, Object.keys(route.params)));
   // no query schema: no query parameters at all (unknown ones are refused)
   const checkQuery = compileQuery(route.query ?? object({}));
@@ -70,6 +70,13 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
 
   const router = new Router({ prefix: ADMIN_PREFIX });
   router.use(adminErrors(deps.logger));
+  // the admin API answers JSON only: a client that accepts none of it is told so before anything runs
+  router.use(async (ctx, next) => {
+    if (!ctx.accepts('application/json', 'application/problem+json')) {
+      return problem(ctx, 406, 'Not Acceptable', 'the admin API answers application/json (errors application/problem+json)');
+    }
+    await next();
+  });
   // registered before the guard: router middleware runs in registration order
   router.get('/openapi.json', (ctx) => { ctx.body = openapi; });
   router.use(requireAdminToken({
@@ -83,7 +90,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     },
   }));
   router.use(adminRateLimit({ rule: deps.config.rateLimits.adminPerClient, counters: deps.tokenState.rateLimitCounters, onStoreError: (error) => deps.logger.warn({ err: error.message }, 'rate limits: shared counters unreachable; request let through') }));
-  for (const route of routes) router[route.method](route.path, endpoint(route));
+  const readJsonBody = jsonBodyReader(deps.config.http);
+  for (const route of routes) router[route.method](route.path, endpoint(route, readJsonBody));
 
   // Anything else under the prefix is the admin API's to answer (as a
   // problem), not the provider's.

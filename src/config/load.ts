@@ -85,6 +85,8 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'METRICS_TOKEN', path: 'metrics.token', kind: 'string', emptyMeansUnset: true },
   { name: 'METRICS_PORT', path: 'metrics.port', kind: 'number' },
   { name: 'BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK', path: 'backchannelLogout.allowLoopback', kind: 'flag' },
+  { name: 'SHUTDOWN_DRAIN_DELAY_MS', path: 'shutdown.drainDelayMs', kind: 'number' },
+  { name: 'SHUTDOWN_GRACE_PERIOD_MS', path: 'shutdown.gracePeriodMs', kind: 'number' },
 ];
 
 const TRUST_PROXY_SYNTAX = 'TRUST_PROXY must be true (one proxy), false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,fd00::/8)';

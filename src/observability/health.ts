@@ -3,8 +3,12 @@ import type { Database } from '../db/index.ts';
 import type { TokenState } from '../tokens/index.ts';
 import { RETRY_AFTER_SECONDS } from '../http/index.ts';
 
-/** /healthz: the process answers. /readyz: its stores answer too. */
-export function createOperationsRouter(deps: { db: Database; tokenState: TokenState }): Router {
+/**
+ * /healthz: the process answers. /readyz: its stores answer too, and it is not
+ * shutting down (`draining`, src/server/shutdown.ts: 503 from the signal on,
+ * so load balancers stop sending before the listener closes).
+ */
+export function createOperationsRouter(deps: { db: Database; tokenState: TokenState; draining?: () => boolean }): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -17,6 +21,12 @@ export function createOperationsRouter(deps: { db: Database; tokenState: TokenSt
   });
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
+    if (deps.draining?.()) {
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      ctx.status = 503;
+      ctx.body = { status: 'shutting_down' };
+      return;
+    }
     const check = async (ping: () => Promise<unknown>) => {
       try {
         await Promise.race([ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);

@@ -37,6 +37,8 @@ export { clientMetadataValidator, InvalidClientMetadataError } from './client-st
 export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
 export { createClientRateLimits } from './rate-limits.ts';
 export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origins.ts';
+import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
+export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 
 export interface ProviderDependencies {
@@ -193,6 +195,7 @@ function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Con
     explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),
     noteDroppedOfflineAccess(deps.logger),
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
+    noCorsHeadersWithoutOrigin(),
   ];
 }
 

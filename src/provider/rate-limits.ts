@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import { parse as parseForm } from 'node:querystring';
 import { decodeJwt } from 'jose';
 import type { RateLimitsConfig } from '../config/index.ts';
-import { answerRateLimitedJson, consumeOrAllow, createRateLimiter, type NodeHandler, type RateLimiter, type SharedCounters } from '../http/index.ts';
+import { answerRateLimitedJson, consumeOrAllow, createRateLimiter, replayedRequest, type NodeHandler, type RateLimiter, type SharedCounters } from '../http/index.ts';
 
 /*
  * The limits per client at the token, introspection and revocation endpoints
@@ -82,18 +81,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
   });
 }
 
-/** The request as the next handler would have received it, its body already read. */
-function replayed(req: IncomingMessage, body: Buffer): IncomingMessage {
-  const replay = Readable.from(body.length ? [body] : [], { objectMode: false }) as unknown as Record<string, unknown>;
-  for (const key of ['headers', 'rawHeaders', 'trailers', 'rawTrailers', 'method', 'url', 'httpVersion', 'httpVersionMajor', 'httpVersionMinor', 'socket', 'complete'] as const) {
-    replay[key] = req[key];
-  }
-  replay.connection = req.socket;
-  // the address the trusted proxies reported (a symbol property) goes with it
-  for (const symbol of Object.getOwnPropertySymbols(req)) replay[symbol as unknown as string] = (req as unknown as Record<symbol, unknown>)[symbol];
-  return replay as unknown as IncomingMessage;
-}
-
 export function createClientRateLimits(options: {
   rules: RateLimitsConfig;
   counters: SharedCounters;
@@ -140,7 +127,7 @@ export function createClientRateLimits(options: {
           return;
         }
         const clientId = claimedClientOfForm(parseForm(body.toString('utf8')));
-        const replay = replayed(req, body);
+        const replay = replayedRequest(req, body);
         if (clientId === undefined) return handler(replay, res);
         return limited(limiter, rule!, clientId, replay, res, handler);
       };

@@ -14,7 +14,7 @@ import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
 import { createAssetRouter } from './assets.ts';
-import type { CertificateOf, NodeHandler } from '../http/index.ts';
+import { methodNotAllowed, type CertificateOf, type NodeHandler } from '../http/index.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
 
 export interface TesseraAppDependencies {
@@ -31,6 +31,8 @@ export interface TesseraAppDependencies {
   providerCallback: NodeHandler;
   /** a request's client certificate (mTLS); absent: mTLS off */
   certificateOf?: CertificateOf;
+  /** true once shutdown has begun: /readyz answers 503 */
+  draining?: () => boolean;
 }
 
 /**
@@ -51,7 +53,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   // the admin API answers JSON (problem+json) even to a browser
   app.use(errorBoundary(logger, { jsonOnly: (path) => path.startsWith(ADMIN_PREFIX) }));
 
-  const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState });
+  const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState, draining: deps.draining });
   const interactions = createInteractionRouter({
     provider,
     accounts: { verifyCredentials: services.verifyCredentials },
@@ -89,9 +91,35 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   app.use(account.allowedMethods());
   app.use(admin.routes());
   app.use(admin.allowedMethods());
+  const routers = [operations, interactions, passkeySignIn, assets, account, admin];
+  // a path one of Tessera's routes has, with a method none of them takes: 405, not the provider's 404
+  app.use(async (ctx, next) => {
+    const allowed = allowedMethodsOf(routers, ctx.path, ctx.method);
+    if (!allowed.size) return next();
+    ctx.respond = false;
+    methodNotAllowed(ctx.res, allowed, ctx.path.toLowerCase().startsWith(ADMIN_PREFIX) ? 'problem' : 'page', ctx.state.requestId);
+  });
   app.use(async (ctx) => {
     ctx.respond = false; // the provider writes the response itself
     await deps.providerCallback(ctx.req, ctx.res);
   });
-  return { app, routers: [operations, interactions, passkeySignIn, assets, account, admin] };
+  return { app, routers };
+}
+
+/**
+ * The methods Tessera's routers take at `path` when none of them takes
+ * `method` there (empty when one does, or when no route has the path).
+ */
+export function allowedMethodsOf(routers: Router[], path: string, method: string): Set<string> {
+  const allowed = new Set<string>();
+  for (const router of routers) {
+    const matched = router.match(path, method);
+    if (matched.route) return new Set();
+    for (const layer of matched.path) {
+      // catch-alls (the admin API's own 404/405) do not make a path a route
+      if (String(layer.path).endsWith('{/*rest}')) continue;
+      for (const m of layer.methods) allowed.add(m);
+    }
+  }
+  return allowed;
 }

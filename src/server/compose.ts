@@ -11,9 +11,9 @@ import { createClientRepository, createResourceServerRepository, singleProcessCh
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
 import { createPasswordResets } from '../account/index.ts';
 import { createMfaService, createPasskeyService, hasSecondFactor } from '../mfa/index.ts';
-import { createClientRateLimits, createProvider, jwtEndpointsFastPath } from '../provider/index.ts';
-import { ensureAdminClient } from '../admin/index.ts';
-import { believeTrustedProxies, clientCertificateSource, hasClientCertificateSource, type NodeHandler } from '../http/index.ts';
+import { createClientRateLimits, createProvider, jwtEndpointsFastPath, providerRoutes, rejectWrongMethods } from '../provider/index.ts';
+import { ADMIN_PREFIX, ensureAdminClient } from '../admin/index.ts';
+import { believeTrustedProxies, clientCertificateSource, hasClientCertificateSource, withInputLimits, type NodeHandler } from '../http/index.ts';
 import { servesTls } from './tls.ts';
 import { createTesseraApp } from './app.ts';
 import { claimedByRouters, frontDoor } from './front-door.ts';
@@ -37,6 +37,8 @@ export interface ComposeOptions {
   /** Postgres schema (tests sharing one server) */
   databaseSchema?: string;
   env?: NodeJS.ProcessEnv;
+  /** true once shutdown has begun (start.ts): /readyz answers 503 */
+  draining?: () => boolean;
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -68,6 +70,12 @@ const CREATED_KEY_FILES = {
   'webhook key': 'the key that seals webhook signing secrets',
   'mfa key': 'the key that seals TOTP secrets and keys recovery-code digests',
 } as const;
+
+const isAdminPath = (path: string) => {
+  const lower = path.toLowerCase();
+  return lower === ADMIN_PREFIX || lower.startsWith(`${ADMIN_PREFIX}/`);
+};
+const requestIdOf = (res: { getHeader(name: string): unknown }) => String(res.getHeader('X-Request-Id') ?? '') || undefined;
 
 const hasRedis = (config: Config) => !!(config.redis.url || config.redis.sentinel || config.redis.cluster);
 
@@ -191,7 +199,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
 
     // 5. the HTTP surface: Tessera's own app beside the provider, the front door choosing
     const providerCallback = provider.callback();
-    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback, certificateOf });
+    const { app, routers } = createTesseraApp({ config, db, keys, tokenState, logger, provider, services, revocation, sessions, providerCallback, certificateOf, draining: options.draining });
     // rate limits: per address first (the address the trusted proxies report), then per named client
     const rateLimitStoreError = throttledWarning(logger, 'rate limits: shared counters unreachable; requests let through');
     const limitsOptions = { rules: config.rateLimits, counters: tokenState.rateLimitCounters, onStoreError: rateLimitStoreError };
@@ -201,9 +209,17 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
       logger,
       https: config.issuer.startsWith('https://'),
       isTesseraPath: claimedByRouters(routers),
-      tessera: perAddress.guard(app.callback()),
+      // per-address rate limits first, then the input limits (src/http/input-limits.ts) before either app reads anything; the admin API reads its own JSON
+      tessera: perAddress.guard(withInputLimits({
+        limits: config.http,
+        styleOf: (path) => (isAdminPath(path) ? 'problem' : 'page'),
+        bodyReadElsewhere: isAdminPath,
+        requestIdOf,
+      }, app.callback())),
+      // a wrong method on one of the provider's routes is a 405; then the per-client rate limits;
       // JWT introspection and revocation in the simple case, everything else the provider's
-      provider: perAddress.guard(perClient.guard(jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }))),
+      provider: perAddress.guard(withInputLimits({ limits: config.http, styleOf: () => 'oauth', requestIdOf },
+        rejectWrongMethods(providerRoutes(provider), perClient.guard(jwtEndpointsFastPath({ provider, answers: jwtAnswers, next: providerCallback }))))),
     }));
 
     // 6. the admin client, from the environment or KEYS_DIR

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import { clientAddressOf, runWithRequestContext, SAFE_REQUEST_ID, shortenedUserAgent, type NodeHandler } from '../http/index.ts';
 import type Router from '@koa/router';
 import { createAccessLog, type Logger } from '../observability/index.ts';
@@ -25,6 +26,28 @@ const CONTENT_SECURITY_POLICY = [
   "base-uri 'none'",
 ].join('; ');
 
+/** Where the front door leaves the headers every answer must carry, for ResponseKeepingHeaders. */
+const KEPT_HEADERS = Symbol('headers every answer keeps');
+
+/**
+ * The server's response class (src/server/listener.ts): it puts back the
+ * headers the front door set when something removed them before the answer
+ * was written. Koa does that on an error that escapes an app (its
+ * ctx.onerror removes every header, then answers a plain 500): without this,
+ * such an answer would go out without its security headers and request id.
+ */
+export class ResponseKeepingHeaders<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  [KEPT_HEADERS]?: ReadonlyArray<readonly [string, string]>;
+
+  override writeHead(statusCode: number, ...rest: unknown[]): this {
+    const kept = this[KEPT_HEADERS];
+    if (kept && !this.headersSent) {
+      for (const [name, value] of kept) if (!this.hasHeader(name)) this.setHeader(name, value);
+    }
+    return (ServerResponse.prototype.writeHead as (this: ServerResponse, ...args: unknown[]) => unknown).call(this, statusCode, ...rest) as this;
+  }
+}
+
 export interface FrontDoorOptions {
   logger: Logger;
   https: boolean;
@@ -46,6 +69,13 @@ export interface FrontDoorOptions {
 export function frontDoor(options: FrontDoorOptions): NodeHandler {
   const { https, isTesseraPath, tessera, provider } = options;
   const accessLog = createAccessLog(options.logger);
+  const PLAIN_HEADERS: ReadonlyArray<readonly [string, string]> = [
+    ['X-Content-Type-Options', 'nosniff'],
+    ['Referrer-Policy', 'no-referrer'],
+    ['X-Frame-Options', 'DENY'],
+    ['Content-Security-Policy', CONTENT_SECURITY_POLICY],
+  ];
+  const HTTPS_HEADERS = [...PLAIN_HEADERS, ['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as const];
 
   return (req, res) => {
     const started = process.hrtime.bigint();
@@ -55,12 +85,10 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 
+    const headers = https ? HTTPS_HEADERS : PLAIN_HEADERS;
     res.setHeader('X-Request-Id', requestId);
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-    if (https) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    for (const [name, value] of headers) res.setHeader(name, value);
+    if (res instanceof ResponseKeepingHeaders) res[KEPT_HEADERS] = [['X-Request-Id', requestId], ...headers];
 
     res.once('close', () => {
       accessLog({ requestId, method: req.method ?? '', path: redactSecretPaths(path), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });

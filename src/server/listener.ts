@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Config } from '../config/index.ts';
 import type { NodeHandler } from '../http/index.ts';
 import { createTlsServer, servesTls } from './tls.ts';
+import { ResponseKeepingHeaders } from './front-door.ts';
 
 export type Listener = HttpServer | HttpsServer;
 
@@ -15,7 +16,10 @@ export type Listener = HttpServer | HttpsServer;
  * https when config.tls names a certificate and key (tls.ts), else plain http.
  */
 export function createListener(config: Config, handler: NodeHandler): Listener {
-  const server = servesTls(config.tls) ? createTlsServer(config.tls, handler) : createServer(handler);
+  // the front door's security headers survive an app's error answer (ResponseKeepingHeaders)
+  const server = servesTls(config.tls)
+    ? createTlsServer(config.tls, handler, { ServerResponse: ResponseKeepingHeaders })
+    : createServer({ ServerResponse: ResponseKeepingHeaders }, handler);
   applyTimeouts(server, config);
   return server;
 }

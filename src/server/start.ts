@@ -5,6 +5,7 @@ import { composeTessera, type ComposeOptions, type Tessera } from './compose.ts'
 import { lowerThreadPoolPriority } from './thread-priority.ts';
 import { createListener, type Listener } from './listener.ts';
 import { servesTls, watchTlsFiles } from './tls.ts';
+import { closingConnections, createDrainState, createShutdown, type ShutdownOutcome } from './shutdown.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -14,7 +15,15 @@ export interface RunningServer extends Pick<Tessera, 'app' | 'provider' | 'servi
   readonly server: Listener;
   /** reads the TLS certificate, key and client CA files again (what SIGHUP does); false when they do not load or TLS is not served */
   reloadTls(): boolean;
+  /** stops at once: the listener, then everything else (tests) */
   close(): Promise<void>;
+  /**
+   * The orderly stop (src/server/shutdown.ts, config.shutdown): /readyz 503,
+   * drain delay, listener closed, in-flight requests finished, stores closed.
+   */
+  shutdown(): Promise<ShutdownOutcome>;
+  /** skips what is left of the drain delay and the grace period of a shutdown under way */
+  hurryShutdown(): void;
 }
 
 export interface StartOptions extends ComposeOptions {
@@ -27,7 +36,8 @@ export interface StartOptions extends ComposeOptions {
 
 /** Composes Tessera (compose.ts), then listens; close() stops listening first, then takes Tessera apart. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const tessera = await composeTessera(config, options);
+  const drain = createDrainState();
+  const tessera = await composeTessera(config, { ...options, draining: () => drain.draining });
   const { logger, tokenState, db } = tessera;
   const cleanups: Array<() => Promise<unknown>> = [() => tessera.close()];
   const close = async () => {
@@ -37,15 +47,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const reniced = await lowerThreadPoolPriority();
     logger.debug({ threads: reniced }, 'thread pool (password hashing) runs at a lower priority than the event loop');
 
-    const server = createListener(config, tessera.handler);
+    const server = createListener(config, closingConnections(drain, tessera.handler));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
-    cleanups.unshift(() => new Promise((resolve) => {
-      server.close(resolve);
+    const closeListener = () => new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
       server.closeIdleConnections();
-    }));
+    });
+    cleanups.unshift(closeListener);
 
     // new certificates without a restart: on a change of the files, and on SIGHUP
     let reloadTls = () => false;
@@ -91,8 +103,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind }, 'Tessera is listening');
 
     let closing: Promise<void> | undefined;
+    const closeOnce = () => (closing ??= close());
+    const orderly = createShutdown({ server, state: drain, logger, closeTheRest: closeOnce }, config.shutdown);
     const { app, provider, services, revocation } = tessera;
-    return { url, app, provider, services, revocation, db, tokenState, server, reloadTls, close: () => (closing ??= close()) };
+    return {
+      url, app, provider, services, revocation, db, tokenState, server, reloadTls,
+      close: closeOnce,
+      shutdown: orderly.run,
+      hurryShutdown: orderly.hurry,
+    };
   } catch (error) {
     await close();
     throw error;

@@ -1,5 +1,5 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { createServer, type Server, type ServerOptions } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { TlsConfig } from '../config/index.ts';
@@ -86,10 +86,10 @@ export interface TlsReloader {
  * needed one and whether it was verified is the provider's decision per
  * client (src/provider/mtls.ts reads socket.authorized).
  */
-export function createTlsServer(tls: ServedTls, handler: NodeHandler): Server {
+export function createTlsServer(tls: ServedTls, handler: NodeHandler, serverOptions: Pick<ServerOptions, 'ServerResponse'> = {}): Server {
   const { notAfter: _notAfter, subject: _subject, ...options } = loadSecureContextOptions(tls);
   const mtls = !!tls.clientCaFile;
-  return createServer({ ...options, requestCert: mtls, rejectUnauthorized: false }, handler);
+  return createServer({ ...serverOptions, ...options, requestCert: mtls, rejectUnauthorized: false }, handler);
 }
 
 /** Reloads the server's context when a file changes (polled) and when reload() is called (SIGHUP). */

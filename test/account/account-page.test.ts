@@ -286,7 +286,8 @@ describeWithService('Postgres and Redis', up)('/account over HTTP', () => {
     expect(longPassword.status).toBe(200);
     expect(longPassword.text).toContain('Your current password is not correct.');
     const json = await agent.request(url('/account/apps/revoke'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ csrf, grant: 'x' }) });
-    expect(json.status).toBe(403); // not a form: no CSRF token read, nothing done
+    expect(json.status).toBe(415); // not a form: refused before anything reads it (src/http/input-limits.ts)
+    expect(json.headers.get('content-type')).toMatch(/^text\/html/);
     const repeated = await agent.request(url('/account/apps/revoke'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}&grant=a&grant=b` });
     expect(repeated.status).toBe(404);
     for (const path of ['/account/reset/', '/account/reset/%', '/account/reset/%00', `/account/reset/${'a'.repeat(10_000)}`, '/account/reset/..%2f..%2fetc', '/account/callback?code=x&state=y', '/account/callback?error=access_denied', '/account/nothing-here']) {

@@ -106,7 +106,8 @@ export function spawnCommandLine(commandLine: string, env: Record<string, string
 export function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = { ...process.env };
   for (const key of ['DATABASE_URL', 'REDIS_URL', 'CONFIG_FILE', 'ISSUER', 'TESSERA_ADMIN_CLIENT_ID', 'TESSERA_ADMIN_CLIENT_SECRET', 'NODE_OPTIONS']) delete base[key];
-  return { ...base, ...env };
+  // no drain delay on SIGTERM unless a test asks for one (test/integration/shutdown.test.ts): no load balancer is watching /readyz here
+  return { SHUTDOWN_DRAIN_DELAY_MS: '0', ...base, ...env };
 }
 
 function spawnWatched(argv: string[], env: Record<string, string>, port: number, watchdog = WATCHDOG): TesseraProcess {
