@@ -32,6 +32,8 @@ export interface FrontDoorOptions {
   isTesseraPath: (path: string) => boolean;
   tessera: NodeHandler;
   provider: NodeHandler;
+  /** once per response, with its raw path (src/observability/metrics.ts turns it into a bounded route label) */
+  observeRequest?: (method: string | undefined, path: string, status: number, seconds: number) => void;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface FrontDoorOptions {
  * handling on every token request.
  */
 export function frontDoor(options: FrontDoorOptions): NodeHandler {
-  const { https, isTesseraPath, tessera, provider } = options;
+  const { https, isTesseraPath, tessera, provider, observeRequest } = options;
   const accessLog = createAccessLog(options.logger);
 
   return (req, res) => {
@@ -63,7 +65,9 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
     if (https) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
 
     res.once('close', () => {
-      accessLog({ requestId, method: req.method ?? '', path: redactSecretPaths(path), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      accessLog({ requestId, method: req.method ?? '', path: redactSecretPaths(path), status: res.statusCode, ms });
+      observeRequest?.(req.method, path, res.statusCode, ms / 1000);
     });
 
     const handler = isTesseraPath(path) ? tessera : provider;

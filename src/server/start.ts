@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts';
 import { composeTessera, type ComposeOptions, type Tessera } from './compose.ts';
 import { lowerThreadPoolPriority } from './thread-priority.ts';
 import { createListener } from './listener.ts';
+import { metricsOnlyHandler } from '../observability/index.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -11,6 +12,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export interface RunningServer extends Pick<Tessera, 'app' | 'provider' | 'services' | 'revocation' | 'db' | 'tokenState'> {
   readonly url: string;
   readonly server: Server;
+  /** the listener of config.metrics.port, when set: http://host:port/metrics */
+  readonly metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       server.close(resolve);
       server.closeIdleConnections();
     }));
+
+    // /metrics on a port of its own: nothing else is served there
+    let metricsUrl: string | undefined;
+    if (tessera.metricsHandler && config.metrics.port !== undefined) {
+      const metricsServer = createListener(config, metricsOnlyHandler(tessera.metricsHandler));
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once('error', reject);
+        metricsServer.listen(config.metrics.port, config.host, () => resolve());
+      });
+      cleanups.unshift(() => new Promise((resolve) => {
+        metricsServer.close(resolve);
+        metricsServer.closeIdleConnections();
+      }));
+      const { port: metricsPort } = metricsServer.address() as AddressInfo;
+      metricsUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${metricsPort}/metrics`;
+    }
 
     const purge = tokenState.purgeExpired;
     if (purge) {
@@ -66,11 +85,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
-    logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind }, 'Tessera is listening');
+    logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind, ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'Tessera is listening');
 
     let closing: Promise<void> | undefined;
     const { app, provider, services, revocation } = tessera;
-    return { url, app, provider, services, revocation, db, tokenState, server, close: () => (closing ??= close()) };
+    return { url, metricsUrl, app, provider, services, revocation, db, tokenState, server, close: () => (closing ??= close()) };
   } catch (error) {
     await close();
     throw error;
