@@ -6,6 +6,8 @@
 //                    [--flood-seconds 2.5] [--flood-connections 64] [--skip-flood]
 //                    [--scale-op client_credentials_jwt] [--skip-scale]
 //                    [--budget 265] [--out bench/results.json] [--markdown FILE]
+//   npm run bench -- --metrics-cost [--metrics-target tessera-embedded] [--rounds 4] [--duration 2.5]
+//                    what the Prometheus metrics cost: metrics on ÷ off (bench/lib/metrics-cost.js)
 //
 // Servers run pinned to CPU 0 and this process (the load generator) to CPU 1 when taskset
 // exists and there are two CPUs or more. Targets are measured A B A B ... per operation so
@@ -64,6 +66,8 @@ const { values: opt } = parseArgs({
     budget: { type: 'string', default: '265' },
     out: { type: 'string', default: fileURLToPath(new URL('./results.json', import.meta.url)) },
     markdown: { type: 'string' },
+    'metrics-cost': { type: 'boolean', default: false },
+    'metrics-target': { type: 'string', default: 'tessera-embedded' },
   },
 });
 
@@ -215,6 +219,43 @@ process.once('exit', killAllStartedSync);
 workDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
 const jwksFile = join(workDir, 'jwks.json');
 await ensureBenchJwks(jwksFile);
+
+if (opt['metrics-cost']) {
+  // Only the cost of the metrics: its own report, then exit (bench/lib/metrics-cost.js).
+  const { measureMetricsCost, metricsCostReport } = await import('./lib/metrics-cost.js');
+  try {
+    const target = TARGETS.find((t) => t.name === opt['metrics-target']);
+    if (!target) throw new Error(`no target ${opt['metrics-target']}`);
+    const available = target.available ? await target.available() : true;
+    if (available !== true) throw new Error(`target ${target.name}: ${available}`);
+    const outcome = await measureMetricsCost({
+      target,
+      jwksFile,
+      workDir,
+      cpu: serverCpu,
+      connections,
+      durationSeconds: opt.duration === '3' ? 2.5 : durationSeconds,
+      rounds: opt.rounds === '3' ? 4 : maxRounds,
+      warmupSeconds,
+      ops: opt.ops?.split(','),
+      log,
+      track: (entry) => instances.push(entry),
+    });
+    results.metricsCost = outcome;
+    process.stdout.write(`\n${metricsCostReport(outcome)}`);
+  } catch (err) {
+    results.error = String(err?.stack ?? err);
+    log(`failed: ${err?.message ?? err}`);
+    process.exitCode = 1;
+  } finally {
+    await cleanUp();
+    finished = true;
+    results.meta.totalSeconds = round(elapsed(), 1);
+    await writeFile(opt.out, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`results: ${opt.out}  (${round(elapsed(), 0)} s total)\n`);
+  }
+  process.exit();
+}
 
 async function measureFloors() {
   if (opt['skip-floors']) return null;
