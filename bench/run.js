@@ -7,7 +7,8 @@
 //                    [--scale-op client_credentials_jwt] [--skip-scale]
 //                    [--budget 265] [--out bench/results.json] [--markdown FILE]
 //   npm run bench -- --metrics-cost [--metrics-target tessera-embedded] [--rounds 4] [--duration 2.5]
-//                    what the Prometheus metrics cost: metrics on ÷ off (bench/lib/metrics-cost.js)
+//                    [--metrics-control]: what the Prometheus metrics cost: metrics on ÷ off
+//                    (bench/lib/metrics-cost.js); --metrics-control runs both with metrics on
 //
 // Servers run pinned to CPU 0 and this process (the load generator) to CPU 1 when taskset
 // exists and there are two CPUs or more. Targets are measured A B A B ... per operation so
@@ -68,6 +69,7 @@ const { values: opt } = parseArgs({
     markdown: { type: 'string' },
     'metrics-cost': { type: 'boolean', default: false },
     'metrics-target': { type: 'string', default: 'tessera-embedded' },
+    'metrics-control': { type: 'boolean', default: false },
   },
 });
 
@@ -238,8 +240,10 @@ if (opt['metrics-cost']) {
       rounds: opt.rounds === '3' ? 4 : maxRounds,
       warmupSeconds,
       ops: opt.ops?.split(','),
+      control: opt['metrics-control'],
       log,
       track: (entry) => instances.push(entry),
+      untrack: (instance) => { instances = instances.filter((entry) => entry.instance !== instance); },
     });
     results.metricsCost = outcome;
     process.stdout.write(`\n${metricsCostReport(outcome)}`);

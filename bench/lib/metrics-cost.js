@@ -3,18 +3,37 @@
 // 1. Over HTTP: two `tessera serve` processes of the same target, one with metrics on (the
 //    default) and one with them off (CONFIG_FILE {"metrics":{"enabled":false}}), both pinned
 //    to the server CPU, measured in turn with an A B B A order per pair of rounds so that drift
-//    of a shared machine falls on both alike. Per round the ratio on ÷ off; its median is the
-//    figure (cost = 1 − ratio). /metrics is scraped once after each run with metrics on, as
-//    Prometheus would, and the scrape is checked to have counted the requests.
+//    of a shared machine falls on both alike, in two sessions that start the two in opposite
+//    orders. Per round the ratios on ÷ off of the throughput and of the server's CPU time per
+//    request (/proc); their medians are the figures. /metrics is scraped after each run with
+//    metrics on, as Prometheus would, and the scrape shows the requests counted.
+//    --metrics-control starts both with metrics on: the ratios then show the noise.
 // 2. In process: nanoseconds per observation of what a request pays (the front door's
 //    request counter and histogram, the timing of one token state operation).
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { median, round, runLoad } from './load.js';
 import { OPERATIONS, measureOperation } from './operations.js';
 
-export const METRICS_COST_OPS = ['client_credentials_jwt', 'introspect_jwt', 'introspect_opaque'];
+// introspect_opaque (a token state read per request) with --ops
+export const METRICS_COST_OPS = ['client_credentials_jwt', 'introspect_jwt'];
+
+/**
+ * CPU seconds a process has used (user + system, all its threads), from /proc: undefined
+ * where there is none. On a machine shared with other work the rate a server reaches depends
+ * on the share of the CPU it gets; the CPU time it spends per request does much less so.
+ */
+async function cpuSecondsOf(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces) in parentheses: utime is the 14th field, stime the 15th
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
 
 /** Counts tokens issued and requests answered at /token, from a scrape (loopback, no token: allowed). */
 async function scrapeCounts(url) {
@@ -70,51 +89,88 @@ export async function microbenchmark() {
 /**
  * @param {{ target: object, jwksFile: string, workDir: string, cpu?: string|number, connections: number,
  *           durationSeconds: number, rounds: number, warmupSeconds: number, ops?: string[],
- *           log: (msg: string) => void, track: (entry: { name: string, instance: object }) => void }} options
+ *           control?: boolean, log: (msg: string) => void,
+ *           track: (entry: { name: string, instance: object }) => void, untrack: (instance: object) => void }} options
  */
 export async function measureMetricsCost(options) {
   const {
-    target, jwksFile, workDir, cpu, connections, durationSeconds, rounds, warmupSeconds, log, track,
+    target, jwksFile, workDir, cpu, connections, durationSeconds, rounds, warmupSeconds, log, track, untrack,
   } = options;
   const offConfig = join(workDir, 'metrics-off.json');
   await writeFile(offConfig, JSON.stringify({ metrics: { enabled: false } }));
 
-  log(`metrics cost: starting ${target.name} twice (metrics on, metrics off)`);
-  const [on, off] = await Promise.all([
-    target.start({ jwksFile, cpu, workDir: join(workDir, 'metrics-on') }),
-    target.start({ jwksFile, cpu, workDir: join(workDir, 'metrics-off'), env: { CONFIG_FILE: offConfig } }),
-  ]);
-  track({ name: `${target.name} (metrics on)`, instance: on });
-  track({ name: `${target.name} (metrics off)`, instance: off });
-  const offAnswer = await fetch(`${off.url}/metrics`);
-  if (offAnswer.status !== 404) throw new Error(`metrics off: /metrics answered ${offAnswer.status}`);
-
-  const variants = [{ name: 'on', instance: on }, { name: 'off', instance: off }];
   const wanted = new Set(options.ops ?? METRICS_COST_OPS);
-  const result = { target: target.name, connections, durationSeconds, operations: {} };
-  for (const op of OPERATIONS.filter((o) => wanted.has(o.name))) {
-    const prepared = {};
-    for (const v of variants) {
-      prepared[v.name] = await op.prepare(v.instance, { connections });
-      // warm-up: JIT tiers, heap growth, first use of each route
-      await measureOperation(runLoad, v.instance, prepared[v.name], { connections, durationSeconds: Math.max(warmupSeconds, 1.5) });
-    }
-    const runs = { on: [], off: [] };
-    const ratios = [];
-    let scraped;
-    for (let r = 0; r < rounds; r += 1) {
-      const order = r % 2 === 0 ? variants : [...variants].reverse();
-      const round_ = {};
-      for (const v of order) {
-        const run = await measureOperation(runLoad, v.instance, prepared[v.name], { connections, durationSeconds });
-        round_[v.name] = run.okRps;
-        runs[v.name].push(run.okRps);
-        if (v.name === 'on') scraped = await scrapeCounts(on.url);
+  const ops = OPERATIONS.filter((o) => wanted.has(o.name));
+  const result = { target: target.name, control: Boolean(options.control), connections, durationSeconds, operations: {} };
+  const perOp = Object.fromEntries(ops.map((op) => [op.name, {
+    runs: { on: [], off: [] }, cpuPerRequest: { on: [], off: [] }, ratios: [], cpuRatios: [], scraped: undefined,
+  }]));
+
+  // Two sessions with the processes started in opposite orders (on first, then off first),
+  // half of the rounds each: a control run (both on) showed the first-started process slower
+  // by more than any cost of the metrics, for no reason of its own; swapping cancels that.
+  const sessions = [['on', 'off'], ['off', 'on']];
+  for (const [s, startOrder] of sessions.entries()) {
+    log(`metrics cost: session ${s + 1}/2: starting ${target.name} twice (${startOrder.join(', then ')})`);
+    const env = { on: {}, off: options.control ? {} : { CONFIG_FILE: offConfig } };
+    // started together (as the main bench starts its targets), the first named spawned first
+    const started = {};
+    const outcomes = await Promise.allSettled(startOrder.map(async (name) => {
+      started[name] = await target.start({ jwksFile, cpu, workDir: join(workDir, `session-${s + 1}-metrics-${name}`), env: env[name] });
+      track({ name: `${target.name} (metrics ${name}, session ${s + 1})`, instance: started[name] });
+    }));
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    const { on, off } = started;
+    try {
+      const offAnswer = await fetch(`${off.url}/metrics`);
+      if (offAnswer.status !== (options.control ? 200 : 404)) throw new Error(`metrics off: /metrics answered ${offAnswer.status}`);
+      if (options.control) log('metrics cost: control run (--metrics-control): both processes have metrics on; the ratios show the noise');
+      const variants = [{ name: 'on', instance: on }, { name: 'off', instance: off }];
+      const sessionRounds = s === 0 ? Math.ceil(rounds / 2) : Math.floor(rounds / 2);
+      for (const op of ops) {
+        const { runs, cpuPerRequest, ratios, cpuRatios } = perOp[op.name];
+        const prepared = {};
+        for (const v of variants) {
+          prepared[v.name] = await op.prepare(v.instance, { connections });
+          // warm-up: JIT tiers, heap growth, first use of each route
+          await measureOperation(runLoad, v.instance, prepared[v.name], { connections, durationSeconds: Math.max(warmupSeconds, 1.5) });
+        }
+        for (let r = 0; r < sessionRounds; r += 1) {
+          const order = r % 2 === 0 ? variants : [...variants].reverse();
+          const round_ = {};
+          const cpu_ = {};
+          for (const v of order) {
+            const cpuBefore = await cpuSecondsOf(v.instance.pid);
+            const run = await measureOperation(runLoad, v.instance, prepared[v.name], { connections, durationSeconds });
+            const cpuAfter = await cpuSecondsOf(v.instance.pid);
+            round_[v.name] = run.okRps;
+            runs[v.name].push(run.okRps);
+            // microseconds of server CPU per valid answer
+            const valid = run.okRps * run.durationSeconds;
+            cpu_[v.name] = cpuBefore !== undefined && cpuAfter !== undefined && valid > 0 ? ((cpuAfter - cpuBefore) * 1e6) / valid : undefined;
+            cpuPerRequest[v.name].push(cpu_[v.name] === undefined ? undefined : round(cpu_[v.name], 0));
+            // as Prometheus would, now and then; and proof that the metrics were on and counting
+            if (v.name === 'on') perOp[op.name].scraped = await scrapeCounts(on.url);
+          }
+          ratios.push(round_.on / round_.off);
+          if (cpu_.on !== undefined && cpu_.off !== undefined) cpuRatios.push(cpu_.on / cpu_.off);
+          log(`metrics cost: ${op.name} session ${s + 1} round ${r + 1}: on ${round_.on} rps, off ${round_.off} rps (${round(round_.on / round_.off, 3)}); `
+            + `server CPU per request on ${round(cpu_.on, 0)} µs, off ${round(cpu_.off, 0)} µs`);
+        }
       }
-      ratios.push(round_.on / round_.off);
-      log(`metrics cost: ${op.name} round ${r + 1}: on ${round_.on} rps, off ${round_.off} rps (${round(round_.on / round_.off, 3)})`);
+    } finally {
+      for (const name of startOrder) {
+        await started[name]?.stop().catch(() => {});
+        untrack(started[name]);
+      }
     }
+  }
+
+  for (const op of ops) {
+    const { runs, cpuPerRequest, ratios, cpuRatios, scraped } = perOp[op.name];
     const ratio = median(ratios);
+    const cpuRatio = median(cpuRatios);
     result.operations[op.name] = {
       title: op.title,
       onRps: runs.on,
@@ -124,6 +180,13 @@ export async function measureMetricsCost(options) {
       ratios: ratios.map((x) => round(x, 3)),
       ratio: round(ratio, 3),
       costPercent: round((1 - ratio) * 100, 1),
+      cpuMicrosPerRequestOn: cpuPerRequest.on,
+      cpuMicrosPerRequestOff: cpuPerRequest.off,
+      medianCpuMicrosOn: median(cpuPerRequest.on),
+      medianCpuMicrosOff: median(cpuPerRequest.off),
+      cpuRatios: cpuRatios.map((x) => round(x, 3)),
+      cpuRatio: round(cpuRatio, 3),
+      cpuCostPercent: cpuRatio === undefined ? undefined : round((cpuRatio - 1) * 100, 1),
       scrapeAfterLastRun: scraped,
     };
   }
@@ -132,11 +195,18 @@ export async function measureMetricsCost(options) {
 }
 
 export function metricsCostReport(result) {
-  const lines = [`Metrics cost (${result.target}, ${result.connections} connections, ${result.durationSeconds} s runs, A B B A):`, ''];
+  const lines = [`Metrics cost (${result.target}, ${result.connections} connections, ${result.durationSeconds} s runs, A B B A)${result.control ? ' — CONTROL RUN: both processes have metrics on' : ''}:`, ''];
+  lines.push('Throughput (2xx per second; cost = 1 − median of the per-round ratios on ÷ off):', '');
   lines.push('| operation | metrics on (median rps) | metrics off (median rps) | median ratio on/off | cost | per-round ratios |');
   lines.push('|---|---|---|---|---|---|');
   for (const [name, op] of Object.entries(result.operations)) {
     lines.push(`| ${name} | ${op.medianOnRps} | ${op.medianOffRps} | ${op.ratio} | ${op.costPercent}% | ${op.ratios.join(', ')} |`);
+  }
+  lines.push('', 'Server CPU time per request (µs, /proc; cost = median of the per-round ratios on ÷ off − 1):', '');
+  lines.push('| operation | metrics on (median µs) | metrics off (median µs) | median ratio on/off | cost | per-round ratios |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const [name, op] of Object.entries(result.operations)) {
+    lines.push(`| ${name} | ${op.medianCpuMicrosOn ?? '–'} | ${op.medianCpuMicrosOff ?? '–'} | ${op.cpuRatio ?? '–'} | ${op.cpuCostPercent ?? '–'}% | ${op.cpuRatios.join(', ')} |`);
   }
   const p = result.inProcess;
   lines.push('', `In process: request counter + histogram ${p.observeRequestNs} ns per request; timing a token state operation ${p.storeOperationTimingNs} ns; a scrape of a fresh registry ${p.scrapeMs} ms (${p.scrapeBytes} bytes).`);
