@@ -10,6 +10,7 @@
 //    --metrics-control starts both with metrics on: the ratios then show the noise.
 // 2. In process: nanoseconds per observation of what a request pays (the front door's
 //    request counter and histogram, the timing of one token state operation).
+import { EventEmitter } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -38,6 +39,7 @@ async function cpuSecondsOf(pid) {
 /** Counts tokens issued and requests answered at /token, from a scrape (loopback, no token: allowed). */
 async function scrapeCounts(url) {
   const res = await fetch(`${url}/metrics`);
+  if (res.status === 404) return undefined;
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   const text = await res.text();
   const total = (pattern) => text.split('\n').filter((line) => pattern.test(line))
@@ -76,10 +78,16 @@ export async function microbenchmark() {
   const measured = metrics.measureTokenState(fakeState);
   const bareHas = await nsPerCall(() => fakeState.denylist.has('jti'), 200_000, true);
   const timedHas = await nsPerCall(() => measured.denylist.has('jti'), 200_000, true);
+  // tokens issued: the provider's grant.success, as oidc-provider emits it
+  const provider = new EventEmitter();
+  metrics.watchProvider(provider);
+  const ctx = { oidc: { params: { grant_type: 'client_credentials' } } };
+  const tokensIssued = await nsPerCall(() => provider.emit('grant.success', ctx), 200_000);
   const scrapeStarted = performance.now();
   const { body } = await metrics.scrape();
   return {
     observeRequestNs: observeRequest,
+    tokensIssuedNs: tokensIssued,
     storeOperationTimingNs: round(timedHas - bareHas, 0),
     scrapeMs: round(performance.now() - scrapeStarted, 2),
     scrapeBytes: body.length,
@@ -121,12 +129,13 @@ export async function measureMetricsCost(options) {
     }));
     const failed = outcomes.find((o) => o.status === 'rejected');
     if (failed) throw failed.reason;
-    const { on, off } = started;
+    const { off } = started;
     try {
       const offAnswer = await fetch(`${off.url}/metrics`);
       if (offAnswer.status !== (options.control ? 200 : 404)) throw new Error(`metrics off: /metrics answered ${offAnswer.status}`);
       if (options.control) log('metrics cost: control run (--metrics-control): both processes have metrics on; the ratios show the noise');
-      const variants = [{ name: 'on', instance: on }, { name: 'off', instance: off }];
+      // in the session's order: the first started is also prepared, warmed and measured first
+      const variants = startOrder.map((name) => ({ name, instance: started[name] }));
       const sessionRounds = s === 0 ? Math.ceil(rounds / 2) : Math.floor(rounds / 2);
       for (const op of ops) {
         const { runs, cpuPerRequest, ratios, cpuRatios } = perOp[op.name];
@@ -150,8 +159,10 @@ export async function measureMetricsCost(options) {
             const valid = run.okRps * run.durationSeconds;
             cpu_[v.name] = cpuBefore !== undefined && cpuAfter !== undefined && valid > 0 ? ((cpuAfter - cpuBefore) * 1e6) / valid : undefined;
             cpuPerRequest[v.name].push(cpu_[v.name] === undefined ? undefined : round(cpu_[v.name], 0));
-            // as Prometheus would, now and then; and proof that the metrics were on and counting
-            if (v.name === 'on') perOp[op.name].scraped = await scrapeCounts(on.url);
+            // as Prometheus would, now and then, and proof that the metrics were on and counting;
+            // the other process is asked too (404 when its metrics are off), so both are treated alike
+            const scrape = await scrapeCounts(v.instance.url);
+            if (v.name === 'on') perOp[op.name].scraped = scrape;
           }
           ratios.push(round_.on / round_.off);
           if (cpu_.on !== undefined && cpu_.off !== undefined) cpuRatios.push(cpu_.on / cpu_.off);
@@ -191,6 +202,21 @@ export async function measureMetricsCost(options) {
     };
   }
   result.inProcess = await microbenchmark();
+  // What each request of an operation pays for the instruments, as a share of the server CPU
+  // time a request costs with metrics off: the front door's counter and histogram, plus a
+  // token counted (client_credentials) or a timed denylist lookup (JWT introspection) or
+  // timed store read (opaque introspection).
+  const extra = {
+    client_credentials_jwt: result.inProcess.tokensIssuedNs,
+    client_credentials_opaque: result.inProcess.tokensIssuedNs + result.inProcess.storeOperationTimingNs,
+    introspect_jwt: result.inProcess.storeOperationTimingNs,
+    introspect_opaque: result.inProcess.storeOperationTimingNs,
+  };
+  for (const [name, op] of Object.entries(result.operations)) {
+    const ns = result.inProcess.observeRequestNs + (extra[name] ?? 0);
+    op.instrumentNsPerRequest = ns;
+    op.instrumentSharePercent = op.medianCpuMicrosOff ? round((ns / (op.medianCpuMicrosOff * 1000)) * 100, 2) : undefined;
+  }
   return result;
 }
 
@@ -209,6 +235,12 @@ export function metricsCostReport(result) {
     lines.push(`| ${name} | ${op.medianCpuMicrosOn ?? '–'} | ${op.medianCpuMicrosOff ?? '–'} | ${op.cpuRatio ?? '–'} | ${op.cpuCostPercent ?? '–'}% | ${op.cpuRatios.join(', ')} |`);
   }
   const p = result.inProcess;
-  lines.push('', `In process: request counter + histogram ${p.observeRequestNs} ns per request; timing a token state operation ${p.storeOperationTimingNs} ns; a scrape of a fresh registry ${p.scrapeMs} ms (${p.scrapeBytes} bytes).`);
+  lines.push('', `In process: request counter + histogram ${p.observeRequestNs} ns per request; a token counted ${p.tokensIssuedNs} ns; timing a token state operation ${p.storeOperationTimingNs} ns; a scrape of a fresh registry ${p.scrapeMs} ms (${p.scrapeBytes} bytes).`);
+  lines.push('', 'The instruments per request, as a share of its server CPU time with metrics off:', '');
+  lines.push('| operation | instruments (ns per request) | share of the request\'s CPU time |');
+  lines.push('|---|---|---|');
+  for (const [name, op] of Object.entries(result.operations)) {
+    lines.push(`| ${name} | ${op.instrumentNsPerRequest} | ${op.instrumentSharePercent ?? '–'}% |`);
+  }
   return `${lines.join('\n')}\n`;
 }
