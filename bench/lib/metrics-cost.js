@@ -67,7 +67,7 @@ async function nsPerCall(fn, iterations, awaited = false) {
 /** The in-process cost of the instruments a request pays for. */
 export async function microbenchmark() {
   const { createMetrics } = await import('../../src/observability/metrics.ts');
-  const metrics = createMetrics({ defaultMetrics: false });
+  const metrics = createMetrics({ processMetrics: false });
   const paths = ['/token', '/token/introspection', '/interaction/Xa9b/login', '/jwks', '/no/such/path'];
   const observeRequest = await nsPerCall((i) => { metrics.observeRequest('POST', paths[i % paths.length], 200, 0.0012); }, 200_000);
   const fakeState = {

@@ -1,9 +1,10 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { TokenState } from '../tokens/index.ts';
 import { createRequestMetrics, type RequestObserver } from './hot-path-metrics.ts';
 import { createStoreMetrics, measuredTokenState } from './store-metrics.ts';
+import { registerProcessMetrics } from './process-metrics.ts';
 
 /*
  * Tessera's Prometheus metrics (docs/operations.md, "Monitoring", lists each).
@@ -42,6 +43,8 @@ export interface Metrics {
   measureTokenState<T extends TokenState>(tokenState: T): T;
   /** the exposition: Prometheus text format */
   scrape(): Promise<{ contentType: string; body: string }>;
+  /** stops the event-loop lag sampler */
+  close(): void;
 }
 
 /** signin.failed reasons (src/accounts/service.ts SignInFailure); a second factor's failure is "second_factor". */
@@ -51,11 +54,10 @@ const SIGN_IN_CHANNELS = new Set(['login_page', 'password_grant', 'account']);
 
 const bounded = (value: unknown, allowed: Set<string>) => (typeof value === 'string' && allowed.has(value) ? value : 'other');
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  // process CPU, memory, file descriptors, GC, and the event loop's lag
-  // (nodejs_eventloop_lag_*: monitorEventLoopDelay, sampled every 10 ms)
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  // process CPU and memory, and the event loop's lag (process-metrics.ts)
+  const stopProcessMetrics = options.processMetrics !== false ? registerProcessMetrics(registry) : () => {};
 
   const observeRequest = createRequestMetrics(registry);
 
@@ -146,5 +148,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     async scrape() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
+    close: stopProcessMetrics,
   };
 }

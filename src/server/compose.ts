@@ -167,6 +167,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     // 3. token state, and the brute-force counters beside it so every instance sees them
     // (metrics: one registry per Tessera, src/observability/metrics.ts; the token state's operations timed)
     const metrics = config.metrics.enabled ? createMetrics() : undefined;
+    if (metrics) cleanups.unshift(async () => metrics.close());
     const unmeasuredTokenState = createTokenState(config, db, logger);
     const tokenState = metrics ? metrics.measureTokenState(unmeasuredTokenState) : unmeasuredTokenState;
     cleanups.unshift(() => tokenState.close());

@@ -127,6 +127,9 @@ async function trafficMovesCounters(server: TestServer, metricsUrl: string, head
   expect(family(after, 'tessera_password_hashing_running')).toBeDefined();
   expect(family(after, 'tessera_password_hashing_refused_total')).toBeDefined();
   expect(family(after, 'nodejs_eventloop_lag_p99_seconds')!.type).toBe('GAUGE');
+  expect(family(after, 'process_cpu_seconds_total')!.type).toBe('COUNTER');
+  expect(valueOf(after, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+  expect(valueOf(after, 'process_resident_memory_bytes')).toBeGreaterThan(0);
   expect(family(after, 'tessera_account_lockouts_total')).toBeDefined();
 }
 
