@@ -4,11 +4,13 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 /**
  * The process's own metrics, read at each scrape, under prom-client's default
  * names (dashboards made for them work): CPU, memory, heap, and the event
- * loop's lag. Not prom-client's collectDefaultMetrics: it also installs a
- * PerformanceObserver on every garbage collection, and a server with it spent
- * measurably more CPU per request in `npm run bench -- --metrics-cost` than
- * one without (docs/benchmarks.md). Everything here costs nothing between
- * scrapes except the lag sampler (a timer every 10 ms).
+ * loop's lag. Not prom-client's collectDefaultMetrics: it also observes every
+ * garbage collection (a PerformanceObserver), and in `npm run bench --
+ * --metrics-cost` a server with it used 14% (client_credentials) and 16%
+ * (introspection) more CPU per request than one without metrics, in 11 of 12
+ * rounds; without it the differences fell inside the noise a control run shows
+ * (docs/benchmarks.md; a noisy shared machine, so a suspicion, not a proof). Everything here
+ * costs nothing between scrapes except the lag sampler (a timer every 10 ms).
  */
 /** Returns what stops the lag sampler. */
 export function registerProcessMetrics(registry: Registry): () => void {
