@@ -81,6 +81,10 @@ export function metricsEndpoint(options: MetricsEndpointOptions): NodeHandler {
       res.setHeader('Content-Type', contentType);
       res.setHeader('Cache-Control', 'no-store');
       res.end(req.method === 'HEAD' ? undefined : body);
+    }, () => {
+      // a collector that failed: the scraper sees the scrape fail, nobody sees why (no stack to clients)
+      if (!res.headersSent) answer(res, 500, 'Internal Server Error\n');
+      else res.destroy();
     });
   };
 }
