@@ -9,6 +9,9 @@
 //   npm run bench -- --compare-rate-limits [--targets pg-redis-limits-off,pg-redis-limits-on]
 //                    client_credentials and introspection with every rate limit off and on,
 //                    ABBA order, ratios on/off, and the limiter's in-process cost per request
+//   npm run bench -- --metrics-cost [--metrics-target tessera-embedded] [--rounds 4] [--duration 2.5]
+//                    [--metrics-control]: what the Prometheus metrics cost: metrics on ÷ off
+//                    (bench/lib/metrics-cost.js); --metrics-control runs both with metrics on
 //
 // Servers run pinned to CPU 0 and this process (the load generator) to CPU 1 when taskset
 // exists and there are two CPUs or more. Targets are measured A B A B ... per operation so
@@ -70,6 +73,9 @@ const { values: opt } = parseArgs({
     out: { type: 'string', default: fileURLToPath(new URL('./results.json', import.meta.url)) },
     markdown: { type: 'string' },
     'compare-rate-limits': { type: 'boolean', default: false },
+    'metrics-cost': { type: 'boolean', default: false },
+    'metrics-target': { type: 'string', default: 'tessera-embedded' },
+    'metrics-control': { type: 'boolean', default: false },
   },
 });
 const compareRateLimits = opt['compare-rate-limits'];
@@ -230,6 +236,45 @@ process.once('exit', killAllStartedSync);
 workDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
 const jwksFile = join(workDir, 'jwks.json');
 await ensureBenchJwks(jwksFile);
+
+if (opt['metrics-cost']) {
+  // Only the cost of the metrics: its own report, then exit (bench/lib/metrics-cost.js).
+  const { measureMetricsCost, metricsCostReport } = await import('./lib/metrics-cost.js');
+  try {
+    const target = TARGETS.find((t) => t.name === opt['metrics-target']);
+    if (!target) throw new Error(`no target ${opt['metrics-target']}`);
+    const available = target.available ? await target.available() : true;
+    if (available !== true) throw new Error(`target ${target.name}: ${available}`);
+    const outcome = await measureMetricsCost({
+      target,
+      jwksFile,
+      workDir,
+      cpu: serverCpu,
+      connections,
+      durationSeconds: opt.duration === '3' ? 2.5 : durationSeconds,
+      rounds: opt.rounds === '3' ? 4 : maxRounds,
+      warmupSeconds,
+      ops: opt.ops?.split(','),
+      control: opt['metrics-control'],
+      log,
+      track: (entry) => instances.push(entry),
+      untrack: (instance) => { instances = instances.filter((entry) => entry.instance !== instance); },
+    });
+    results.metricsCost = outcome;
+    process.stdout.write(`\n${metricsCostReport(outcome)}`);
+  } catch (err) {
+    results.error = String(err?.stack ?? err);
+    log(`failed: ${err?.message ?? err}`);
+    process.exitCode = 1;
+  } finally {
+    await cleanUp();
+    finished = true;
+    results.meta.totalSeconds = round(elapsed(), 1);
+    await writeFile(opt.out, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`results: ${opt.out}  (${round(elapsed(), 0)} s total)\n`);
+  }
+  process.exit();
+}
 
 async function measureFloors() {
   if (opt['skip-floors']) return null;

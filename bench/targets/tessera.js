@@ -98,8 +98,9 @@ export function createTesseraTarget({
       return extra === true ? cliReady() : extra;
     },
     // nodeArgs: extra Node options for the server processes (bench/profile.js: --cpu-prof)
+    // env: environment variables of this start only (bench/lib/metrics-cost.js: CONFIG_FILE)
     async start({
-      jwksFile, cpu, workDir, nodeArgs = [],
+      jwksFile, cpu, workDir, nodeArgs = [], env: startEnv = {},
     }) {
       const run = randomBytes(4).toString('hex');
       const keysDir = join(workDir, 'keys');
@@ -123,6 +124,7 @@ export function createTesseraTarget({
         ...storeSetup.env,
         // e.g. BENCH_TESSERA_ENV='{"LOG_LEVEL":"warn"}' to see what the access log costs
         ...(process.env.BENCH_TESSERA_ENV ? JSON.parse(process.env.BENCH_TESSERA_ENV) : {}),
+        ...startEnv,
       };
       const servers = [];
       // One `tessera serve` process. Further ones (startReplica) share the stores and the

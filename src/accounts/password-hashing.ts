@@ -19,10 +19,14 @@ export class HashingOverloadedError extends Error {
  */
 export function createHashingQueue(limits: { maxConcurrent: number; maxQueued: number }) {
   let running = 0;
+  let refused = 0;
   const waiting: Array<() => void> = [];
-  return async function run<T>(work: () => Promise<T>): Promise<T> {
+  async function run<T>(work: () => Promise<T>): Promise<T> {
     if (running >= limits.maxConcurrent) {
-      if (waiting.length >= limits.maxQueued) throw new HashingOverloadedError();
+      if (waiting.length >= limits.maxQueued) {
+        refused++;
+        throw new HashingOverloadedError();
+      }
       await new Promise<void>((resolve) => waiting.push(resolve));
     } else {
       running++;
@@ -34,7 +38,10 @@ export function createHashingQueue(limits: { maxConcurrent: number; maxQueued: n
       if (next) next(); // hand our slot straight to the next waiter
       else running--;
     }
-  };
+  }
+  /** how busy the queue is now (read by the metrics at each scrape) */
+  run.load = () => ({ running, waiting: waiting.length, refused });
+  return run;
 }
 
 /**
@@ -94,5 +101,8 @@ export function createPasswordHasher(config: PasswordHashingConfig) {
     needsRehash: (storedHash: string) => !storedHash.startsWith('$argon2id$') || argon2.needsRehash(storedHash, options),
 
     isSupportedHash: (storedHash: string) => storedHash.startsWith('$argon2id$') || BCRYPT_PREFIX.test(storedHash),
+
+    /** hashes running and waiting now, and verifications refused since start (metrics) */
+    load: queue.load,
   };
 }

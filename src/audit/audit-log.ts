@@ -143,6 +143,8 @@ export interface AuditLogOptions {
   maxBuffered?: number;
   /** a batch could not be written (it is retried) or events were dropped (`lost`) */
   onWriteError?: (error: Error, lost: number) => void;
+  /** sees every event as it is given to the log, before it is written (the metrics count sign-in failures here); must not throw */
+  observe?: (event: AuditRecord) => void;
 }
 
 /**
@@ -162,6 +164,7 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
   const batchSize = options.batchSize ?? 200;
   const maxBuffered = options.maxBuffered ?? 10_000;
   const reportError = options.onWriteError ?? (() => {});
+  const observe = options.observe ?? (() => {});
   const table = () => knex<AuditRow>('audit_events');
 
   async function insert(rows: NewRow[]): Promise<void> {
@@ -219,6 +222,7 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
   return {
     /** Writes the event now (in its own transaction, with afterRecorded); rejects when it cannot. */
     async record(event: AuditRecord): Promise<void> {
+      observe(event);
       await insert([rowOf(event)]);
     },
 
@@ -255,6 +259,7 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
 
     /** Keeps the event to be written within flushDelayMs, without waiting (the request path). */
     enqueue(event: AuditRecord): void {
+      observe(event);
       if (buffer.length >= maxBuffered || closed) {
         reportError(new Error(closed ? 'audit log closed' : 'audit buffer full'), 1);
         return;

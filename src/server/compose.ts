@@ -5,7 +5,7 @@ import { createDatabase, migrateToLatest, type Database } from '../db/index.ts';
 import { loadOrCreateKeys, type KeyMaterial } from '../keys/index.ts';
 import { createRedisTokenState, createRevocation, createSessionDirectory, createSqlTokenState, type Revocation, type SessionDirectory, type TokenState } from '../tokens/index.ts';
 import { createRedisClient } from '../redis/index.ts';
-import { createLogger, type Logger } from '../observability/index.ts';
+import { createLogger, createMetrics, metricsEndpoint, METRICS_PATH, type Logger, type Metrics } from '../observability/index.ts';
 import { createAccountRepository, createAttemptGuard, createCredentialVerifier, createPasswordHasher, type AttemptGuard } from '../accounts/index.ts';
 import { createClientRepository, createResourceServerRepository, singleProcessChanges, sqlClientChanges, type ClientChangeLog } from '../clients/index.ts';
 import { createAuditLog, createDeliveryWorker, createWebhookRepository, recordKeySetChange, type DeliveryWorker } from '../audit/index.ts';
@@ -60,6 +60,10 @@ export interface Tessera {
   readonly app: Koa;
   /** the whole HTTP surface, for http.createServer */
   readonly handler: NodeHandler;
+  /** absent when config.metrics.enabled is false */
+  readonly metrics?: Metrics;
+  /** GET /metrics with its protection, for the listener on config.metrics.port (start.ts); absent when that port is not set */
+  readonly metricsHandler?: NodeHandler;
   /** closes what compose opened, last opened first */
   close(): Promise<void>;
 }
@@ -110,7 +114,7 @@ function clientChangesOf(db: Database, tokenState: TokenState): ClientChangeLog 
 }
 
 /** The repositories and domain services, built from their explicit dependencies. */
-function createServices(deps: { config: Config; db: Database; keys: KeyMaterial; tokenState: TokenState; attemptGuard?: AttemptGuard; logger: Logger }) {
+function createServices(deps: { config: Config; db: Database; keys: KeyMaterial; tokenState: TokenState; attemptGuard?: AttemptGuard; logger: Logger; metrics?: Metrics }) {
   const accounts = createAccountRepository(deps.db.knex);
   const clients = createClientRepository(deps.db.knex, { changes: clientChangesOf(deps.db, deps.tokenState) });
   const resources = createResourceServerRepository(deps.db.knex, { accessTokenTtl: deps.config.ttl.accessToken });
@@ -123,6 +127,7 @@ function createServices(deps: { config: Config; db: Database; keys: KeyMaterial;
   let auditEventsLost = 0;
   const audit = createAuditLog(deps.db.knex, {
     afterRecorded: webhooks.queueDeliveries,
+    observe: deps.metrics?.observeAuditEvent,
     onWriteError: (error, lost) => {
       auditEventsLost += lost;
       auditWriteFailed(new Error(`${error.message}; ${auditEventsLost} events lost since start`));
@@ -170,7 +175,11 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     });
 
     // 3. token state, and the brute-force counters beside it so every instance sees them
-    const tokenState = createTokenState(config, db, logger);
+    // (metrics: one registry per Tessera, src/observability/metrics.ts; the token state's operations timed)
+    const metrics = config.metrics.enabled ? createMetrics() : undefined;
+    if (metrics) cleanups.unshift(async () => metrics.close());
+    const unmeasuredTokenState = createTokenState(config, db, logger);
+    const tokenState = metrics ? metrics.measureTokenState(unmeasuredTokenState) : unmeasuredTokenState;
     cleanups.unshift(() => tokenState.close());
     const attemptGuard = await createAttemptGuard({
       lockout: config.lockout,
@@ -179,7 +188,8 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     cleanups.unshift(() => attemptGuard.close());
 
     // 4. domain services, the protocol core around them, and revocation across both
-    const services = createServices({ config, db, keys, tokenState, attemptGuard, logger });
+    const services = createServices({ config, db, keys, tokenState, attemptGuard, logger, metrics });
+    metrics?.watchHashing(services.hasher.load);
     // before the database closes (cleanups run last added first): what is enqueued is written
     cleanups.unshift(() => services.audit.close());
     await recordKeySetChange({ audit: services.audit, keys: keys.signingKeyList }).catch((error: Error) => {
@@ -189,6 +199,7 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     const certificateSources = { handshake: servesTls(config.tls) && !!config.tls.clientCaFile, header: config.tls?.clientCertificateHeader };
     const certificateOf = hasClientCertificateSource(certificateSources) ? clientCertificateSource(certificateSources) : undefined;
     const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services, certificateOf });
+    metrics?.watchProvider(provider);
     const revocation = createRevocation({ provider, tokenState });
     // outside every request path: a slow or dead receiver slows nothing but this worker
     const webhookDelivery = createDeliveryWorker({ repository: services.webhooks, config: config.webhooks, logger });
@@ -205,17 +216,31 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     const limitsOptions = { rules: config.rateLimits, counters: tokenState.rateLimitCounters, onStoreError: rateLimitStoreError };
     const perAddress = createAddressRateLimits(limitsOptions);
     const perClient = createClientRateLimits(limitsOptions);
+    // /metrics on the main port, unless it has a port of its own (start.ts listens there)
+    const metricsOnMainPort = metrics && config.metrics.port === undefined;
+    const metricsHandler = metrics && metricsEndpoint({
+      metrics,
+      token: config.metrics.token,
+      behindProxy: metricsOnMainPort ? config.proxy !== false : false,
+      issuerHost: new URL(config.issuer).host,
+    });
+    const claimed = claimedByRouters(routers);
+    const appCallback = app.callback();
+    const tesseraCallback: NodeHandler = metricsOnMainPort
+      ? (req, res) => (req.url === METRICS_PATH || req.url?.startsWith(`${METRICS_PATH}?`) ? metricsHandler!(req, res) : appCallback(req, res))
+      : appCallback;
     const handler = believeTrustedProxies(config.proxy, frontDoor({
       logger,
       https: config.issuer.startsWith('https://'),
-      isTesseraPath: claimedByRouters(routers),
+      isTesseraPath: metricsOnMainPort ? (path) => path === METRICS_PATH || claimed(path) : claimed,
+      observeRequest: metrics?.observeRequest,
       // per-address rate limits first, then the input limits (src/http/input-limits.ts) before either app reads anything; the admin API reads its own JSON
       tessera: perAddress.guard(withInputLimits({
         limits: config.http,
         styleOf: (path) => (isAdminPath(path) ? 'problem' : 'page'),
         bodyReadElsewhere: isAdminPath,
         requestIdOf,
-      }, app.callback())),
+      }, tesseraCallback)),
       // a wrong method on one of the provider's routes is a 405; then the per-client rate limits;
       // JWT introspection and revocation in the simple case, everything else the provider's
       provider: perAddress.guard(withInputLimits({ limits: config.http, styleOf: () => 'oauth', requestIdOf },
@@ -225,7 +250,10 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     // 6. the admin client, from the environment or KEYS_DIR
     await ensureAdminClient({ clients: services.clients, provider, keysDir: config.keysDir, env: options.env ?? process.env, audit: services.audit, logger });
 
-    return { config, logger, db, keys, tokenState, services, provider, revocation, sessions, webhookDelivery, app, handler, close };
+    return {
+      config, logger, db, keys, tokenState, services, provider, revocation, sessions, webhookDelivery, app, handler, close,
+      metrics, metricsHandler: metricsOnMainPort ? undefined : metricsHandler,
+    };
   } catch (error) {
     await close();
     throw error;

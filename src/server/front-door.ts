@@ -55,6 +55,8 @@ export interface FrontDoorOptions {
   isTesseraPath: (path: string) => boolean;
   tessera: NodeHandler;
   provider: NodeHandler;
+  /** once per response, with its raw path (src/observability/metrics.ts turns it into a bounded route label) */
+  observeRequest?: (method: string | undefined, path: string, status: number, seconds: number) => void;
 }
 
 /**
@@ -67,7 +69,7 @@ export interface FrontDoorOptions {
  * handling on every token request.
  */
 export function frontDoor(options: FrontDoorOptions): NodeHandler {
-  const { https, isTesseraPath, tessera, provider } = options;
+  const { https, isTesseraPath, tessera, provider, observeRequest } = options;
   const accessLog = createAccessLog(options.logger);
   const PLAIN_HEADERS: ReadonlyArray<readonly [string, string]> = [
     ['X-Content-Type-Options', 'nosniff'],
@@ -91,7 +93,9 @@ export function frontDoor(options: FrontDoorOptions): NodeHandler {
     if (res instanceof ResponseKeepingHeaders) res[KEPT_HEADERS] = [['X-Request-Id', requestId], ...headers];
 
     res.once('close', () => {
-      accessLog({ requestId, method: req.method ?? '', path: redactSecretPaths(path), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      accessLog({ requestId, method: req.method ?? '', path: redactSecretPaths(path), status: res.statusCode, ms });
+      observeRequest?.(req.method, path, res.statusCode, ms / 1000);
     });
 
     const handler = isTesseraPath(path) ? tessera : provider;

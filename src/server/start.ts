@@ -6,6 +6,7 @@ import { lowerThreadPoolPriority } from './thread-priority.ts';
 import { createListener, type Listener } from './listener.ts';
 import { servesTls, watchTlsFiles } from './tls.ts';
 import { closingConnections, createDrainState, createShutdown, type ShutdownOutcome } from './shutdown.ts';
+import { metricsOnlyHandler } from '../observability/index.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -13,6 +14,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export interface RunningServer extends Pick<Tessera, 'app' | 'provider' | 'services' | 'revocation' | 'db' | 'tokenState'> {
   readonly url: string;
   readonly server: Listener;
+  /** the listener of config.metrics.port, when set: http://host:port/metrics */
+  readonly metricsUrl?: string;
   /** reads the TLS certificate, key and client CA files again (what SIGHUP does); false when they do not load or TLS is not served */
   reloadTls(): boolean;
   /** stops at once: the listener, then everything else (tests) */
@@ -72,6 +75,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
     }
 
+    // /metrics on a port of its own: nothing else is served there
+    let metricsUrl: string | undefined;
+    if (tessera.metricsHandler && config.metrics.port !== undefined) {
+      const metricsServer = createListener(config, metricsOnlyHandler(tessera.metricsHandler));
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once('error', reject);
+        metricsServer.listen(config.metrics.port, config.host, () => resolve());
+      });
+      cleanups.unshift(() => new Promise((resolve) => {
+        metricsServer.close(resolve);
+        metricsServer.closeIdleConnections();
+      }));
+      const { port: metricsPort } = metricsServer.address() as AddressInfo;
+      metricsUrl = `${servesTls(config.tls) ? 'https' : 'http'}://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${metricsPort}/metrics`;
+    }
+
     const purge = tokenState.purgeExpired;
     if (purge) {
       const timer = setInterval(() => { purge().catch((err) => logger.warn({ err: err.message }, 'purge of expired token state failed')); }, PURGE_INTERVAL_MS);
@@ -100,14 +119,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const { port } = server.address() as AddressInfo;
     const url = `${servesTls(config.tls) ? 'https' : 'http'}://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
-    logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind }, 'Tessera is listening');
+    logger.info({ url, issuer: config.issuer, database: db.kind, tokenState: tokenState.kind, ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'Tessera is listening');
 
     let closing: Promise<void> | undefined;
     const closeOnce = () => (closing ??= close());
     const orderly = createShutdown({ server, state: drain, logger, closeTheRest: closeOnce }, config.shutdown);
     const { app, provider, services, revocation } = tessera;
     return {
-      url, app, provider, services, revocation, db, tokenState, server, reloadTls,
+      url, metricsUrl, app, provider, services, revocation, db, tokenState, server, reloadTls,
       close: closeOnce,
       shutdown: orderly.run,
       hurryShutdown: orderly.hurry,
