@@ -67,6 +67,12 @@ export function requireAdminToken(deps: {
       ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
       return problem(ctx, 401, 'Unauthorized', 'the access token has been revoked');
     }
+    // DPoP-bound (RFC 9449): the admin API verifies no DPoP proofs, so such a token is refused
+    // rather than accepted as a bearer token, which would undo the binding
+    if ((payload.cnf as Record<string, unknown> | undefined)?.jkt !== undefined) {
+      ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);
+      return problem(ctx, 401, 'Unauthorized', 'the admin API does not accept DPoP-bound access tokens: ask for a bearer token');
+    }
     // certificate-bound (RFC 8705 §3): only with the certificate it was issued to
     if (!boundCertificatePresented(payload, ctx.req, deps.certificateOf)) {
       ctx.set('WWW-Authenticate', `${realm}, error="invalid_token"`);

@@ -1,7 +1,10 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { readAdminCredentials } from '../../src/admin/index.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { accessTokenOf, tokenRequest } from '../support/oauth.ts';
-import { adminToken, adminTokenFor, call } from './admin-api.ts';
+import { adminToken, adminTokenFor, adminTokenRequest, call } from './admin-api.ts';
 
 describe('admin API access', () => {
   let server: TestServer;
@@ -33,6 +36,39 @@ describe('admin API access', () => {
     expect(answer.status).toBe(401);
     expect(answer.headers.get('www-authenticate')).toContain('error="invalid_token"');
     expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  test('a DPoP-bound admin token is refused (the admin API checks no proofs, so it would be a bearer token)', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const proof = await new SignJWT({ htm: 'POST', htu: `${server.url}/token`, jti: randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) })
+      .setIssuedAt()
+      .sign(privateKey);
+    const credentials = readAdminCredentials(server.config.keysDir, {})!;
+    const answer = await adminTokenRequest(server, { clientId: credentials.client_id, clientSecret: credentials.client_secret }, 'admin');
+    expect(answer.body.token_type).toBe('Bearer'); // without a proof: a bearer token, accepted below
+    expect((await call(server, answer.body.access_token as string, 'GET', '/users')).status).toBe(200);
+    const bound = await tokenRequestWithProof(proof);
+    expect(bound.token_type).toBe('DPoP');
+    const refused = await call(server, bound.access_token as string, 'GET', '/users');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(refused.body.detail).toMatch(/DPoP-bound/);
+
+    async function tokenRequestWithProof(dpop: string) {
+      const res = await fetch(`${server.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(credentials.client_id)}:${encodeURIComponent(credentials.client_secret)}`).toString('base64')}`,
+          dpop,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${server.url}/admin`, scope: 'admin' }),
+      });
+      const body = await res.json() as Record<string, unknown>;
+      if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${JSON.stringify(body)}`);
+      return body;
+    }
   });
 
   test('the admin client gets in; unknown endpoints and methods are problems too', async () => {
