@@ -1,6 +1,16 @@
 import { absoluteUri, list, object, scopeToken, text, type JsonSchema } from './common.ts';
 
-export interface CreateClientBody {
+/** mTLS (RFC 8705): one subject field for tls_client_auth, and whether its tokens are bound */
+interface TlsClientAuthFields {
+  tls_client_auth_subject_dn?: string;
+  tls_client_auth_san_dns?: string;
+  tls_client_auth_san_uri?: string;
+  tls_client_auth_san_ip?: string;
+  tls_client_auth_san_email?: string;
+  tls_client_certificate_bound_access_tokens?: boolean;
+}
+
+export interface CreateClientBody extends TlsClientAuthFields {
   name: string;
   grant_types: string[];
   redirect_uris?: string[];
@@ -14,12 +24,6 @@ export interface CreateClientBody {
   web_origins?: string[];
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
-  tls_client_auth_subject_dn?: string;
-  tls_client_auth_san_dns?: string;
-  tls_client_auth_san_uri?: string;
-  tls_client_auth_san_ip?: string;
-  tls_client_auth_san_email?: string;
-  tls_client_certificate_bound_access_tokens?: boolean;
 }
 
 /**
@@ -65,7 +69,7 @@ export const createClientSchema: JsonSchema = {
   }, ['name', 'grant_types']),
 };
 
-export interface UpdateClientBody {
+export interface UpdateClientBody extends TlsClientAuthFields {
   name?: string;
   grant_types?: string[];
   redirect_uris?: string[];
@@ -80,12 +84,6 @@ export interface UpdateClientBody {
   backchannel_logout_uri?: string | null;
   backchannel_logout_session_required?: boolean;
   token_endpoint_auth_method?: string;
-  tls_client_auth_subject_dn?: string;
-  tls_client_auth_san_dns?: string;
-  tls_client_auth_san_uri?: string;
-  tls_client_auth_san_ip?: string;
-  tls_client_auth_san_email?: string;
-  tls_client_certificate_bound_access_tokens?: boolean;
 }
 
 /**
