@@ -184,7 +184,9 @@ describe('webhook URL policy, default settings', () => {
       const byAddress = await server.services.webhooks.create({ url: `http://127.0.0.1:${port}/stored`, events: ['user.created'], createdBy: 'test' });
       await call(server, token, 'POST', '/users', { username: 'rebind-ada', password: 'correct horse battery' });
       for (const { subscription } of [byName, byAddress]) {
-        const attempt = await eventually(async () => (await call(server, token, 'GET', `/webhooks/${subscription.id}/deliveries`)).body.items.find((d: { attempts: number }) => d.attempts >= 1), 'the first attempt');
+        const attempt = await eventually(async () => (await call(server, token, 'GET', `/webhooks/${subscription.id}/deliveries`)).body.items
+          // attempts counts from the claim; last_error is written when the attempt ends
+          .find((d: { attempts: number; last_error: string | null }) => d.attempts >= 1 && d.last_error !== null), 'the first attempt, ended');
         expect(attempt).toMatchObject({ status: 'pending', last_status_code: null });
         expect(attempt.last_error).toMatch(/^destination refused: .*loopback/);
       }
