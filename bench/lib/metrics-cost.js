@@ -104,8 +104,6 @@ export async function measureMetricsCost(options) {
   const {
     target, jwksFile, workDir, cpu, connections, durationSeconds, rounds, warmupSeconds, log, track, untrack,
   } = options;
-  const offConfig = join(workDir, 'metrics-off.json');
-  await writeFile(offConfig, JSON.stringify({ metrics: { enabled: false } }));
 
   const wanted = new Set(options.ops ?? METRICS_COST_OPS);
   const ops = OPERATIONS.filter((o) => wanted.has(o.name));
@@ -120,11 +118,12 @@ export async function measureMetricsCost(options) {
   const sessions = [['on', 'off'], ['off', 'on']];
   for (const [s, startOrder] of sessions.entries()) {
     log(`metrics cost: session ${s + 1}/2: starting ${target.name} twice (${startOrder.join(', then ')})`);
-    const env = { on: {}, off: options.control ? {} : { CONFIG_FILE: offConfig } };
+    // the off process: its config file says metrics.enabled false (the rest as every target's: rate limits never reached)
+    const config = { on: {}, off: options.control ? {} : { metrics: { enabled: false } } };
     // started together (as the main bench starts its targets), the first named spawned first
     const started = {};
     const outcomes = await Promise.allSettled(startOrder.map(async (name) => {
-      started[name] = await target.start({ jwksFile, cpu, workDir: join(workDir, `session-${s + 1}-metrics-${name}`), env: env[name] });
+      started[name] = await target.start({ jwksFile, cpu, workDir: join(workDir, `session-${s + 1}-metrics-${name}`), config: config[name] });
       track({ name: `${target.name} (metrics ${name}, session ${s + 1})`, instance: started[name] });
     }));
     const failed = outcomes.find((o) => o.status === 'rejected');

@@ -98,9 +98,10 @@ export function createTesseraTarget({
       return extra === true ? cliReady() : extra;
     },
     // nodeArgs: extra Node options for the server processes (bench/profile.js: --cpu-prof)
-    // env: environment variables of this start only (bench/lib/metrics-cost.js: CONFIG_FILE)
+    // env: environment variables of this start only; config: sections added to its config file
+    // (bench/lib/metrics-cost.js: metrics.enabled false)
     async start({
-      jwksFile, cpu, workDir, nodeArgs = [], env: startEnv = {},
+      jwksFile, cpu, workDir, nodeArgs = [], env: startEnv = {}, config: startConfig = {},
     }) {
       const run = randomBytes(4).toString('hex');
       const keysDir = join(workDir, 'keys');
@@ -109,7 +110,7 @@ export function createTesseraTarget({
       await writeFile(join(keysDir, 'signing-keys.json'), JSON.stringify(await ensureBenchJwks(jwksFile)), { mode: 0o600 });
       const storeSetup = stores ? await stores(workDir, run) : { env: {}, cleanup: async () => {} };
       const configFile = join(workDir, 'config.json');
-      await writeFile(configFile, JSON.stringify({ ...storeSetup.config, rateLimits }), { mode: 0o600 });
+      await writeFile(configFile, JSON.stringify({ ...storeSetup.config, rateLimits, ...startConfig }), { mode: 0o600 });
       const baseEnv = {
         // nothing inherited from the shell that runs the bench
         DATABASE_URL: '',
