@@ -8,14 +8,25 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The pinned Node 24 runtime (the system node may be older). */
 export const NODE_BIN = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
 
+/**
+ * A port free now, below the kernel's ephemeral range (32768–60999 here): a
+ * port from that range (what listen(0) gives) can be taken, between a server's
+ * stop and its restart on the same port, as the local end of any outgoing
+ * connection (Postgres, Redis, fetch), and the restart fails with EADDRINUSE.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port found between 20000 and 32000');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
