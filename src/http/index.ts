@@ -7,5 +7,5 @@ export { currentRequestContext, outsideRequestContext, runWithRequestContext, sh
 export { isLoopbackHost } from './loopback.ts';
 export { answerRateLimitedJson, consumeOrAllow, createRateLimiter, rateLimitHeaders, RATE_LIMIT_HEADER_NAMES, type RateLimitDecision, type RateLimiter, type RateLimitRule, type SharedCounters } from './rate-limiter.ts';
 export { certificateFromHeader, clientCertificateSource, hasClientCertificateSource, type CertificateOf, type ClientCertificateSources } from './client-certificate.ts';
-export { checkParameters, InputRefused, readLimitedBody, replayedRequest, sendRefusal, withInputLimits, type InputLimits, type RefusalStyle } from './input-limits.ts';
+export { bufferedBodyOf, checkParameters, InputRefused, readLimitedBody, replayedRequest, sendRefusal, withInputLimits, type InputLimits, type RefusalStyle } from './input-limits.ts';
 export { methodNotAllowed } from './method-not-allowed.ts';

@@ -95,6 +95,13 @@ export function readLimitedBody(req: IncomingMessage, limit: number): Promise<Bu
  * with the original's headers, method, URL and socket. oidc-provider, Koa's
  * body parser and the JWT fast path all read the stream themselves.
  */
+const BUFFERED_BODY = Symbol('tessera.bufferedBody');
+
+/** The body a replayed request carries, already read (undefined: the stream is the original's). */
+export function bufferedBodyOf(req: IncomingMessage): Buffer | undefined {
+  return (req as unknown as Record<symbol, Buffer | undefined>)[BUFFERED_BODY];
+}
+
 export function replayedRequest(req: IncomingMessage, body: Buffer): IncomingMessage {
   const replay = Readable.from(body.length ? [body] : [], { objectMode: false }) as unknown as Record<string, unknown>;
   for (const key of ['headers', 'rawHeaders', 'trailers', 'rawTrailers', 'method', 'url', 'httpVersion', 'httpVersionMajor', 'httpVersionMinor', 'socket', 'complete'] as const) {
@@ -103,6 +110,8 @@ export function replayedRequest(req: IncomingMessage, body: Buffer): IncomingMes
   replay.connection = req.socket;
   // the address the trusted proxies reported (a symbol property) goes with it
   for (const symbol of Object.getOwnPropertySymbols(req)) replay[symbol as unknown as string] = (req as unknown as Record<symbol, unknown>)[symbol];
+  // a later reader (the per-client rate limits) takes the bytes instead of reading the stream again
+  (replay as unknown as Record<symbol, Buffer>)[BUFFERED_BODY] = body;
   return replay as unknown as IncomingMessage;
 }
 

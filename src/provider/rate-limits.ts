@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { parse as parseForm } from 'node:querystring';
 import { decodeJwt } from 'jose';
 import type { RateLimitsConfig } from '../config/index.ts';
-import { answerRateLimitedJson, consumeOrAllow, createRateLimiter, replayedRequest, type NodeHandler, type RateLimiter, type SharedCounters } from '../http/index.ts';
+import { answerRateLimitedJson, consumeOrAllow, createRateLimiter, bufferedBodyOf, replayedRequest, type NodeHandler, type RateLimiter, type SharedCounters } from '../http/index.ts';
 
 /*
  * The limits per client at the token, introspection and revocation endpoints
@@ -112,7 +112,13 @@ export function createClientRateLimits(options: {
         const fromBasic = basicClientId(req.headers.authorization);
         if (fromBasic !== undefined) return limited(limiter, rule!, fromBasic, req, res, handler);
         if (req.headers.authorization !== undefined || !FORM.test(req.headers['content-type'] ?? '')) return handler(req, res);
-        // the client is named in the body: read it once, hand a replay on
+        // the client is named in the body: the input limits have read it already (a replay carries
+        // its bytes); otherwise read it once and hand a replay on
+        const buffered = bufferedBodyOf(req);
+        if (buffered !== undefined && buffered.length <= BODY_LIMIT) {
+          const claimed = claimedClientOfForm(parseForm(buffered.toString('utf8')));
+          return claimed === undefined ? handler(req, res) : limited(limiter, rule!, claimed, req, res, handler);
+        }
         let body: Buffer | undefined;
         try {
           body = await readBody(req, BODY_LIMIT);
