@@ -21,6 +21,11 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { launchChromium } from '../support/chromium.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 import { describeWithService, postgresUp, redisUp } from '../support/services.ts';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 
 const USER = { username: 'noor', password: 'noor-has-a-long-password' };
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -80,11 +85,18 @@ describeWithService('Postgres and Redis', up)('RP-initiated logout with openid-c
     ], env);
     expect(created.code).toBe(0);
     client = created.json;
-    const shown = await runTesseraCli(['clients', 'show', client.client_id, '--json'], env);
-    expect(shown.json.post_logout_redirect_uris).toEqual([loggedOut]);
+    expect((await runTesseraCli(['clients', 'show', client.client_id, '--json'], env)).json.post_logout_redirect_uris).toEqual([loggedOut]);
+    // a list given to update replaces the stored one; a URI that is not absolute is refused, naming the field
+    const updated = await runTesseraCli(['clients', 'update', client.client_id, '--post-logout-redirect-uris', `${loggedOut},${site.origin}/bye`, '--json'], env);
+    expect(updated.code).toBe(0);
+    expect((await runTesseraCli(['clients', 'show', client.client_id, '--json'], env)).json.post_logout_redirect_uris).toEqual([loggedOut, `${site.origin}/bye`]);
+    const refused = await runTesseraCli(['clients', 'update', client.client_id, '--post-logout-redirect-uris', 'signed-out', '--json'], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr + refused.stdout).toContain('post_logout_redirect_uris');
 
     config = await oidc.discovery(new URL(server.issuer), client.client_id, { redirect_uris: [callback] }, oidc.ClientSecretBasic(client.client_secret), insecureOnLoopback);
     browser = await launchChromium();
+    mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
   afterAll(async () => {
@@ -285,4 +297,27 @@ describeWithService('Postgres and Redis', up)('RP-initiated logout with openid-c
       expect(receivedAt('/backchannel').length).toBe(backchannelBefore);
     });
   });
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    test(`at ${width} width: the confirm page and the signed-out page fit, in Tessera's look`, async () => {
+      const context = await browser.newContext({ viewport, isMobile: width === 'phone', hasTouch: width === 'phone' });
+      try {
+        const page = await context.newPage();
+        const problems: string[] = [];
+        page.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()); });
+        const { id_token: idToken } = await signInToNotes(page);
+        await page.goto(oidc.buildEndSessionUrl(config, { id_token_hint: idToken!, post_logout_redirect_uri: `${site.origin}/elsewhere` }).href);
+        await page.getByRole('heading', { name: 'Sign out of Notes?' }).waitFor();
+        const fits = async () => page.evaluate('document.documentElement.scrollWidth <= window.innerWidth') as Promise<boolean>;
+        await expect(fits()).resolves.toBe(true);
+        await page.screenshot({ path: `${SCREENSHOTS}logout-confirm-${width}.png`, fullPage: true });
+        await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+        await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+        await expect(fits()).resolves.toBe(true);
+        await page.screenshot({ path: `${SCREENSHOTS}logout-done-${width}.png`, fullPage: true });
+        expect(problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+  }
 });
