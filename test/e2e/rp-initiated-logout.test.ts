@@ -263,6 +263,7 @@ describeWithService('Postgres and Redis', up)('RP-initiated logout with openid-c
         'signed with another key under the real kid': await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(privateKey),
         'unsigned (alg none)': `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${real.split('.')[1]}.`,
         'the real token with another subject': `${real.split('.')[0]}.${Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url')}.${real.split('.')[2]}`,
+        'not a JWT at all': 'not-a-token',
       };
       for (const [name, forged] of Object.entries(forgeries)) {
         const answer = await page.goto(oidc.buildEndSessionUrl(config, { id_token_hint: forged, post_logout_redirect_uri: loggedOut, state: 'forged' }).href);
@@ -284,6 +285,11 @@ describeWithService('Postgres and Redis', up)('RP-initiated logout with openid-c
     await withContext(async (page) => {
       const tokens = await signInToNotes(page);
       const backchannelBefore = receivedAt('/backchannel').length;
+      const endedEvents = async () => {
+        await server.services.audit.flush();
+        return (await server.services.audit.list({ type: 'session.ended', limit: 100, offset: 0 })).length;
+      };
+      const endedBefore = await endedEvents();
       // what a hostile page can link to: no id_token_hint, only the client's id
       await page.goto(`${server.issuer}/session/end?client_id=${encodeURIComponent(client.client_id)}`);
       await expect(page.getByRole('heading', { name: 'Sign out of Notes?' }).isVisible()).resolves.toBe(true);
@@ -295,6 +301,7 @@ describeWithService('Postgres and Redis', up)('RP-initiated logout with openid-c
       expect(await silentSignIn(page)).toBe('code');
       await expect(oidc.fetchUserInfo(config, tokens.access_token, userId)).resolves.toMatchObject({ sub: userId });
       expect(receivedAt('/backchannel').length).toBe(backchannelBefore);
+      expect(await endedEvents()).toBe(endedBefore);
     });
   });
   for (const [width, viewport] of Object.entries(VIEWPORTS)) {
