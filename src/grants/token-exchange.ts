@@ -121,16 +121,19 @@ const actOf = (value: unknown) => (value && typeof value === 'object' && !Array.
  * The grant a JWT access token was issued under. JWTs carry no grant id; the
  * grants of the token's person are searched for the one that recorded its jti
  * (src/provider/index.ts records every JWT under its grant so that revoking
- * the grant can denylist it). A JWT found under no live grant of its own
- * client — client_credentials, or a grant since revoked — has none.
+ * the grant can denylist it). A JWT found under no live grant of its
+ * person — client_credentials, or a grant since revoked — has none.
  */
 async function grantOfJwt(provider: Provider, deps: TokenExchangeDependencies, claims: VerifiedJwtClaims & { sub: string }): Promise<string | undefined> {
   const grantIds = await deps.tokenState.grants.ofAccount(claims.sub);
   const recorded = await Promise.all(grantIds.map(async (grantId) => (await deps.tokenState.issuedJwts.list(grantId)).some(({ jti }) => jti === claims.jti)));
   const grantId = grantIds.find((_, i) => recorded[i]);
   if (!grantId) return undefined;
+  // The grant's client is the JWT's own, or — for a token that was itself
+  // exchanged — the client of the token it was exchanged from; the link is
+  // the jti the server recorded under the grant when it issued the JWT.
   const grant = await provider.Grant.find(grantId);
-  return grant && grant.clientId === claims.client_id && grant.accountId === claims.sub ? grantId : undefined;
+  return grant && grant.accountId === claims.sub ? grantId : undefined;
 }
 
 /**
