@@ -164,6 +164,9 @@ function suite(setup: Setup) {
       expect(await exchange(server, serviceA, { subject_token: subject, resource: API_C })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
       // unregistered audience
       expect(await exchange(server, serviceA, { subject_token: subject, audience: 'https://nowhere.token-exchange.test' })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+      // two targets, or resource and audience naming different ones
+      expect(await exchange(server, serviceA, { subject_token: subject, resource: [API_B, API_OPAQUE_TARGET] })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+      expect(await exchange(server, serviceA, { subject_token: subject, resource: API_B, audience: API_OPAQUE_TARGET })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
       // no target at all: absent means nothing
       expect(await exchange(server, serviceA, { subject_token: subject })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
       // absent policy: no audience at all
