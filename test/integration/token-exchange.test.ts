@@ -245,6 +245,25 @@ function suite(setup: Setup) {
       expect(await introspect(server.url, apiB, otherExchanged)).toEqual({ active: false });
     });
 
+    test('the exchanging client revokes its exchanged token: that token only, the person\'s token and grant stay', async () => {
+      const subject = await userTokenForA({ username });
+      const exchanged = (await exchange(server, serviceA, { subject_token: subject, resource: API_B })).body.access_token!;
+      // the exchanging client introspects its own token, act included
+      expect(await introspect(server.url, serviceA, exchanged)).toMatchObject({ active: true, act: { sub: serviceA.clientId } });
+      expect((await revoke(server.url, serviceA, exchanged)).status).toBe(200);
+      expect(await introspect(server.url, apiB, exchanged)).toEqual({ active: false });
+      expect(await introspect(server.url, serviceA, subject)).toMatchObject({ active: true });
+      expect((await exchange(server, serviceA, { subject_token: subject, resource: API_B })).status).toBe(200);
+    });
+
+    test('disabling the exchanging client cuts off the tokens it obtained by exchange', async () => {
+      const service = await server.createClient({ name: 'short-lived service', grantTypes: [TOKEN_EXCHANGE], scopes: ['read'], introspectFor: [API_A], tokenExchangeAudiences: [API_B] } as never);
+      const exchanged = (await exchange(server, service, { subject_token: await userTokenForA({ username }), resource: API_B })).body.access_token!;
+      expect(await introspect(server.url, apiB, exchanged)).toMatchObject({ active: true });
+      expect((await call(server, admin, 'POST', `/clients/${service.clientId}/disable`, {})).status).toBe(200);
+      expect(await introspect(server.url, apiB, exchanged)).toEqual({ active: false });
+    });
+
     test('every exchange is audited, issued and refused, with client, subject, audience, scope and delegation', async () => {
       const who = await person();
       const subject = await userTokenForA(who);
