@@ -5,7 +5,7 @@ import type { TokenState } from '../tokens/index.ts';
 import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { renderProviderError } from '../interactions/index.ts';
+import { renderProviderError, devicePages } from '../interactions/index.ts';
 import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
@@ -30,6 +30,7 @@ import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
 import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
+import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -91,6 +92,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
       mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
+      devicePages: devicePages({ resourceName: async (identifier) => (await deps.resources.find(identifier))?.name }),
     }),
     formats: {
       customizers: {
@@ -174,7 +176,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
 
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger, tokenState }));
+  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger, tokenState, provider, audit: deps.audit }));
   return { provider, jwtAnswers };
 }
 
@@ -185,11 +187,21 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * must still become a 503, so answerStoreOutages wraps them. The last three
  * only read or reword answers the provider gave.
  */
-function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
+function providerPipeline(deps: {
+  jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState; provider: Provider;
+  audit?: { enqueue(event: AuditRecord): void };
+}): ProviderStep[] {
+  const { pollIntervalSeconds } = deps.config.deviceFlow;
   return [
     corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
+    answerUnauthorizedClientForDeviceGrant(),
     answerStoreOutages(),
+    restartCodeEntryWithoutSession(),
+    // inside the outage answer: a token state that cannot take the claim is a 503
+    slowDownFastPolling({ tokenPath: deps.provider.pathFor('token'), intervalSeconds: pollIntervalSeconds, replays: deps.tokenState.replays }),
+    advertisePollingInterval(pollIntervalSeconds),
+    recordDeviceDecisions(deps.audit),
     answerForJwtAccessTokens(deps.jwtAnswers),
     refuseUserinfoForTokensOlderThanTheirClient(),
     explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),
