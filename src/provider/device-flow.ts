@@ -85,10 +85,13 @@ export function answerUnauthorizedClientForDeviceGrant(): ProviderStep {
   };
 }
 
+/** the routes of the device flow's pages: /device (GET, POST) and /device/:uid (the resume after sign-in) */
+const USER_ROUTES = new Set(['code_verification', 'device_resume']);
+
 /**
- * A form posted to /device by a browser without a live provider session (no
- * session cookie, or an expired one): oidc-provider refuses it (no form
- * token), then fails saving the form token it made for the page it shows
+ * A form posted to /device, or a resume at /device/:uid, by a browser without
+ * a live provider session (no session cookie, or an expired one):
+ * oidc-provider refuses it, then fails saving the form token it made for the page it shows
  * instead, a 500 ("persist can only be called on previously persisted
  * Sessions"). The person is sent to the code entry page, which starts a
  * session and a new form; nothing was looked up.
@@ -100,7 +103,7 @@ export function restartCodeEntryWithoutSession(): ProviderStep {
       try {
         await next();
       } catch (error) {
-        if (ctx.oidc?.route !== 'code_verification' || !(error instanceof TypeError) || !error.message.startsWith('persist can only be called')) throw error;
+        if (!USER_ROUTES.has(ctx.oidc?.route ?? '') || !(error instanceof TypeError) || !error.message.startsWith('persist can only be called')) throw error;
         ctx.set('Cache-Control', 'no-store');
         ctx.status = 303;
         ctx.redirect(ctx.oidc.urlFor('code_verification'));
@@ -110,8 +113,6 @@ export function restartCodeEntryWithoutSession(): ProviderStep {
 }
 
 interface DeviceCodeEntity { clientId?: string; accountId?: string; grantId?: string; scope?: string; error?: string }
-
-const USER_ROUTES = new Set(['code_verification', 'device_resume']);
 
 /**
  * device.approved when a person's approval is stored on the device code (the

@@ -194,6 +194,8 @@ function suite(name: string, options: TestServerOptions) {
       // (without the session the form belongs to: back to an empty code entry, nothing looked up)
       const forged = await new BrowserAgent().request(`${server.url}/device`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `user_code=${code}` });
       expect([forged.status, forged.headers.get('location')]).toEqual([303, `${server.issuer}/device`]);
+      const resumeWithoutSession = await new BrowserAgent().request(`${server.url}/device/no-such-interaction`);
+      expect([resumeWithoutSession.status, resumeWithoutSession.headers.get('location')]).toEqual([303, `${server.issuer}/device`]);
       const wrongToken = new BrowserAgent();
       const entry = await wrongToken.request(`${server.url}/device`);
       const { response: refused } = await wrongToken.submit(entry, formWithButton(entry.text, 'Continue'), { user_code: code, xsrf: 'forged' });
