@@ -11,6 +11,7 @@ import { startTestServer, type TestServer, type TestServerOptions } from '../sup
 import { BrowserAgent, formWithButton, headingOf, parseForms, type PageResponse } from '../support/browser-agent.ts';
 import { postAsClient, tokenRequest, type ClientCredentials } from '../support/oauth.ts';
 import { adminToken } from '../admin/admin-api.ts';
+import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const API = 'https://tv-api.example.test';
@@ -255,6 +256,27 @@ function suite(name: string, options: TestServerOptions) {
       expect((await startDeviceAuthorization(server, { clientId: client.client_id })).status).toBe(200);
       const unknown = await create({ name: 'Nope', grant_types: ['urn:ietf:params:oauth:grant-type:device-code'] });
       expect(unknown.status).toBe(400);
+    });
+
+    test('`tessera clients create --grant-types urn:ietf:params:oauth:grant-type:device_code`: the client starts the flow', async () => {
+      const run = await runTesseraCli(['clients', 'create', '--name', 'Garage Display', '--grant-types', DEVICE_GRANT, '--scopes', 'openid', '--json'], adminCliEnv(server));
+      expect(run.code).toBe(0);
+      expect(run.json).toMatchObject({ name: 'Garage Display', grant_types: [DEVICE_GRANT], client_secret: expect.any(String) });
+      const started = await startDeviceAuthorization(server, { clientId: run.json.client_id, clientSecret: run.json.client_secret });
+      expect(started.status).toBe(200);
+    });
+
+    test('CORS at the device authorization endpoint: only the client\'s registered web origins', async () => {
+      const spa = await server.createClient({ name: 'Browser TV', grantTypes: [DEVICE_GRANT], scopes: ['openid'], public: true, webOrigins: ['https://tv.example.test'] });
+      const from = async (origin: string) => postAsClient(`${server.url}/device/auth`, { scope: 'openid' }, spa, { headers: { origin } });
+      const allowed = await from('https://tv.example.test');
+      expect(allowed.status).toBe(200);
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://tv.example.test');
+      const other = await from('https://evil.example.test');
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+      // a confidential client with no web_origins: none
+      const confidential = await postAsClient(`${server.url}/device/auth`, { scope: 'openid' }, tv, { headers: { origin: 'https://tv.example.test' } });
+      expect(confidential.headers.get('access-control-allow-origin')).toBeNull();
     });
   });
 }
