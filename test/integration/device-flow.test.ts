@@ -8,10 +8,11 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import { startTestServer, type TestServer, type TestServerOptions } from '../support/server.ts';
-import { BrowserAgent, formWithButton, headingOf, parseForms, type PageResponse } from '../support/browser-agent.ts';
+import { BrowserAgent, decodeEntities, formWithButton, headingOf, parseForms, type PageResponse } from '../support/browser-agent.ts';
 import { postAsClient, tokenRequest, type ClientCredentials } from '../support/oauth.ts';
 import { adminToken } from '../admin/admin-api.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
+import { Secret, TOTP } from 'otpauth';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const API = 'https://tv-api.example.test';
@@ -256,6 +257,30 @@ function suite(name: string, options: TestServerOptions) {
       expect((await startDeviceAuthorization(server, { clientId: client.client_id })).status).toBe(200);
       const unknown = await create({ name: 'Nope', grant_types: ['urn:ietf:params:oauth:grant-type:device-code'] });
       expect(unknown.status).toBe(400);
+    });
+
+    test('second factor: a client that requires one takes a person without one through setting it up; the ID token says mfa', async () => {
+      const strictTv = await server.createClient({ name: 'Bank TV', grantTypes: [DEVICE_GRANT], scopes: ['openid'], requireMfa: true, firstParty: true });
+      const person = { username: 'mfa-watcher', password: 'mfa-watcher-password-1' };
+      await server.createUser(person);
+      const started = await startDeviceAuthorization(server, strictTv);
+      const agent = new BrowserAgent();
+      const confirmation = await enterCode(agent, server, started.body.user_code);
+      let { response: page } = await agent.submit(confirmation, formWithButton(confirmation.text, 'Continue'));
+      expect(headingOf(page.text)).toBe('Sign in');
+      ({ response: page } = await agent.submit(page, formWithButton(page.text, 'Sign in'), person));
+      expect(headingOf(page.text)).toBe('Set up two-step verification');
+      const secret = decodeEntities(/id="totp-secret"[^>]*>([^<]+)</.exec(page.text)![1]).replace(/\s+/g, '');
+      const code = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate();
+      ({ response: page } = await agent.submit(page, formWithButton(page.text, 'Turn on'), { code }));
+      expect(headingOf(page.text)).toBe('Save your recovery codes');
+      ({ response: page } = await agent.submit(page, formWithButton(page.text, 'Continue')));
+      expect(headingOf(page.text)).toBe('Your device is connected');
+      const tokens = await pollAtPace(server, strictTv, started.body.device_code);
+      expect(tokens.status).toBe(200);
+      const idToken = decodeJwt(tokens.body.id_token!);
+      expect(idToken.acr).toBe('mfa');
+      expect(idToken.amr).toEqual(['pwd', 'otp', 'mfa']);
     });
 
     test('`tessera clients create --grant-types urn:ietf:params:oauth:grant-type:device_code`: the client starts the flow', async () => {
