@@ -30,6 +30,7 @@ import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
 import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
+import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
 import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
@@ -176,7 +177,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
 
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger, tokenState, provider, audit: deps.audit }));
+  installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState, audit: deps.audit }));
   return { provider, jwtAnswers };
 }
 
@@ -184,8 +185,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * Tessera's steps around the provider's own routes, outermost first (each
  * wraps those after it and sees their answers). The order matters where one
  * step rewrites what another answers: a store outage inside the JWT answers
- * must still become a 503, so answerStoreOutages wraps them. The last three
- * only read or reword answers the provider gave.
+ * must still become a 503, so answerStoreOutages wraps them. The three
+ * before the last only read or reword answers the provider gave; the last
+ * takes an unregistered post_logout_redirect_uri out of a logout request
+ * before the provider reads it.
  */
 function providerPipeline(deps: {
   jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState; provider: Provider;
@@ -208,6 +211,7 @@ function providerPipeline(deps: {
     noteDroppedOfflineAccess(deps.logger),
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
     noCorsHeadersWithoutOrigin(),
+    dropUnregisteredPostLogoutRedirects({ provider: deps.provider, logger: deps.logger }),
   ];
 }
 
