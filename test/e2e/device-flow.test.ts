@@ -121,10 +121,10 @@ function suite(name: string, options: TestServerOptions) {
       expect(refreshed.access_token).toEqual(expect.any(String));
     });
 
-    test('verification_uri_complete: the code arrives filled in, the person only confirms', async () => {
+    test('verification_uri_complete on a phone: the code arrives filled in, the person only confirms (here: Deny)', async () => {
       const config = await oidc.discovery(new URL(server.issuer), tv.clientId, {}, oidc.ClientSecretBasic(tv.clientSecret!), insecureOnLoopback);
-      const started = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
-      const context = await browser.newContext();
+      const started = await oidc.initiateDeviceAuthorization(config, { scope: 'openid profile' });
+      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
       const page = await context.newPage();
       const problems: string[] = [];
       page.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()); });
@@ -132,8 +132,13 @@ function suite(name: string, options: TestServerOptions) {
         await page.goto(started.verification_uri_complete!);
         await page.getByRole('heading', { name: 'Connect this device?' }).waitFor();
         await expect(page.getByText(started.user_code, { exact: true }).isVisible()).resolves.toBe(true);
+        // nothing wider than the phone (a string: this runs in the page, the project has no DOM types)
+        const { scrollWidth, innerWidth } = await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })') as { scrollWidth: number; innerWidth: number };
+        expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+        await page.screenshot({ path: `${SCREENSHOTS}device-confirm-phone.png`, fullPage: true });
         await page.getByRole('button', { name: 'Deny' }).click();
         await expect(page.getByRole('status').textContent()).resolves.toContain('You denied the request');
+        await page.screenshot({ path: `${SCREENSHOTS}device-denied-phone.png`, fullPage: true });
         expect(problems).toEqual([]);
       } finally {
         await context.close();
