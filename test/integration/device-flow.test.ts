@@ -309,31 +309,37 @@ function suite(name: string, options: TestServerOptions) {
 suite('device authorization grant (embedded PGlite token state)', { database: 'memory' });
 suite('device authorization grant (Postgres + Redis token state)', { database: 'postgres', redis: true });
 
-describe('guessing user codes', () => {
-  let server: TestServer;
-  let tv: ClientCredentials;
-  const LIMIT = 4;
+function guessingSuite(name: string, options: TestServerOptions) {
+  describe(name, () => {
+    let server: TestServer;
+    let tv: ClientCredentials;
+    const LIMIT = 4;
 
-  beforeAll(async () => {
-    server = await startTestServer({ config: { rateLimits: { deviceCodePerIp: { limit: LIMIT, windowSeconds: 600 } } } });
-    tv = await server.createClient({ name: 'Hall TV', grantTypes: [DEVICE_GRANT], scopes: ['openid'], public: true });
-  });
-  afterAll(async () => { await server?.stop(); });
+    beforeAll(async () => {
+      server = await startTestServer({ ...options, config: { rateLimits: { deviceCodePerIp: { limit: LIMIT, windowSeconds: 86400 } } } });
+      tv = await server.createClient({ name: 'Hall TV', grantTypes: [DEVICE_GRANT], scopes: ['openid'], public: true });
+    });
+    afterAll(async () => { await server?.stop(); });
 
-  test(`after ${LIMIT} submissions from one address, /device answers 429 — the right code included; the entry page and other pages still load`, async () => {
-    const started = await startDeviceAuthorization(server, tv);
-    const agent = new BrowserAgent();
-    for (let i = 0; i < LIMIT; i += 1) {
-      const page = await enterCode(agent, server, `BBBB-BBB${'CDFG'[i]}`);
-      expect(page.status).toBe(200);
-      expect(page.text).toContain('That code is not valid');
-    }
-    const entry = await agent.request(`${server.url}/device`);
-    expect(entry.status).toBe(200);
-    const limited = await agent.submit(entry, formWithButton(entry.text, 'Continue'), { user_code: started.body.user_code });
-    expect(limited.response.status).toBe(429);
-    expect(limited.response.headers.get('retry-after')).toEqual(expect.any(String));
-    expect(limited.response.text).toContain('Too many codes were entered');
-    expect(limited.response.text).not.toContain('Hall TV');
+    test(`after ${LIMIT} submissions from one address, /device answers 429 — the right code included; the entry page and other pages still load`, async () => {
+      const started = await startDeviceAuthorization(server, tv);
+      const agent = new BrowserAgent();
+      for (let i = 0; i < LIMIT; i += 1) {
+        const page = await enterCode(agent, server, `BBBB-BBB${'CDFG'[i]}`);
+        expect(page.status).toBe(200);
+        expect(page.text).toContain('That code is not valid');
+      }
+      const entry = await agent.request(`${server.url}/device`);
+      expect(entry.status).toBe(200);
+      const limited = await agent.submit(entry, formWithButton(entry.text, 'Continue'), { user_code: started.body.user_code });
+      expect(limited.response.status).toBe(429);
+      expect(limited.response.headers.get('retry-after')).toEqual(expect.any(String));
+      expect(limited.response.text).toContain('Too many codes were entered');
+      expect(limited.response.text).not.toContain('Hall TV');
+    });
   });
-});
+}
+
+// the counters live in the token state: memory with embedded PGlite, a Redis script with Redis
+guessingSuite('guessing user codes (embedded PGlite)', { database: 'memory' });
+guessingSuite('guessing user codes (Postgres + Redis)', { database: 'postgres', redis: true });
