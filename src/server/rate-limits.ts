@@ -5,7 +5,7 @@ import { errorPage } from '../../views/error.ts';
 
 /*
  * The limits per client address (tokenPerIp, authorizationPerIp,
- * pagesPerIp), on Node's request before either app reads it: a refused
+ * pagesPerIp, registrationPerIp), on Node's request before either app reads it: a refused
  * request costs a map lookup. The address is the one the trusted proxies
  * report (src/http/proxy-trust.ts, believeTrustedProxies runs first), never a
  * header the client writes itself. Health, metrics, discovery, JWKS, userinfo
@@ -14,13 +14,15 @@ import { errorPage } from '../../views/error.ts';
  * src/provider/rate-limits.ts).
  */
 
-type AddressRule = 'tokenPerIp' | 'authorizationPerIp' | 'pagesPerIp';
+type AddressRule = 'tokenPerIp' | 'authorizationPerIp' | 'pagesPerIp' | 'registrationPerIp';
 
 /** Which per-address limit a path counts toward; undefined: none. */
 export function addressRuleOf(path: string): AddressRule | undefined {
   const lower = path.toLowerCase();
   if (lower === '/token') return 'tokenPerIp';
   if (lower === '/auth' || lower.startsWith('/auth/')) return 'authorizationPerIp';
+  // dynamic client registration (src/registration): in open mode anyone may call it
+  if (lower === '/reg' || lower.startsWith('/reg/')) return 'registrationPerIp';
   for (const prefix of ['/interaction/', '/account', '/session/end', '/device']) {
     if (lower.startsWith(prefix) && (lower.length === prefix.length || prefix.endsWith('/') || lower[prefix.length] === '/')) return 'pagesPerIp';
   }
@@ -57,7 +59,7 @@ export function createAddressRateLimits(options: {
   onStoreError: (error: Error) => void;
 }): AddressRateLimits {
   const limiters = new Map<AddressRule, RateLimiter>();
-  for (const name of ['tokenPerIp', 'authorizationPerIp', 'pagesPerIp'] as const) {
+  for (const name of ['tokenPerIp', 'authorizationPerIp', 'pagesPerIp', 'registrationPerIp'] as const) {
     const rule = options.rules[name];
     if (rule) limiters.set(name, createRateLimiter({ name, rule, counters: options.counters }));
   }
@@ -70,7 +72,7 @@ export function createAddressRateLimits(options: {
         if (!limiter) return handler(req, res);
         return consumeOrAllow(limiter, clientAddressOf(req), options.onStoreError).then((decision) => {
           if (!decision || decision.allowed) return handler(req, res);
-          if (rule === 'tokenPerIp') return answerRateLimitedJson(res, req, rule, decision);
+          if (rule === 'tokenPerIp' || rule === 'registrationPerIp') return answerRateLimitedJson(res, req, rule, decision);
           return answerRateLimitedPage(res, rule!, decision);
         });
       };
