@@ -60,6 +60,10 @@ export interface Offer {
   resourceScopes: ReadonlySet<string>;
   /** every resource server identifier */
   resources: ReadonlySet<string>;
+  /** the resource servers that clients nobody registered by hand may receive tokens for (their `dynamic_clients` flag) */
+  dynamicClientResources: ReadonlySet<string>;
+  /** every scope those resource servers declare: all a dynamically registered or metadata-document client may get beside OIDC scopes */
+  dynamicClientScopes: ReadonlySet<string>;
 }
 
 export interface FieldProblem { field: string; message: string }
