@@ -179,6 +179,8 @@ export function providerMetadataOf(record: ClientRecord, secretDigest: string | 
     first_party: record.firstParty,
     introspect_for: record.introspectFor,
     tokens_not_before: tokensNotBeforeOf(record),
+    // resource servers without the dynamic_clients flag refuse such a client (src/provider/resource-servers.ts)
+    ...(record.dynamicallyRegistered ? { dynamically_registered: true } : {}),
   };
 }
 
