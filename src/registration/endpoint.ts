@@ -4,7 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { DynamicRegistrationConfig } from '../config/index.ts';
-import { allowListOf, clientMetadataOf, type ClientRecord, type ClientRepository, type NewClient, type ResourceServerRepository } from '../clients/index.ts';
+import { allowListOf, authenticatesWithSecret, clientMetadataOf, type ClientRecord, type ClientRepository, type NewClient, type ResourceServerRepository } from '../clients/index.ts';
 import { clientMetadataValidator, InvalidClientMetadataError, REGISTRATION_PATH } from '../provider/index.ts';
 import { digestMatches, tokenDigest } from '../crypto/index.ts';
 import type { AuditLog } from '../audit/index.ts';
@@ -105,7 +105,9 @@ export function createRegistrationRouter(deps: RegistrationRouterDeps): Router {
     const judged = clientOfRegistrationRequest(body, policy, await deps.resources.offer(), current && { public: current.metadata.token_endpoint_auth_method === 'none' });
     if ('refusal' in judged) throw refusalError(judged.refusal);
     try {
-      await validate({ ...clientMetadataOf(judged.client, current?.clientId ?? 'registration-probe'), first_party: false, introspect_for: [] });
+      // as the repository will validate it (create/update): with a secret's digest for a confidential client
+      const metadata = clientMetadataOf(judged.client, current?.clientId ?? 'registration-probe');
+      await validate({ ...metadata, ...(authenticatesWithSecret(metadata.token_endpoint_auth_method) ? { client_secret: NO_DIGEST } : {}), first_party: false, introspect_for: [] });
     } catch (error) {
       if (!(error instanceof InvalidClientMetadataError)) throw error;
       throw refusalError({ error: /redirect_uri/.test(error.message) ? 'invalid_redirect_uri' : 'invalid_client_metadata', description: error.message, fields: ['(metadata)'] });
