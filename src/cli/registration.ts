@@ -26,6 +26,11 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
 export async function registrationCommand(args: string[], cli: CommandContext): Promise<number> {
   const [group, sub, ...rest] = args;
   if (group !== 'tokens') return unknownSubcommand('registration', group);
+  // `registration tokens --bad-flag`: the flag is named, as for every other command
+  if (sub === undefined || sub.startsWith('-')) {
+    parse(sub === undefined ? [] : [sub, ...rest], {});
+    return unknownSubcommand('registration tokens', sub);
+  }
   switch (sub) {
     case 'create': return create(rest, cli);
     case 'list': return listCommand<RegistrationToken>(cli, rest, '/registration-tokens', {

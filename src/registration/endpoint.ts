@@ -179,6 +179,8 @@ export function createRegistrationRouter(deps: RegistrationRouterDeps): Router {
   const router = new Router();
 
   router.post(REGISTRATION_PATH, answering(async (ctx) => {
+    // JSON only (RFC 7591 §3.1): said before anything else, as every other route refuses a body it does not take (415)
+    if (!ctx.request.is('application/json')) throw new RegistrationError(415, 'invalid_request', 'the request body must be application/json (RFC 7591 §3.1)');
     // token mode: the initial access token is checked before the body is read; a use is taken only once the registration is sound
     let initialAccessToken: string | undefined;
     let actor = 'anonymous';
