@@ -205,6 +205,22 @@ describe.each([
     expect((await call(server, admin, 'GET', '/clients?dynamic=true&limit=200')).body.items.length).toBe(before);
   });
 
+  test('huge and deep metadata: 413 beyond http.maxBodyBytes, 400 beyond four levels, nothing registered and no use taken', async () => {
+    const token = await initialAccessToken(1);
+    const huge = await register({ ...WEB_APP, client_name: 'huge', padding: 'x'.repeat(server.config.http.maxBodyBytes) }, token);
+    expect(huge.status).toBe(413);
+    expect(huge.body.error).toBe('invalid_request');
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10; i += 1) deep = [deep];
+    const nested = await register({ ...WEB_APP, client_name: 'deep', extra: deep }, token);
+    expect(nested.status).toBe(400);
+    expect(nested.body.error).toBe('invalid_client_metadata');
+    const control = await register({ ...WEB_APP, client_name: 'bell\u0007' }, token);
+    expect(control.status).toBe(400);
+    // the token's one use is still there
+    expect((await register({ ...WEB_APP, client_name: 'after the refusals' }, token)).status).toBe(201);
+  });
+
   test('N simultaneous registrations with a one-use token make exactly one client', async () => {
     const token = await initialAccessToken(1);
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => register({ ...WEB_APP, client_name: `racer ${i}` }, token)));
