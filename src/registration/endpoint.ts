@@ -41,11 +41,14 @@ class RegistrationError extends Error {
   readonly status: number;
   readonly body: Record<string, string>;
   readonly wwwAuthenticate?: string;
-  constructor(status: number, error: string, description: string, options: { wwwAuthenticate?: string } = {}) {
+  /** the metadata fields at fault (for the audit log) */
+  readonly fields: readonly string[];
+  constructor(status: number, error: string, description: string, options: { wwwAuthenticate?: string; fields?: readonly string[] } = {}) {
     super(description);
     this.status = status;
     this.body = { error, error_description: description };
     this.wwwAuthenticate = options.wwwAuthenticate;
+    this.fields = options.fields ?? [];
   }
 }
 
@@ -115,7 +118,7 @@ export function createRegistrationRouter(deps: RegistrationRouterDeps): Router {
     return judged.client;
   }
 
-  const refusalError = (refusal: RegistrationRefusal) => Object.assign(new RegistrationError(400, refusal.error, refusal.description), { fields: refusal.fields });
+  const refusalError = (refusal: RegistrationRefusal) => new RegistrationError(400, refusal.error, refusal.description, { fields: refusal.fields });
 
   /** RFC 7591 §3.2.1: what was registered, as the client sees it. Never a stored digest. */
   function informationOf(client: ClientRecord, issued: { clientSecret?: string; registrationAccessToken?: string }) {
@@ -197,7 +200,7 @@ export function createRegistrationRouter(deps: RegistrationRouterDeps): Router {
     try {
       input = await judge(await readBody(ctx));
     } catch (error) {
-      if (error instanceof RegistrationError) auditRefusal(actor, error.body.error, { fields: (error as { fields?: unknown }).fields ?? [] });
+      if (error instanceof RegistrationError) auditRefusal(actor, error.body.error, { fields: error.fields });
       throw error;
     }
     const full = () => new RegistrationError(403, 'access_denied', 'no more clients may register themselves here; ask the administrator');
@@ -261,7 +264,7 @@ export function createRegistrationRouter(deps: RegistrationRouterDeps): Router {
     try {
       input = await judge(body, current);
     } catch (error) {
-      if (error instanceof RegistrationError) auditRefusal(current.clientId, error.body.error, { fields: (error as { fields?: unknown }).fields ?? [] }, current.clientId);
+      if (error instanceof RegistrationError) auditRefusal(current.clientId, error.body.error, { fields: error.fields }, current.clientId);
       throw error;
     }
     // a new registration access token with every change (RFC 7592 §2.2 allows it): the one just used stops working
