@@ -4,7 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { DynamicRegistrationConfig } from '../config/index.ts';
-import { allowListOf, authenticatesWithSecret, clientMetadataOf, type ClientRecord, type ClientRepository, type NewClient, type ResourceServerRepository } from '../clients/index.ts';
+import { allowListOf, authenticatesWithSecret, clientMetadataOf, clientSecretMatches, type ClientRecord, type ClientRepository, type NewClient, type ResourceServerRepository } from '../clients/index.ts';
 import { clientMetadataValidator, InvalidClientMetadataError, REGISTRATION_PATH } from '../provider/index.ts';
 import { digestMatches, tokenDigest } from '../crypto/index.ts';
 import type { AuditLog } from '../audit/index.ts';
@@ -255,7 +255,7 @@ export function createRegistrationRouter(deps: RegistrationRouterDeps): Router {
     }
     if (request.client_secret !== undefined) {
       const digest = (await clients.findProviderMetadata(current.clientId))?.client_secret;
-      if (typeof digest !== 'string' || typeof request.client_secret !== 'string' || !digestMatches(digest, request.client_secret)) {
+      if (typeof digest !== 'string' || typeof request.client_secret !== 'string' || !clientSecretMatches(digest, request.client_secret)) {
         auditRefusal(current.clientId, 'invalid_client_metadata', { fields: ['client_secret'] }, current.clientId);
         throw new RegistrationError(400, 'invalid_client_metadata', 'client_secret is not the client\'s current secret (a client cannot choose its secret)');
       }
