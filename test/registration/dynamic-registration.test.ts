@@ -10,8 +10,9 @@ import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
-import { codeFlow, refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
-import { authorize, tokenRequest } from '../support/oauth.ts';
+import { refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
+import { authorize, driveAuthorization, tokenRequest } from '../support/oauth.ts';
+import { BrowserAgent } from '../support/browser-agent.ts';
 
 const NOTES = 'https://notes-api.example.test';
 const LEDGER = 'https://ledger-api.example.test';
@@ -109,11 +110,23 @@ describe.each([
     const byAdmins = await call(server, admin, 'GET', '/clients?dynamic=false&limit=200');
     expect(byAdmins.body.items.map((c: { client_id: string }) => c.client_id)).not.toContain(client.clientId);
 
-    // the registered client: authorization code with PKCE through the real pages, for the open resource
-    const tokens = await codeFlow({ baseUrl: server.url, client, user: USER, scope: 'openid offline_access notes:read', resource: NOTES });
+    // the registered client, with the configuration openid-client made at registration: authorization
+    // code with PKCE through the real sign-in and consent pages, for the resource open to such clients
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const authorizationUrl = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI, scope: 'openid offline_access notes:read', resource: NOTES, prompt: 'consent',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state,
+    });
+    const { pages, html, callback } = await driveAuthorization(new BrowserAgent(), authorizationUrl.href, { redirectUri: REDIRECT_URI, user: USER });
+    expect(pages).toEqual(['login', 'consent']);
+    // a client that registered itself is never first party: the person is asked, and sees the name it chose
+    expect(html[1]).toContain('Notes for the web');
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true }, { resource: NOTES });
     expect(tokens.access_token).toEqual(expect.any(String));
     expect(tokens.refresh_token).toEqual(expect.any(String));
     expect(tokens.scope).toContain('notes:read');
+    expect(tokens.claims()?.aud).toBe(client.clientId);
     // a resource without dynamic_clients: no token, though it declares a scope of the same name
     const ledger = await authorize({ baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope: 'openid notes:read', user: USER, params: { resource: LEDGER } });
     expect(ledger.code).toBeUndefined();
