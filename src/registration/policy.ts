@@ -33,7 +33,7 @@ export interface DynamicClientPolicy {
  * refused.
  */
 const ADMIN_ONLY_FIELDS = [
-  'first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'web_origins', 'token_exchange_audiences',
+  'first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'web_origins', 'token_exchange_audiences', 'token_exchange_impersonation',
   'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'bootstrap_admin', 'dynamically_registered',
   'backchannel_logout_uri', 'backchannel_logout_session_required',
   'tls_client_auth_subject_dn', 'tls_client_auth_san_dns', 'tls_client_auth_san_uri', 'tls_client_auth_san_ip', 'tls_client_auth_san_email',
