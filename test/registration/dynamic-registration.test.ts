@@ -4,7 +4,7 @@
 // with it, the policy refusing what a self-registered client may never be,
 // the client reading and deleting its own registration, and a code flow with
 // PKCE by the registered client. On the embedded default (PGlite in
-// DATA_DIR) and on Postgres.
+// DATA_DIR) and on Postgres with Redis.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -45,9 +45,9 @@ const WEB_APP = {
 };
 
 describe.each([
-  ['the embedded default (PGlite in DATA_DIR)', 'file' as const],
-  ['Postgres', 'postgres' as const],
-])('dynamic registration with initial access tokens, on %s', (_name, database) => {
+  ['the embedded default (PGlite in DATA_DIR, token state in SQL)', 'file' as const, false],
+  ['Postgres (token state in Redis)', 'postgres' as const, true],
+])('dynamic registration with initial access tokens, on %s', (_name, database, redis) => {
   let server: TestServer;
   let admin: string;
   const register = (body: unknown, token?: string) => send(`${server.url}/reg`, 'POST', { token, body });
@@ -56,7 +56,7 @@ describe.each([
   const tessera = (args: string[]) => runTesseraCli(args, adminCliEnv(server));
 
   beforeAll(async () => {
-    server = await startTestServer({ database, config: { dynamicRegistration: { mode: 'token' } } });
+    server = await startTestServer({ database, redis, config: { dynamicRegistration: { mode: 'token' } } });
     admin = await adminToken(server);
     await server.createUser(USER);
     await server.services.resources.create({ identifier: NOTES, name: 'Notes API', scopes: ['notes:read', 'notes:write'], dynamicClients: true });
@@ -133,11 +133,13 @@ describe.each([
     expect(ledger.callback?.searchParams.get('error')).toBe('invalid_target');
 
     // RFC 7592 delete: the registration goes, and with it the grants and what they issued
+    expect((await server.tokenState.grants.ofClient(client.clientId)).length).toBeGreaterThan(0);
     const deleted = await send(metadata.registration_client_uri, 'DELETE', { token: metadata.registration_access_token });
     expect(deleted.status).toBe(204);
     expect((await send(metadata.registration_client_uri, 'GET', { token: metadata.registration_access_token })).status).toBe(401);
     expect((await call(server, admin, 'GET', `/clients/${encodeURIComponent(client.clientId)}`)).status).toBe(404);
     expect((await refresh(server.url, client, tokens.refresh_token!)).body.error).toBe('invalid_client');
+    expect(await server.tokenState.grants.ofClient(client.clientId)).toEqual([]);
 
     const events = await server.services.audit.list({ subjects: [client.clientId], limit: 20 });
     expect(events.map((e) => [e.type, e.actor])).toEqual(expect.arrayContaining([
