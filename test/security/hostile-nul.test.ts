@@ -11,6 +11,8 @@
  * TR2: a NUL in a client_id (a parameter, or the claims of an id_token_hint),
  * a resource or a login_hint answered 500 at /auth, /token,
  * /token/introspection and /session/end.
+ * TR4: dynamic registration (a JSON body, which the input limits do not
+ * read): a NUL in a redirect_uri or post_logout_redirect_uri was a 500.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -37,7 +39,7 @@ function suite(setup: { label: string; database: 'memory' | 'postgres'; redis: b
     let admin: string;
 
     beforeAll(async () => {
-      server = await startTestServer({ database: setup.database, redis: setup.redis });
+      server = await startTestServer({ database: setup.database, redis: setup.redis, config: { dynamicRegistration: { mode: 'token' } } });
       await server.services.resources.create({ identifier: API_A, scopes: ['read'], tokenFormat: 'jwt' });
       await server.services.resources.create({ identifier: API_B, scopes: ['read'], tokenFormat: 'jwt' });
       app = await server.createClient({ name: 'app', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: ['https://app.example.test/bye'], scopes: ['openid', 'read'] });
@@ -97,6 +99,23 @@ function suite(setup: { label: string; database: 'memory' | 'postgres'; redis: b
       });
       const basicAnswer = { status: basic.status, body: await basic.json() };
       expect(basicAnswer).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    });
+
+    test('TR4: dynamic registration refuses a redirect URI holding a control character (invalid_client_metadata), never a 500', async () => {
+      const initialAccessToken = (await call(server, admin, 'POST', '/registration-tokens', { uses: 5 })).body.initial_access_token as string;
+      const register = async (metadata: Record<string, unknown>) => {
+        const res = await fetch(`${server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${initialAccessToken}` }, body: JSON.stringify(metadata) });
+        return { status: res.status, body: await res.json() as Record<string, unknown> };
+      };
+      for (const metadata of [
+        { redirect_uris: ['https://rp.attacks.test/cb\u0000'] },
+        { redirect_uris: ['https://rp.attacks.test/cb'], post_logout_redirect_uris: ['https://rp.attacks.test/\u0000'] },
+        { redirect_uris: ['https://rp.attacks.test/cb\r\nLocation: https://evil.attacks.test/'] },
+      ]) {
+        expect({ metadata, ...(await register(metadata)) }).toMatchObject({ metadata, status: 400, body: { error: 'invalid_client_metadata' } });
+      }
+      // the token was not spent by the refusals
+      expect((await register({ client_name: 'fine', redirect_uris: ['https://rp.attacks.test/cb'] })).status).toBe(201);
     });
   });
 }
