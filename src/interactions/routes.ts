@@ -10,6 +10,7 @@ import type { AuditRecord } from '../audit/index.ts';
 import { NO_SECOND_FACTORS, type MfaService } from '../mfa/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { clientIdOf, clientNameOf, interactionOfPath, type Interaction } from './interaction-details.ts';
+import { clientIdHost } from '../clients/index.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
 import { passkeySignInUrls } from './passkey-routes.ts';
@@ -96,6 +97,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       abortAction: `${base}/abort`,
       csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
       clientName,
+      clientHost: clientIdHost(clientIdOf(interaction)),
       scopes: describeScopes(details.missingOIDCScope ?? []),
       resources,
       claims: details.missingOIDCClaims ?? [],
