@@ -82,6 +82,10 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     }));
   }
 
+  /** a client ID metadata document's client: its host first, the name it gives itself (without the host clientNameOf added) after */
+  const consentNames = (clientName: string, clientHost: string | undefined) =>
+    (clientHost ? { clientHost, clientName: clientName.endsWith(` (${clientHost})`) ? clientName.slice(0, -clientHost.length - 3) : clientName } : { clientName });
+
   async function renderConsent(ctx: Context, interaction: Interaction, clientName: string): Promise<void> {
     const details = interaction.prompt.details as ConsentDetails;
     const resources = await Promise.all(
@@ -96,8 +100,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       action: `${base}/confirm`,
       abortAction: `${base}/abort`,
       csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
-      clientName,
-      clientHost: clientIdHost(clientIdOf(interaction)),
+      ...consentNames(clientName, clientIdHost(clientIdOf(interaction))),
       scopes: describeScopes(details.missingOIDCScope ?? []),
       resources,
       claims: details.missingOIDCClaims ?? [],

@@ -169,7 +169,8 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     // never first party: consent is asked, and the page names the document's host, not only its self-chosen name
     expect(flow.pages).toEqual(['login', 'consent']);
     expect(flow.html[1]).toContain(`<strong>${new URL(documentBase).host}</strong>`);
-    expect(flow.html[1]).toContain('Notes Assistant');
+    expect(flow.html[1]).toContain('It calls itself “Notes Assistant”');
+    expect(flow.html[0]).toContain(`Notes Assistant (${new URL(documentBase).host})`);
     expect(flow.html[1]).toContain('notes:read');
 
     const callbackParams = oauth.validateAuthResponse(as, client, flow.callback, state);
@@ -192,6 +193,52 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
 
     // the document was fetched once: cached within its max-age
     expect(fetchedDocuments.filter((path) => path === '/clients/notes-assistant.json')).toHaveLength(1);
+  });
+
+  test('the example API by introspection: insufficient_scope is a 403; a revoked grant is refused at once (the JWT check sees it only at expiry)', async () => {
+    const clientId = `${documentBase}/clients/notes-assistant.json`;
+    const introspector = await cli(tessera, ['clients', 'create', '--name', 'Notes API', '--grant-types', 'client_credentials', '--introspect-for', apiUrl, '--json']);
+    expect(introspector.code).toBe(0);
+    const port = await freePort();
+    const byIntrospection = `http://127.0.0.1:${port}/notes`;
+    const second = spawn(NODE_BIN, ['examples/protected-api/server.mjs'], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', ISSUER: tessera.issuer, RESOURCE: apiUrl, REQUIRED_SCOPES: 'notes:read',
+        TOKEN_CHECK: 'introspection', INTROSPECTION_CLIENT_ID: introspector.json.client_id, INTROSPECTION_CLIENT_SECRET: introspector.json.client_secret,
+      },
+      stdio: 'ignore',
+    });
+    try {
+      await waitForOk(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/notes`, {
+        exited: new Promise((resolve) => second.once('exit', resolve)), output: () => '',
+      } as unknown as TesseraProcess, STARTUP_MS);
+      const tokenFor = async (scope: string) => {
+        const { url, verifier } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope, params: { resource: apiUrl } });
+        const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
+        const issued = await tokenRequest(tessera.issuer, { grant_type: 'authorization_code', code: flow.code!, redirect_uri: REDIRECT_URI, code_verifier: verifier, resource: apiUrl }, { clientId });
+        expect(issued.status).toBe(200);
+        return issued.body.access_token!;
+      };
+      const writeOnly = await tokenFor('notes:write');
+      for (const url of [apiUrl, byIntrospection]) {
+        const res = await fetch(url, { headers: { authorization: `Bearer ${writeOnly}` } });
+        expect([url, res.status]).toEqual([url, 403]);
+        expect(res.headers.get('www-authenticate')).toMatch(/error="insufficient_scope".*scope="notes:read"/);
+      }
+      const reader = await tokenFor('notes:read');
+      expect((await fetch(byIntrospection, { headers: { authorization: `Bearer ${reader}` } })).status).toBe(200);
+
+      const revoked = await cli(tessera, ['grants', 'revoke', '--client', clientId, '--json']);
+      expect(revoked.code).toBe(0);
+      const refused = await fetch(byIntrospection, { headers: { authorization: `Bearer ${reader}` } });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+      // the JWT check has no way to know before the token expires (README: choose introspection for that)
+      expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${reader}` } })).status).toBe(200);
+    } finally {
+      second.kill('SIGTERM');
+    }
   });
 
   test('what the document claims grants nothing: no admin, no API closed to dynamic clients, no scope outside the offer, no other redirect_uri', async () => {
