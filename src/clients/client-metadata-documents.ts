@@ -80,7 +80,7 @@ export interface ClientMetadataDocumentOptions {
   onRefused?: (clientId: string, reason: string) => void;
 }
 
-interface Fetched { document: unknown; maxAgeSeconds?: number }
+interface Fetched { document: unknown; cacheSeconds: number }
 
 class AddressRefused extends Error {}
 
@@ -169,7 +169,7 @@ export function fetchClientMetadataDocument(clientId: string, options: { allowLo
         }
         settled = true;
         clearTimeout(deadline);
-        resolve({ document, maxAgeSeconds: maxAgeOf(res.headers['cache-control']) });
+        resolve({ document, cacheSeconds: documentCacheSeconds(res.headers['cache-control']) });
       });
     });
     const deadline = setTimeout(() => fail(`it did not answer within ${limits.timeoutMs} ms`, 'timeout'), limits.timeoutMs);
@@ -234,10 +234,16 @@ export function clientMetadataFromDocument(clientId: string, document: unknown):
   };
 }
 
-const cacheSecondsFor = (maxAge: number | undefined) => {
+/**
+ * How long a document is kept: its Cache-Control max-age within
+ * [minCacheSeconds, maxCacheSeconds]. The floor holds for no-store too: a
+ * client that asks to be fetched on every request would make each
+ * authorization request an outgoing request.
+ */
+export function documentCacheSeconds(cacheControl: string | undefined): number {
   const { minCacheSeconds, maxCacheSeconds } = CLIENT_METADATA_DOCUMENT_LIMITS;
-  return Math.min(maxCacheSeconds, Math.max(minCacheSeconds, maxAge ?? minCacheSeconds));
-};
+  return Math.min(maxCacheSeconds, Math.max(minCacheSeconds, maxAgeOf(cacheControl) ?? minCacheSeconds));
+}
 
 export type ClientMetadataDocuments = ReturnType<typeof createClientMetadataDocuments>;
 
@@ -246,11 +252,9 @@ export type ClientMetadataDocuments = ReturnType<typeof createClientMetadataDocu
  * same metadata object while cached, so the provider's built client is
  * reused). One fetch at a time per URL. A refusal is remembered briefly.
  */
-export function createClientMetadataDocuments(options: ClientMetadataDocumentOptions & {
-  fetchDocument?: (clientId: string) => Promise<Fetched>;
-}) {
+export function createClientMetadataDocuments(options: ClientMetadataDocumentOptions) {
   const limits = CLIENT_METADATA_DOCUMENT_LIMITS;
-  const fetchDocument = options.fetchDocument ?? ((clientId: string) => fetchClientMetadataDocument(clientId, options));
+  const fetchDocument = (clientId: string) => fetchClientMetadataDocument(clientId, options);
   const entries = new Map<string, { metadata?: Record<string, unknown>; refusal?: ClientMetadataDocumentRefused; expiresAt: number }>();
   const pending = new Map<string, Promise<Record<string, unknown>>>();
 
@@ -264,7 +268,7 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
     try {
       const fetched = await fetchDocument(clientId);
       const metadata = clientMetadataFromDocument(clientId, fetched.document);
-      remember(clientId, { metadata, expiresAt: Date.now() + cacheSecondsFor(fetched.maxAgeSeconds) * 1000 });
+      remember(clientId, { metadata, expiresAt: Date.now() + fetched.cacheSeconds * 1000 });
       return metadata;
     } catch (error) {
       const refusal = error instanceof ClientMetadataDocumentRefused ? error : new ClientMetadataDocumentRefused('it could not be fetched');

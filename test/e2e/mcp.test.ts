@@ -243,7 +243,8 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
 
   test('what the document claims grants nothing: no admin, no API closed to dynamic clients, no scope outside the offer, no other redirect_uri', async () => {
     const clientId = `${documentBase}/clients/greedy.json`;
-    serveDocument('/clients/greedy.json', { client_id: clientId, redirect_uris: [REDIRECT_URI], client_name: 'Greedy' });
+    // no-store: kept for the floor of 60 s anyway, so these requests do not each make Tessera fetch
+    serveDocument('/clients/greedy.json', { client_id: clientId, redirect_uris: [REDIRECT_URI], client_name: 'Greedy' }, { 'cache-control': 'no-store' });
     const agent = () => new BrowserAgent();
     const run = (params: Record<string, string>, scope = 'notes:read') => {
       const { url } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope, params });
@@ -266,6 +267,7 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     expect(machine.status).toBe(400);
     expect(machine.body).toMatchObject({ error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' });
     expect(machine.body.access_token).toBeUndefined();
+    expect(fetchedDocuments.filter((path) => path === '/clients/greedy.json')).toHaveLength(1);
   });
 
   test('documents that break the rules are invalid_client on a page, never a 5xx', async () => {
