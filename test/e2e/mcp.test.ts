@@ -191,6 +191,12 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     expect(forged.status).toBe(401);
     expect(forged.headers.get('www-authenticate')).toMatch(/error="invalid_token".*resource_metadata="/);
 
+    // the person's /account lists the app by its host (the document is not fetched for that page)
+    const account = await flow.agent.follow(`${tessera.issuer}/account`);
+    expect(account.response.status).toBe(200);
+    expect(account.response.text).toContain(new URL(documentBase).host);
+    expect(account.response.text).not.toContain('Notes Assistant');
+
     // the document was fetched once: cached within its max-age
     expect(fetchedDocuments.filter((path) => path === '/clients/notes-assistant.json')).toHaveLength(1);
   });
