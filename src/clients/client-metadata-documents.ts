@@ -210,6 +210,16 @@ export function clientMetadataFromDocument(clientId: string, document: unknown):
   if (redirectUris.length > limits.maxRedirectUris || !redirectUris.every((uri) => typeof uri === 'string' && uri.length <= limits.maxUriLength)) {
     return refuse(`redirect_uris must be at most ${limits.maxRedirectUris} URIs`);
   }
+  // codes travel to these URIs: plain http only to this machine (RFC 8252 §7.3, native apps), never across a network
+  const overPlainHttp = redirectUris.find((uri) => {
+    try {
+      const url = new URL(uri);
+      return url.protocol === 'http:' && !['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+    } catch {
+      return false; // the provider refuses what is not a URI
+    }
+  });
+  if (overPlainHttp) return refuse(`redirect URI ${overPlainHttp} is plain http to another machine: use https (http only to 127.0.0.1, [::1] or localhost)`);
   const grantTypes = doc.grant_types === undefined ? ['authorization_code'] : doc.grant_types;
   if (!Array.isArray(grantTypes) || !grantTypes.includes('authorization_code')) return refuse('grant_types must include authorization_code');
   if (doc.response_types !== undefined && !(Array.isArray(doc.response_types) && doc.response_types.includes('code'))) return refuse('response_types must include code');

@@ -51,6 +51,11 @@ describe('clientMetadataFromDocument: Tessera decides what the client gets', () 
     });
   });
 
+  test('redirect URIs: https, http to loopback (native apps, RFC 8252), private-use schemes for the provider to judge', () => {
+    const uris = ['https://app.example.com/cb', 'http://127.0.0.1:33418/callback', 'http://localhost:8080/cb', 'http://[::1]/cb', 'com.example.app:/cb'];
+    expect(clientMetadataFromDocument(ID, { ...minimal, application_type: 'native', redirect_uris: uris }).redirect_uris).toEqual(uris);
+  });
+
   test('what a document claims beyond that is dropped: first party, allow-lists, other grants, keys, non-https URIs', () => {
     const metadata = clientMetadataFromDocument(ID, {
       ...minimal,
@@ -95,6 +100,7 @@ describe('clientMetadataFromDocument: Tessera decides what the client gets', () 
     ['empty redirect_uris', { ...minimal, redirect_uris: [] }, /redirect_uris is missing/],
     ['too many redirect_uris', { ...minimal, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://app.example.com/${i}`) }, /at most 20/],
     ['a redirect URI that is not a string', { ...minimal, redirect_uris: [{}] }, /at most 20/],
+    ['a plain http redirect URI to another machine', { ...minimal, redirect_uris: ['http://app.example.com/cb'] }, /plain http to another machine/],
     ['no authorization_code', { ...minimal, grant_types: ['client_credentials'] }, /authorization_code/],
     ['response types without code', { ...minimal, response_types: ['token'] }, /response_types/],
     ['an unknown application_type', { ...minimal, application_type: 'service' }, /application_type/],

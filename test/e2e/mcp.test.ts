@@ -247,6 +247,24 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     }
   });
 
+  test('a native MCP client: a loopback redirect URI, its port chosen at run time (RFC 8252 §7.3); a document with an http redirect URI to another machine is refused', async () => {
+    const clientId = `${documentBase}/clients/desktop.json`;
+    serveDocument('/clients/desktop.json', { client_id: clientId, client_name: 'Desktop', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'] });
+    const redirectUri = 'http://127.0.0.1:49152/callback';
+    const { url, verifier } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri, scope: 'notes:read', params: { resource: apiUrl } });
+    const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri, user: { username: 'ada', password: PASSWORD } });
+    expect(flow.code).toEqual(expect.any(String));
+    const issued = await tokenRequest(tessera.issuer, { grant_type: 'authorization_code', code: flow.code!, redirect_uri: redirectUri, code_verifier: verifier, resource: apiUrl }, { clientId });
+    expect(issued.status).toBe(200);
+    expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${issued.body.access_token}` } })).status).toBe(200);
+
+    const plainClientId = `${documentBase}/clients/plain-http.json`;
+    serveDocument('/clients/plain-http.json', { client_id: plainClientId, redirect_uris: ['http://app.example.test/callback'] });
+    const page = await authorizationWith(tessera, plainClientId, { redirect_uri: 'http://app.example.test/callback' });
+    expect(page.status).toBe(400);
+    expect(page.text).toMatch(/plain http to another machine/);
+  });
+
   test('what the document claims grants nothing: no admin, no API closed to dynamic clients, no scope outside the offer, no other redirect_uri', async () => {
     const clientId = `${documentBase}/clients/greedy.json`;
     // no-store: kept for the floor of 60 s anyway, so these requests do not each make Tessera fetch
