@@ -31,6 +31,7 @@ import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
 import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
+import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -188,7 +189,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
 
   const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger, tokenState }));
+  installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState }));
   return { provider, jwtAnswers };
 }
 
@@ -196,10 +197,12 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * Tessera's steps around the provider's own routes, outermost first (each
  * wraps those after it and sees their answers). The order matters where one
  * step rewrites what another answers: a store outage inside the JWT answers
- * must still become a 503, so answerStoreOutages wraps them. The last three
- * only read or reword answers the provider gave.
+ * must still become a 503, so answerStoreOutages wraps them. The three
+ * before the last only read or reword answers the provider gave; the last
+ * takes an unregistered post_logout_redirect_uri out of a logout request
+ * before the provider reads it.
  */
-function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
+function providerPipeline(deps: { provider: Provider; jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
   return [
     corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
@@ -210,6 +213,7 @@ function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Con
     noteDroppedOfflineAccess(deps.logger),
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
     noCorsHeadersWithoutOrigin(),
+    dropUnregisteredPostLogoutRedirects({ provider: deps.provider, logger: deps.logger }),
   ];
 }
 
