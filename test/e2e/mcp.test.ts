@@ -18,6 +18,11 @@ import { freePort, NODE_BIN, REPO_ROOT, spawnTessera, waitForOk, type TesseraPro
 import { runTesseraCli } from '../support/cli.ts';
 import { BrowserAgent } from '../support/browser-agent.ts';
 import { authorizationRequest, driveAuthorization, tokenRequest } from '../support/oauth.ts';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { launchChromium } from '../support/chromium.ts';
+
+const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
 
 const PASSWORD = 'a long and unguessable passphrase';
 const REDIRECT_URI = 'https://mcp-client.example.test/callback';
@@ -43,6 +48,20 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
   const answers = new Map<string, { status: number; headers?: Record<string, string>; body?: string }>();
   const serveDocument = (path: string, document: Record<string, unknown>, headers: Record<string, string> = {}) =>
     answers.set(path, { status: 200, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(document) });
+
+  /** The client of the main flow: its document claims what Tessera does not grant to such a client. */
+  const serveNotesAssistant = (clientId: string) =>
+    serveDocument('/clients/notes-assistant.json', {
+      client_id: clientId,
+      client_name: 'Notes Assistant',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      // claims Tessera does not grant to such a client, whatever the document says
+      first_party: true,
+      allowed_scopes: ['admin', 'ledger:read'],
+    }, { 'cache-control': 'max-age=600' });
 
   async function startTessera(name: string, env: Record<string, string>): Promise<Tessera> {
     const port = await freePort();
@@ -118,17 +137,7 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
 
   test('from the API\'s 401 to a 200: RFC 9728 metadata, RFC 8414 metadata, a client ID metadata document, code + PKCE + resource', async () => {
     const clientId = `${documentBase}/clients/notes-assistant.json`;
-    serveDocument('/clients/notes-assistant.json', {
-      client_id: clientId,
-      client_name: 'Notes Assistant',
-      redirect_uris: [REDIRECT_URI],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-      // claims Tessera does not grant to such a client, whatever the document says
-      first_party: true,
-      allowed_scopes: ['admin', 'ledger:read'],
-    }, { 'cache-control': 'max-age=600' });
+    serveNotesAssistant(clientId);
 
     // 1. the client knows only the API's URL: its 401 names the metadata
     const first = await fetch(apiUrl);
@@ -199,6 +208,34 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
 
     // the document was fetched once: cached within its max-age
     expect(fetchedDocuments.filter((path) => path === '/clients/notes-assistant.json')).toHaveLength(1);
+  });
+
+  test('in a real browser (headless Chromium): the consent page leads with the host, at desktop and phone width', async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const clientId = `${documentBase}/clients/notes-assistant.json`;
+    serveNotesAssistant(clientId);
+    const browser = await launchChromium();
+    try {
+      for (const [name, viewport] of Object.entries({ desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } })) {
+        const page = await browser.newPage({ viewport });
+        const { url } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope: 'notes:read', params: { resource: apiUrl } });
+        await page.goto(url);
+        await page.getByLabel('Username').fill('ada');
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+        await page.getByRole('button', { name: 'Allow' }).waitFor();
+        await expect(page.getByText(`The application at ${new URL(documentBase).host} is asking`).isVisible()).resolves.toBe(true);
+        await expect(page.getByRole('button', { name: 'Deny' }).isVisible()).resolves.toBe(true);
+        const { scrollWidth, innerWidth } = await page.evaluate(
+          '({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })',
+        ) as { scrollWidth: number; innerWidth: number };
+        expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+        await page.screenshot({ path: `${SCREENSHOTS}consent-metadata-document-${name}.png`, fullPage: true });
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
   });
 
   test('the example API by introspection: insufficient_scope is a 403; a revoked grant is refused at once (the JWT check sees it only at expiry)', async () => {
