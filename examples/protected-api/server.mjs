@@ -38,7 +38,10 @@ function required(name) {
   }
   return value;
 }
-if (TOKEN_CHECK !== 'jwt' && TOKEN_CHECK !== 'introspection') required('TOKEN_CHECK must be jwt or introspection; it');
+if (TOKEN_CHECK !== 'jwt' && TOKEN_CHECK !== 'introspection') {
+  console.error('TOKEN_CHECK must be jwt or introspection');
+  process.exit(1);
+}
 if (TOKEN_CHECK === 'introspection') { required('INTROSPECTION_CLIENT_ID'); required('INTROSPECTION_CLIENT_SECRET'); }
 
 const resourceUrl = new URL(RESOURCE);
