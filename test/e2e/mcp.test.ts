@@ -302,6 +302,31 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     expect(page.text).toMatch(/plain http to another machine/);
   });
 
+  test('refresh tokens: a refresh keeps the API\'s audience; once the admin closes the API to dynamic clients, a refresh for it is invalid_target', async () => {
+    const clientId = `${documentBase}/clients/notes-assistant.json`;
+    serveNotesAssistant(clientId);
+    const { url, verifier } = authorizationRequest({
+      baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope: 'notes:read offline_access', params: { resource: apiUrl, prompt: 'consent' },
+    });
+    const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
+    const issued = await tokenRequest(tessera.issuer, { grant_type: 'authorization_code', code: flow.code!, redirect_uri: REDIRECT_URI, code_verifier: verifier, resource: apiUrl }, { clientId });
+    expect(issued.status).toBe(200);
+    expect(issued.body.refresh_token).toEqual(expect.any(String));
+
+    const refreshed = await tokenRequest(tessera.issuer, { grant_type: 'refresh_token', refresh_token: issued.body.refresh_token!, resource: apiUrl }, { clientId });
+    expect(refreshed.status).toBe(200);
+    expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${refreshed.body.access_token}` } })).status).toBe(200);
+
+    const closed = await cli(tessera, ['resources', 'update', apiUrl, '--no-dynamic-clients', '--json']);
+    expect(closed.json).toMatchObject({ dynamic_clients: false });
+    try {
+      const refused = await tokenRequest(tessera.issuer, { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token!, resource: apiUrl }, { clientId });
+      expect([refused.status, refused.body.error]).toEqual([400, 'invalid_target']);
+    } finally {
+      expect((await cli(tessera, ['resources', 'update', apiUrl, '--dynamic-clients', '--json'])).json).toMatchObject({ dynamic_clients: true });
+    }
+  });
+
   test('what the document claims grants nothing: no admin, no API closed to dynamic clients, no scope outside the offer, no other redirect_uri', async () => {
     const clientId = `${documentBase}/clients/greedy.json`;
     // no-store: kept for the floor of 60 s anyway, so these requests do not each make Tessera fetch
