@@ -240,6 +240,7 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
 
   test('the example API by introspection: insufficient_scope is a 403; a revoked grant is refused at once (the JWT check sees it only at expiry)', async () => {
     const clientId = `${documentBase}/clients/notes-assistant.json`;
+    serveNotesAssistant(clientId);
     const introspector = await cli(tessera, ['clients', 'create', '--name', 'Notes API', '--grant-types', 'client_credentials', '--introspect-for', apiUrl, '--json']);
     expect(introspector.code).toBe(0);
     const port = await freePort();
@@ -385,6 +386,7 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
 
   test('documents on private, loopback and special addresses are refused unless loopback is allowed (development)', async () => {
     const clientId = `${documentBase}/clients/notes-assistant.json`;
+    serveNotesAssistant(clientId);
     // the same document the dev server accepts: the strict one refuses it (localhost resolves to loopback)
     const byName = await authorizationWith(strict, clientId);
     expect(byName.status).toBe(400);
