@@ -11,7 +11,7 @@ import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
-import { passwordGrant } from '../grants/index.ts';
+import { passwordGrant, tokenExchangeGrant } from '../grants/index.ts';
 import { routeAdapters, compareSecretsByDigest, reuseBuiltClients } from './client-store.ts';
 import { clientBasedCors, corsOnlyForRegisteredOrigins, webOriginsProblem } from './web-origins.ts';
 import { detectReplaysWith } from './replay-detection.ts';
@@ -26,6 +26,7 @@ import { answerStoreOutages } from './outage.ts';
 import { installPipeline, type ProviderStep } from './pipeline.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
 import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
+import { honouredByItsClient, mayIntrospect } from './introspection.ts';
 import { explainRefusedAuthorizationCodes } from './code-refusal-hints.ts';
 import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
@@ -107,6 +108,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
       mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
     }),
+    // what a grant put on the token stays on it (token exchange: `act`, RFC 8693 §4.1); the provider would otherwise drop it at save
+    extraTokenClaims: async (_ctx, token) => (token as unknown as { extra?: Record<string, unknown> }).extra,
     formats: {
       customizers: {
         // JWT access tokens are never stored: remember which grant issued which
@@ -126,6 +129,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
       properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'web_origins',
+        'token_exchange_audiences', 'token_exchange_impersonation',
         // with mTLS off the provider would drop the property and issue bearer tokens: refused instead, at registration and when a stored client loads
         ...(deps.certificateOf ? [] : ['tls_client_certificate_bound_access_tokens'])],
       validator: (_ctx, key, value) => {
@@ -144,7 +148,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
           const problem = webOriginsProblem(value);
           if (problem) throw new Error(problem);
         }
-        if ((key === 'introspect_for' || key === 'allowed_scopes') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+        if (key === 'token_exchange_impersonation' && value !== undefined && typeof value !== 'boolean') throw new Error('token_exchange_impersonation must be a boolean');
+        if ((key === 'introspect_for' || key === 'allowed_scopes' || key === 'token_exchange_audiences') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
           throw new Error(`${key} must be an array of strings`);
         }
       },
@@ -177,6 +182,16 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     getResourceServerInfo: resourceIndicators.getResourceServerInfo,
     certificateOf: deps.certificateOf,
   }), passwordGrant.parameters, passwordGrant.repeatableParameters);
+  // the JWT verifier is built once the provider exists (below); the handler reads it per request
+  let jwtAnswers: JwtAccessTokenAnswers | undefined;
+  provider.registerGrantType(tokenExchangeGrant.type, tokenExchangeGrant.buildHandler({
+    getResourceServerInfo: resourceIndicators.getResourceServerInfo,
+    verifyJwt: (token) => jwtAnswers!.verify(token),
+    mayIntrospect,
+    honouredByItsClient,
+    tokenState,
+    audit: deps.audit,
+  }), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatableParameters);
   provider.proxy = config.proxy !== false; // X-Forwarded-* as believeTrustedProxies (src/http) left them
 
   // The provider's Client model reads Tessera's clients (client-store.ts).
@@ -187,8 +202,9 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   subscribeToProviderEvents(provider, deps.logger);
   logBackchannelLogouts(provider, deps.logger);
   if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
+  if (deps.audit) tokenExchangeGrant.recordRefusals(provider, deps.audit);
 
-  const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
+  jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
   installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState }));
   return { provider, jwtAnswers };
 }
@@ -206,6 +222,7 @@ function providerPipeline(deps: { provider: Provider; jwtAnswers: JwtAccessToken
   return [
     corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
+    { name: 'token exchange answers unauthorized_client (RFC 6749), not invalid_request', middleware: tokenExchangeGrant.answerUnauthorizedClient },
     answerStoreOutages(),
     answerForJwtAccessTokens(deps.jwtAnswers),
     refuseUserinfoForTokensOlderThanTheirClient(),

@@ -54,6 +54,7 @@ const ROWS: readonly Row[] = [
   { field: 'grant_types_supported', value: 'refresh_token', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'client_credentials', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'password', test: 'test/grants/password.test.ts', evidence: "grant_type: 'password'" },
+  { field: 'grant_types_supported', value: 'urn:ietf:params:oauth:grant-type:token-exchange', test: 'test/integration/token-exchange.test.ts' },
   { field: 'response_types_supported', value: 'code', test: ADVERTISED, evidence: "response_mode: 'query'" },
   { field: 'response_modes_supported', value: 'query', test: ADVERTISED },
   { field: 'response_modes_supported', value: 'fragment', test: ADVERTISED },
