@@ -3,8 +3,10 @@
 // a resource whose scopes the client may not have with invalid_target (absent
 // means nothing), puts the resource in the token's audience (JWT `aud`,
 // introspection `aud` for opaque tokens), and applies the one scope rule
-// (issued ⊆ allow-list ∩ the resource's scopes). Grants added later (device
-// code, token exchange) get a row here.
+// (issued ⊆ allow-list ∩ the resource's scopes). Token exchange (RFC 8693)
+// has a row too: its own policy (token_exchange_audiences, JWT resources only)
+// comes first, then the same resolution. Grants added later (device code) get
+// a row here.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -18,8 +20,10 @@ const UNKNOWN_API = 'https://indicators-unknown.example.test';
 const REDIRECT_URI = 'https://indicators-app.example.test/cb';
 const USER = { username: 'indicators-user', password: 'indicators-password' };
 
-type Grant = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'password';
-const GRANTS: Grant[] = ['authorization_code', 'refresh_token', 'client_credentials', 'password'];
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+type Grant = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'password' | typeof TOKEN_EXCHANGE;
+const GRANTS: Grant[] = ['authorization_code', 'refresh_token', 'client_credentials', 'password', TOKEN_EXCHANGE];
 
 describe('resource indicators: every grant honours them the same way', () => {
   let server: TestServer;
@@ -33,8 +37,10 @@ describe('resource indicators: every grant honours them the same way', () => {
     await server.services.resources.create({ identifier: CLOSED_API, scopes: ['secret'], tokenFormat: 'jwt' });
     // first party: the password grant is only for those; consent is skipped, which changes nothing about resources
     client = await server.createClient({
-      name: 'indicators', grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', 'password'], redirectUris: [REDIRECT_URI],
+      name: 'indicators', grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', 'password', TOKEN_EXCHANGE], redirectUris: [REDIRECT_URI],
       firstParty: true, scopes: ['openid', 'offline_access', 'read'],
+      // the exchange policy names the resources, so that what refuses the others is the resolution every grant shares
+      tokenExchangeAudiences: [JWT_API, OPAQUE_API, CLOSED_API],
     });
   });
 
@@ -65,6 +71,14 @@ describe('resource indicators: every grant honours them the same way', () => {
         const refreshToken = await refreshTokenFor(refreshGrantedFor);
         return tokenRequest(server.url, { grant_type: grant, refresh_token: refreshToken, resource, scope }, client);
       }
+      case TOKEN_EXCHANGE: {
+        // the subject: a person's token for JWT_API issued to this client (which may exchange its own tokens)
+        const subject = await tokenRequest(server.url, { grant_type: 'password', username: USER.username, password: USER.password, resource: JWT_API, scope: 'read' }, client);
+        expect(subject.status).toBe(200);
+        return tokenRequest(server.url, {
+          grant_type: grant, subject_token: subject.body.access_token!, subject_token_type: ACCESS_TOKEN_TYPE, resource, scope,
+        }, client);
+      }
       case 'authorization_code': {
         const flow = await authorize({
           baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope: `openid ${scope}`, user: USER, params: { resource },
@@ -93,10 +107,11 @@ describe('resource indicators: every grant honours them the same way', () => {
   }
 
   describe.each(GRANTS)('%s', (grant) => {
-    test.each([['jwt', JWT_API], ['opaque', OPAQUE_API]] as const)('a %s resource: its audience, the allowed scopes only', async (format, resource) => {
-      // `write` is offered by the resource and not allowed to the client: narrowed away (a refresh may
-      // only ask for what was granted, RFC 6749 §6: `write` there is invalid_scope, below)
-      const res = await obtain(grant, resource, grant === 'refresh_token' ? 'read' : 'read write');
+    // token exchange issues JWTs only: an opaque resource is invalid_target there (below)
+    test.each(grant === TOKEN_EXCHANGE ? [['jwt', JWT_API]] as const : [['jwt', JWT_API], ['opaque', OPAQUE_API]] as const)('a %s resource: its audience, the allowed scopes only', async (format, resource) => {
+      // `write` is offered by the resource and not allowed to the client: narrowed away (a refresh, or
+      // an exchange, may only ask for what was granted, RFC 6749 §6, RFC 8693: `write` there is invalid_scope)
+      const res = await obtain(grant, resource, grant === 'refresh_token' || grant === TOKEN_EXCHANGE ? 'read' : 'read write');
       expect([res.status, res.body.error]).toEqual([200, undefined]);
       expect(res.body.scope).toBe('read');
       const { aud, scope } = await audienceAndScope(res.body.access_token!, format);
@@ -111,6 +126,7 @@ describe('resource indicators: every grant honours them the same way', () => {
       ['a resource with a fragment', `${JWT_API}#part`],
       ['the admin API (a person\'s grant or a non-admin client)', 'ADMIN'],
       ['a resource the refresh token was not granted for, or one the client may have nothing of', 'OTHER'],
+      ...(grant === TOKEN_EXCHANGE ? [['an opaque resource (token exchange issues JWTs only)', OPAQUE_API]] : []),
     ])('%s: invalid_target', async (_name, resource) => {
       const target = resource === 'ADMIN' ? `${server.issuer}/admin` : resource === 'OTHER' ? (grant === 'refresh_token' ? OPAQUE_API : CLOSED_API) : resource;
       const res = await obtain(grant, target, 'read', JWT_API);
