@@ -206,6 +206,11 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     expect(account.response.text).toContain(new URL(documentBase).host);
     expect(account.response.text).not.toContain('Notes Assistant');
 
+    // the sign-out page names the host beside the name too
+    const signOut = await flow.agent.request(`${tessera.issuer}/session/end?client_id=${encodeURIComponent(clientId)}`);
+    expect(signOut.status).toBe(200);
+    expect(signOut.text).toContain(`Notes Assistant (${new URL(documentBase).host})`);
+
     // the document was fetched once: cached within its max-age
     expect(fetchedDocuments.filter((path) => path === '/clients/notes-assistant.json')).toHaveLength(1);
   });
