@@ -2,9 +2,10 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { ClientRepository } from '../clients/index.ts';
 import { allowedOidcScopes, clientSecretMatches, ClientMetadataDocumentRefused } from '../clients/index.ts';
 
+import type { AdapterFactory } from '../tokens/index.ts';
+
 /** Where the provider's clients come from: SQL, and client ID metadata documents when they are on (client-metadata-documents.ts). */
 export type ClientMetadataSource = Pick<ClientRepository, 'findProviderMetadata'>;
-import type { AdapterFactory } from '../tokens/index.ts';
 
 /**
  * Clients live in SQL and are managed by the admin API, not by the provider:
