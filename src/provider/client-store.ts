@@ -1,7 +1,6 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { ClientRepository } from '../clients/index.ts';
 import { allowedOidcScopes, clientSecretMatches, ClientMetadataDocumentRefused } from '../clients/index.ts';
-
 import type { AdapterFactory } from '../tokens/index.ts';
 
 /** Where the provider's clients come from: SQL, and client ID metadata documents when they are on (client-metadata-documents.ts). */
