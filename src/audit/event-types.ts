@@ -34,6 +34,8 @@ export const AUDIT_EVENT_TYPES = {
   'token.exchange_refused': 'a token exchange was refused (the error, and what was asked: audience, scope; never a token)',
   'token.reuse_detected': 'a used refresh token was presented again: its grant was revoked',
   'consent.given': 'a person allowed a client access',
+  'device.approved': 'a person approved a device authorization (RFC 8628): the device may now get tokens (never a code)',
+  'device.denied': 'a device authorization was denied at /device or at consent, or its sign-in failed (never a code)',
   'consent.revoked': 'a person took a client\'s access away on /account',
   'session.ended': 'a sign-in session ended (sign out, by an admin, or by the person)',
   // sign-in

@@ -53,6 +53,8 @@ export interface Config {
   readonly lockout: LockoutConfig;
   readonly audit: AuditConfig;
   readonly rateLimits: RateLimitsConfig;
+  /** the device authorization grant (RFC 8628) */
+  readonly deviceFlow: DeviceFlowConfig;
   readonly metrics: MetricsConfig;
   readonly shutdown: ShutdownConfig;
   /** empty → token state in SQL */
@@ -100,7 +102,14 @@ export interface RateLimitsConfig {
   readonly revocationPerClient: RateLimitRule;
   readonly authorizationPerIp: RateLimitRule;
   readonly pagesPerIp: RateLimitRule;
+  /** user codes submitted at /device (RFC 8628), per address: stricter than pagesPerIp, against guessing */
+  readonly deviceCodePerIp: RateLimitRule;
   readonly adminPerClient: RateLimitRule;
+}
+
+export interface DeviceFlowConfig {
+  /** advertised as `interval` in device authorization answers; polling sooner gets slow_down */
+  readonly pollIntervalSeconds: number;
 }
 
 export interface MetricsConfig {

@@ -6,7 +6,7 @@ import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import { createClientMetadataDocuments, isClientIdUrl } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { renderProviderError } from '../interactions/index.ts';
+import { renderProviderError, devicePages } from '../interactions/index.ts';
 import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
@@ -33,6 +33,7 @@ import { accountClientMetadata } from '../account/index.ts';
 import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
 import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
+import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -107,6 +108,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
       mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
+      devicePages: devicePages({ resourceName: async (identifier) => (await deps.resources.find(identifier))?.name }),
     }),
     // what a grant put on the token stays on it (token exchange: `act`, RFC 8693 §4.1); the provider would otherwise drop it at save
     extraTokenClaims: async (_ctx, token) => (token as unknown as { extra?: Record<string, unknown> }).extra,
@@ -205,7 +207,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   if (deps.audit) tokenExchangeGrant.recordRefusals(provider, deps.audit);
 
   jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState }));
+  installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState, audit: deps.audit }));
   return { provider, jwtAnswers };
 }
 
@@ -218,12 +220,22 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * takes an unregistered post_logout_redirect_uri out of a logout request
  * before the provider reads it.
  */
-function providerPipeline(deps: { provider: Provider; jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
+function providerPipeline(deps: {
+  jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState; provider: Provider;
+  audit?: { enqueue(event: AuditRecord): void };
+}): ProviderStep[] {
+  const { pollIntervalSeconds } = deps.config.deviceFlow;
   return [
     corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
     { name: 'token exchange answers unauthorized_client (RFC 6749), not invalid_request', middleware: tokenExchangeGrant.answerUnauthorizedClient },
+    answerUnauthorizedClientForDeviceGrant(),
     answerStoreOutages(),
+    restartCodeEntryWithoutSession(),
+    // inside the outage answer: a token state that cannot take the claim is a 503
+    slowDownFastPolling({ tokenPath: deps.provider.pathFor('token'), intervalSeconds: pollIntervalSeconds, replays: deps.tokenState.replays }),
+    advertisePollingInterval(pollIntervalSeconds),
+    recordDeviceDecisions(deps.audit),
     answerForJwtAccessTokens(deps.jwtAnswers),
     refuseUserinfoForTokensOlderThanTheirClient(),
     explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),

@@ -36,6 +36,7 @@ interface Row {
 
 const ADVERTISED = 'test/protocol/advertised.test.ts';
 const LOGOUT = 'test/e2e/rp-initiated-logout.test.ts';
+const DEVICE = 'test/integration/device-flow.test.ts';
 
 /** What every server advertises. */
 const ROWS: readonly Row[] = [
@@ -49,12 +50,14 @@ const ROWS: readonly Row[] = [
   { field: 'revocation_endpoint', value: '{issuer}/token/revocation', test: ADVERTISED },
   { field: 'end_session_endpoint', value: '{issuer}/session/end', test: LOGOUT },
   { field: 'pushed_authorization_request_endpoint', value: '{issuer}/request', test: ADVERTISED },
+  { field: 'device_authorization_endpoint', value: '{issuer}/device/auth', test: DEVICE },
   // grants and responses
   { field: 'grant_types_supported', value: 'authorization_code', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'refresh_token', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'client_credentials', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'password', test: 'test/grants/password.test.ts', evidence: "grant_type: 'password'" },
   { field: 'grant_types_supported', value: 'urn:ietf:params:oauth:grant-type:token-exchange', test: 'test/integration/token-exchange.test.ts' },
+  { field: 'grant_types_supported', value: 'urn:ietf:params:oauth:grant-type:device_code', test: DEVICE },
   { field: 'response_types_supported', value: 'code', test: ADVERTISED, evidence: "response_mode: 'query'" },
   { field: 'response_modes_supported', value: 'query', test: ADVERTISED },
   { field: 'response_modes_supported', value: 'fragment', test: ADVERTISED },
@@ -201,9 +204,9 @@ describe('discovery advertises exactly what the tests exercise', () => {
       'scopes_supported = "openid": kept.test.ts does not mention "openid"',
     ].sort());
     // and the table of this file, against a document with one value more than a default server advertises
-    const withDeviceFlow = { ...Object.fromEntries(ROWS.filter((r) => r.field === 'issuer').map((r) => [r.field, issuer])), grant_types_supported: ['urn:ietf:params:oauth:grant-type:device_code'] };
-    expect(discoveryProblems(withDeviceFlow, ROWS, issuer, readTestFile)).toContain(
-      'advertised without a row (no test exercises it): grant_types_supported = "urn:ietf:params:oauth:grant-type:device_code"',
+    const withJwtBearer = { ...Object.fromEntries(ROWS.filter((r) => r.field === 'issuer').map((r) => [r.field, issuer])), grant_types_supported: ['urn:ietf:params:oauth:grant-type:jwt-bearer'] };
+    expect(discoveryProblems(withJwtBearer, ROWS, issuer, readTestFile)).toContain(
+      'advertised without a row (no test exercises it): grant_types_supported = "urn:ietf:params:oauth:grant-type:jwt-bearer"',
     );
   });
 });
