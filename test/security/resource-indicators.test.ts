@@ -3,14 +3,15 @@
 // a resource whose scopes the client may not have with invalid_target (absent
 // means nothing), puts the resource in the token's audience (JWT `aud`,
 // introspection `aud` for opaque tokens), and applies the one scope rule
-// (issued ⊆ allow-list ∩ the resource's scopes). Token exchange (RFC 8693)
+// (issued ⊆ allow-list ∩ the resource's scopes). The device grant (RFC 8628)
+// takes `resource` at /device/auth and at /token. Token exchange (RFC 8693)
 // has a row too: its own policy (token_exchange_audiences, JWT resources only)
-// comes first, then the same resolution. Grants added later (device code) get
-// a row here.
+// comes first, then the same resolution. A grant added later gets a row here.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { authorize, postAsClient, tokenRequest, type TokenResponse } from '../support/oauth.ts';
+import { BrowserAgent, formWithButton, headingOf } from '../support/browser-agent.ts';
 
 const JWT_API = 'https://indicators-jwt.example.test';
 const OPAQUE_API = 'https://indicators-opaque.example.test';
@@ -21,9 +22,10 @@ const REDIRECT_URI = 'https://indicators-app.example.test/cb';
 const USER = { username: 'indicators-user', password: 'indicators-password' };
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-type Grant = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'password' | typeof TOKEN_EXCHANGE;
-const GRANTS: Grant[] = ['authorization_code', 'refresh_token', 'client_credentials', 'password', TOKEN_EXCHANGE];
+type Grant = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'password' | typeof DEVICE_CODE | typeof TOKEN_EXCHANGE;
+const GRANTS: Grant[] = ['authorization_code', 'refresh_token', 'client_credentials', 'password', DEVICE_CODE, TOKEN_EXCHANGE];
 
 describe('resource indicators: every grant honours them the same way', () => {
   let server: TestServer;
@@ -37,7 +39,7 @@ describe('resource indicators: every grant honours them the same way', () => {
     await server.services.resources.create({ identifier: CLOSED_API, scopes: ['secret'], tokenFormat: 'jwt' });
     // first party: the password grant is only for those; consent is skipped, which changes nothing about resources
     client = await server.createClient({
-      name: 'indicators', grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', 'password', TOKEN_EXCHANGE], redirectUris: [REDIRECT_URI],
+      name: 'indicators', grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', 'password', DEVICE_CODE, TOKEN_EXCHANGE], redirectUris: [REDIRECT_URI],
       firstParty: true, scopes: ['openid', 'offline_access', 'read'],
       // the exchange policy names the resources, so that what refuses the others is the resolution every grant shares
       tokenExchangeAudiences: [JWT_API, OPAQUE_API, CLOSED_API],
@@ -70,6 +72,18 @@ describe('resource indicators: every grant honours them the same way', () => {
         // the refresh token is granted for `refreshGrantedFor`; the refresh asks for `resource`
         const refreshToken = await refreshTokenFor(refreshGrantedFor);
         return tokenRequest(server.url, { grant_type: grant, refresh_token: refreshToken, resource, scope }, client);
+      }
+      case DEVICE_CODE: {
+        // the device asks with `resource`; the person enters the code on /device and signs in (first party: no consent)
+        const started = await postAsClient(`${server.url}/device/auth`, { scope, resource }, client);
+        const device = JSON.parse(started.text) as { device_code?: string; user_code?: string; error?: string };
+        if (started.status !== 200) return { status: started.status, headers: started.headers, text: started.text, body: { error: device.error } };
+        const agent = new BrowserAgent();
+        const entry = await agent.request(`${server.url}/device`);
+        const confirmation = (await agent.submit(entry, formWithButton(entry.text, 'Continue'), { user_code: device.user_code! })).response;
+        let step = await agent.submit(confirmation, formWithButton(confirmation.text, 'Continue'));
+        if (headingOf(step.response.text) === 'Sign in') step = await agent.submit(step.response, formWithButton(step.response.text, 'Sign in'), USER);
+        return tokenRequest(server.url, { grant_type: grant, device_code: device.device_code!, resource }, client);
       }
       case TOKEN_EXCHANGE: {
         // the subject: a person's token for JWT_API issued to this client (which may exchange its own tokens)
