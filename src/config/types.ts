@@ -64,6 +64,22 @@ export interface Config {
   readonly backchannelLogout?: BackchannelLogoutConfig;
   /** client ID metadata documents (URL client_ids); absent: off */
   readonly clientMetadataDocuments?: ClientMetadataDocumentsConfig;
+  /** dynamic client registration (RFC 7591/7592, src/registration); mode off by default */
+  readonly dynamicRegistration: DynamicRegistrationConfig;
+}
+
+/**
+ * Dynamic client registration: who may register (mode) and what a client
+ * that registered itself may be. What no setting names, it may not be:
+ * never admin, first party, an introspector, a password-grant client.
+ */
+export interface DynamicRegistrationConfig {
+  /** off: no registration endpoint; token: an initial access token is required; open: anyone (rate limited per address, capped) */
+  readonly mode: 'off' | 'token' | 'open';
+  /** the grant types such a client may register for; never password */
+  readonly grantTypes: readonly string[];
+  /** the most clients that may have registered themselves; beyond it every registration is refused */
+  readonly maxClients: number;
 }
 
 /** The HTTP server's timeouts and the size limits of what it reads. */
@@ -105,6 +121,8 @@ export interface RateLimitsConfig {
   /** user codes submitted at /device (RFC 8628), per address: stricter than pagesPerIp, against guessing */
   readonly deviceCodePerIp: RateLimitRule;
   readonly adminPerClient: RateLimitRule;
+  /** the dynamic registration endpoint (/reg), per address */
+  readonly registrationPerIp: RateLimitRule;
 }
 
 export interface DeviceFlowConfig {

@@ -32,6 +32,7 @@ import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
 import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
+import { REGISTRATION_PATH } from './registration-path.ts';
 import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
 import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
@@ -44,6 +45,7 @@ export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origin
 import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
+export { REGISTRATION_PATH } from './registration-path.ts';
 
 export interface ProviderDependencies {
   config: Config;
@@ -131,6 +133,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
       properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'web_origins',
+        // set by the repository for a client that registered itself (src/registration), never by a caller
+        'dynamically_registered',
         'token_exchange_audiences', 'token_exchange_impersonation',
         // with mTLS off the provider would drop the property and issue bearer tokens: refused instead, at registration and when a stored client loads
         ...(deps.certificateOf ? [] : ['tls_client_certificate_bound_access_tokens'])],
@@ -140,6 +144,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
         if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new Error('require_mfa must be a boolean');
+        if (key === 'dynamically_registered' && value !== undefined && value !== true) throw new Error('dynamically_registered must be true or absent');
         // set by the repository (tokensNotBeforeOf), never by a caller
         if (key === 'tokens_not_before' && value !== undefined && !Number.isSafeInteger(value)) throw new Error('tokens_not_before must be an integer');
         // a rotation's grace period (repository rotateSecret): the old secret's digest and its end
@@ -173,6 +178,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     renderError: renderProviderError as Configuration['renderError'],
     conformIdTokenClaims: true,
     allowOmittingSingleRegisteredRedirectUri: false,
+    // dynamic client registration is Tessera's own endpoint (src/registration), advertised only while it is on
+    ...(config.dynamicRegistration.mode === 'off' ? {} : { discovery: { registration_endpoint: `${config.issuer}${REGISTRATION_PATH}` } }),
   };
 
   const provider = new Provider(config.issuer, configuration);

@@ -5,7 +5,7 @@ import { errorPage } from '../../views/error.ts';
 
 /*
  * The limits per client address (tokenPerIp, authorizationPerIp,
- * pagesPerIp, deviceCodePerIp), on Node's request before either app reads it: a refused
+ * pagesPerIp, deviceCodePerIp, registrationPerIp), on Node's request before either app reads it: a refused
  * request costs a map lookup. The address is the one the trusted proxies
  * report (src/http/proxy-trust.ts, believeTrustedProxies runs first), never a
  * header the client writes itself. Health, metrics, discovery, JWKS, userinfo
@@ -14,7 +14,7 @@ import { errorPage } from '../../views/error.ts';
  * src/provider/rate-limits.ts).
  */
 
-type AddressRule = 'tokenPerIp' | 'authorizationPerIp' | 'pagesPerIp' | 'deviceCodePerIp';
+type AddressRule = 'tokenPerIp' | 'authorizationPerIp' | 'pagesPerIp' | 'deviceCodePerIp' | 'registrationPerIp';
 
 /**
  * A POST to /device submits a user code (RFC 8628 §3.3: typed, or confirmed
@@ -32,6 +32,8 @@ export function addressRuleOf(path: string, method?: string): AddressRule | unde
   if (lower === '/token' || lower === '/device/auth') return 'tokenPerIp';
   if (isUserCodeSubmission(lower, method)) return 'deviceCodePerIp';
   if (lower === '/auth' || lower.startsWith('/auth/')) return 'authorizationPerIp';
+  // dynamic client registration (src/registration): in open mode anyone may call it
+  if (lower === '/reg' || lower.startsWith('/reg/')) return 'registrationPerIp';
   for (const prefix of ['/interaction/', '/account', '/session/end', '/device']) {
     if (lower.startsWith(prefix) && (lower.length === prefix.length || prefix.endsWith('/') || lower[prefix.length] === '/')) return 'pagesPerIp';
   }
@@ -70,7 +72,7 @@ export function createAddressRateLimits(options: {
   onStoreError: (error: Error) => void;
 }): AddressRateLimits {
   const limiters = new Map<AddressRule, RateLimiter>();
-  for (const name of ['tokenPerIp', 'authorizationPerIp', 'pagesPerIp', 'deviceCodePerIp'] as const) {
+  for (const name of ['tokenPerIp', 'authorizationPerIp', 'pagesPerIp', 'deviceCodePerIp', 'registrationPerIp'] as const) {
     const rule = options.rules[name];
     if (rule) limiters.set(name, createRateLimiter({ name, rule, counters: options.counters }));
   }
@@ -83,7 +85,7 @@ export function createAddressRateLimits(options: {
         if (!limiter) return handler(req, res);
         return consumeOrAllow(limiter, clientAddressOf(req), options.onStoreError).then((decision) => {
           if (!decision || decision.allowed) return handler(req, res);
-          if (rule === 'tokenPerIp') return answerRateLimitedJson(res, req, rule, decision);
+          if (rule === 'tokenPerIp' || rule === 'registrationPerIp') return answerRateLimitedJson(res, req, rule, decision);
           return answerRateLimitedPage(res, rule!, decision);
         });
       };

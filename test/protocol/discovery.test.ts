@@ -95,6 +95,12 @@ const MTLS_ROWS: readonly Row[] = [
   { field: 'tls_client_certificate_bound_access_tokens', value: true, test: 'test/integration/mtls.test.ts', evidence: 'cnf' },
 ];
 
+/** What a server with dynamic client registration on (DYNAMIC_REGISTRATION token or open) advertises besides. */
+const REGISTRATION_ROWS: readonly Row[] = [
+  ...ROWS,
+  { field: 'registration_endpoint', value: '{issuer}/reg', test: 'test/registration/dynamic-registration.test.ts', evidence: 'dynamicClientRegistration(new URL(server.issuer)' },
+];
+
 /** What a server with client ID metadata documents on (CLIENT_ID_METADATA_DOCUMENTS=true) advertises besides. */
 const CLIENT_METADATA_DOCUMENT_ROWS: readonly Row[] = [
   ...ROWS,
@@ -156,6 +162,11 @@ describe('discovery advertises exactly what the tests exercise', () => {
       name: 'a server with mTLS (a trusted proxy\'s certificate header)',
       rows: MTLS_ROWS,
       start: () => startTestServer({ config: { proxy: { addresses: ['127.0.0.2/32'] }, tls: { clientCertificateHeader: 'X-Client-Cert' } } }),
+    },
+    {
+      name: 'a server with dynamic client registration (DYNAMIC_REGISTRATION=token)',
+      rows: REGISTRATION_ROWS,
+      start: () => startTestServer({ config: { dynamicRegistration: { mode: 'token' } } }),
     },
     {
       name: 'a server with client ID metadata documents',
