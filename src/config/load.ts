@@ -85,6 +85,8 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'METRICS_TOKEN', path: 'metrics.token', kind: 'string', emptyMeansUnset: true },
   { name: 'METRICS_PORT', path: 'metrics.port', kind: 'number' },
   { name: 'BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK', path: 'backchannelLogout.allowLoopback', kind: 'flag' },
+  { name: 'CLIENT_ID_METADATA_DOCUMENTS', path: 'clientMetadataDocuments.enabled', kind: 'flag' },
+  { name: 'CLIENT_METADATA_ALLOW_LOOPBACK', path: 'clientMetadataDocuments.allowLoopback', kind: 'flag' },
   { name: 'SHUTDOWN_DRAIN_DELAY_MS', path: 'shutdown.drainDelayMs', kind: 'number' },
   { name: 'SHUTDOWN_GRACE_PERIOD_MS', path: 'shutdown.gracePeriodMs', kind: 'number' },
   { name: 'DYNAMIC_REGISTRATION', path: 'dynamicRegistration.mode', kind: 'string' },

@@ -62,6 +62,8 @@ export interface Config {
   readonly webhooks: WebhooksConfig;
   /** absent: logout tokens go to https URLs at globally routable addresses only */
   readonly backchannelLogout?: BackchannelLogoutConfig;
+  /** client ID metadata documents (URL client_ids); absent: off */
+  readonly clientMetadataDocuments?: ClientMetadataDocumentsConfig;
   /** dynamic client registration (RFC 7591/7592, src/registration); mode off by default */
   readonly dynamicRegistration: DynamicRegistrationConfig;
 }
@@ -161,6 +163,13 @@ export interface WebhooksConfig {
   readonly pollIntervalMs: number;
   /** deliveries one instance claims at a time */
   readonly batchSize: number;
+}
+
+export interface ClientMetadataDocumentsConfig {
+  /** a client_id that is an https URL is fetched as the client's metadata document */
+  readonly enabled?: boolean;
+  /** development: documents on loopback addresses (never private or link-local ones) */
+  readonly allowLoopback?: boolean;
 }
 
 export interface BackchannelLogoutConfig {

@@ -4,6 +4,7 @@ import type { KeyMaterial } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
 import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
+import { createClientMetadataDocuments, isClientIdUrl } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { renderProviderError, devicePages } from '../interactions/index.ts';
 import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
@@ -78,8 +79,19 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     adminTokenTtl: Math.min(config.ttl.clientCredentials, 900),
   });
 
+  // client ID metadata documents (src/clients/client-metadata-documents.ts); absent: off, a URL client_id is an unknown client
+  const documents = config.clientMetadataDocuments?.enabled === true
+    ? createClientMetadataDocuments({
+      allowLoopback: config.clientMetadataDocuments.allowLoopback === true,
+      onRefused: (clientId, reason) => deps.logger.info({ clientId, reason }, 'client ID metadata document refused'),
+    })
+    : undefined;
+  const clientSource = {
+    findProviderMetadata: (id: string) => (documents && isClientIdUrl(id) ? documents.find(id) : deps.clients.findProviderMetadata(id)),
+  };
+
   const configuration: Configuration = {
-    adapter: routeAdapters(tokenState.adapterFactory, deps.clients),
+    adapter: routeAdapters(tokenState.adapterFactory, clientSource),
     // the one client the server defines itself: /account signs people in through the pages (src/account)
     clients: [accountClientMetadata(config.issuer)],
     jwks: keys.signingKeys as Configuration['jwks'],
@@ -89,6 +101,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       short: { signed: true, secure: secureCookies, httpOnly: true, sameSite: 'lax' },
     },
     ...claimsConfiguration(),
+    // RFC 8414 metadata (/.well-known/oauth-authorization-server) is the same document as openid-configuration
+    ...(documents ? { discovery: { client_id_metadata_document_supported: true } } : {}),
     // what a sign-in proved (src/mfa/authentication-level.ts): advertised as acr_values_supported
     acrValues: [...ACR_VALUES],
     findAccount: createFindAccount(deps.accounts),
@@ -191,7 +205,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
 
   // The provider's Client model reads Tessera's clients (client-store.ts).
   compareSecretsByDigest(provider.Client as never);
-  reuseBuiltClients(provider.Client as never, deps.clients, { mtls: !!deps.certificateOf });
+  reuseBuiltClients(provider.Client as never, clientSource, { mtls: !!deps.certificateOf });
   // DPoP proofs and client assertions single-use across every instance (replay-detection.ts)
   detectReplaysWith(provider, tokenState.replays);
   subscribeToProviderEvents(provider, deps.logger);

@@ -1,7 +1,7 @@
 import type { Client, KoaContextWithOIDC, ResourceServer as ProviderResourceServer } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { ResourceServerRepository } from '../clients/index.ts';
-import { ADMIN_SCOPE, allowedScopes } from '../clients/index.ts';
+import { ADMIN_SCOPE, allowedScopes, isClientIdUrl } from '../clients/index.ts';
 import { adminResourceOf } from '../config/index.ts';
 
 export { ADMIN_SCOPE, allowedScopes, adminResourceOf };
@@ -40,7 +40,10 @@ export function resourceIndicatorsConfiguration(deps: { issuer: string; resource
     }
     // `admin` names the admin API's scope wherever it appears in an allow-list:
     // another resource may not offer it (one stored before it was reserved included)
-    const scope = allowedScopes(server.scopes.filter((s) => s !== ADMIN_SCOPE), client).join(' ');
+    const offered = server.scopes.filter((s) => s !== ADMIN_SCOPE);
+    // a client nobody registered (a client ID metadata document) has no allow-list
+    // an admin wrote: it gets an API's scopes only when the API accepts such clients
+    const scope = (isClientIdUrl(client.clientId) ? (server.dynamicClients ? offered : []) : allowedScopes(offered, client)).join(' ');
     // absent means nothing: no scope of this resource allowed, no token for its audience
     if (!scope) throw new errors.InvalidTarget('the client may not obtain tokens for this resource');
     return {

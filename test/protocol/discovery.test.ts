@@ -101,6 +101,12 @@ const REGISTRATION_ROWS: readonly Row[] = [
   { field: 'registration_endpoint', value: '{issuer}/reg', test: 'test/registration/dynamic-registration.test.ts', evidence: 'dynamicClientRegistration(new URL(server.issuer)' },
 ];
 
+/** What a server with client ID metadata documents on (CLIENT_ID_METADATA_DOCUMENTS=true) advertises besides. */
+const CLIENT_METADATA_DOCUMENT_ROWS: readonly Row[] = [
+  ...ROWS,
+  { field: 'client_id_metadata_document_supported', value: true, test: 'test/e2e/mcp.test.ts', evidence: 'expect(as.client_id_metadata_document_supported).toBe(true)' },
+];
+
 type Pair = readonly [field: string, value: string | boolean];
 const key = ([field, value]: Pair) => `${field} = ${JSON.stringify(value)}`;
 
@@ -161,6 +167,11 @@ describe('discovery advertises exactly what the tests exercise', () => {
       name: 'a server with dynamic client registration (DYNAMIC_REGISTRATION=token)',
       rows: REGISTRATION_ROWS,
       start: () => startTestServer({ config: { dynamicRegistration: { mode: 'token' } } }),
+    },
+    {
+      name: 'a server with client ID metadata documents',
+      rows: CLIENT_METADATA_DOCUMENT_ROWS,
+      start: () => startTestServer({ config: { clientMetadataDocuments: { enabled: true } } }),
     },
   ];
 

@@ -56,6 +56,16 @@ describe('risky configuration', () => {
     expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8' })).toEqual([]);
   });
 
+  test('CLIENT_METADATA_ALLOW_LOOPBACK is risky off loopback; CLIENT_ID_METADATA_DOCUMENTS is off when absent; values that are not true or false are refused', () => {
+    expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', CLIENT_ID_METADATA_DOCUMENTS: 'true', CLIENT_METADATA_ALLOW_LOOPBACK: 'true' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', CLIENT_ID_METADATA_DOCUMENTS: 'true', CLIENT_METADATA_ALLOW_LOOPBACK: 'true' })).toEqual(['clientMetadataDocuments']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', CLIENT_ID_METADATA_DOCUMENTS: 'true' })).toEqual([]);
+    expect(() => loadConfig({ CLIENT_ID_METADATA_DOCUMENTS: 'on' })).toThrow(/clientMetadataDocuments\.enabled must be boolean/);
+    expect(() => loadConfig({ CLIENT_METADATA_ALLOW_LOOPBACK: 'yes' })).toThrow(/clientMetadataDocuments\.allowLoopback must be boolean/);
+    expect(loadConfig({}).clientMetadataDocuments).toBeUndefined();
+    expect(loadConfig({ CLIENT_ID_METADATA_DOCUMENTS: 'true' }).clientMetadataDocuments).toEqual({ enabled: true });
+  });
+
   test('BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK is risky off loopback; a value that is not true or false is refused', () => {
     expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'true' })).toEqual([]);
     expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'true' })).toEqual(['backchannelLogout']);
