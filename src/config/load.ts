@@ -85,6 +85,7 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'METRICS_TOKEN', path: 'metrics.token', kind: 'string', emptyMeansUnset: true },
   { name: 'METRICS_PORT', path: 'metrics.port', kind: 'number' },
   { name: 'BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK', path: 'backchannelLogout.allowLoopback', kind: 'flag' },
+  { name: 'JWKS_URI_ALLOW_LOOPBACK', path: 'jwksUri.allowLoopback', kind: 'flag' },
   { name: 'SHUTDOWN_DRAIN_DELAY_MS', path: 'shutdown.drainDelayMs', kind: 'number' },
   { name: 'SHUTDOWN_GRACE_PERIOD_MS', path: 'shutdown.gracePeriodMs', kind: 'number' },
 ];

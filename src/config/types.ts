@@ -60,6 +60,8 @@ export interface Config {
   readonly webhooks: WebhooksConfig;
   /** absent: logout tokens go to https URLs at globally routable addresses only */
   readonly backchannelLogout?: BackchannelLogoutConfig;
+  /** absent: a client's jwks_uri must be https at a public address */
+  readonly jwksUri?: JwksUriConfig;
 }
 
 /** The HTTP server's timeouts and the size limits of what it reads. */
@@ -134,6 +136,11 @@ export interface WebhooksConfig {
   readonly pollIntervalMs: number;
   /** deliveries one instance claims at a time */
   readonly batchSize: number;
+}
+
+export interface JwksUriConfig {
+  /** development: clients may register, and the provider fetches, a jwks_uri on a loopback address */
+  readonly allowLoopback: boolean;
 }
 
 export interface BackchannelLogoutConfig {

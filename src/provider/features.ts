@@ -27,7 +27,13 @@ export function featuresConfiguration(deps: {
     backchannelLogout: { enabled: true },
     resourceIndicators: deps.resourceIndicators,
     dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret },
-    pushedAuthorizationRequests: { enabled: true },
+    // PAR (RFC 9126): per client `require_pushed_authorization_requests` (absent: not required)
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
+    // JAR (RFC 9101): the `request` parameter, signed with a key the client
+    // registered (asymmetric algorithms only: ENABLED_ALGORITHMS; never alg
+    // none). A request_uri is only ever PAR's own urn: the provider fetches no
+    // request object from elsewhere. Per client `require_signed_request_object`.
+    requestObjects: { enabled: true, requireSignedRequestObject: false },
     registration: { enabled: false },
     mTLS: deps.mTLS ?? { enabled: false },
   };

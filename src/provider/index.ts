@@ -40,6 +40,8 @@ export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origin
 import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
+export { jwksProblem, jwksUriProblem, MAX_CLIENT_KEYS, MAX_JWKS_BYTES } from './client-keys.ts';
+import { boundClientAssertionLifetime, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
 
 export interface ProviderDependencies {
   config: Config;
@@ -135,7 +137,11 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       },
     },
     // the provider's own guard (timeout, no special-use addresses), loopback for development only
-    fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true }),
+    fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true || config.jwksUri?.allowLoopback === true }),
+    // a client's jwks_uri answer is read up to this (the provider's default is no limit)
+    fetchResponseBodyLimits: { jwks_uri: JWKS_URI_BODY_LIMIT_BYTES, sector_identifier_uri: JWKS_URI_BODY_LIMIT_BYTES, 'client_id metadata document': 5 * 1024 },
+    // private_key_jwt assertions live minutes at most (client-keys.ts); single use: replay-detection.ts
+    assertJwtClientAuthClaimsAndHeader: boundClientAssertionLifetime,
     pkce: { required: () => true },
     // the authorization code flow only: no implicit grant and no token-returning
     // response types (RFC 9700 §2.1.2), so discovery advertises only `code`

@@ -8,7 +8,7 @@ import { isLoopbackHost } from '../http/index.ts';
  * (e.g. a proxy range covering every address).
  */
 
-export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout' | 'tls'; readonly message: string }
+export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout' | 'tls' | 'jwksUri'; readonly message: string }
 
 /** Redis hosts off this machine that Tessera would reach without TLS. */
 function clearTextRedisHosts(redis: Config['redis']): string[] {
@@ -59,6 +59,9 @@ export function riskyConfiguration(config: Config): Risk[] {
   }
   if (config.backchannelLogout?.allowLoopback && !isLoopbackHost(issuer.hostname)) {
     risk('backchannelLogout', `BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true on the issuer ${config.issuer}, which is not loopback: clients may have logout tokens posted to services on this machine; it is meant for development`);
+  }
+  if (config.jwksUri?.allowLoopback && !isLoopbackHost(issuer.hostname)) {
+    risk('jwksUri', `JWKS_URI_ALLOW_LOOPBACK=true on the issuer ${config.issuer}, which is not loopback: clients may have the server fetch their keys from services on this machine; it is meant for development`);
   }
   return risks;
 }
