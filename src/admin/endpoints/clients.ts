@@ -215,7 +215,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
               // which keys authenticate the client stands out (public keys: no secret in the log)
               ...(body.jwks ? { jwks_kids: body.jwks.keys.map((key) => key.kid ?? null) } : {}),
               ...(body.jwks_uri ? { jwks_uri: body.jwks_uri } : {}),
-              ...(body.require_pushed_authorization_requests ? { require_pushed_authorization_requests: true } : {}),
+              // (named require_par: the audit log drops detail names that contain "authorization")
+              ...(body.require_pushed_authorization_requests ? { require_par: true } : {}),
               ...(body.require_signed_request_object ? { require_signed_request_object: true } : {}),
               // widening to administration is explicit and stands out in the audit log
               ...(body.scopes?.includes(ADMIN_SCOPE) ? { grants_admin: true } : {}),
@@ -314,7 +315,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             ...(fields.includes('jwks') ? { jwks_kids: after.jwks ? after.jwks.keys.map((key) => key.kid ?? null) : null } : {}),
             ...(fields.includes('jwks_uri') ? { jwks_uri: after.jwksUri ?? null } : {}),
             // taking a requirement away weakens every request of the client: it stands out either way
-            ...(fields.includes('require_pushed_authorization_requests') ? { require_pushed_authorization_requests: !!after.requirePushedAuthorizationRequests } : {}),
+            ...(fields.includes('require_pushed_authorization_requests') ? { require_par: !!after.requirePushedAuthorizationRequests } : {}),
             ...(fields.includes('require_signed_request_object') ? { require_signed_request_object: !!after.requireSignedRequestObject } : {}),
           },
         });
