@@ -12,8 +12,12 @@ import type { CertificateOf } from '../http/index.ts';
  * source is configured; off, the provider refuses tls_client_auth and
  * Tessera refuses tls_client_certificate_bound_access_tokens (index.ts).
  *
- * self_signed_tls_client_auth stays off: it needs the client's certificate in
- * a registered JWKS, and clients cannot register one yet.
+ * self_signed_tls_client_auth stays off. Clients can register a JWKS now
+ * (client-keys.ts), but a self-signed certificate does not chain to the
+ * configured CA, and such a certificate counts as none in every place
+ * (certificateOf). Offering the method would mean passing unverified
+ * certificates on for this one method, a change to the certificate source
+ * that needs its own review.
  */
 
 type MtlsFeature = NonNullable<NonNullable<Configuration['features']>['mTLS']>;

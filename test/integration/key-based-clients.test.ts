@@ -114,7 +114,10 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     expect(as.pushed_authorization_request_endpoint).toBe(`${server.issuer}/request`);
     expect(as.request_parameter_supported).toBe(true);
     expect(as.request_object_signing_alg_values_supported).toEqual(['RS256', 'PS256', 'ES256', 'EdDSA']);
-    expect(as.request_uri_parameter_supported).toBeFalsy();
+    expect(as.request_uri_parameter_supported).toBe(false);
+    // per client only: nothing is required server-wide
+    expect(as.require_pushed_authorization_requests).toBeUndefined();
+    expect(as.require_signed_request_object).toBeUndefined();
   });
 
   test('a client whose keys were registered with --jwks FILE gets a client_credentials token (private_key_jwt); it has no secret', async () => {
@@ -185,7 +188,7 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     const unsigned = `${b64({ alg: 'none' })}.${b64(claims)}.`;
     const stranger = await keyPair('ES256');
     const foreign = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: fileKey.kid }).sign(stranger.privateKey);
-    const attempts = [
+    const attempts: Array<Record<string, string>> = [
       { client_id: fileClient, request: unsigned },
       { client_id: fileClient, request: foreign },
       { client_id: fileClient, request_uri: 'https://attacker.example/request.jwt' },
