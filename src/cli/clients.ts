@@ -272,7 +272,8 @@ export async function clientsCommand(args: string[], cli: CommandContext): Promi
       // the command line is checked before cli.api is touched (it needs credentials)
       const id = single(parse(rest, {}).positionals, 'client id');
       const client = await cli.api.get<Client>(`/clients/${encodeURIComponent(id)}`);
-      emit(cli, client, () => Object.entries(client).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));
+      // objects (a JWK Set) as JSON, lists space-separated
+      emit(cli, client, () => Object.entries(client).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value !== null && typeof value === 'object' ? JSON.stringify(value) : value}`));
       return 0;
     }
     case 'delete': {

@@ -54,6 +54,8 @@ describe('client kinds in the admin API', () => {
     const ok = await native({ redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback', 'com.example.notes:/callback', 'https://notes.example/app'] });
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ application_type: 'native', public: true, token_endpoint_auth_method: 'none' });
+    // its redirects go to the app, not to web pages: no origin may read its answers (absent web_origins)
+    expect(ok.body.effective_web_origins).toEqual([]);
 
     refused(await create({ application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'] }), 'public', /RFC 8252/);
     refused(await create({ application_type: 'native', token_endpoint_auth_method: 'private_key_jwt', redirect_uris: ['http://127.0.0.1/callback'] }), 'token_endpoint_auth_method', /public client/);

@@ -97,6 +97,15 @@ describe('a native app through a loopback redirect on a random port (tessera ser
     expect(tokens).not.toHaveProperty('refresh_token'); // no refresh_token grant was registered
   });
 
+  test('a page served at http://127.0.0.1 cannot read the token endpoint\'s answers for the app (no CORS for a native app)', async () => {
+    const res = await fetch(as.token_endpoint!, {
+      method: 'POST',
+      headers: { origin: 'http://127.0.0.1', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, code: 'x', code_verifier: 'y'.repeat(43), redirect_uri: 'http://127.0.0.1/callback' }),
+    });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   test('[::1] likewise (RFC 8252 §7.3: either loopback literal, any port)', async () => {
     const tokens = await signInThrough('::1');
     expect(tokens.access_token).toEqual(expect.any(String));

@@ -24,7 +24,7 @@ export function clientView(client: ClientRecord) {
     token_endpoint_auth_method: m.token_endpoint_auth_method,
     introspect_for: client.introspectFor,
     web_origins: Array.isArray(m.web_origins) ? m.web_origins : null,
-    effective_web_origins: effectiveWebOrigins({ web_origins: m.web_origins, tokenEndpointAuthMethod: m.token_endpoint_auth_method as string | undefined, redirectUris: m.redirect_uris as string[] | undefined }),
+    effective_web_origins: effectiveWebOrigins({ web_origins: m.web_origins, tokenEndpointAuthMethod: m.token_endpoint_auth_method as string | undefined, redirectUris: m.redirect_uris as string[] | undefined, application_type: m.application_type as string | undefined }),
     backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
     backchannel_logout_session_required: m.backchannel_logout_session_required === true,
     ...Object.fromEntries(TLS_CLIENT_AUTH_SUBJECT_FIELDS.filter((field) => typeof m[field] === 'string').map((field) => [field, m[field]])),
