@@ -21,7 +21,8 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  mTLS (the server needs TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER):
                  --token-endpoint-auth-method tls_client_auth with one --tls-client-auth-* subject
                  (no secret); --tls-client-certificate-bound-access-tokens binds its access tokens
-                 to its certificate (cnf.x5t#S256)
+                 to its certificate (cnf.x5t#S256); --token-endpoint-auth-method
+                 self_signed_tls_client_auth with --jwks FILE holding its own certificate (x5c)
                  --application-type native: an app on a device (RFC 8252), with --public; redirect
                  URIs http://127.0.0.1/PATH or http://[::1]/PATH (any port matches), a reverse-domain
                  scheme (com.example.app:/callback) or a claimed https URI; absent: web

@@ -84,6 +84,14 @@ export function clientKindProblems(input: ClientKindInput): FieldProblem[] {
   if (method === 'private_key_jwt' && !hasKeys) {
     problems.push({ field: 'jwks', message: 'private_key_jwt needs the public keys the client signs with: jwks or jwks_uri' });
   }
+  if (method === 'self_signed_tls_client_auth') {
+    const keys = (input.jwks as { keys?: Array<{ x5c?: unknown }> } | undefined)?.keys;
+    if (!hasKeys) {
+      problems.push({ field: 'jwks', message: 'self_signed_tls_client_auth needs the client\'s certificate, in jwks (a key with x5c) or at jwks_uri' });
+    } else if (keys && !keys.some((key) => Array.isArray(key.x5c) && key.x5c.length > 0)) {
+      problems.push({ field: 'jwks', message: 'self_signed_tls_client_auth needs the client\'s certificate: a key with x5c (RFC 8705 §2.2)' });
+    }
+  }
   if (input.requireSignedRequestObject && !hasKeys) {
     problems.push({ field: 'require_signed_request_object', message: 'signed request objects need the public keys the client signs with: jwks or jwks_uri' });
   }

@@ -66,7 +66,7 @@ export interface TlsClientAuthSubject {
 export const TLS_CLIENT_AUTH_SUBJECT_FIELDS = ['tls_client_auth_subject_dn', 'tls_client_auth_san_dns', 'tls_client_auth_san_uri', 'tls_client_auth_san_ip', 'tls_client_auth_san_email'] as const;
 
 /** Methods that authenticate without a secret: such a client is given none (absent means nothing: no unused credential). */
-const WITHOUT_SECRET = new Set(['none', 'tls_client_auth', 'private_key_jwt']);
+const WITHOUT_SECRET = new Set(['none', 'tls_client_auth', 'private_key_jwt', 'self_signed_tls_client_auth']);
 export const authenticatesWithSecret = (method: unknown) => !WITHOUT_SECRET.has(String(method));
 
 function tlsClientAuthSubjectOf(m: Record<string, unknown>): TlsClientAuthSubject | undefined {

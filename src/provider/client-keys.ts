@@ -1,4 +1,4 @@
-import { createPublicKey, type JsonWebKeyInput } from 'node:crypto';
+import { createPublicKey, X509Certificate, type JsonWebKeyInput, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { errors, type Configuration } from 'oidc-provider';
 import { addressKind } from '../audit/index.ts';
@@ -61,14 +61,33 @@ function jwkProblem(key: unknown): string | undefined {
   for (const member of ['kid', 'alg', 'use'] as const) {
     if (jwk[member] !== undefined && (typeof jwk[member] !== 'string' || !jwk[member])) return `${member} must be a non-empty string`;
   }
-  let bits: number | undefined;
+  let publicKey: KeyObject;
   try {
-    const publicKey = createPublicKey({ key: jwk, format: 'jwk' } as JsonWebKeyInput);
-    bits = publicKey.asymmetricKeyDetails?.modulusLength;
+    publicKey = createPublicKey({ key: jwk, format: 'jwk' } as JsonWebKeyInput);
   } catch {
     return 'is not a valid public key';
   }
+  const bits = publicKey.asymmetricKeyDetails?.modulusLength;
   if (jwk.kty === 'RSA' && (bits ?? 0) < MIN_RSA_BITS) return `is an RSA key of ${bits} bits: at least ${MIN_RSA_BITS} are required`;
+  return x5cProblem(jwk.x5c, publicKey);
+}
+
+/**
+ * A key's certificate chain (x5c), when given: its first certificate must
+ * parse and hold this very key. self_signed_tls_client_auth compares the
+ * client's certificate with it, so a certificate of another key would let
+ * whoever holds that other key authenticate.
+ */
+function x5cProblem(x5c: unknown, publicKey: KeyObject): string | undefined {
+  if (x5c === undefined) return undefined;
+  if (!Array.isArray(x5c) || x5c.length === 0 || !x5c.every((c) => typeof c === 'string' && c)) return 'x5c must be a list of base64 certificates';
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(Buffer.from(x5c[0] as string, 'base64'));
+  } catch {
+    return 'x5c[0] is not a certificate (base64 DER)';
+  }
+  if (!certificate.publicKey.equals(publicKey)) return 'x5c[0] is a certificate of another key';
   return undefined;
 }
 

@@ -51,4 +51,4 @@ export const ENABLED_ALGORITHMS: Configuration['enabledJWA'] = {
 
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 /** with mTLS on (a client certificate source configured) */
-export const MTLS_CLIENT_AUTH_METHODS = [...CLIENT_AUTH_METHODS, 'tls_client_auth'];
+export const MTLS_CLIENT_AUTH_METHODS = [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'];

@@ -58,6 +58,8 @@ export interface ProviderDependencies {
   audit?: { enqueue(event: AuditRecord): void };
   /** a request's client certificate (src/http/client-certificate.ts); absent: mTLS off */
   certificateOf?: CertificateOf;
+  /** with mTLS: a request's certificate whether or not it chains to the client CA, for self_signed_tls_client_auth only */
+  selfSignedCertificateOf?: CertificateOf;
 }
 
 /**
@@ -92,7 +94,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     features: featuresConfiguration({
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
-      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
+      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf, deps.selfSignedCertificateOf) : undefined,
     }),
     formats: {
       customizers: {

@@ -123,6 +123,8 @@ describe('client kinds in the admin API', () => {
     refused(await create({ grant_types: ['client_credentials'], scopes: [], token_endpoint_auth_method: 'private_key_jwt' }), 'jwks', /jwks or jwks_uri/);
     refused(await create({ grant_types: ['client_credentials'], scopes: [], token_endpoint_auth_method: 'client_secret_jwt' }), 'token_endpoint_auth_method', /digests/);
     refused(await create({ redirect_uris: [REDIRECT_URI], require_signed_request_object: true }), 'require_signed_request_object', /jwks or jwks_uri/);
+    // without mTLS configured, as here
+    refused(await create({ grant_types: ['client_credentials'], scopes: [], token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks_uri: 'https://keys.example/jwks' }), 'token_endpoint_auth_method', /mTLS/);
   });
 
   test('require_signed_request_object and require_pushed_authorization_requests: /auth refuses a plain request', async () => {

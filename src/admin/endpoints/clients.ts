@@ -144,6 +144,13 @@ function mtlsRegistrationProblem(input: NewClient, mtlsConfigured: boolean): { f
   if (!mtlsConfigured && method === 'tls_client_auth') {
     return { field: 'token_endpoint_auth_method', message: 'tls_client_auth needs mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
   }
+  if (!mtlsConfigured && method === 'self_signed_tls_client_auth') {
+    return { field: 'token_endpoint_auth_method', message: 'self_signed_tls_client_auth needs mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
+  }
+  if (method === 'self_signed_tls_client_auth' && input.tlsClientCertificateBoundAccessTokens) {
+    // userinfo and the admin API compare bindings with CA-verified certificates only: the tokens would be refused there
+    return { field: 'tls_client_certificate_bound_access_tokens', message: 'certificate-bound access tokens are not offered with self_signed_tls_client_auth (they are checked against CA-verified certificates only)' };
+  }
   if (!mtlsConfigured && input.tlsClientCertificateBoundAccessTokens) {
     return { field: 'tls_client_certificate_bound_access_tokens', message: 'certificate-bound access tokens need mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
   }
@@ -335,7 +342,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
         const current = await findClient(p.clientId);
         // its secret is the configuration's (environment or KEYS_DIR): a rotation here would be undone at the next start
         if (current.bootstrapAdmin) throw new AdminProblem(409, 'Conflict', "the configured admin client's secret is set by the server configuration (TESSERA_ADMIN_CLIENT_SECRET or KEYS_DIR/admin-client.json)");
-        if (current.metadata.token_endpoint_auth_method === 'tls_client_auth') throw new AdminProblem(409, 'Conflict', 'a tls_client_auth client authenticates with its certificate and has no secret');
+        if (current.metadata.token_endpoint_auth_method === 'tls_client_auth' || current.metadata.token_endpoint_auth_method === 'self_signed_tls_client_auth') throw new AdminProblem(409, 'Conflict', `a ${current.metadata.token_endpoint_auth_method} client authenticates with its certificate and has no secret`);
         if (current.metadata.token_endpoint_auth_method === 'private_key_jwt') throw new AdminProblem(409, 'Conflict', 'a private_key_jwt client authenticates with its keys and has no secret: replace its jwks or jwks_uri instead');
         const rotated = await clients.rotateSecret(p.clientId, { graceSeconds: body.grace_seconds });
         if (!rotated) throw notFound('client');
