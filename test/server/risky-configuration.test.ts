@@ -64,6 +64,14 @@ describe('risky configuration', () => {
     expect(loadConfig({}).backchannelLogout).toBeUndefined();
   });
 
+  test('JWKS_URI_ALLOW_LOOPBACK is risky off loopback; a value that is not true or false is refused; absent is off', () => {
+    expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', JWKS_URI_ALLOW_LOOPBACK: 'true' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', JWKS_URI_ALLOW_LOOPBACK: 'true' })).toEqual(['jwksUri']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', JWKS_URI_ALLOW_LOOPBACK: 'false' })).toEqual([]);
+    expect(() => loadConfig({ JWKS_URI_ALLOW_LOOPBACK: 'yes' })).toThrow(/jwksUri\.allowLoopback must be boolean/);
+    expect(loadConfig({}).jwksUri).toBeUndefined();
+  });
+
   test('a proxy range covering every address, or a TRUST_PROXY that means nothing, is refused with a message naming it', () => {
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(ConfigError);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(/proxy\.addresses: 0\.0\.0\.0\/0 makes every address a trusted proxy/);
