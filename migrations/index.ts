@@ -11,6 +11,7 @@ import * as sessions from './0008_sessions.ts';
 import * as passwordResets from './0009_password_resets.ts';
 import * as secondFactors from './0010_second_factors.ts';
 import * as rateLimitCounters from './0011_rate_limit_counters.ts';
+import * as resourceDynamicClients from './0012_resource_dynamic_clients.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
@@ -24,4 +25,5 @@ export const migrations = [
   { name: '0009_password_resets', module: passwordResets },
   { name: '0010_second_factors', module: secondFactors },
   { name: '0011_rate_limit_counters', module: rateLimitCounters },
+  { name: '0012_resource_dynamic_clients', module: resourceDynamicClients },
 ];

@@ -30,6 +30,8 @@ export const AUDIT_EVENT_TYPES = {
   'grants.revoked': "all of a user's or a client's grants were revoked",
   'token.revoked': 'an admin revoked an access token by its jti',
   'token.issued': 'tokens were issued (grant type, client, subject; never the token)',
+  'token.exchanged': 'a client exchanged a person\'s access token for one aimed at another API (RFC 8693; audience, scope, delegation or impersonation; never a token)',
+  'token.exchange_refused': 'a token exchange was refused (the error, and what was asked: audience, scope; never a token)',
   'token.reuse_detected': 'a used refresh token was presented again: its grant was revoked',
   'consent.given': 'a person allowed a client access',
   'consent.revoked': 'a person took a client\'s access away on /account',

@@ -6,6 +6,7 @@ import { UsageError } from './usage.ts';
 export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--redirect-uris u1,u2] [--post-logout-redirect-uris u1,u2]
                  [--scopes "s1 s2"] [--public] [--first-party] [--require-mfa]
                  [--token-endpoint-auth-method m] [--introspect-for URI,...]
+                 [--token-exchange-audiences URI,...] [--token-exchange-impersonation]
                  [--backchannel-logout-uri URL] [--web-origins o1,o2]
                  [--tls-client-auth-subject-dn DN | --tls-client-auth-san-dns NAME | --tls-client-auth-san-uri URI
                   | --tls-client-auth-san-ip IP | --tls-client-auth-san-email EMAIL]
@@ -15,6 +16,10 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
                  --require-mfa: every sign-in to it proves a second factor (acr "mfa")
+                 --token-exchange-audiences: the resource servers it may exchange a person's
+                 tokens for (grant type urn:ietf:params:oauth:grant-type:token-exchange);
+                 absent: none; --token-exchange-impersonation: its exchanged tokens carry
+                 no act claim naming it (absent: they do)
                  --web-origins: origins (https://host[:port]) whose browser code may call the
                  token, userinfo, revocation and introspection endpoints; absent: those of the
                  redirect URIs for a public client, none for a confidential one; "" none
@@ -35,6 +40,8 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
   clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
                  [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
                  [--require-mfa | --no-require-mfa] [--introspect-for URI,...]
+                 [--token-exchange-audiences URI,...]
+                 [--token-exchange-impersonation | --no-token-exchange-impersonation]
                  [--backchannel-logout-uri URL] [--web-origins o1,o2 | --default-web-origins]
                  [--token-endpoint-auth-method m]
                  [--tls-client-auth-subject-dn DN | --tls-client-auth-san-dns NAME | ...]
@@ -70,6 +77,8 @@ const REGISTRATION_FLAGS = {
   'first-party': { type: 'boolean' },
   'require-mfa': { type: 'boolean' },
   'introspect-for': { type: 'string' },
+  'token-exchange-audiences': { type: 'string' },
+  'token-exchange-impersonation': { type: 'boolean' },
   'backchannel-logout-uri': { type: 'string' },
   'web-origins': { type: 'string' },
   'token-endpoint-auth-method': { type: 'string' },
@@ -165,6 +174,8 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     first_party: values['first-party'],
     require_mfa: values['require-mfa'],
     introspect_for: commaList(values['introspect-for']),
+    token_exchange_audiences: commaList(values['token-exchange-audiences']),
+    token_exchange_impersonation: values['token-exchange-impersonation'],
     backchannel_logout_uri: values['backchannel-logout-uri'],
     // "" registers none (a public client's default is its redirect origins)
     web_origins: listOrEmpty(values['web-origins'], commaList),
@@ -193,6 +204,15 @@ function firstParty(values: { 'first-party'?: boolean; 'third-party'?: boolean }
   return values['third-party'] ? false : undefined;
 }
 
+/** --token-exchange-impersonation as in create; --no-… takes it away; neither: unchanged. */
+function impersonation(values: { 'token-exchange-impersonation'?: boolean; 'no-token-exchange-impersonation'?: boolean }): boolean | undefined {
+  if (values['token-exchange-impersonation'] && values['no-token-exchange-impersonation']) {
+    throw new UsageError('--token-exchange-impersonation and --no-token-exchange-impersonation contradict each other: give one');
+  }
+  if (values['token-exchange-impersonation']) return true;
+  return values['no-token-exchange-impersonation'] ? false : undefined;
+}
+
 /** --require-mfa as in create; --no-require-mfa takes it away; neither: unchanged. */
 function requireMfa(values: { 'require-mfa'?: boolean; 'no-require-mfa'?: boolean }): boolean | undefined {
   if (values['require-mfa'] && values['no-require-mfa']) throw new UsageError('--require-mfa and --no-require-mfa contradict each other: give one');
@@ -201,7 +221,7 @@ function requireMfa(values: { 'require-mfa'?: boolean; 'no-require-mfa'?: boolea
 }
 
 async function update(args: string[], cli: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'default-web-origins': { type: 'boolean' }, 'no-tls-client-certificate-bound-access-tokens': { type: 'boolean' }, 'no-jwks': { type: 'boolean' }, 'no-require-par': { type: 'boolean' }, 'no-require-signed-request-object': { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'default-web-origins': { type: 'boolean' }, 'no-tls-client-certificate-bound-access-tokens': { type: 'boolean' }, 'no-token-exchange-impersonation': { type: 'boolean' }, 'no-jwks': { type: 'boolean' }, 'no-require-par': { type: 'boolean' }, 'no-require-signed-request-object': { type: 'boolean' } });
   if (values['no-jwks'] && (values.jwks !== undefined || values['jwks-uri'] !== undefined)) throw new UsageError('--no-jwks contradicts --jwks and --jwks-uri: give one');
   if (values['web-origins'] !== undefined && values['default-web-origins']) throw new UsageError('--web-origins and --default-web-origins contradict each other: give one');
   const id = single(positionals, 'client id');
@@ -214,6 +234,8 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     first_party: firstParty(values),
     require_mfa: requireMfa(values),
     introspect_for: listOrEmpty(values['introspect-for'], commaList),
+    token_exchange_audiences: listOrEmpty(values['token-exchange-audiences'], commaList),
+    token_exchange_impersonation: impersonation(values),
     // "" removes it
     backchannel_logout_uri: values['backchannel-logout-uri'] === undefined ? undefined : (values['backchannel-logout-uri'] || null),
     // null: back to the default

@@ -3,13 +3,24 @@ import { emit, listCommand, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
 
 export const RESOURCES_USAGE = `  resources create --identifier URI [--name N] --scopes "s1 s2" [--token-format jwt|opaque]
-                   [--access-token-ttl SECONDS]
+                   [--access-token-ttl SECONDS] [--dynamic-clients]
   resources update URI [--name N] [--scopes "s1 s2"] [--token-format jwt|opaque]
-                   [--access-token-ttl SECONDS]   --scopes replaces the list
+                   [--access-token-ttl SECONDS] [--dynamic-clients | --no-dynamic-clients]
+                   --scopes replaces the list; --dynamic-clients: clients nobody registered by hand
+                   (dynamic registration, client ID metadata documents) may get its scopes (absent: not)
   resources list [--limit N] [--offset N]
   resources delete URI`;
 
-interface Resource { identifier: string; name: string; scopes: string[]; token_format: string; access_token_ttl: number }
+interface Resource { identifier: string; name: string; scopes: string[]; token_format: string; access_token_ttl: number; dynamic_clients: boolean }
+
+const describe = (resource: Resource) => `scopes: ${resource.scopes.join(' ')}; ${resource.token_format} tokens, ${resource.access_token_ttl} s${resource.dynamic_clients ? '; open to dynamic clients' : ''}`;
+
+/** --dynamic-clients / --no-dynamic-clients; neither: unchanged (undefined) */
+function dynamicClients(values: { 'dynamic-clients'?: boolean; 'no-dynamic-clients'?: boolean }): boolean | undefined {
+  if (values['dynamic-clients'] && values['no-dynamic-clients']) throw new UsageError('--dynamic-clients and --no-dynamic-clients contradict each other: give one');
+  if (values['dynamic-clients']) return true;
+  return values['no-dynamic-clients'] ? false : undefined;
+}
 
 async function create(args: string[], cli: CommandContext): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -18,6 +29,7 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     scopes: { type: 'string' },
     'token-format': { type: 'string' },
     'access-token-ttl': { type: 'string' },
+    'dynamic-clients': { type: 'boolean' },
   });
   none(positionals);
   if (!values.identifier) throw new UsageError('--identifier is required');
@@ -28,8 +40,9 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     scopes: spaceList(values.scopes),
     token_format: values['token-format'],
     access_token_ttl: wholeNumber(values['access-token-ttl'], '--access-token-ttl'),
+    dynamic_clients: values['dynamic-clients'] ? true : undefined,
   });
-  emit(cli, resource, () => [`created resource server ${resource.identifier} (scopes: ${resource.scopes.join(' ')}; ${resource.token_format} tokens, ${resource.access_token_ttl} s)`]);
+  emit(cli, resource, () => [`created resource server ${resource.identifier} (${describe(resource)})`]);
   return 0;
 }
 
@@ -39,6 +52,8 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     scopes: { type: 'string' },
     'token-format': { type: 'string' },
     'access-token-ttl': { type: 'string' },
+    'dynamic-clients': { type: 'boolean' },
+    'no-dynamic-clients': { type: 'boolean' },
   });
   const identifier = single(positionals, 'resource identifier');
   const change = Object.fromEntries(Object.entries({
@@ -46,10 +61,11 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     scopes: values.scopes === undefined ? undefined : spaceList(values.scopes) ?? [],
     token_format: values['token-format'],
     access_token_ttl: wholeNumber(values['access-token-ttl'], '--access-token-ttl'),
+    dynamic_clients: dynamicClients(values),
   }).filter(([, value]) => value !== undefined));
   if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');
   const resource = await cli.api.patch<Resource>(`/resources/${encodeURIComponent(identifier)}`, change);
-  emit(cli, resource, () => [`updated resource server ${resource.identifier} (scopes: ${resource.scopes.join(' ')}; ${resource.token_format} tokens, ${resource.access_token_ttl} s)`]);
+  emit(cli, resource, () => [`updated resource server ${resource.identifier} (${describe(resource)})`]);
   return 0;
 }
 
@@ -59,7 +75,7 @@ export async function resourcesCommand(args: string[], cli: CommandContext): Pro
     case 'create': return create(rest, cli);
     case 'update': return update(rest, cli);
     case 'list': return listCommand<Resource>(cli, rest, '/resources', {
-      IDENTIFIER: (r) => r.identifier, NAME: (r) => r.name, FORMAT: (r) => r.token_format, TTL: (r) => String(r.access_token_ttl), SCOPES: (r) => r.scopes.join(' '),
+      IDENTIFIER: (r) => r.identifier, NAME: (r) => r.name, FORMAT: (r) => r.token_format, TTL: (r) => String(r.access_token_ttl), SCOPES: (r) => r.scopes.join(' '), DYNAMIC: (r) => (r.dynamic_clients ? 'yes' : 'no'),
     });
     case 'delete': {
       const identifier = single(parse(rest, {}).positionals, 'resource identifier');

@@ -27,7 +27,9 @@ export const ADMIN_SCOPE = 'admin';
 export const isReservedScope = (scope: string): boolean => scope === ADMIN_SCOPE || OIDC_SCOPES.includes(scope);
 
 /** The grant types a client may be registered for (no implicit grant: RFC 9700 §2.1.2). */
-export const REGISTRABLE_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
+export const REGISTRABLE_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password',
+  // RFC 8693 token exchange (src/grants/token-exchange.ts)
+  'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
 
 /** A client's allow-list as stored in its metadata; absent or malformed means empty. */
 export function allowListOf(client: unknown): readonly string[] {
@@ -52,6 +54,9 @@ export interface RegistrationInput {
   firstParty?: boolean;
   public?: boolean;
   introspectFor?: readonly string[];
+  /** the audiences the client may exchange tokens for (token exchange; absent: none) */
+  tokenExchangeAudiences?: readonly string[];
+  tokenExchangeImpersonation?: boolean;
 }
 
 /** What the server offers, for judging a registration. */
@@ -60,6 +65,10 @@ export interface Offer {
   resourceScopes: ReadonlySet<string>;
   /** every resource server identifier */
   resources: ReadonlySet<string>;
+  /** the resource servers that clients nobody registered by hand may receive tokens for (their `dynamic_clients` flag) */
+  dynamicClientResources: ReadonlySet<string>;
+  /** every scope those resource servers declare: all a dynamically registered or metadata-document client may get beside OIDC scopes */
+  dynamicClientScopes: ReadonlySet<string>;
 }
 
 export interface FieldProblem { field: string; message: string }
@@ -86,6 +95,22 @@ export function registrationProblems(input: RegistrationInput, offer: Offer): Fi
     if (!isReservedScope(scope) && !offer.resourceScopes.has(scope)) {
       problems.push({ field: 'scopes', message: `"${scope}" is offered by no resource server and is not an OpenID Connect scope` });
     }
+  }
+  const exchanges = input.grantTypes.includes('urn:ietf:params:oauth:grant-type:token-exchange');
+  if (exchanges && input.public) {
+    problems.push({ field: 'grant_types', message: 'token exchange is only for confidential clients: a public client proves nothing about who exchanges' });
+  }
+  for (const identifier of input.tokenExchangeAudiences ?? []) {
+    if (!offer.resources.has(identifier)) {
+      problems.push({ field: 'token_exchange_audiences', message: `"${identifier}" is not a registered resource server` });
+    }
+  }
+  // a policy the client cannot use says more than it grants: refused rather than stored
+  if (!exchanges && input.tokenExchangeAudiences?.length) {
+    problems.push({ field: 'token_exchange_audiences', message: 'only for a client registered for urn:ietf:params:oauth:grant-type:token-exchange' });
+  }
+  if (!exchanges && input.tokenExchangeImpersonation) {
+    problems.push({ field: 'token_exchange_impersonation', message: 'only for a client registered for urn:ietf:params:oauth:grant-type:token-exchange' });
   }
   for (const identifier of input.introspectFor ?? []) {
     if (!offer.resources.has(identifier)) {

@@ -20,6 +20,10 @@ export interface NewClient {
   tokenEndpointAuthMethod?: string;
   /** resource identifiers whose tokens this client may introspect */
   introspectFor?: string[];
+  /** resource identifiers this client may exchange tokens for (RFC 8693 token exchange); absent: none */
+  tokenExchangeAudiences?: string[];
+  /** exchanged tokens carry no `act` naming this client (impersonation); absent: delegation only */
+  tokenExchangeImpersonation?: boolean;
   /**
    * origins whose browser code may call the token, userinfo, revocation and
    * introspection endpoints (src/provider/web-origins.ts); absent: those of the
@@ -130,6 +134,8 @@ export function newClientOfRecord(record: ClientRecord): NewClient {
     requireMfa: m.require_mfa === true,
     tokenEndpointAuthMethod: typeof m.token_endpoint_auth_method === 'string' ? m.token_endpoint_auth_method : undefined,
     introspectFor: record.introspectFor,
+    tokenExchangeAudiences: Array.isArray(m.token_exchange_audiences) ? strings(m.token_exchange_audiences) : undefined,
+    tokenExchangeImpersonation: m.token_exchange_impersonation === true ? true : undefined,
     webOrigins: Array.isArray(m.web_origins) ? strings(m.web_origins) : undefined,
     backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : undefined,
     backchannelLogoutSessionRequired: typeof m.backchannel_logout_session_required === 'boolean' ? m.backchannel_logout_session_required : undefined,
@@ -199,6 +205,9 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
     ...(oidcScopes?.length ? { scope: oidcScopes.join(' ') } : {}),
     // written only when set: absent means a password is enough, as for every client before the setting
     ...(input.requireMfa ? { require_mfa: true } : {}),
+    // written only when set: absent means no exchange at all, and delegation only (src/grants/token-exchange.ts)
+    ...(input.tokenExchangeAudiences?.length ? { token_exchange_audiences: input.tokenExchangeAudiences } : {}),
+    ...(input.tokenExchangeImpersonation ? { token_exchange_impersonation: true } : {}),
     // written only when given: absent is the default of web-origins.ts, [] is "no origin"
     ...(input.webOrigins !== undefined ? { web_origins: input.webOrigins } : {}),
     ...(input.backchannelLogoutUri ? {

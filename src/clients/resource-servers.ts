@@ -11,6 +11,8 @@ export interface ResourceServer {
   readonly scopes: string[];
   readonly tokenFormat: 'jwt' | 'opaque';
   readonly accessTokenTtl: number;
+  /** clients nobody registered by hand (dynamic registration, client ID metadata documents) may receive its scopes and audience; absent: they may not */
+  readonly dynamicClients: boolean;
   readonly createdAt: Date;
 }
 
@@ -20,6 +22,7 @@ export interface NewResourceServer {
   scopes: string[];
   tokenFormat?: 'jwt' | 'opaque';
   accessTokenTtl?: number;
+  dynamicClients?: boolean;
 }
 
 export class ResourceServerExistsError extends Error {
@@ -28,7 +31,7 @@ export class ResourceServerExistsError extends Error {
 
 interface ResourceServerRow {
   identifier: string; name: string; scopes: string[] | string; token_format: 'jwt' | 'opaque';
-  access_token_ttl: number; created_at: Date | string;
+  access_token_ttl: number; dynamic_clients: boolean; created_at: Date | string;
 }
 
 function toResourceServer(row: ResourceServerRow): ResourceServer {
@@ -38,6 +41,7 @@ function toResourceServer(row: ResourceServerRow): ResourceServer {
     scopes: typeof row.scopes === 'string' ? JSON.parse(row.scopes) : row.scopes,
     tokenFormat: row.token_format,
     accessTokenTtl: row.access_token_ttl,
+    dynamicClients: !!row.dynamic_clients,
     createdAt: new Date(row.created_at),
   };
 }
@@ -57,6 +61,7 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
           scopes: JSON.stringify(input.scopes) as unknown as string[],
           token_format: input.tokenFormat ?? 'jwt',
           access_token_ttl: input.accessTokenTtl ?? defaults.accessTokenTtl,
+          dynamic_clients: input.dynamicClients === true,
         }).returning('*');
         return toResourceServer(row as ResourceServerRow);
       } catch (error) {
@@ -76,13 +81,18 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
     },
     /** Every resource identifier and every scope some resource declares: what a client registration is judged against. */
     async offer(): Promise<Offer> {
-      const rows = await table().select('identifier', 'scopes');
-      const resourceScopes = new Set<string>();
-      for (const row of rows) for (const scope of toResourceServer(row as ResourceServerRow).scopes) resourceScopes.add(scope);
-      return { resources: new Set(rows.map((row) => row.identifier)), resourceScopes };
+      const rows = (await table().select('identifier', 'scopes', 'dynamic_clients')).map((row) => toResourceServer(row as ResourceServerRow));
+      const scopesOf = (servers: ResourceServer[]) => new Set(servers.flatMap((server) => server.scopes));
+      const forDynamicClients = rows.filter((server) => server.dynamicClients);
+      return {
+        resources: new Set(rows.map((server) => server.identifier)),
+        resourceScopes: scopesOf(rows),
+        dynamicClientResources: new Set(forDynamicClients.map((server) => server.identifier)),
+        dynamicClientScopes: scopesOf(forDynamicClients),
+      };
     },
     /**
-     * Changes name, scopes, token format or lifetime (absent: unchanged).
+     * Changes name, scopes, token format, lifetime or dynamic clients (absent: unchanged).
      * Other instances see it when their short cache of it expires (cacheTtlMs).
      * Undefined when there is no such resource server.
      */
@@ -93,6 +103,7 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
           ...(change.scopes !== undefined ? { scopes: JSON.stringify(change.scopes) as unknown as string[] } : {}),
           ...(change.tokenFormat !== undefined ? { token_format: change.tokenFormat } : {}),
           ...(change.accessTokenTtl !== undefined ? { access_token_ttl: change.accessTokenTtl } : {}),
+          ...(change.dynamicClients !== undefined ? { dynamic_clients: change.dynamicClients } : {}),
         }).returning('*');
         return row && toResourceServer(row as ResourceServerRow);
       } finally {

@@ -2,7 +2,7 @@
 // and the pages oidc-provider renders in Tessera's look.
 export { createInteractionRouter, type InteractionRouterDeps } from './routes.ts';
 export { createPasskeySignInRouter, type PasskeySignInDeps } from './passkey-routes.ts';
-export { renderLogoutSource, renderPostLogoutSuccess, renderProviderError } from './provider-pages.ts';
+export { renderLogoutSource, renderPostLogoutSuccess, renderProviderError, noteUnregisteredPostLogoutRedirect } from './provider-pages.ts';
 // shared with the other pages of Tessera's own (/account)
 export { interactionBoundary, PageError, pageRequestId, sendPage } from './page-errors.ts';
 export { describeResourceScopes, describeScopes } from './scopes.ts';

@@ -11,11 +11,19 @@ function clientDisplayName(ctx: KoaContextWithOIDC): string | undefined {
   return client ? client.clientName || client.clientId : undefined;
 }
 
+/** Requests whose post_logout_redirect_uri was dropped as unregistered (src/provider/post-logout-redirect.ts). */
+const unregisteredReturns = new WeakSet<object>();
+
+/** The logout page of this request says that the person will not be sent back to the client. */
+export function noteUnregisteredPostLogoutRedirect(ctx: object): void {
+  unregisteredReturns.add(ctx);
+}
+
 /** `features.rpInitiatedLogout.logoutSource` */
 export async function renderLogoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'html';
-  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), requestId: pageRequestId(ctx) });
+  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), unregisteredReturn: unregisteredReturns.has(ctx), requestId: pageRequestId(ctx) });
 }
 
 /** `features.rpInitiatedLogout.postLogoutSuccessSource` */

@@ -39,9 +39,13 @@ export function featuresConfiguration(deps: {
   };
 }
 
-/** Only asymmetric algorithms: client secrets are stored as digests, so HS* cannot work. */
+/**
+ * Only asymmetric algorithms: client secrets are stored as digests, so HS* cannot work.
+ * Discovery advertises only what a test exercises (test/protocol/discovery.test.ts):
+ * ID tokens are RS256 only, since no client can register id_token_signed_response_alg.
+ */
 export const ENABLED_ALGORITHMS: Configuration['enabledJWA'] = {
-  idTokenSigningAlgValues: ['RS256', 'ES256'],
+  idTokenSigningAlgValues: ['RS256'],
   userinfoSigningAlgValues: ['RS256', 'ES256'],
   requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
   clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
@@ -49,6 +53,8 @@ export const ENABLED_ALGORITHMS: Configuration['enabledJWA'] = {
   authorizationSigningAlgValues: ['RS256', 'ES256'],
 };
 
+// private_key_jwt: for clients that registered their public keys (jwks / jwks_uri,
+// src/provider/client-keys.ts); its signing algorithms are clientAuthSigningAlgValues
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 /** with mTLS on (a client certificate source configured) */
 export const MTLS_CLIENT_AUTH_METHODS = [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'];

@@ -10,7 +10,7 @@ import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
 import { resourceIndicatorsConfiguration } from './resource-servers.ts';
-import { passwordGrant } from '../grants/index.ts';
+import { passwordGrant, tokenExchangeGrant } from '../grants/index.ts';
 import { routeAdapters, compareSecretsByDigest, reuseBuiltClients } from './client-store.ts';
 import { clientBasedCors, corsOnlyForRegisteredOrigins, webOriginsProblem } from './web-origins.ts';
 import { detectReplaysWith } from './replay-detection.ts';
@@ -25,11 +25,13 @@ import { answerStoreOutages } from './outage.ts';
 import { installPipeline, type ProviderStep } from './pipeline.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
 import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
+import { honouredByItsClient, mayIntrospect } from './introspection.ts';
 import { explainRefusedAuthorizationCodes } from './code-refusal-hints.ts';
 import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
 import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
+import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -96,6 +98,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
       mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf, deps.selfSignedCertificateOf) : undefined,
     }),
+    // what a grant put on the token stays on it (token exchange: `act`, RFC 8693 §4.1); the provider would otherwise drop it at save
+    extraTokenClaims: async (_ctx, token) => (token as unknown as { extra?: Record<string, unknown> }).extra,
     formats: {
       customizers: {
         // JWT access tokens are never stored: remember which grant issued which
@@ -115,6 +119,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
       properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'web_origins',
+        'token_exchange_audiences', 'token_exchange_impersonation',
         // with mTLS off the provider would drop the property and issue bearer tokens: refused instead, at registration and when a stored client loads
         ...(deps.certificateOf ? [] : ['tls_client_certificate_bound_access_tokens'])],
       validator: (_ctx, key, value) => {
@@ -133,7 +138,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
           const problem = webOriginsProblem(value);
           if (problem) throw new Error(problem);
         }
-        if ((key === 'introspect_for' || key === 'allowed_scopes') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+        if (key === 'token_exchange_impersonation' && value !== undefined && typeof value !== 'boolean') throw new Error('token_exchange_impersonation must be a boolean');
+        if ((key === 'introspect_for' || key === 'allowed_scopes' || key === 'token_exchange_audiences') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
           throw new Error(`${key} must be an array of strings`);
         }
       },
@@ -170,6 +176,16 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     getResourceServerInfo: resourceIndicators.getResourceServerInfo,
     certificateOf: deps.certificateOf,
   }), passwordGrant.parameters, passwordGrant.repeatableParameters);
+  // the JWT verifier is built once the provider exists (below); the handler reads it per request
+  let jwtAnswers: JwtAccessTokenAnswers | undefined;
+  provider.registerGrantType(tokenExchangeGrant.type, tokenExchangeGrant.buildHandler({
+    getResourceServerInfo: resourceIndicators.getResourceServerInfo,
+    verifyJwt: (token) => jwtAnswers!.verify(token),
+    mayIntrospect,
+    honouredByItsClient,
+    tokenState,
+    audit: deps.audit,
+  }), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatableParameters);
   provider.proxy = config.proxy !== false; // X-Forwarded-* as believeTrustedProxies (src/http) left them
 
   // The provider's Client model reads Tessera's clients (client-store.ts).
@@ -180,9 +196,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   subscribeToProviderEvents(provider, deps.logger);
   logBackchannelLogouts(provider, deps.logger);
   if (deps.audit) recordProviderAuditEvents(provider, deps.audit);
+  if (deps.audit) tokenExchangeGrant.recordRefusals(provider, deps.audit);
 
-  const jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  installPipeline(provider, providerPipeline({ jwtAnswers, config, logger: deps.logger, tokenState }));
+  jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
+  installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState }));
   return { provider, jwtAnswers };
 }
 
@@ -190,13 +207,16 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * Tessera's steps around the provider's own routes, outermost first (each
  * wraps those after it and sees their answers). The order matters where one
  * step rewrites what another answers: a store outage inside the JWT answers
- * must still become a 503, so answerStoreOutages wraps them. The last three
- * only read or reword answers the provider gave.
+ * must still become a 503, so answerStoreOutages wraps them. The three
+ * before the last only read or reword answers the provider gave; the last
+ * takes an unregistered post_logout_redirect_uri out of a logout request
+ * before the provider reads it.
  */
-function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
+function providerPipeline(deps: { provider: Provider; jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
   return [
     corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
+    { name: 'token exchange answers unauthorized_client (RFC 6749), not invalid_request', middleware: tokenExchangeGrant.answerUnauthorizedClient },
     answerStoreOutages(),
     answerForJwtAccessTokens(deps.jwtAnswers),
     refuseUserinfoForTokensOlderThanTheirClient(),
@@ -204,6 +224,7 @@ function providerPipeline(deps: { jwtAnswers: JwtAccessTokenAnswers; config: Con
     noteDroppedOfflineAccess(deps.logger),
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
     noCorsHeadersWithoutOrigin(),
+    dropUnregisteredPostLogoutRedirects({ provider: deps.provider, logger: deps.logger }),
   ];
 }
 

@@ -30,7 +30,7 @@ interface JwtAccessTokenDeps {
 const ROUTES = new Set(['introspection', 'revocation']);
 const FLAG = 'tesseraJwtAccessToken';
 
-type Claims = JWTPayload & { jti: string; exp: number; iat: number; client_id: string; scope?: unknown; cnf?: { jkt?: string } };
+type Claims = JWTPayload & { jti: string; exp: number; iat: number; client_id: string; scope?: unknown; cnf?: { jkt?: string }; act?: unknown };
 
 function isStructured(claims: JWTPayload): claims is Claims {
   return typeof claims.jti === 'string' && typeof claims.client_id === 'string'
@@ -66,6 +66,9 @@ export function createJwtAccessTokenAnswers(deps: JwtAccessTokenDeps) {
   }
 
   return {
+    /** A JWT access token we issued, unexpired, as its claims (token exchange reads subject tokens with it); else undefined. */
+    verify,
+
     /** RFC 7662 answer for `caller` (authenticated, confidential). */
     async introspection(caller: Client, token: string): Promise<Record<string, unknown>> {
       const claims = await verify(token);
@@ -85,6 +88,8 @@ export function createJwtAccessTokenAnswers(deps: JwtAccessTokenDeps) {
         jti: claims.jti,
         token_type: dpopBound ? 'DPoP' : 'Bearer',
         cnf: claims.cnf,
+        // who acts for the subject (token exchange, RFC 8693 §4.1)
+        act: claims.act,
       };
     },
 

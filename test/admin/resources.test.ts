@@ -35,7 +35,17 @@ describe('admin resources', () => {
   test('defaults: the name is the identifier, JWT tokens, the configured lifetime', async () => {
     const res = await call(server, token, 'POST', '/resources', { identifier: 'urn:example:inventory', scopes: ['stock'] });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ name: 'urn:example:inventory', token_format: 'jwt', access_token_ttl: server.config.ttl.accessToken });
+    expect(res.body).toMatchObject({ name: 'urn:example:inventory', token_format: 'jwt', access_token_ttl: server.config.ttl.accessToken, dynamic_clients: false });
+  });
+
+  test('dynamic_clients: absent is false; set and cleared by PATCH, audited', async () => {
+    const identifier = 'https://calendar.example/api';
+    expect((await call(server, token, 'POST', '/resources', { identifier, scopes: ['events:read'] })).body.dynamic_clients).toBe(false);
+    expect((await call(server, token, 'PATCH', path(identifier), { dynamic_clients: true })).body.dynamic_clients).toBe(true);
+    expect((await call(server, token, 'GET', path(identifier))).body.dynamic_clients).toBe(true);
+    const audit = await call(server, token, 'GET', `/audit?type=resource.updated`);
+    expect(audit.body.items.find((event: { subject: string }) => event.subject === identifier).details).toMatchObject({ fields: ['dynamic_clients'], dynamic_clients: true });
+    expect((await call(server, token, 'PATCH', path(identifier), { dynamic_clients: 'yes' })).status).toBe(400);
   });
 
   test('the admin resource cannot be shadowed', async () => {

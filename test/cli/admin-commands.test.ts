@@ -73,6 +73,21 @@ describe('tessera admin commands against a running server', () => {
     expect(bad.code).toBe(2);
   });
 
+  test('resources create|update --dynamic-clients opens a resource to clients nobody registered by hand; absent: closed', async () => {
+    const closed = await tessera(['resources', 'create', '--identifier', 'https://notes.example', '--scopes', 'notes:read', '--json']);
+    expect(closed.json).toMatchObject({ dynamic_clients: false });
+    const open = await tessera(['resources', 'create', '--identifier', 'https://wiki.example', '--scopes', 'wiki:read', '--dynamic-clients']);
+    expect(open.stdout).toMatch(/open to dynamic clients/);
+    expect((await server.services.resources.offer()).dynamicClientScopes).toEqual(new Set(['wiki:read']));
+
+    expect((await tessera(['resources', 'update', 'https://notes.example', '--dynamic-clients', '--json'])).json).toMatchObject({ dynamic_clients: true });
+    expect((await tessera(['resources', 'update', 'https://wiki.example', '--no-dynamic-clients', '--json'])).json).toMatchObject({ dynamic_clients: false });
+    const offer = await server.services.resources.offer();
+    expect(offer.dynamicClientResources).toEqual(new Set(['https://notes.example']));
+    expect(offer.dynamicClientScopes).toEqual(new Set(['notes:read']));
+    expect((await tessera(['resources', 'update', 'https://notes.example', '--dynamic-clients', '--no-dynamic-clients'])).code).toBe(2);
+  });
+
   test('clients create prints client_id and client_secret, which work', async () => {
     const run = await tessera(['clients', 'create', '--name', 'ledger sync', '--grant-types', 'client_credentials', '--scopes', 'ledger:read', '--introspect-for', 'https://ledger.example', '--json']);
     expect(run.code).toBe(0);

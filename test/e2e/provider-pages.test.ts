@@ -234,7 +234,7 @@ describe('the provider\'s own pages in a browser with JavaScript on', () => {
       url.searchParams.set('post_logout_redirect_uri', loggedOut);
       url.searchParams.set('state', 'confirmed-state');
       await page.goto(url.href);
-      await expect(page.getByRole('heading', { name: 'Sign out?' }).isVisible()).resolves.toBe(true);
+      await expect(page.getByRole('heading', { name: 'Sign out of Photo Album?' }).isVisible()).resolves.toBe(true);
       await page.getByRole('button', { name: 'Sign out' }).click();
       await landOn(page, loggedOut);
 

@@ -157,6 +157,30 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     expect((await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { aud: 'https://elsewhere.example' }))).status).toBe(401);
   });
 
+  test('every advertised algorithm works for client assertions (token_endpoint_auth_signing_alg_values_supported) and request objects (request_object_signing_alg_values_supported)', async () => {
+    expect(as.token_endpoint_auth_signing_alg_values_supported).toEqual(['RS256', 'PS256', 'ES256', 'EdDSA']);
+    const token = await adminToken(server);
+    for (const alg of ['RS256', 'PS256', 'ES256', 'EdDSA'] as const) {
+      const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+      const kid = randomUUID();
+      const made = await call(server, token, 'POST', '/clients', {
+        name: `${alg} client`, grant_types: ['client_credentials', 'authorization_code'], redirect_uris: [REDIRECT_URI], scopes: ['openid', 'orders:read'],
+        token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...await exportJWK(publicKey), kid }] },
+      });
+      expect(made.status).toBe(201);
+      const clientId = made.body.client_id as string;
+      const signed = await new SignJWT({}).setProtectedHeader({ alg, kid }).setIssuer(clientId).setSubject(clientId).setAudience(server.issuer)
+        .setJti(randomUUID()).setIssuedAt().setExpirationTime('1m').sign(privateKey);
+      expect({ alg, status: (await tokenWithAssertion(pair.a, signed)).status }).toEqual({ alg, status: 200 });
+      const { challenge } = pkcePair();
+      const request = await new SignJWT({ ...authorizationParams(clientId, challenge, 'x') }).setProtectedHeader({ alg, kid })
+        .setIssuer(clientId).setAudience(server.issuer).setIssuedAt().setExpirationTime('1m').sign(privateKey);
+      const res = await fetch(`${server.url}/auth?${new URLSearchParams({ client_id: clientId, request })}`, { redirect: 'manual' });
+      // accepted: on to the sign-in pages
+      expect({ alg, location: res.headers.get('location')?.includes('/interaction/') }).toEqual({ alg, location: true });
+    }
+  });
+
   /** Through the pages from an authorization URL to the code, then the code for tokens with private_key_jwt. */
   async function finish(clientId: string, authorizationUrl: string, verifier: string, state: string) {
     const client: oauth.Client = { client_id: clientId };

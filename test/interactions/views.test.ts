@@ -135,9 +135,19 @@ describe('logout pages', () => {
     const page = logoutPage({ form, clientName: EVIL, requestId: 'r3' });
     expect(page).toContain(form);
     expect(page).toContain('<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Sign out</button>');
-    expect(page).toContain('<button type="submit" form="op.logoutForm" class="secondary">Stay signed in</button>');
+    // staying changes nothing: a GET to /account, not the provider's form (which would end the client's part of the session)
+    expect(page).toContain('<form method="get" action="/account"><button type="submit" class="secondary">Stay signed in</button></form>');
+    expect(page).toContain(`<h1>Sign out of ${EVIL_ESCAPED}?</h1>`);
     expect(page).toContain(EVIL_ESCAPED);
     expect(page).not.toContain('<script>alert');
+    expect(page).not.toContain('not registered');
+  });
+
+  test('logout page without a client, and with a return address the client has not registered', () => {
+    const form = '<form id="op.logoutForm" method="post" action="/session/end/confirm"></form>';
+    expect(logoutPage({ form, requestId: 'r5' })).toContain('<h1>Sign out?</h1>');
+    const page = logoutPage({ form, clientName: 'Notes', unregisteredReturn: true, requestId: 'r6' });
+    expect(page).toContain('Notes gave a return address it has not registered, so you will stay here after signing out.');
   });
 
   test('logged-out page', () => {

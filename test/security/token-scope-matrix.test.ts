@@ -21,7 +21,8 @@ const UNKNOWN_API = 'https://scope-matrix-unknown.example.test';
 const REDIRECT_URI = 'https://scope-matrix-app.example.test/cb';
 const USER = { username: 'scope-matrix-user', password: 'scope-matrix-password', email: 'matrix@example.test', roles: ['staff'] };
 
-const GRANTS = ['client_credentials', 'password', 'authorization_code', 'refresh_token'] as const;
+const GRANTS = ['client_credentials', 'password', 'authorization_code', 'refresh_token', 'token_exchange'] as const;
+const TOKEN_EXCHANGE = { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' };
 type Grant = typeof GRANTS[number];
 
 interface Kind {
@@ -54,6 +55,9 @@ const KINDS: Kind[] = [
     grantTypes: ['client_credentials'], public: true, scopes: ['openid', 'read', 'admin'] } },
   { name: 'client with introspect_for', registration: {
     grantTypes: ['client_credentials'], scopes: ['read'], introspectFor: [API] } },
+  // exchanges the person's token it receives as the API for one aimed at the API again (its policy)
+  { name: 'token exchanger', registration: {
+    grantTypes: [TOKEN_EXCHANGE.grant_type], scopes: ['read'], introspectFor: [API], tokenExchangeAudiences: [API] } },
 ];
 
 interface Request { name: string; scope: string; resource?: 'api' | 'admin' | 'unknown' }
@@ -76,6 +80,8 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
   const clients = new Map<string, Client>();
   const allowLists = new Map<string, string[]>();
   const refusedRegistrations = new Map<string, string>();
+  /** the person's token for the API (read, from the password grant): what every token-exchange cell presents */
+  let subjectToken = '';
   const resourceOf = (request: Request) => ({ api: API, admin: `${server.issuer}/admin`, unknown: UNKNOWN_API, none: undefined })[request.resource ?? 'none'];
 
   beforeAll(async () => {
@@ -98,6 +104,8 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
         refusedRegistrations.set(kind.name, String(error)); // refusing the registration is refusing every request
       }
     }
+    const subject = await tokenRequest(server.url, { grant_type: 'password', username: USER.username, password: USER.password, scope: 'read', resource: API }, clients.get('first-party')!);
+    subjectToken = subject.body.access_token!;
   });
 
   afterAll(async () => {
@@ -170,6 +178,8 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
         await record(request.name, request.scope, await tokenCell(client, { grant_type: 'client_credentials', ...params }));
       } else if (grant === 'password') {
         await record(request.name, request.scope, await tokenCell(client, { grant_type: 'password', username: USER.username, password: USER.password, ...params }));
+      } else if (grant === 'token_exchange') {
+        await record(request.name, request.scope, await tokenCell(client, { ...TOKEN_EXCHANGE, subject_token: subjectToken, ...params }));
       } else if (grant === 'authorization_code') {
         await record(request.name, request.scope, await codeFlow(kind, request.scope, resource));
       } else {
@@ -204,5 +214,7 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
     expect(decodeJwt(password.body.access_token!)).toMatchObject({ aud: API, scope: 'read' });
     const machine = await tokenRequest(server.url, { grant_type: 'client_credentials', scope: 'read', resource: API }, clients.get('client with introspect_for')!);
     expect(decodeJwt(machine.body.access_token!)).toMatchObject({ aud: API, scope: 'read' });
+    const exchanged = await tokenRequest(server.url, { ...TOKEN_EXCHANGE, subject_token: password.body.access_token!, resource: API, scope: 'read' }, clients.get('token exchanger')!);
+    expect(decodeJwt(exchanged.body.access_token!)).toMatchObject({ aud: API, scope: 'read' });
   });
 });

@@ -23,6 +23,8 @@ export function clientView(client: ClientRecord) {
     require_mfa: m.require_mfa === true,
     token_endpoint_auth_method: m.token_endpoint_auth_method,
     introspect_for: client.introspectFor,
+    token_exchange_audiences: Array.isArray(m.token_exchange_audiences) ? m.token_exchange_audiences : [],
+    token_exchange_impersonation: m.token_exchange_impersonation === true,
     web_origins: Array.isArray(m.web_origins) ? m.web_origins : null,
     effective_web_origins: effectiveWebOrigins({ web_origins: m.web_origins, tokenEndpointAuthMethod: m.token_endpoint_auth_method as string | undefined, redirectUris: m.redirect_uris as string[] | undefined, application_type: m.application_type as string | undefined }),
     backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
@@ -52,6 +54,8 @@ function changedFields(before: NewClient, after: NewClient): string[] {
     ['first_party', !!before.firstParty, !!after.firstParty],
     ['require_mfa', !!before.requireMfa, !!after.requireMfa],
     ['introspect_for', before.introspectFor, after.introspectFor],
+    ['token_exchange_audiences', before.tokenExchangeAudiences ?? [], after.tokenExchangeAudiences ?? []],
+    ['token_exchange_impersonation', !!before.tokenExchangeImpersonation, !!after.tokenExchangeImpersonation],
     ['web_origins', before.webOrigins, after.webOrigins],
     ['backchannel_logout_uri', before.backchannelLogoutUri, after.backchannelLogoutUri],
     ['backchannel_logout_session_required', before.backchannelLogoutSessionRequired, after.backchannelLogoutSessionRequired],
@@ -75,6 +79,8 @@ const FIELD_OF_METADATA: Array<[RegExp, string]> = [
   [/\btoken_endpoint_auth_method\b/, 'token_endpoint_auth_method'],
   [/\b(allowed_scopes|scope)\b/, 'scopes'],
   [/\bintrospect_for\b/, 'introspect_for'],
+  [/\btoken_exchange_audiences\b/, 'token_exchange_audiences'],
+  [/\btoken_exchange_impersonation\b/, 'token_exchange_impersonation'],
   [/\bweb_origins\b/, 'web_origins'],
   [/\bclient_name\b/, 'name'],
   [/\bbackchannel_logout_uri\b/, 'backchannel_logout_uri'],
@@ -117,6 +123,8 @@ function newClientOf(body: CreateClientBody): NewClient {
     requireMfa: body.require_mfa,
     tokenEndpointAuthMethod: body.token_endpoint_auth_method,
     introspectFor: body.introspect_for,
+    tokenExchangeAudiences: body.token_exchange_audiences,
+    tokenExchangeImpersonation: body.token_exchange_impersonation,
     webOrigins: body.web_origins,
     backchannelLogoutUri: body.backchannel_logout_uri,
     backchannelLogoutSessionRequired: body.backchannel_logout_session_required,
@@ -179,6 +187,7 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
     if (kindProblems.length) throw new AdminProblem(400, 'Invalid client metadata', kindProblems.map((p) => p.message).join('; '), kindProblems);
     const problems = registrationProblems({
       grantTypes: input.grantTypes, scopes: input.scopes, firstParty: input.firstParty, public: input.public, introspectFor: input.introspectFor,
+      tokenExchangeAudiences: input.tokenExchangeAudiences, tokenExchangeImpersonation: input.tokenExchangeImpersonation,
     }, await resources.offer());
     if (problems.length) throw new AdminProblem(400, 'Invalid client metadata', problems.map((p) => p.message).join('; '), problems);
   }
@@ -213,6 +222,9 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             details: {
               name: client.name, grant_types: body.grant_types, scopes: body.scopes ?? [], first_party: client.firstParty, public: !clientSecret, introspect_for: client.introspectFor,
               ...(body.require_mfa ? { require_mfa: true } : {}),
+              // which audiences the client may exchange a person's tokens for, and whether it acts unnamed, stand out
+              ...(body.token_exchange_audiences?.length ? { token_exchange_audiences: body.token_exchange_audiences } : {}),
+              ...(body.token_exchange_impersonation ? { token_exchange_impersonation: true } : {}),
               ...(body.web_origins ? { web_origins: body.web_origins } : {}),
               ...(body.web_origins?.includes(ANY_ORIGIN) ? { web_origins_any: true } : {}),
               ...(body.backchannel_logout_uri ? { backchannel_logout_uri: body.backchannel_logout_uri } : {}),
@@ -271,6 +283,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
           firstParty: body.first_party ?? before.firstParty,
           requireMfa: body.require_mfa ?? before.requireMfa,
           introspectFor: body.introspect_for ?? before.introspectFor,
+          tokenExchangeAudiences: body.token_exchange_audiences ?? before.tokenExchangeAudiences,
+          tokenExchangeImpersonation: body.token_exchange_impersonation ?? before.tokenExchangeImpersonation,
           // null: back to the default (web-origins.ts)
           webOrigins: body.web_origins === null ? undefined : (body.web_origins ?? before.webOrigins),
           // null removes the URI (no logout tokens from then on)
@@ -313,6 +327,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             fields, ...(fields.includes('scopes') ? { scopes: after.scopes } : {}), ...(grantsAdmin ? { grants_admin: true } : {}),
             // either way it stands out: taking the requirement away weakens every sign-in to the client
             ...(fields.includes('require_mfa') ? { require_mfa: !!after.requireMfa } : {}),
+            ...(fields.includes('token_exchange_audiences') ? { token_exchange_audiences: after.tokenExchangeAudiences ?? [] } : {}),
+            ...(fields.includes('token_exchange_impersonation') ? { token_exchange_impersonation: !!after.tokenExchangeImpersonation } : {}),
             // which browser origins may read the client's tokens stands out too
             ...(fields.includes('web_origins') ? { web_origins: after.webOrigins ?? null } : {}),
             ...(fields.includes('web_origins') && after.webOrigins?.includes(ANY_ORIGIN) ? { web_origins_any: true } : {}),

@@ -12,6 +12,7 @@ export function resourceView(server: ResourceServer) {
     scopes: server.scopes,
     token_format: server.tokenFormat,
     access_token_ttl: server.accessTokenTtl,
+    dynamic_clients: server.dynamicClients,
     created_at: iso(server.createdAt),
   };
 }
@@ -48,8 +49,9 @@ export function resourceRoutes(deps: AdminRouterDeps): AdminRoute[] {
             scopes: body.scopes,
             tokenFormat: body.token_format,
             accessTokenTtl: body.access_token_ttl,
+            dynamicClients: body.dynamic_clients,
           });
-          await audit.record({ type: 'resource.created', actor, subject: server.identifier, details: { scopes: server.scopes, token_format: server.tokenFormat, access_token_ttl: server.accessTokenTtl } });
+          await audit.record({ type: 'resource.created', actor, subject: server.identifier, details: { scopes: server.scopes, token_format: server.tokenFormat, access_token_ttl: server.accessTokenTtl, dynamic_clients: server.dynamicClients } });
           reply(ctx, 201, resourceView(server));
         } catch (error) {
           if (error instanceof ResourceServerExistsError) throw exists();
@@ -76,19 +78,19 @@ export function resourceRoutes(deps: AdminRouterDeps): AdminRoute[] {
       },
     },
     {
-      method: 'patch', path: '/resources/:identifier', tag, summary: 'Change a resource server: name, scopes, token format, access-token lifetime',
+      method: 'patch', path: '/resources/:identifier', tag, summary: 'Change a resource server: name, scopes, token format, access-token lifetime, dynamic clients',
       params, body: updateResourceSchema,
       responses: { 200: { description: 'the resource server', schema: resourceSchema }, 404: { description: 'no such resource server' } },
       async handle(ctx, { params: p, body, actor }: AdminInput<UpdateResourceBody>) {
         if (body.scopes) refuseReserved(body.scopes);
         const before = await resources.find(p.identifier);
         if (!before) throw notFound('resource server');
-        const server = await resources.update(p.identifier, { name: body.name, scopes: body.scopes, tokenFormat: body.token_format, accessTokenTtl: body.access_token_ttl });
+        const server = await resources.update(p.identifier, { name: body.name, scopes: body.scopes, tokenFormat: body.token_format, accessTokenTtl: body.access_token_ttl, dynamicClients: body.dynamic_clients });
         if (!server) throw notFound('resource server');
         const removedScopes = body.scopes ? before.scopes.filter((scope) => !body.scopes!.includes(scope)) : [];
         await audit.record({
           type: 'resource.updated', actor, subject: server.identifier,
-          details: { fields: Object.keys(body).sort(), scopes: server.scopes, ...(removedScopes.length ? { removed_scopes: removedScopes } : {}), token_format: server.tokenFormat, access_token_ttl: server.accessTokenTtl },
+          details: { fields: Object.keys(body).sort(), scopes: server.scopes, ...(removedScopes.length ? { removed_scopes: removedScopes } : {}), token_format: server.tokenFormat, access_token_ttl: server.accessTokenTtl, dynamic_clients: server.dynamicClients },
         });
         reply(ctx, 200, resourceView(server));
       },

@@ -28,6 +28,8 @@ export interface CreateClientBody extends TlsClientAuthFields {
   require_mfa?: boolean;
   token_endpoint_auth_method?: string;
   introspect_for?: string[];
+  token_exchange_audiences?: string[];
+  token_exchange_impersonation?: boolean;
   web_origins?: string[];
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
@@ -74,6 +76,8 @@ const BOUND_TOKENS = { type: 'boolean', description: 'access tokens bound to the
 const token: JsonSchema = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$' };
 // the form is checked by the provider's metadata validation (src/provider/web-origins.ts)
 const webOrigin: JsonSchema = { type: 'string', minLength: 1, maxLength: 300, pattern: '^[\\x21-\\x7E]+$' };
+const TOKEN_EXCHANGE_AUDIENCES_DESCRIPTION = 'token exchange (RFC 8693): the registered resource identifiers this client may exchange tokens for (absent: none); needs the grant type urn:ietf:params:oauth:grant-type:token-exchange';
+const TOKEN_EXCHANGE_IMPERSONATION_DESCRIPTION = 'token exchange: exchanged tokens carry no `act` claim naming this client (impersonation); absent: every exchanged token names it (delegation)';
 const WEB_ORIGINS_DESCRIPTION = 'origins (scheme://host[:port]; https, or http on a loopback host) whose browser code may call the token, userinfo, revocation and introspection endpoints. Absent: the origins of the redirect URIs for a public client, none for a confidential one; [] none; ["*"] (alone) every origin';
 
 export const createClientSchema: JsonSchema = {
@@ -89,6 +93,8 @@ export const createClientSchema: JsonSchema = {
     require_mfa: { type: 'boolean', description: 'every sign-in to this client proves a second factor (ID tokens: acr "mfa"); a person without one is asked to set one up first (absent: a password is enough)' },
     token_endpoint_auth_method: token,
     introspect_for: { ...list(absoluteUri, 50), description: 'resource identifiers whose tokens this client may introspect' },
+    token_exchange_audiences: { ...list(absoluteUri, 50), description: TOKEN_EXCHANGE_AUDIENCES_DESCRIPTION },
+    token_exchange_impersonation: { type: 'boolean', description: TOKEN_EXCHANGE_IMPERSONATION_DESCRIPTION },
     web_origins: { ...list(webOrigin, 50), description: WEB_ORIGINS_DESCRIPTION },
     backchannel_logout_uri: { ...absoluteUri, description: 'OpenID Connect Back-Channel Logout: where logout tokens are posted when a session ends (absent: none is sent); https, or http to a loopback address with BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true' },
     backchannel_logout_session_required: { type: 'boolean', description: 'logout tokens carry the sid (default true with a backchannel_logout_uri)' },
@@ -109,6 +115,8 @@ export interface UpdateClientBody extends TlsClientAuthFields {
   first_party?: boolean;
   require_mfa?: boolean;
   introspect_for?: string[];
+  token_exchange_audiences?: string[];
+  token_exchange_impersonation?: boolean;
   /** null: back to the default (see createClientSchema) */
   web_origins?: string[] | null;
   /** null removes it */
@@ -136,6 +144,8 @@ export const updateClientSchema: JsonSchema = {
     first_party: { type: 'boolean' },
     require_mfa: { type: 'boolean', description: 'false: a password is enough again (sessions that proved a second factor keep it)' },
     introspect_for: list(absoluteUri, 50),
+    token_exchange_audiences: { ...list(absoluteUri, 50), description: `${TOKEN_EXCHANGE_AUDIENCES_DESCRIPTION}; [] none` },
+    token_exchange_impersonation: { type: 'boolean', description: 'false: exchanged tokens name this client (act) again' },
     web_origins: { anyOf: [list(webOrigin, 50), { type: 'null' }], description: `${WEB_ORIGINS_DESCRIPTION}; null: back to the default` },
     backchannel_logout_uri: { anyOf: [absoluteUri, { type: 'null' }], description: 'where logout tokens are posted; null removes it' },
     backchannel_logout_session_required: { type: 'boolean' },
@@ -179,6 +189,8 @@ export const clientSchema: JsonSchema = {
     require_mfa: { type: 'boolean', description: 'sign-ins to this client prove a second factor' },
     token_endpoint_auth_method: { type: 'string' },
     introspect_for: { type: 'array', items: { type: 'string' } },
+    token_exchange_audiences: { type: 'array', items: { type: 'string' }, description: 'the audiences this client may exchange tokens for; empty: none' },
+    token_exchange_impersonation: { type: 'boolean', description: 'exchanged tokens carry no act claim naming this client' },
     web_origins: { type: ['array', 'null'], items: { type: 'string' }, description: 'as registered; null: the default' },
     effective_web_origins: { type: 'array', items: { type: 'string' }, description: 'the origins CORS allows now (web_origins, or the default)' },
     backchannel_logout_uri: { type: ['string', 'null'] },

@@ -7,6 +7,7 @@ export interface CreateResourceBody {
   scopes: string[];
   token_format?: 'jwt' | 'opaque';
   access_token_ttl?: number;
+  dynamic_clients?: boolean;
 }
 
 /** The longest access-token lifetime a resource server may ask for. */
@@ -19,6 +20,7 @@ export const createResourceSchema: JsonSchema = {
     scopes: list(scopeToken, 200, { minItems: 1 }),
     token_format: { type: 'string', enum: ['jwt', 'opaque'] },
     access_token_ttl: { type: 'integer', minimum: 60, maximum: MAX_RESOURCE_TTL, description: 'seconds' },
+    dynamic_clients: { type: 'boolean', description: 'clients nobody registered by hand (dynamic registration, client ID metadata documents) may receive this resource\'s scopes and audience; absent: false' },
   }, ['identifier', 'scopes']),
 };
 
@@ -27,6 +29,7 @@ export interface UpdateResourceBody {
   scopes?: string[];
   token_format?: 'jwt' | 'opaque';
   access_token_ttl?: number;
+  dynamic_clients?: boolean;
 }
 
 /** A partial change: absent fields keep their values; scopes replaces the list. The identifier is the resource's name and stays. */
@@ -37,6 +40,7 @@ export const updateResourceSchema: JsonSchema = {
     scopes: { ...list(scopeToken, 200, { minItems: 1 }), description: 'replaces the scopes; tokens already issued keep theirs until they expire' },
     token_format: { type: 'string', enum: ['jwt', 'opaque'] },
     access_token_ttl: { type: 'integer', minimum: 60, maximum: MAX_RESOURCE_TTL, description: 'seconds' },
+    dynamic_clients: { type: 'boolean', description: 'clients nobody registered by hand (dynamic registration, client ID metadata documents) may receive this resource\'s scopes and audience; absent: false' },
   }, [], { minProperties: 1 }),
 };
 
@@ -46,6 +50,6 @@ export const resourceSchema: JsonSchema = {
   properties: {
     identifier: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } },
     token_format: { type: 'string', enum: ['jwt', 'opaque'] }, access_token_ttl: { type: 'integer' },
-    created_at: { type: 'string', format: 'date-time' },
+    dynamic_clients: { type: 'boolean' }, created_at: { type: 'string', format: 'date-time' },
   },
 };
