@@ -20,7 +20,8 @@ type AddressRule = 'tokenPerIp' | 'authorizationPerIp' | 'pagesPerIp';
 export function addressRuleOf(path: string): AddressRule | undefined {
   const lower = path.toLowerCase();
   if (lower === '/token') return 'tokenPerIp';
-  if (lower === '/auth' || lower.startsWith('/auth/')) return 'authorizationPerIp';
+  // a pushed authorization request (PAR, /request) stands for one at /auth, and writes to the token state
+  if (lower === '/auth' || lower.startsWith('/auth/') || lower === '/request') return 'authorizationPerIp';
   for (const prefix of ['/interaction/', '/account', '/session/end', '/device']) {
     if (lower.startsWith(prefix) && (lower.length === prefix.length || prefix.endsWith('/') || lower[prefix.length] === '/')) return 'pagesPerIp';
   }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startTwoInstances, type TestServer, type TwoInstances } from '../support/server.ts';
+import { startTestServer, startTwoInstances, type TestServer, type TwoInstances } from '../support/server.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 import { BrowserAgent } from '../support/browser-agent.ts';
 import { driveAuthorization, pkcePair } from '../support/oauth.ts';
@@ -265,5 +265,27 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     expect(location.href.startsWith(REDIRECT_URI)).toBe(true);
     expect(location.searchParams.get('error')).toBe('invalid_request');
     expect(location.searchParams.get('error_description')).toMatch(/Pushed Authorization Request must be used/);
+  });
+});
+
+describe('PAR (/request) counts toward the per-address authorization limit', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ config: { rateLimits: { authorizationPerIp: { limit: 2, windowSeconds: 60 } } } });
+  });
+  afterAll(async () => { await server?.stop(); });
+
+  test('a pushed request stands for an authorization request: the third from one address is 429, before the client is looked at', async () => {
+    const { clientId } = await server.createClient({ name: 'spa', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scopes: ['openid'], public: true });
+    const push = () => fetch(`${server.url}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }),
+    });
+    expect((await push()).status).toBe(201);
+    expect((await push()).status).toBe(201);
+    const refused = await push();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toEqual(expect.any(String));
   });
 });
