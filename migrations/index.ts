@@ -12,6 +12,7 @@ import * as passwordResets from './0009_password_resets.ts';
 import * as secondFactors from './0010_second_factors.ts';
 import * as rateLimitCounters from './0011_rate_limit_counters.ts';
 import * as resourceDynamicClients from './0012_resource_dynamic_clients.ts';
+import * as dynamicRegistration from './0013_dynamic_registration.ts';
 
 export const migrations = [
   { name: '0001_initial', module: initial },
@@ -26,4 +27,5 @@ export const migrations = [
   { name: '0010_second_factors', module: secondFactors },
   { name: '0011_rate_limit_counters', module: rateLimitCounters },
   { name: '0012_resource_dynamic_clients', module: resourceDynamicClients },
+  { name: '0013_dynamic_registration', module: dynamicRegistration },
 ];

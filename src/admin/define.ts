@@ -10,6 +10,7 @@ import type { ClientRepository, ResourceServerRepository } from '../clients/inde
 import type { AuditLog, WebhookRepository } from '../audit/index.ts';
 import type { PasswordResets } from '../account/index.ts';
 import type { MfaService } from '../mfa/index.ts';
+import type { InitialAccessTokens } from '../registration/index.ts';
 import type { FieldError } from './problem.ts';
 import type { JsonSchema } from './schemas/common.ts';
 
@@ -25,6 +26,8 @@ export interface AdminServices {
   passwordResets: PasswordResets;
   /** second factors (src/mfa): what a user has enrolled, and the admin's reset */
   mfa: Pick<MfaService, 'factorsOf' | 'factorsOfAccounts' | 'reset'>;
+  /** initial access tokens for dynamic client registration (src/registration) */
+  initialAccessTokens: InitialAccessTokens;
 }
 
 export interface AdminRouterDeps {

@@ -21,6 +21,7 @@ import { auditRoutes } from './endpoints/audit.ts';
 import { webhookRoutes } from './endpoints/webhooks.ts';
 import { passwordResetRoutes } from './endpoints/password-resets.ts';
 import { sessionRoutes } from './endpoints/sessions.ts';
+import { registrationTokenRoutes } from './endpoints/registration-tokens.ts';
 
 export type { AdminRouterDeps } from './define.ts';
 
@@ -65,6 +66,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     ...auditRoutes(deps),
     ...webhookRoutes(deps),
     ...passwordResetRoutes(deps),
+    ...registrationTokenRoutes(deps),
   ];
   const openapi = buildOpenApiDocument(routes, { issuer: deps.config.issuer, prefix: ADMIN_PREFIX });
 

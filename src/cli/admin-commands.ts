@@ -12,6 +12,7 @@ import { keysCommand, KEYS_USAGE } from './keys.ts';
 import { auditCommand, AUDIT_USAGE } from './audit.ts';
 import { webhooksCommand, WEBHOOKS_USAGE } from './webhooks.ts';
 import { sessionsCommand, SESSIONS_USAGE } from './sessions.ts';
+import { registrationCommand, REGISTRATION_USAGE } from './registration.ts';
 
 type Command = (args: string[], cli: CommandContext) => Promise<number>;
 
@@ -25,10 +26,11 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   keys: { run: keysCommand, usage: KEYS_USAGE },
   audit: { run: auditCommand, usage: AUDIT_USAGE },
   webhooks: { run: webhooksCommand, usage: WEBHOOKS_USAGE },
+  registration: { run: registrationCommand, usage: REGISTRATION_USAGE },
 };
 
 export const ADMIN_COMMANDS = [
-  USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, SESSIONS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE, WEBHOOKS_USAGE,
+  USERS_USAGE, RESOURCES_USAGE, CLIENTS_USAGE, GRANTS_USAGE, SESSIONS_USAGE, TOKENS_USAGE, KEYS_USAGE, AUDIT_USAGE, WEBHOOKS_USAGE, REGISTRATION_USAGE,
   // a note, not an entry: indented further (see usage.ts)
   `
     Admin commands call the admin API of the server at ISSUER with the admin

@@ -15,6 +15,9 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  [--require-par] [--require-signed-request-object]
                  prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
+                 --grant-types: authorization_code, refresh_token, client_credentials, password,
+                 urn:ietf:params:oauth:grant-type:device_code (TVs and other devices without a
+                 browser, RFC 8628; public clients too)
                  --require-mfa: every sign-in to it proves a second factor (acr "mfa")
                  --token-exchange-audiences: the resource servers it may exchange a person's
                  tokens for (grant type urn:ietf:params:oauth:grant-type:token-exchange);

@@ -26,10 +26,14 @@ export const ADMIN_SCOPE = 'admin';
  */
 export const isReservedScope = (scope: string): boolean => scope === ADMIN_SCOPE || OIDC_SCOPES.includes(scope);
 
-/** The grant types a client may be registered for (no implicit grant: RFC 9700 §2.1.2). */
+/**
+ * The grant types a client may be registered for (no implicit grant: RFC 9700 §2.1.2).
+ * The device grant (RFC 8628) is open to public clients too (§3.1: a device cannot keep a secret).
+ */
 export const REGISTRABLE_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password',
   // RFC 8693 token exchange (src/grants/token-exchange.ts)
-  'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+  'urn:ietf:params:oauth:grant-type:device_code'] as const;
 
 /** A client's allow-list as stored in its metadata; absent or malformed means empty. */
 export function allowListOf(client: unknown): readonly string[] {

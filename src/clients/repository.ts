@@ -56,6 +56,13 @@ export interface NewClient {
   clientSecret?: string;
   /** the admin client defined by the server's configuration (src/admin/bootstrap.ts) */
   bootstrapAdmin?: boolean;
+  /**
+   * a client that registered itself (RFC 7591, src/registration): who let it
+   * (an initial access token's id, or `anonymous`) and the digest of its
+   * registration access token (RFC 7592). Written on creation; on update
+   * only the token digest, when given (a new token).
+   */
+  dynamicRegistration?: { registeredBy: string; registrationAccessTokenDigest: string };
 }
 
 /** The registered certificate subject of a tls_client_auth client, by its RFC 8705 metadata name. */
@@ -93,6 +100,12 @@ export interface ClientRecord {
   readonly disabled: boolean;
   /** until when the secret before the last rotation still authenticates (rotateSecret with a grace period) */
   readonly previousSecretExpiresAt: Date | null;
+  /** it registered itself (RFC 7591, src/registration), not an admin */
+  readonly dynamicallyRegistered: boolean;
+  /** for a dynamically registered client: the initial access token's id, or `anonymous` (open registration) */
+  readonly registeredBy: string | null;
+  /** the SHA-256 digest of its registration access token (RFC 7592); null for a client an admin registered */
+  readonly registrationAccessTokenDigest: string | null;
 }
 
 interface ClientRow {
@@ -100,6 +113,7 @@ interface ClientRow {
   first_party: boolean; introspect_for: string[] | string; created_at: Date | string;
   generation: string | number; credentials_set_at: Date | string; bootstrap_admin: boolean;
   disabled: boolean; previous_secret_digest: string | null; previous_secret_expires_at: Date | string | null;
+  dynamically_registered: boolean; registered_by: string | null; registration_access_token_digest: string | null;
 }
 
 const parseJson = <T>(value: T | string): T => (typeof value === 'string' ? JSON.parse(value) : value);
@@ -116,6 +130,9 @@ function toRecord(row: ClientRow): ClientRecord {
     bootstrapAdmin: row.bootstrap_admin,
     disabled: !!row.disabled,
     previousSecretExpiresAt: row.previous_secret_expires_at ? new Date(row.previous_secret_expires_at) : null,
+    dynamicallyRegistered: !!row.dynamically_registered,
+    registeredBy: row.registered_by ?? null,
+    registrationAccessTokenDigest: row.registration_access_token_digest ?? null,
   };
 }
 
@@ -181,6 +198,8 @@ export function providerMetadataOf(record: ClientRecord, secretDigest: string | 
     first_party: record.firstParty,
     introspect_for: record.introspectFor,
     tokens_not_before: tokensNotBeforeOf(record),
+    // resource servers without the dynamic_clients flag refuse such a client (src/provider/resource-servers.ts)
+    ...(record.dynamicallyRegistered ? { dynamically_registered: true } : {}),
   };
 }
 
@@ -293,6 +312,9 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
         generation: nextGeneration(0),
         credentials_set_at: new Date(),
         bootstrap_admin: !!input.bootstrapAdmin,
+        dynamically_registered: !!input.dynamicRegistration,
+        registered_by: input.dynamicRegistration?.registeredBy ?? null,
+        registration_access_token_digest: input.dynamicRegistration?.registrationAccessTokenDigest ?? null,
       }).returning('*');
       return { client: toRecord(row as ClientRow), clientSecret: secret };
     },
@@ -330,6 +352,8 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
           generation,
           bootstrap_admin: !!input.bootstrapAdmin,
           ...(tokensNotBefore ? { credentials_set_at: tokensNotBefore } : {}),
+          // a new registration access token (RFC 7592 update): the previous one stops working with this commit
+          ...(input.dynamicRegistration ? { registration_access_token_digest: input.dynamicRegistration.registrationAccessTokenDigest } : {}),
           updated_at: new Date(),
         } as Partial<ClientRow>).returning('*');
         return toRecord(row as ClientRow);
@@ -424,9 +448,18 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
       return (await table().where({ bootstrap_admin: true })).map(toRecord);
     },
 
-    async list(options: { limit: number; offset: number }): Promise<ClientRecord[]> {
-      const rows = await table().orderBy('created_at').limit(options.limit).offset(options.offset);
+    /** `dynamic`: only clients that registered themselves (true) or only those an admin registered (false); absent: all */
+    async list(options: { limit: number; offset: number; dynamic?: boolean }): Promise<ClientRecord[]> {
+      const query = table().orderBy('created_at').limit(options.limit).offset(options.offset);
+      if (options.dynamic !== undefined) query.where({ dynamically_registered: options.dynamic });
+      const rows = await query;
       return rows.map(toRecord);
+    },
+
+    /** How many clients registered themselves (the cap of dynamic registration, src/registration). */
+    async countDynamic(): Promise<number> {
+      const [row] = await table().where({ dynamically_registered: true }).count<{ count: string | number }[]>({ count: '*' });
+      return Number(row?.count ?? 0);
     },
 
     /** Every instance refuses the client once this returns. */

@@ -88,6 +88,8 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'JWKS_URI_ALLOW_LOOPBACK', path: 'jwksUri.allowLoopback', kind: 'flag' },
   { name: 'SHUTDOWN_DRAIN_DELAY_MS', path: 'shutdown.drainDelayMs', kind: 'number' },
   { name: 'SHUTDOWN_GRACE_PERIOD_MS', path: 'shutdown.gracePeriodMs', kind: 'number' },
+  { name: 'DYNAMIC_REGISTRATION', path: 'dynamicRegistration.mode', kind: 'string' },
+  { name: 'DYNAMIC_REGISTRATION_MAX_CLIENTS', path: 'dynamicRegistration.maxClients', kind: 'number' },
 ];
 
 const TRUST_PROXY_SYNTAX = 'TRUST_PROXY must be true (one proxy), false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,fd00::/8)';

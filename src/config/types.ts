@@ -53,6 +53,8 @@ export interface Config {
   readonly lockout: LockoutConfig;
   readonly audit: AuditConfig;
   readonly rateLimits: RateLimitsConfig;
+  /** the device authorization grant (RFC 8628) */
+  readonly deviceFlow: DeviceFlowConfig;
   readonly metrics: MetricsConfig;
   readonly shutdown: ShutdownConfig;
   /** empty → token state in SQL */
@@ -62,6 +64,22 @@ export interface Config {
   readonly backchannelLogout?: BackchannelLogoutConfig;
   /** absent: a client's jwks_uri must be https at a public address */
   readonly jwksUri?: JwksUriConfig;
+  /** dynamic client registration (RFC 7591/7592, src/registration); mode off by default */
+  readonly dynamicRegistration: DynamicRegistrationConfig;
+}
+
+/**
+ * Dynamic client registration: who may register (mode) and what a client
+ * that registered itself may be. What no setting names, it may not be:
+ * never admin, first party, an introspector, a password-grant client.
+ */
+export interface DynamicRegistrationConfig {
+  /** off: no registration endpoint; token: an initial access token is required; open: anyone (rate limited per address, capped) */
+  readonly mode: 'off' | 'token' | 'open';
+  /** the grant types such a client may register for; never password */
+  readonly grantTypes: readonly string[];
+  /** the most clients that may have registered themselves; beyond it every registration is refused */
+  readonly maxClients: number;
 }
 
 /** The HTTP server's timeouts and the size limits of what it reads. */
@@ -100,7 +118,16 @@ export interface RateLimitsConfig {
   readonly revocationPerClient: RateLimitRule;
   readonly authorizationPerIp: RateLimitRule;
   readonly pagesPerIp: RateLimitRule;
+  /** user codes submitted at /device (RFC 8628), per address: stricter than pagesPerIp, against guessing */
+  readonly deviceCodePerIp: RateLimitRule;
   readonly adminPerClient: RateLimitRule;
+  /** the dynamic registration endpoint (/reg), per address */
+  readonly registrationPerIp: RateLimitRule;
+}
+
+export interface DeviceFlowConfig {
+  /** advertised as `interval` in device authorization answers; polling sooner gets slow_down */
+  readonly pollIntervalSeconds: number;
 }
 
 export interface MetricsConfig {

@@ -26,7 +26,7 @@ const EXACT = new Set([
   '/session/end/confirm',
   '/session/end/success',
   '/device',
-  '/device/auto',
+  '/device/auth',
   '/request',
   '/backchannel',
   '/reg',
@@ -51,6 +51,8 @@ const INTERACTION_STEPS = new Set(['login', 'second-factor', 'enroll', 'continue
 const PREFIXES: Array<[prefix: string, template: string]> = [
   ['/account/reset/', '/account/reset/:token'],
   ['/auth/', '/auth/:uid'],
+  // the device flow's resume after sign-in (RFC 8628 pages)
+  ['/device/', '/device/:uid'],
   ['/reg/', '/reg/:clientId'],
   ['/assets/', '/assets/*'],
   ['/admin/v1/', '/admin/v1/*'],

@@ -1,5 +1,5 @@
 import type { Configuration } from 'oidc-provider';
-import { renderLogoutSource, renderPostLogoutSuccess } from '../interactions/index.ts';
+import { renderLogoutSource, renderPostLogoutSuccess, type devicePages } from '../interactions/index.ts';
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from './introspection.ts';
 
 /** Which protocol features are on. Everything development-only is off. */
@@ -8,6 +8,8 @@ export function featuresConfiguration(deps: {
   dpopNonceSecret: Buffer;
   /** mTLS (mtls.ts); absent: off */
   mTLS?: NonNullable<Configuration['features']>['mTLS'];
+  /** the device flow's pages (src/interactions/device-pages.ts) */
+  devicePages: ReturnType<typeof devicePages>;
 }): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
@@ -35,6 +37,17 @@ export function featuresConfiguration(deps: {
     // request object from elsewhere. Per client `require_signed_request_object`.
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     registration: { enabled: false },
+    // RFC 8628 (device-flow.ts): only clients registered for the grant may start it (the
+    // provider checks grant_types at /device/auth); user codes of 8 base-20 characters
+    // (about 34.6 bits) shown as XXXX-XXXX, guessing bounded by rateLimits.deviceCodePerIp
+    deviceFlow: {
+      enabled: true,
+      charset: 'base-20',
+      mask: '****-****',
+      userCodeInputSource: deps.devicePages.userCodeInputSource as never,
+      userCodeConfirmSource: deps.devicePages.userCodeConfirmSource as never,
+      successSource: deps.devicePages.successSource as never,
+    },
     mTLS: deps.mTLS ?? { enabled: false },
   };
 }

@@ -5,7 +5,7 @@ import type { TokenState } from '../tokens/index.ts';
 import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { renderProviderError } from '../interactions/index.ts';
+import { renderProviderError, devicePages } from '../interactions/index.ts';
 import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
 import { ttlConfiguration } from './ttl.ts';
 import { claimsConfiguration, createFindAccount } from './claims.ts';
@@ -31,7 +31,9 @@ import { noteDroppedOfflineAccess } from './offline-access-notice.ts';
 import { accountClientMetadata } from '../account/index.ts';
 import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
+import { REGISTRATION_PATH } from './registration-path.ts';
 import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
+import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -44,6 +46,7 @@ export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute 
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 export { jwksProblem, jwksUriProblem, MAX_CLIENT_KEYS, MAX_JWKS_BYTES } from './client-keys.ts';
 import { boundClientAssertionLifetime, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
+export { REGISTRATION_PATH } from './registration-path.ts';
 
 export interface ProviderDependencies {
   config: Config;
@@ -97,6 +100,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
       mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf, deps.selfSignedCertificateOf) : undefined,
+      devicePages: devicePages({ resourceName: async (identifier) => (await deps.resources.find(identifier))?.name }),
     }),
     // what a grant put on the token stays on it (token exchange: `act`, RFC 8693 §4.1); the provider would otherwise drop it at save
     extraTokenClaims: async (_ctx, token) => (token as unknown as { extra?: Record<string, unknown> }).extra,
@@ -119,6 +123,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     enabledJWA: ENABLED_ALGORITHMS,
     extraClientMetadata: {
       properties: ['first_party', 'require_mfa', 'introspect_for', 'allowed_scopes', 'tokens_not_before', 'previous_client_secret', 'previous_client_secret_expires_at', 'web_origins',
+        // set by the repository for a client that registered itself (src/registration), never by a caller
+        'dynamically_registered',
         'token_exchange_audiences', 'token_exchange_impersonation',
         // with mTLS off the provider would drop the property and issue bearer tokens: refused instead, at registration and when a stored client loads
         ...(deps.certificateOf ? [] : ['tls_client_certificate_bound_access_tokens'])],
@@ -128,6 +134,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
         }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
         if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') throw new Error('require_mfa must be a boolean');
+        if (key === 'dynamically_registered' && value !== undefined && value !== true) throw new Error('dynamically_registered must be true or absent');
         // set by the repository (tokensNotBeforeOf), never by a caller
         if (key === 'tokens_not_before' && value !== undefined && !Number.isSafeInteger(value)) throw new Error('tokens_not_before must be an integer');
         // a rotation's grace period (repository rotateSecret): the old secret's digest and its end
@@ -165,6 +172,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     renderError: renderProviderError as Configuration['renderError'],
     conformIdTokenClaims: true,
     allowOmittingSingleRegisteredRedirectUri: false,
+    // dynamic client registration is Tessera's own endpoint (src/registration), advertised only while it is on
+    ...(config.dynamicRegistration.mode === 'off' ? {} : { discovery: { registration_endpoint: `${config.issuer}${REGISTRATION_PATH}` } }),
   };
 
   const provider = new Provider(config.issuer, configuration);
@@ -199,7 +208,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
   if (deps.audit) tokenExchangeGrant.recordRefusals(provider, deps.audit);
 
   jwtAnswers = createJwtAccessTokenAnswers({ provider, keys, tokenState });
-  installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState }));
+  installPipeline(provider, providerPipeline({ provider, jwtAnswers, config, logger: deps.logger, tokenState, audit: deps.audit }));
   return { provider, jwtAnswers };
 }
 
@@ -212,12 +221,22 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * takes an unregistered post_logout_redirect_uri out of a logout request
  * before the provider reads it.
  */
-function providerPipeline(deps: { provider: Provider; jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState }): ProviderStep[] {
+function providerPipeline(deps: {
+  jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState; provider: Provider;
+  audit?: { enqueue(event: AuditRecord): void };
+}): ProviderStep[] {
+  const { pollIntervalSeconds } = deps.config.deviceFlow;
   return [
     corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
     { name: 'token exchange answers unauthorized_client (RFC 6749), not invalid_request', middleware: tokenExchangeGrant.answerUnauthorizedClient },
+    answerUnauthorizedClientForDeviceGrant(),
     answerStoreOutages(),
+    restartCodeEntryWithoutSession(),
+    // inside the outage answer: a token state that cannot take the claim is a 503
+    slowDownFastPolling({ tokenPath: deps.provider.pathFor('token'), intervalSeconds: pollIntervalSeconds, replays: deps.tokenState.replays }),
+    advertisePollingInterval(pollIntervalSeconds),
+    recordDeviceDecisions(deps.audit),
     answerForJwtAccessTokens(deps.jwtAnswers),
     refuseUserinfoForTokensOlderThanTheirClient(),
     explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),

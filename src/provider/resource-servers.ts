@@ -33,6 +33,11 @@ export function resourceIndicatorsConfiguration(deps: { issuer: string; resource
     }
     const server = await deps.resources.find(indicator);
     if (!server) throw new errors.InvalidTarget('unknown resource server');
+    // a client that registered itself gets tokens only for resource servers open to such clients (absent: none),
+    // whatever its allow-list says (another resource may declare the same scope names)
+    if ((client as { dynamically_registered?: unknown }).dynamically_registered === true && !server.dynamicClients) {
+      throw new errors.InvalidTarget('the client may not obtain tokens for this resource');
+    }
     // `admin` names the admin API's scope wherever it appears in an allow-list:
     // another resource may not offer it (one stored before it was reserved included)
     const scope = allowedScopes(server.scopes.filter((s) => s !== ADMIN_SCOPE), client).join(' ');

@@ -13,6 +13,7 @@ import { createInteractionRouter, createPasskeySignInRouter } from '../interacti
 import { createAccountRouter } from '../account/index.ts';
 import { ADMIN_PREFIX, createAdminRouter, type AdminServices } from '../admin/index.ts';
 import { createOperationsRouter } from '../observability/health.ts';
+import { createRegistrationRouter, isRegistrationPath } from '../registration/index.ts';
 import { createAssetRouter } from './assets.ts';
 import { methodNotAllowed, type CertificateOf, type NodeHandler } from '../http/index.ts';
 import { adoptRequestId, errorBoundary } from './middleware.ts';
@@ -51,7 +52,7 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
 
   app.use(adoptRequestId());
   // the admin API answers JSON (problem+json) even to a browser
-  app.use(errorBoundary(logger, { jsonOnly: (path) => path.startsWith(ADMIN_PREFIX) }));
+  app.use(errorBoundary(logger, { jsonOnly: (path) => path.startsWith(ADMIN_PREFIX) || isRegistrationPath(path) }));
 
   const operations = createOperationsRouter({ db: deps.db, tokenState: deps.tokenState, draining: deps.draining });
   const interactions = createInteractionRouter({
@@ -91,13 +92,26 @@ export function createTesseraApp(deps: TesseraAppDependencies): { app: Koa; rout
   app.use(account.allowedMethods());
   app.use(admin.routes());
   app.use(admin.allowedMethods());
-  const routers = [operations, interactions, passkeySignIn, assets, account, admin];
+  // dynamic client registration (RFC 7591/7592): absent, not merely refusing, while off
+  const registration = config.dynamicRegistration.mode === 'off' ? undefined : createRegistrationRouter({
+    issuer: config.issuer,
+    policy: config.dynamicRegistration,
+    maxBodyBytes: config.http.maxBodyBytes,
+    provider,
+    clients: services.clients,
+    resources: services.resources,
+    initialAccessTokens: services.initialAccessTokens,
+    revocation: deps.revocation,
+    audit: services.audit,
+  });
+  if (registration) app.use(registration.routes());
+  const routers = [operations, interactions, passkeySignIn, assets, account, admin, ...(registration ? [registration] : [])];
   // a path one of Tessera's routes has, with a method none of them takes: 405, not the provider's 404
   app.use(async (ctx, next) => {
     const allowed = allowedMethodsOf(routers, ctx.path, ctx.method);
     if (!allowed.size) return next();
     ctx.respond = false;
-    methodNotAllowed(ctx.res, allowed, ctx.path.toLowerCase().startsWith(ADMIN_PREFIX) ? 'problem' : 'page', ctx.state.requestId);
+    methodNotAllowed(ctx.res, allowed, ctx.path.toLowerCase().startsWith(ADMIN_PREFIX) ? 'problem' : isRegistrationPath(ctx.path) ? 'oauth' : 'page', ctx.state.requestId);
   });
   app.use(async (ctx) => {
     ctx.respond = false; // the provider writes the response itself

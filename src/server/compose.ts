@@ -19,6 +19,7 @@ import { createTesseraApp } from './app.ts';
 import { claimedByRouters, frontDoor } from './front-door.ts';
 import { warnAboutRiskyConfiguration } from './risky-configuration.ts';
 import { createAddressRateLimits } from './rate-limits.ts';
+import { createInitialAccessTokens, isRegistrationPath } from '../registration/index.ts';
 
 /*
  * The composition root: the one place where Tessera is put together from its
@@ -142,7 +143,9 @@ function createServices(deps: { config: Config; db: Database; keys: KeyMaterial;
   });
   const passwordResets = createPasswordResets(deps.db.knex);
   const passkeys = createPasskeyService({ knex: deps.db.knex, issuer: deps.config.issuer, challenges: deps.tokenState.adapterFactory('WebAuthnChallenge'), audit, guard: deps.attemptGuard });
-  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, mfa, passkeys };
+  // dynamic client registration's initial access tokens (digests only), issued through the admin API
+  const initialAccessTokens = createInitialAccessTokens(deps.db.knex);
+  return { accounts, clients, resources, hasher, verifyCredentials, audit, webhooks, passwordResets, mfa, passkeys, initialAccessTokens };
 }
 
 /** Builds Tessera from its configuration: stores, services, the provider, the HTTP surface. Does not listen. */
@@ -239,8 +242,9 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
       // per-address rate limits first, then the input limits (src/http/input-limits.ts) before either app reads anything; the admin API reads its own JSON
       tessera: perAddress.guard(withInputLimits({
         limits: config.http,
-        styleOf: (path) => (isAdminPath(path) ? 'problem' : 'page'),
-        bodyReadElsewhere: isAdminPath,
+        styleOf: (path) => (isAdminPath(path) ? 'problem' : isRegistrationPath(path) ? 'oauth' : 'page'),
+        // the admin API and the registration endpoint read their own JSON, with their own limits
+        bodyReadElsewhere: (path) => isAdminPath(path) || isRegistrationPath(path),
         requestIdOf,
       }, tesseraCallback)),
       // a wrong method on one of the provider's routes is a 405; then the per-client rate limits;

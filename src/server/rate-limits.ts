@@ -5,7 +5,7 @@ import { errorPage } from '../../views/error.ts';
 
 /*
  * The limits per client address (tokenPerIp, authorizationPerIp,
- * pagesPerIp), on Node's request before either app reads it: a refused
+ * pagesPerIp, deviceCodePerIp, registrationPerIp), on Node's request before either app reads it: a refused
  * request costs a map lookup. The address is the one the trusted proxies
  * report (src/http/proxy-trust.ts, believeTrustedProxies runs first), never a
  * header the client writes itself. Health, metrics, discovery, JWKS, userinfo
@@ -14,14 +14,27 @@ import { errorPage } from '../../views/error.ts';
  * src/provider/rate-limits.ts).
  */
 
-type AddressRule = 'tokenPerIp' | 'authorizationPerIp' | 'pagesPerIp';
+type AddressRule = 'tokenPerIp' | 'authorizationPerIp' | 'pagesPerIp' | 'deviceCodePerIp' | 'registrationPerIp';
 
-/** Which per-address limit a path counts toward; undefined: none. */
-export function addressRuleOf(path: string): AddressRule | undefined {
+/**
+ * A POST to /device submits a user code (RFC 8628 §3.3: typed, or confirmed
+ * on the next page); each one is a guess at a code that may belong to someone
+ * else, so it counts toward its own, stricter limit. The pages under /device
+ * (its GET, the resume after sign-in) are pages like the others.
+ */
+const isUserCodeSubmission = (lower: string, method: string | undefined) =>
+  method === 'POST' && (lower === '/device' || lower === '/device/');
+
+/** Which per-address limit a request counts toward; undefined: none. */
+export function addressRuleOf(path: string, method?: string): AddressRule | undefined {
   const lower = path.toLowerCase();
-  if (lower === '/token') return 'tokenPerIp';
+  // the device authorization endpoint is called by clients, as the token endpoint is (and answers JSON)
+  if (lower === '/token' || lower === '/device/auth') return 'tokenPerIp';
+  if (isUserCodeSubmission(lower, method)) return 'deviceCodePerIp';
   // a pushed authorization request (PAR, /request) stands for one at /auth, and writes to the token state
   if (lower === '/auth' || lower.startsWith('/auth/') || lower === '/request') return 'authorizationPerIp';
+  // dynamic client registration (src/registration): in open mode anyone may call it
+  if (lower === '/reg' || lower.startsWith('/reg/')) return 'registrationPerIp';
   for (const prefix of ['/interaction/', '/account', '/session/end', '/device']) {
     if (lower.startsWith(prefix) && (lower.length === prefix.length || prefix.endsWith('/') || lower[prefix.length] === '/')) return 'pagesPerIp';
   }
@@ -42,7 +55,9 @@ function answerRateLimitedPage(res: ServerResponse, rule: AddressRule, decision:
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.end(errorPage({
     title: 'Too many requests',
-    message: `Too many requests came from your network. Wait ${decision.resetSeconds} seconds, then try again.`,
+    message: rule === 'deviceCodePerIp'
+      ? `Too many codes were entered from your network. Wait ${decision.resetSeconds} seconds, then type the code again.`
+      : `Too many requests came from your network. Wait ${decision.resetSeconds} seconds, then try again.`,
     requestId: String(res.getHeader('X-Request-Id') ?? ''),
   }));
 }
@@ -58,7 +73,7 @@ export function createAddressRateLimits(options: {
   onStoreError: (error: Error) => void;
 }): AddressRateLimits {
   const limiters = new Map<AddressRule, RateLimiter>();
-  for (const name of ['tokenPerIp', 'authorizationPerIp', 'pagesPerIp'] as const) {
+  for (const name of ['tokenPerIp', 'authorizationPerIp', 'pagesPerIp', 'deviceCodePerIp', 'registrationPerIp'] as const) {
     const rule = options.rules[name];
     if (rule) limiters.set(name, createRateLimiter({ name, rule, counters: options.counters }));
   }
@@ -66,12 +81,12 @@ export function createAddressRateLimits(options: {
     guard(handler) {
       if (limiters.size === 0) return handler;
       return (req, res) => {
-        const rule = addressRuleOf(pathOf(req));
+        const rule = addressRuleOf(pathOf(req), req.method);
         const limiter = rule && limiters.get(rule);
         if (!limiter) return handler(req, res);
         return consumeOrAllow(limiter, clientAddressOf(req), options.onStoreError).then((decision) => {
           if (!decision || decision.allowed) return handler(req, res);
-          if (rule === 'tokenPerIp') return answerRateLimitedJson(res, req, rule, decision);
+          if (rule === 'tokenPerIp' || rule === 'registrationPerIp') return answerRateLimitedJson(res, req, rule, decision);
           return answerRateLimitedPage(res, rule!, decision);
         });
       };

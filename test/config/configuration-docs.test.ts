@@ -81,6 +81,7 @@ describe('docs/configuration.md', () => {
     const valid: Record<string, string> = {
       ISSUER: 'https://id.example.com', DATABASE_URL: 'postgres://db/tessera', REDIS_URL: 'redis://cache:6379', LOG_LEVEL: 'warn',
       TLS_CERT_FILE: '/etc/tessera/cert.pem', TLS_KEY_FILE: '/etc/tessera/key.pem', METRICS_TOKEN: 'x'.repeat(32), TLS_CLIENT_CERT_HEADER: 'X-Client-Cert',
+      DYNAMIC_REGISTRATION: 'token',
     };
     for (const variable of ENVIRONMENT_VARIABLES) {
       const value = valid[variable.name] ?? (sample[variable.kind] || '/some/where');

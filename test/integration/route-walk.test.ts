@@ -41,7 +41,8 @@ describe('every route', () => {
   let client: { clientId: string; clientSecret?: string };
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // dynamic registration on (it is off by default): its routes are walked too
+    server = await startTestServer({ config: { dynamicRegistration: { mode: 'token' } } });
     routes = allRoutes(server);
     token = await adminToken(server);
     client = await server.createClient({ name: 'Walker', grantTypes: ['client_credentials'] });
@@ -59,7 +60,7 @@ describe('every route', () => {
 
   test('the table has Tessera\'s routes and the provider\'s', () => {
     const kinds = new Set(routes.map((route) => route.kind));
-    expect([...kinds].sort()).toEqual(['admin', 'operations', 'page', 'provider']);
+    expect([...kinds].sort()).toEqual(['admin', 'operations', 'page', 'provider', 'registration']);
     expect(routes.map((route) => route.path)).toEqual(expect.arrayContaining(['/token', '/token/introspection', '/admin/v1/users', '/account', '/interaction/:uid/login', '/readyz']));
   });
 
@@ -69,7 +70,10 @@ describe('every route', () => {
       .map(([, value]) => new URL(value as string).pathname);
     expect(endpoints.length).toBeGreaterThan(5);
     const providerPaths = routes.filter((route) => route.kind === 'provider').map((route) => route.path);
-    expect(providerPaths).toEqual(expect.arrayContaining(endpoints));
+    // registration_endpoint is Tessera's own (src/registration), every other one the provider's
+    expect(endpoints).toContain('/reg');
+    expect(routes.filter((route) => route.kind === 'registration').map((route) => route.path)).toContain('/reg');
+    expect(providerPaths).toEqual(expect.arrayContaining(endpoints.filter((path) => path !== '/reg')));
     // what the provider answers where it has no route (so the check below can fail)
     const unrouted = await fetch(`${server.url}/no-such-endpoint`);
     expect([unrouted.status, await unrouted.text()]).toEqual([404, 'Not Found']);
@@ -95,7 +99,7 @@ describe('every route', () => {
   });
 
   test('from a foreign Origin: no CORS header on the admin API and the pages', async () => {
-    for (const route of routes.filter((r) => r.kind === 'admin' || r.kind === 'page')) {
+    for (const route of routes.filter((r) => r.kind === 'admin' || r.kind === 'page' || r.kind === 'registration')) {
       for (const method of [...route.methods.filter((m) => m !== 'HEAD'), 'OPTIONS']) {
         const what = `${method} ${route.path}`;
         const request = ordinary(route, method);
@@ -126,12 +130,13 @@ describe('every route', () => {
       expectSecurityHeaders(answer, what);
       const type = answer.headers.get('content-type') ?? '';
       if (route.kind === 'admin') expect({ what, type }).toEqual({ what, type: expect.stringMatching(/^application\/problem\+json/) });
-      if (route.kind === 'provider') expect({ what, error: JSON.parse(answer.text).error }).toEqual({ what, error: 'invalid_request' });
+      if (route.kind === 'provider' || route.kind === 'registration') expect({ what, error: JSON.parse(answer.text).error }).toEqual({ what, error: 'invalid_request' });
     }
   });
 
   test('a body that is not a form, to every route taking POST outside the admin API: 415', async () => {
-    for (const route of routes.filter((r) => r.kind !== 'admin' && r.methods.includes('POST'))) {
+    // the registration endpoint takes JSON (RFC 7591): its own test below
+    for (const route of routes.filter((r) => r.kind !== 'admin' && r.kind !== 'registration' && r.methods.includes('POST'))) {
       const what = `POST ${route.path}`;
       const answer = await send(route, 'POST', { headers: { 'content-type': 'application/json' }, body: '{"probe":1}' });
       expect({ what, status: answer.status }).toEqual({ what, status: 415 });
@@ -141,6 +146,22 @@ describe('every route', () => {
     expect(noType.status).toBe(415);
     expect(noType.headers.get('cache-control')).toBe('no-store');
     expect((await noType.json() as { error: string }).error).toBe('invalid_request');
+  });
+
+  test('the registration endpoint: a body that is not JSON is 415, its errors are OAuth JSON and never stored on the way', async () => {
+    const registration = routes.filter((r) => r.kind === 'registration');
+    expect(registration.map((r) => r.path).sort()).toEqual(['/reg', '/reg/:clientId']);
+    const form = await fetch(`${server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_name=probe' });
+    expect(form.status).toBe(415);
+    expect(form.headers.get('cache-control')).toBe('no-store');
+    expect((await form.json() as { error: string }).error).toBe('invalid_request');
+    const untyped = await fetch(`${server.url}/reg`, { method: 'POST', body: new Uint8Array([1, 2, 3]) });
+    expect(untyped.status).toBe(415);
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const answer = await fetch(`${server.url}/reg/sample-client`, { method, headers: { authorization: 'Bearer nothing', 'content-type': 'application/json' }, body: method === 'PUT' ? '{}' : undefined });
+      expect({ method, status: answer.status, cacheControl: answer.headers.get('cache-control') }).toEqual({ method, status: 401, cacheControl: 'no-store' });
+      expect((await answer.json() as { error: string }).error).toBe('invalid_token');
+    }
   });
 
   test('the admin API: a body that is not JSON is 415; an Accept without JSON is 406 on every route', async () => {

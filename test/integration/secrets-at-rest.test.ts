@@ -260,6 +260,27 @@ async function exercise(server: TestServer): Promise<{ secrets: Secrets; canary:
     expect(formWithButton(page.text, 'Allow').buttons).toContain('Allow');
   }
 
+  // the device flow (RFC 8628): one device code approved and redeemed, one left pending; neither code is stored
+  {
+    const device = await server.createClient({ name: 'Device', grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'], scopes: ['openid'], public: true });
+    for (const approve of [true, false]) {
+      const started = JSON.parse((await postAsClient(`${server.url}/device/auth`, { scope: 'openid' }, device)).text) as { device_code: string; user_code: string };
+      secrets.add('device code', started.device_code);
+      secrets.add('user code', started.user_code);
+      secrets.add('user code (as stored by the provider)', started.user_code.replace('-', ''));
+      const entry = await agent.request(`${server.url}/device`);
+      const { response: confirmation } = await agent.submit(entry, formWithButton(entry.text, 'Continue'), { user_code: started.user_code });
+      expect(headingOf(confirmation.text)).toBe('Connect this device?');
+      if (!approve) continue;
+      const { response: consent } = await agent.submit(confirmation, formWithButton(confirmation.text, 'Continue'));
+      const { response: done } = await agent.submit(consent, formWithButton(consent.text, 'Allow'));
+      expect(headingOf(done.text)).toBe('Your device is connected');
+      const redeemed = await tokenRequest(server.url, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: started.device_code }, device);
+      expect(redeemed.status).toBe(200);
+      secrets.add('access token (device flow)', redeemed.body.access_token);
+    }
+  }
+
   expect(secrets.size).toBeGreaterThan(20);
   // the client id is in clients rows, grants and sessions, and in no log line
   return { secrets, canary: web.clientId };

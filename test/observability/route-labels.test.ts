@@ -15,6 +15,9 @@ describe('route labels', () => {
     ['/interaction/', 'other'],
     ['/account/reset/secret-token-value', '/account/reset/:token'],
     ['/auth/some-uid', '/auth/:uid'],
+    ['/device', '/device'],
+    ['/device/auth', '/device/auth'],
+    ['/device/some-uid', '/device/:uid'],
     ['/admin/v1/users/123', '/admin/v1/*'],
     ['/metrics', '/metrics'],
     ['/no/such/path', 'other'],
@@ -24,7 +27,7 @@ describe('route labels', () => {
   });
 
   test('no label carries what follows a template prefix (ids, tokens)', () => {
-    for (const path of ['/account/reset/abc', '/auth/abc', '/interaction/abc/login', '/admin/v1/clients/abc']) {
+    for (const path of ['/account/reset/abc', '/auth/abc', '/device/abc', '/interaction/abc/login', '/admin/v1/clients/abc']) {
       expect(routeLabelOf(path)).not.toContain('abc');
     }
   });

@@ -37,6 +37,7 @@ interface Row {
 const ADVERTISED = 'test/protocol/advertised.test.ts';
 const LOGOUT = 'test/e2e/rp-initiated-logout.test.ts';
 const KEYS = 'test/integration/key-based-clients.test.ts';
+const DEVICE = 'test/integration/device-flow.test.ts';
 
 /** What every server advertises. */
 const ROWS: readonly Row[] = [
@@ -50,12 +51,14 @@ const ROWS: readonly Row[] = [
   { field: 'revocation_endpoint', value: '{issuer}/token/revocation', test: ADVERTISED },
   { field: 'end_session_endpoint', value: '{issuer}/session/end', test: LOGOUT },
   { field: 'pushed_authorization_request_endpoint', value: '{issuer}/request', test: ADVERTISED },
+  { field: 'device_authorization_endpoint', value: '{issuer}/device/auth', test: DEVICE },
   // grants and responses
   { field: 'grant_types_supported', value: 'authorization_code', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'refresh_token', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'client_credentials', test: ADVERTISED },
   { field: 'grant_types_supported', value: 'password', test: 'test/grants/password.test.ts', evidence: "grant_type: 'password'" },
   { field: 'grant_types_supported', value: 'urn:ietf:params:oauth:grant-type:token-exchange', test: 'test/integration/token-exchange.test.ts' },
+  { field: 'grant_types_supported', value: 'urn:ietf:params:oauth:grant-type:device_code', test: DEVICE },
   { field: 'response_types_supported', value: 'code', test: ADVERTISED, evidence: "response_mode: 'query'" },
   { field: 'response_modes_supported', value: 'query', test: ADVERTISED },
   { field: 'response_modes_supported', value: 'fragment', test: ADVERTISED },
@@ -99,6 +102,12 @@ const MTLS_ROWS: readonly Row[] = [
   { field: 'token_endpoint_auth_methods_supported', value: 'tls_client_auth', test: 'test/integration/mtls.test.ts' },
   { field: 'token_endpoint_auth_methods_supported', value: 'self_signed_tls_client_auth', test: 'test/integration/self-signed-mtls.test.ts' },
   { field: 'tls_client_certificate_bound_access_tokens', value: true, test: 'test/integration/mtls.test.ts', evidence: 'cnf' },
+];
+
+/** What a server with dynamic client registration on (DYNAMIC_REGISTRATION token or open) advertises besides. */
+const REGISTRATION_ROWS: readonly Row[] = [
+  ...ROWS,
+  { field: 'registration_endpoint', value: '{issuer}/reg', test: 'test/registration/dynamic-registration.test.ts', evidence: 'dynamicClientRegistration(new URL(server.issuer)' },
 ];
 
 type Pair = readonly [field: string, value: string | boolean];
@@ -157,6 +166,11 @@ describe('discovery advertises exactly what the tests exercise', () => {
       rows: MTLS_ROWS,
       start: () => startTestServer({ config: { proxy: { addresses: ['127.0.0.2/32'] }, tls: { clientCertificateHeader: 'X-Client-Cert' } } }),
     },
+    {
+      name: 'a server with dynamic client registration (DYNAMIC_REGISTRATION=token)',
+      rows: REGISTRATION_ROWS,
+      start: () => startTestServer({ config: { dynamicRegistration: { mode: 'token' } } }),
+    },
   ];
 
   for (const { name, rows, start } of servers) {
@@ -199,9 +213,9 @@ describe('discovery advertises exactly what the tests exercise', () => {
       'scopes_supported = "openid": kept.test.ts does not mention "openid"',
     ].sort());
     // and the table of this file, against a document with one value more than a default server advertises
-    const withDeviceFlow = { ...Object.fromEntries(ROWS.filter((r) => r.field === 'issuer').map((r) => [r.field, issuer])), grant_types_supported: ['urn:ietf:params:oauth:grant-type:device_code'] };
-    expect(discoveryProblems(withDeviceFlow, ROWS, issuer, readTestFile)).toContain(
-      'advertised without a row (no test exercises it): grant_types_supported = "urn:ietf:params:oauth:grant-type:device_code"',
+    const withJwtBearer = { ...Object.fromEntries(ROWS.filter((r) => r.field === 'issuer').map((r) => [r.field, issuer])), grant_types_supported: ['urn:ietf:params:oauth:grant-type:jwt-bearer'] };
+    expect(discoveryProblems(withJwtBearer, ROWS, issuer, readTestFile)).toContain(
+      'advertised without a row (no test exercises it): grant_types_supported = "urn:ietf:params:oauth:grant-type:jwt-bearer"',
     );
   });
 });

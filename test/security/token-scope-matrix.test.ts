@@ -11,8 +11,8 @@ import { decodeJwt } from 'jose';
 import { readAdminCredentials } from '../../src/admin/index.ts';
 import type { NewClient } from '../../src/clients/index.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { authorize, tokenRequest, type TokenResponse } from '../support/oauth.ts';
-import { BrowserAgent } from '../support/browser-agent.ts';
+import { authorize, postAsClient, tokenRequest, type TokenResponse } from '../support/oauth.ts';
+import { BrowserAgent, formWithButton, headingOf } from '../support/browser-agent.ts';
 import { issuedScopeViolations, refusalOf, type Outcome } from './issued-scopes.ts';
 
 const API = 'https://scope-matrix-api.example.test';
@@ -21,7 +21,8 @@ const UNKNOWN_API = 'https://scope-matrix-unknown.example.test';
 const REDIRECT_URI = 'https://scope-matrix-app.example.test/cb';
 const USER = { username: 'scope-matrix-user', password: 'scope-matrix-password', email: 'matrix@example.test', roles: ['staff'] };
 
-const GRANTS = ['client_credentials', 'password', 'authorization_code', 'refresh_token', 'token_exchange'] as const;
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const GRANTS = ['client_credentials', 'password', 'authorization_code', 'refresh_token', 'token_exchange', DEVICE_GRANT] as const;
 const TOKEN_EXCHANGE = { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' };
 type Grant = typeof GRANTS[number];
 
@@ -58,6 +59,10 @@ const KINDS: Kind[] = [
   // exchanges the person's token it receives as the API for one aimed at the API again (its policy)
   { name: 'token exchanger', registration: {
     grantTypes: [TOKEN_EXCHANGE.grant_type], scopes: ['read'], introspectFor: [API], tokenExchangeAudiences: [API] } },
+  { name: 'device client (confidential third-party)', registration: {
+    grantTypes: [DEVICE_GRANT, 'refresh_token'], scopes: ['openid', 'profile', 'offline_access', 'read'] } },
+  { name: 'device client (public, first-party)', registration: {
+    grantTypes: [DEVICE_GRANT], public: true, firstParty: true, scopes: ['openid', 'read'] } },
 ];
 
 interface Request { name: string; scope: string; resource?: 'api' | 'admin' | 'unknown' }
@@ -85,7 +90,8 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
   const resourceOf = (request: Request) => ({ api: API, admin: `${server.issuer}/admin`, unknown: UNKNOWN_API, none: undefined })[request.resource ?? 'none'];
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // the device flow's polls wait out the interval: a short one
+    server = await startTestServer({ config: { deviceFlow: { pollIntervalSeconds: 1 } } });
     await server.createUser(USER);
     // resource scopes exist before a client may be allowed them
     await server.services.resources.create({ identifier: API, scopes: API_SCOPES, tokenFormat: 'jwt' });
@@ -141,6 +147,26 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
     return exchanged.status === 200 ? { tokens: exchanged.body } : refusalOf('/token', exchanged.status, exchanged.body);
   }
 
+  /** The tokens of one device flow (RFC 8628): the person confirms, signs in and allows; the device polls once at its pace. */
+  async function deviceFlow(kind: Kind, scope: string, resource: string | undefined): Promise<Outcome> {
+    const client = clients.get(kind.name)!;
+    const started = await postAsClient(`${server.url}/device/auth`, { scope, ...(resource ? { resource } : {}) }, client);
+    const body = JSON.parse(started.text) as { user_code?: string; device_code?: string; error?: string };
+    if (started.status !== 200) return refusalOf('/device/auth', started.status, body);
+    const agent = new BrowserAgent();
+    const entry = await agent.request(`${server.url}/device`);
+    let page = (await agent.submit(entry, formWithButton(entry.text, 'Continue'), { user_code: body.user_code! })).response;
+    const buttons: Record<string, [string, Record<string, string>?]> = {
+      'Connect this device?': ['Continue'], 'Sign in': ['Sign in', { username: USER.username, password: USER.password }], 'Allow access?': ['Allow'],
+    };
+    for (let step = 0; step < 4 && buttons[headingOf(page.text) ?? '']; step += 1) {
+      const [button, values] = buttons[headingOf(page.text)!];
+      page = (await agent.submit(page, formWithButton(page.text, button), values)).response;
+    }
+    await new Promise((resolve) => setTimeout(resolve, server.config.deviceFlow.pollIntervalSeconds * 1000 + 100));
+    return tokenCell(client, { grant_type: DEVICE_GRANT, device_code: body.device_code! });
+  }
+
   async function tokenCell(client: Client, params: Record<string, string>): Promise<Outcome> {
     const res = await tokenRequest(server.url, params, client);
     return res.status === 200 ? { tokens: res.body } : refusalOf('/token', res.status, res.body);
@@ -182,6 +208,8 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
         await record(request.name, request.scope, await tokenCell(client, { ...TOKEN_EXCHANGE, subject_token: subjectToken, ...params }));
       } else if (grant === 'authorization_code') {
         await record(request.name, request.scope, await codeFlow(kind, request.scope, resource));
+      } else if (grant === DEVICE_GRANT) {
+        await record(request.name, request.scope, await deviceFlow(kind, request.scope, resource));
       } else {
         // a refresh token from an ordinary sign-in (itself checked), then the refresh asks for more
         const baselineScope = 'openid profile offline_access read';
@@ -199,6 +227,14 @@ describe('/token and /auth scope matrix: refused or narrowed, never widened', ()
     const res = await tokenRequest(server.url, { grant_type: 'client_credentials', resource: `${server.issuer}/admin`, scope: 'admin' }, admin);
     expect(res.status).toBe(200);
     expect(decodeJwt(res.body.access_token!)).toMatchObject({ scope: 'admin', aud: `${server.issuer}/admin` });
+  });
+
+  test('within its allow-list a device client gets what it asks for by the device flow', async () => {
+    const outcome = await deviceFlow(KINDS.find((k) => k.name === 'device client (confidential third-party)')!, 'openid profile offline_access read', API);
+    expect(outcome).toHaveProperty('tokens');
+    const tokens = (outcome as { tokens: TokenResponse['body'] }).tokens;
+    expect(decodeJwt(tokens.access_token!)).toMatchObject({ aud: API, scope: 'read' });
+    expect(tokens.refresh_token).toEqual(expect.any(String));
   });
 
   test('within its allow-list a client still gets what it asks for (narrowing is not refusing everything)', async () => {

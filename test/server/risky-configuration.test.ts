@@ -72,6 +72,15 @@ describe('risky configuration', () => {
     expect(loadConfig({}).jwksUri).toBeUndefined();
   });
 
+  test('open dynamic registration without its per-address limit is risky; with it, or with tokens, it is not', () => {
+    expect(risksOf({ DYNAMIC_REGISTRATION: 'open' })).toEqual([]);
+    expect(risksOf({ DYNAMIC_REGISTRATION: 'open' }, { rateLimits: { registrationPerIp: false } })).toEqual(['dynamicRegistration']);
+    expect(risksOf({ DYNAMIC_REGISTRATION: 'token' }, { rateLimits: { registrationPerIp: false } })).toEqual([]);
+    expect(loadConfig({}).dynamicRegistration).toEqual({ mode: 'off', grantTypes: ['authorization_code', 'refresh_token'], maxClients: 1000 });
+    expect(() => loadConfig({ DYNAMIC_REGISTRATION: 'on' })).toThrow(/dynamicRegistration\.mode must be one of \(off, token, open\)/);
+    expect(() => loadConfig({}, { dynamicRegistration: { grantTypes: ['password'] } })).toThrow(/dynamicRegistration\.grantTypes/);
+  });
+
   test('a proxy range covering every address, or a TRUST_PROXY that means nothing, is refused with a message naming it', () => {
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(ConfigError);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,0.0.0.0/0' })).toThrow(/proxy\.addresses: 0\.0\.0\.0\/0 makes every address a trusted proxy/);

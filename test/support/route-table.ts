@@ -8,8 +8,8 @@ import { ADMIN_PREFIX } from '../../src/admin/index.ts';
 import { providerRoutes } from '../../src/provider/index.ts';
 import type { RunningServer } from '../../src/server/index.ts';
 
-/** Who a route answers: the admin API (JSON), a page (HTML), health and assets, or the provider's protocol endpoints. */
-export type RouteKind = 'admin' | 'page' | 'operations' | 'provider';
+/** Who a route answers: the admin API (JSON), a page (HTML), health and assets, the provider's protocol endpoints, or dynamic registration (JSON, src/registration). */
+export type RouteKind = 'admin' | 'page' | 'operations' | 'provider' | 'registration';
 
 export interface RouteEntry {
   /** as registered, `:name` for a parameter */
@@ -28,6 +28,7 @@ const sampleOf = (path: string) => path.replace(/:([A-Za-z]+)/g, (_, name: strin
 function kindOf(path: string): RouteKind {
   if (path.startsWith(ADMIN_PREFIX)) return 'admin';
   if (OPERATIONS.has(path)) return 'operations';
+  if (path === '/reg' || path.startsWith('/reg/')) return 'registration';
   return 'page';
 }
 

@@ -58,6 +58,8 @@ export const HIGH_ADDRESS_LIMITS = {
   tokenPerIp: { limit: 1_000_000, windowSeconds: 60 },
   authorizationPerIp: { limit: 1_000_000, windowSeconds: 60 },
   pagesPerIp: { limit: 1_000_000, windowSeconds: 60 },
+  deviceCodePerIp: { limit: 1_000_000, windowSeconds: 60 },
+  registrationPerIp: { limit: 1_000_000, windowSeconds: 60 },
 };
 
 /** Starts a real Tessera on 127.0.0.1 with a random port. */

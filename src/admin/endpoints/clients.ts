@@ -3,10 +3,10 @@ import { ANY_ORIGIN, backchannelLogoutUriProblem, clientMetadataValidator, effec
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathId } from '../schemas/common.ts';
 import {
-  clientSchema, createClientSchema, rotateSecretSchema, updateClientSchema,
+  clientListQuerySchema, clientSchema, createClientSchema, rotateSecretSchema, updateClientSchema,
   type CreateClientBody, type RotateSecretBody, type UpdateClientBody,
 } from '../schemas/clients.ts';
-import { emptyBodySchema, listQuerySchema } from '../schemas/users.ts';
+import { emptyBodySchema } from '../schemas/users.ts';
 
 /** What the API shows of a client: never its secret nor the secret's digest. */
 export function clientView(client: ClientRecord) {
@@ -38,6 +38,8 @@ export function clientView(client: ClientRecord) {
     require_signed_request_object: m.require_signed_request_object === true,
     disabled: client.disabled,
     previous_secret_expires_at: client.previousSecretExpiresAt && client.previousSecretExpiresAt.getTime() > Date.now() ? iso(client.previousSecretExpiresAt) : null,
+    dynamically_registered: client.dynamicallyRegistered,
+    registered_by: client.registeredBy,
     created_at: iso(client.createdAt),
   };
 }
@@ -249,10 +251,10 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
       },
     },
     {
-      method: 'get', path: '/clients', tag, summary: 'List clients (oldest first)',
-      query: listQuerySchema,
+      method: 'get', path: '/clients', tag, summary: 'List clients (oldest first); ?dynamic=true for those that registered themselves',
+      query: clientListQuerySchema,
       responses: { 200: { description: 'a page of clients', schema: clientSchema, list: true } },
-      async handle(ctx, { query }: AdminInput<unknown, { limit: number; offset: number }>) {
+      async handle(ctx, { query }: AdminInput<unknown, { limit: number; offset: number; dynamic?: boolean }>) {
         reply(ctx, 200, page((await clients.list(query)).map(clientView), query));
       },
     },

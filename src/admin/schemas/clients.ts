@@ -1,4 +1,4 @@
-import { absoluteUri, list, object, scopeToken, text, type JsonSchema } from './common.ts';
+import { absoluteUri, list, object, pagination, scopeToken, text, type JsonSchema } from './common.ts';
 
 /** Native apps, key-based clients, PAR and JAR (src/clients/client-kinds.ts, src/provider/client-keys.ts) */
 interface ClientKindFields {
@@ -208,6 +208,14 @@ export const clientSchema: JsonSchema = {
     require_signed_request_object: { type: 'boolean' },
     disabled: { type: 'boolean' },
     previous_secret_expires_at: { type: ['string', 'null'], format: 'date-time', description: 'until when the secret before the last rotation still authenticates' },
+    dynamically_registered: { type: 'boolean', description: 'it registered itself (RFC 7591, /reg), not an admin' },
+    registered_by: { type: ['string', 'null'], description: "a dynamically registered client's initial access token id, or anonymous (open registration)" },
     created_at: { type: 'string', format: 'date-time' },
   },
 };
+
+/** GET /clients: pagination, and ?dynamic=true|false for the clients that registered themselves (or not). */
+export const clientListQuerySchema: JsonSchema = object({
+  ...pagination,
+  dynamic: { type: 'boolean', description: 'true: only clients that registered themselves; false: only those an admin registered; absent: all' },
+});

@@ -1,0 +1,144 @@
+import { parse as parseForm } from 'node:querystring';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { AuditRecord } from '../audit/index.ts';
+import { bufferedBodyOf } from '../http/index.ts';
+import type { ReplayGuard } from '../tokens/index.ts';
+import type { ProviderStep } from './pipeline.ts';
+
+/*
+ * The device authorization grant (RFC 8628) around oidc-provider's deviceFlow
+ * feature: the provider issues device and user codes, renders the /device
+ * pages through Tessera's views (src/interactions/device-pages.ts) and
+ * redeems approved codes once (the token state's atomic consume). What it
+ * does not do is told here: it advertises no polling `interval`, and it never
+ * answers `slow_down` (RFC 8628 §3.5) however fast a device polls.
+ */
+
+export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** Longer than any device code the provider issues: such a value is not claimed (it cannot be one). */
+const MAX_DEVICE_CODE_LENGTH = 512;
+
+/** `interval` (RFC 8628 §3.2) in every device authorization answer: what the next step enforces. */
+export function advertisePollingInterval(intervalSeconds: number): ProviderStep {
+  return {
+    name: 'the device authorization answer names the polling interval the token endpoint enforces',
+    async middleware(ctx: KoaContextWithOIDC, next) {
+      await next();
+      if (ctx.oidc?.route !== 'device_authorization' || ctx.status !== 200) return;
+      const body = ctx.body as Record<string, unknown> | undefined;
+      if (body && typeof body === 'object' && typeof body.device_code === 'string') body.interval = intervalSeconds;
+    },
+  };
+}
+
+/**
+ * `slow_down` for a device code polled again within the interval. Each poll
+ * claims the device code's slot for `intervalSeconds` in the token state that
+ * every instance shares (one atomic claim, keyed by a digest of the code); a
+ * poll that finds the slot taken is answered before the provider reads the
+ * code, so polling faster costs no lookup and never reaches the grant. The
+ * form was read by the input limits, which hand its bytes on.
+ */
+export function slowDownFastPolling(deps: { tokenPath: string; intervalSeconds: number; replays: ReplayGuard }): ProviderStep {
+  const tokenPath = deps.tokenPath.toLowerCase();
+  return {
+    name: 'a device polling faster than the interval gets slow_down (RFC 8628 §3.5)',
+    async middleware(ctx: KoaContextWithOIDC, next) {
+      if (ctx.method !== 'POST' || ctx.path.toLowerCase().replace(/\/$/, '') !== tokenPath) return next();
+      const body = bufferedBodyOf(ctx.req);
+      // every other grant (client_credentials is benchmarked) passes with one byte search, no parse
+      if (!body || !body.includes('device_code')) return next();
+      const form = parseForm(body.toString('utf8'));
+      const deviceCode = form.device_code;
+      if (form.grant_type !== DEVICE_CODE_GRANT_TYPE || typeof deviceCode !== 'string' || !deviceCode || deviceCode.length > MAX_DEVICE_CODE_LENGTH) return next();
+      // the separator keeps this claim apart from the DPoP and assertion claims in the same guard
+      if (await deps.replays.claimOnce(`device-poll\u0000${deviceCode}`, deps.intervalSeconds)) return next();
+      ctx.status = 400;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = {
+        error: 'slow_down',
+        error_description: `polling too fast: wait at least ${deps.intervalSeconds + 5} seconds between requests (RFC 8628 §3.5)`,
+      };
+      return undefined;
+    },
+  };
+}
+
+/**
+ * oidc-provider answers a client not registered for the grant with
+ * invalid_request, at /device/auth and at /token; RFC 6749 (§5.2) and RFC
+ * 8628 (§3.2 refers to it) name unauthorized_client, which tells the client's
+ * developer what to fix.
+ */
+export function answerUnauthorizedClientForDeviceGrant(): ProviderStep {
+  return {
+    name: 'a client not registered for the device grant gets unauthorized_client (RFC 6749), not invalid_request',
+    async middleware(ctx: KoaContextWithOIDC, next) {
+      await next();
+      const { oidc } = ctx;
+      const body = ctx.body as { error?: string } | undefined;
+      const asksForTheGrant = oidc?.route === 'device_authorization' || (oidc?.route === 'token' && oidc.params?.grant_type === DEVICE_CODE_GRANT_TYPE);
+      if (asksForTheGrant && ctx.status === 400 && body?.error === 'invalid_request' && oidc.client && !oidc.client.grantTypeAllowed(DEVICE_CODE_GRANT_TYPE)) {
+        ctx.body = { error: 'unauthorized_client', error_description: 'the client is not registered for the device authorization grant' };
+      }
+    },
+  };
+}
+
+/** the routes of the device flow's pages: /device (GET, POST) and /device/:uid (the resume after sign-in) */
+const USER_ROUTES = new Set(['code_verification', 'device_resume']);
+
+/**
+ * A form posted to /device, or a resume at /device/:uid, by a browser without
+ * a live provider session (no session cookie, or an expired one):
+ * oidc-provider refuses it, then fails saving the form token it made for the page it shows
+ * instead, a 500 ("persist can only be called on previously persisted
+ * Sessions"). The person is sent to the code entry page, which starts a
+ * session and a new form; nothing was looked up.
+ */
+export function restartCodeEntryWithoutSession(): ProviderStep {
+  return {
+    name: 'a code posted to /device without a session starts the code entry again',
+    async middleware(ctx: KoaContextWithOIDC, next) {
+      try {
+        await next();
+      } catch (error) {
+        if (!USER_ROUTES.has(ctx.oidc?.route ?? '') || !(error instanceof TypeError) || !error.message.startsWith('persist can only be called')) throw error;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.status = 303;
+        ctx.redirect(ctx.oidc.urlFor('code_verification'));
+      }
+    },
+  };
+}
+
+interface DeviceCodeEntity { clientId?: string; accountId?: string; grantId?: string; scope?: string; error?: string }
+
+/**
+ * device.approved when a person's approval is stored on the device code (the
+ * device can now redeem it), device.denied when the person chose Deny (on the
+ * confirmation page or at consent) or the sign-in failed for the code. Never
+ * the device code or the user code.
+ */
+export function recordDeviceDecisions(audit: { enqueue(event: AuditRecord): void } | undefined): ProviderStep {
+  return {
+    name: 'device authorizations approved or denied are audited',
+    async middleware(ctx: KoaContextWithOIDC, next) {
+      await next();
+      if (!audit || !USER_ROUTES.has(ctx.oidc?.route ?? '')) return;
+      const code = ctx.oidc.entities?.DeviceCode as DeviceCodeEntity | undefined;
+      if (!code) return;
+      const clientId = code.clientId ?? null;
+      if (code.error) {
+        const accountId = (ctx.oidc.session as { accountId?: string } | undefined)?.accountId ?? null;
+        audit.enqueue({ type: 'device.denied', actor: accountId, subject: accountId, clientId, details: { error: code.error } });
+      } else if (code.accountId) {
+        audit.enqueue({
+          type: 'device.approved', actor: code.accountId, subject: code.accountId, clientId,
+          details: { grant_id: code.grantId, scope: code.scope },
+        });
+      }
+    },
+  };
+}
