@@ -87,6 +87,7 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK', path: 'backchannelLogout.allowLoopback', kind: 'flag' },
   { name: 'CLIENT_ID_METADATA_DOCUMENTS', path: 'clientMetadataDocuments.enabled', kind: 'flag' },
   { name: 'CLIENT_METADATA_ALLOW_LOOPBACK', path: 'clientMetadataDocuments.allowLoopback', kind: 'flag' },
+  { name: 'JWKS_URI_ALLOW_LOOPBACK', path: 'jwksUri.allowLoopback', kind: 'flag' },
   { name: 'SHUTDOWN_DRAIN_DELAY_MS', path: 'shutdown.drainDelayMs', kind: 'number' },
   { name: 'SHUTDOWN_GRACE_PERIOD_MS', path: 'shutdown.gracePeriodMs', kind: 'number' },
   { name: 'DYNAMIC_REGISTRATION', path: 'dynamicRegistration.mode', kind: 'string' },

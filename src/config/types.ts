@@ -64,6 +64,8 @@ export interface Config {
   readonly backchannelLogout?: BackchannelLogoutConfig;
   /** client ID metadata documents (URL client_ids); absent: off */
   readonly clientMetadataDocuments?: ClientMetadataDocumentsConfig;
+  /** absent: a client's jwks_uri must be https at a public address */
+  readonly jwksUri?: JwksUriConfig;
   /** dynamic client registration (RFC 7591/7592, src/registration); mode off by default */
   readonly dynamicRegistration: DynamicRegistrationConfig;
 }
@@ -170,6 +172,11 @@ export interface ClientMetadataDocumentsConfig {
   readonly enabled?: boolean;
   /** development: documents on loopback addresses (never private or link-local ones) */
   readonly allowLoopback?: boolean;
+}
+
+export interface JwksUriConfig {
+  /** development: clients may register, and the provider fetches, a jwks_uri on a loopback address */
+  readonly allowLoopback: boolean;
 }
 
 export interface BackchannelLogoutConfig {

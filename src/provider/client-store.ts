@@ -56,8 +56,8 @@ interface GraceSecrets { clientSecret?: string; previous_client_secret?: unknown
  * a new object (or none) and so a new Client, as before. Every built client
  * gets Tessera's client policy here (applyTesseraClientPolicy).
  *
- * Without mTLS (`mtls` false) a client stored with certificate-bound tokens
- * or tls_client_auth is not found (invalid_client everywhere, its tokens
+ * Without mTLS (`mtls` false) a client stored with certificate-bound tokens,
+ * tls_client_auth or self_signed_tls_client_auth is not found (invalid_client everywhere, its tokens
  * inactive): the provider would otherwise drop the binding and hand out
  * bearer tokens, or fail on the unknown method with a server error.
  */
@@ -68,7 +68,8 @@ export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unkno
     if (typeof id !== 'string' || !id) return findAndBuild(id);
     const metadata = await findOrRefuse(clients, id);
     if (!metadata) return findAndBuild(id);
-    if (!options.mtls && (metadata.tls_client_certificate_bound_access_tokens === true || metadata.token_endpoint_auth_method === 'tls_client_auth')) return undefined;
+    if (!options.mtls && (metadata.tls_client_certificate_bound_access_tokens === true || metadata.token_endpoint_auth_method === 'tls_client_auth'
+      || metadata.token_endpoint_auth_method === 'self_signed_tls_client_auth')) return undefined;
     const built = builtFrom.get(metadata);
     if (built) return built;
     const client = await findAndBuild(id);

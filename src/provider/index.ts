@@ -45,6 +45,8 @@ export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origin
 import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
+export { jwksProblem, jwksUriProblem, MAX_CLIENT_KEYS, MAX_JWKS_BYTES } from './client-keys.ts';
+import { boundClientAssertionLifetime, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
 export { REGISTRATION_PATH } from './registration-path.ts';
 
 export interface ProviderDependencies {
@@ -62,6 +64,8 @@ export interface ProviderDependencies {
   audit?: { enqueue(event: AuditRecord): void };
   /** a request's client certificate (src/http/client-certificate.ts); absent: mTLS off */
   certificateOf?: CertificateOf;
+  /** with mTLS: a request's certificate whether or not it chains to the client CA, for self_signed_tls_client_auth only */
+  selfSignedCertificateOf?: CertificateOf;
 }
 
 /**
@@ -109,7 +113,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     features: featuresConfiguration({
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
-      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
+      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf, deps.selfSignedCertificateOf) : undefined,
       devicePages: devicePages({ resourceName: async (identifier) => (await deps.resources.find(identifier))?.name }),
     }),
     // what a grant put on the token stays on it (token exchange: `act`, RFC 8693 §4.1); the provider would otherwise drop it at save
@@ -162,7 +166,11 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       },
     },
     // the provider's own guard (timeout, no special-use addresses), loopback for development only
-    fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true }),
+    fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true || config.jwksUri?.allowLoopback === true }),
+    // a client's jwks_uri answer is read up to this (the provider's default is no limit)
+    fetchResponseBodyLimits: { jwks_uri: JWKS_URI_BODY_LIMIT_BYTES, sector_identifier_uri: JWKS_URI_BODY_LIMIT_BYTES, 'client_id metadata document': 5 * 1024 },
+    // private_key_jwt assertions live minutes at most (client-keys.ts); single use: replay-detection.ts
+    assertJwtClientAuthClaimsAndHeader: boundClientAssertionLifetime,
     pkce: { required: () => true },
     // the authorization code flow only: no implicit grant and no token-returning
     // response types (RFC 9700 §2.1.2), so discovery advertises only `code`

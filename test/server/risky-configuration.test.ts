@@ -74,6 +74,14 @@ describe('risky configuration', () => {
     expect(loadConfig({}).backchannelLogout).toBeUndefined();
   });
 
+  test('JWKS_URI_ALLOW_LOOPBACK is risky off loopback; a value that is not true or false is refused; absent is off', () => {
+    expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', JWKS_URI_ALLOW_LOOPBACK: 'true' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', JWKS_URI_ALLOW_LOOPBACK: 'true' })).toEqual(['jwksUri']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', JWKS_URI_ALLOW_LOOPBACK: 'false' })).toEqual([]);
+    expect(() => loadConfig({ JWKS_URI_ALLOW_LOOPBACK: 'yes' })).toThrow(/jwksUri\.allowLoopback must be boolean/);
+    expect(loadConfig({}).jwksUri).toBeUndefined();
+  });
+
   test('open dynamic registration without its per-address limit is risky; with it, or with tokens, it is not', () => {
     expect(risksOf({ DYNAMIC_REGISTRATION: 'open' })).toEqual([]);
     expect(risksOf({ DYNAMIC_REGISTRATION: 'open' }, { rateLimits: { registrationPerIp: false } })).toEqual(['dynamicRegistration']);
