@@ -2,13 +2,18 @@ import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
 import { logoutPage, loggedOutPage } from '../../views/logout.ts';
 import { errorPage } from '../../views/error.ts';
 import { pageRequestId } from './page-errors.ts';
+import { clientIdHost } from '../clients/index.ts';
 
 // Pages that oidc-provider renders itself, in Tessera's look (wired in the
 // provider configuration: renderError and features.rpInitiatedLogout).
 
 function clientDisplayName(ctx: KoaContextWithOIDC): string | undefined {
   const client = ctx.oidc?.client;
-  return client ? client.clientName || client.clientId : undefined;
+  if (!client) return undefined;
+  // a client ID metadata document's name is the client's own claim: its URL's host goes with it
+  const host = clientIdHost(client.clientId);
+  if (host) return client.clientName ? `${client.clientName} (${host})` : host;
+  return client.clientName || client.clientId;
 }
 
 /**

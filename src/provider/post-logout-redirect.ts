@@ -1,14 +1,16 @@
 import type Provider from 'oidc-provider';
 import { decodeJwt } from 'jose';
 import type { Logger } from '../observability/index.ts';
+import { isClientIdUrl } from '../clients/index.ts';
 import { noteUnregisteredPostLogoutRedirect } from '../interactions/index.ts';
 import type { ProviderStep } from './pipeline.ts';
 
 /** how much of a refused URI the log line keeps: enough to recognise it, not a place to store data */
 const LOGGED_URI_LENGTH = 200;
 
-/** A client that registered itself (dynamic registration), not one an admin registered. */
-const isSelfRegistered = (client: object) => (client as { dynamically_registered?: unknown }).dynamically_registered === true;
+/** A client nobody registered by hand: it registered itself (dynamic registration) or is known by its client ID metadata document. */
+const isSelfRegistered = (client: { clientId: string }) =>
+  (client as { dynamically_registered?: unknown }).dynamically_registered === true || isClientIdUrl(client.clientId);
 
 /** The client a logout request names: the id_token_hint's audience (not yet verified: the provider does that), else client_id. */
 function namedClientId(params: URLSearchParams): string | undefined {
