@@ -1,5 +1,5 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { ADMIN_SCOPE, OIDC_SCOPES, registrationProblems, type NewClient, type Offer } from '../clients/index.ts';
+import { ADMIN_SCOPE, OIDC_SCOPES, clientKindProblems, registrationProblems, type NewClient, type Offer } from '../clients/index.ts';
 
 /*
  * What a client that registers itself (RFC 7591) may be. The request is read
@@ -169,6 +169,9 @@ export function clientOfRegistrationRequest(
   for (const problem of registrationProblems({ grantTypes, scopes: scopes.filter((s) => s !== ADMIN_SCOPE), public: isPublic, firstParty: false }, offer)) {
     if (!problems.some((p) => p.message === problem.message)) problems.push({ field: problem.field === 'scopes' ? 'scope' : problem.field, message: problem.message });
   }
+  // what the client's kind may not be, as at the admin API: a native app is public and has no client_credentials (RFC 8252 §8.5)
+  const kind = clientKindProblems({ applicationType, public: isPublic, tokenEndpointAuthMethod: method, grantTypes });
+  for (const problem of kind) problems.push({ field: problem.field === 'public' ? 'token_endpoint_auth_method' : problem.field, message: problem.message });
   if (problems.length) return { refusal: refuse('invalid_client_metadata', problems) };
 
   const redirectUris = (request.redirect_uris as string[] | undefined) ?? [];
