@@ -4,6 +4,7 @@ import { digestClientSecret, generateClientSecret } from './secrets.ts';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
 import { createClientCache } from './client-cache.ts';
 import { nextGeneration, singleProcessChanges, type ClientChangeLog } from './client-changes.ts';
+import { storableId } from './storable-id.ts';
 import type { ApplicationType } from './client-kinds.ts';
 
 export interface NewClient {
@@ -431,6 +432,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
     },
 
     async find(clientId: string): Promise<ClientRecord | undefined> {
+      if (!storableId(clientId)) return undefined;
       const row = await table().where({ client_id: clientId }).first();
       return row && toRecord(row);
     },
@@ -440,6 +442,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
      * request: cached, and checked against the latest change before each use.
      */
     async findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+      if (!storableId(clientId)) return undefined;
       return (await providerMetadataCache.get(clientId)) ?? undefined;
     },
 

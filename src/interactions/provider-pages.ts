@@ -16,19 +16,25 @@ function clientDisplayName(ctx: KoaContextWithOIDC): string | undefined {
   return client.clientName || client.clientId;
 }
 
-/** Requests whose post_logout_redirect_uri was dropped as unregistered (src/provider/post-logout-redirect.ts). */
-const unregisteredReturns = new WeakSet<object>();
+/**
+ * Requests whose post_logout_redirect_uri was dropped (src/provider/post-logout-redirect.ts):
+ * not registered by the client, or named by a self-registered client without an id_token_hint.
+ */
+const droppedReturns = new WeakMap<object, 'unregistered' | 'unconfirmed'>();
 
-/** The logout page of this request says that the person will not be sent back to the client. */
-export function noteUnregisteredPostLogoutRedirect(ctx: object): void {
-  unregisteredReturns.add(ctx);
+/** The logout page of this request says that the person will not be sent back to the client, and why. */
+export function noteUnregisteredPostLogoutRedirect(ctx: object, reason: 'unregistered' | 'unconfirmed' = 'unregistered'): void {
+  droppedReturns.set(ctx, reason);
 }
 
 /** `features.rpInitiatedLogout.logoutSource` */
 export async function renderLogoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'html';
-  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), unregisteredReturn: unregisteredReturns.has(ctx), requestId: pageRequestId(ctx) });
+  const dropped = droppedReturns.get(ctx);
+  ctx.body = logoutPage({
+    form, clientName: clientDisplayName(ctx), unregisteredReturn: dropped === 'unregistered', unconfirmedReturn: dropped === 'unconfirmed', requestId: pageRequestId(ctx),
+  });
 }
 
 /** `features.rpInitiatedLogout.postLogoutSuccessSource` */

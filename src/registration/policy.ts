@@ -44,7 +44,8 @@ const SERVER_ISSUED_FIELDS = ['registration_access_token', 'registration_client_
 /** How a client that registers itself may authenticate: a secret Tessera generates, or none (a public client). */
 export const DYNAMIC_CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 
-const uriList = { type: 'array', maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 2048 } };
+// no control characters: a NUL (which Postgres refuses) made the registration a 500
+const uriList = { type: 'array', maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } };
 
 /** The shape of the fields Tessera reads; every string and list bounded. */
 const REQUEST_SCHEMA = {
