@@ -263,6 +263,46 @@ describe.each([
   });
 });
 
+// A row the database refuses for what it holds (here: the outbox step that runs
+// in its transaction makes Postgres refuse a NUL in JSON, SQLSTATE 22P05) must
+// not hold back the events batched with it: they are written one by one and
+// only the refused one is dropped, reported as lost.
+describe.each([
+  ['embedded PGlite', true],
+  ['Postgres', false],
+] as const)('a batch with one row the database refuses, on %s', (_name, inMemory) => {
+  let db: Database | undefined;
+  const schema = `t_audit_poison_${randomBytes(4).toString('hex')}`;
+  beforeAll(async () => {
+    if (!inMemory && !(await postgresUp())) return;
+    db = await createDatabase(inMemory ? { inMemory: true } : { databaseUrl: POSTGRES_URL, schema });
+    await migrateToLatest(db.knex);
+  });
+  afterAll(async () => {
+    if (db && !inMemory) await db.knex.raw('drop schema if exists ?? cascade', [schema]);
+    await db?.close();
+  });
+
+  test('the others are written, in order; the refused one is reported lost, once', async () => {
+    if (!db) return;
+    const lost: Array<{ code: unknown; lost: number }> = [];
+    const audit = createAuditLog(db.knex, {
+      flushDelayMs: 60_000,
+      onWriteError: (error, count) => { lost.push({ code: (error as { code?: unknown }).code, lost: count }); },
+      afterRecorded: async (trx, event) => { if (event.type === 'test.poison') await trx.raw(`select '"\\u0000"'::jsonb`); },
+    });
+    const marker = `poison-${Date.now()}-${Math.random()}`;
+    for (const type of ['test.before', 'test.poison', 'test.after']) audit.enqueue({ type, actor: null, subject: marker, context: null, details: {} });
+    await audit.flush();
+    audit.enqueue({ type: 'test.later', actor: null, subject: marker, context: null, details: {} });
+    await audit.flush();
+    await audit.close();
+    const rows = await db.knex('audit_events').where({ subject: marker }).orderBy('id');
+    expect(rows.map((row) => row.type)).toEqual(['test.before', 'test.after', 'test.later']);
+    expect(lost).toEqual([{ code: '22P05', lost: 1 }]);
+  });
+});
+
 describe('the address an event records is the one the trusted proxies report, never one a client wrote', () => {
   const cases: Array<[string, Record<string, unknown>, string]> = [
     ['no proxy trusted: X-Forwarded-For is ignored', {}, '127.0.0.1'],
