@@ -19,8 +19,10 @@ function checkOptions(args: string[], options: NonNullable<Options>): void {
     if (arg === '--') return;
     if (!arg.startsWith('-') || arg === '-') continue;
     if (!arg.startsWith('--')) {
-      // no command has single-letter options: "-name" is most likely "--name"
-      throw new UsageError(`unknown option ${arg}${didYouMean(arg.replace(/^-+/, ''), flags, (f) => `--${f}`)}`);
+      // no command has single-letter options: "-name" is most likely "--name";
+      // an id may begin with "-" too (grant ids, older client ids): it goes after --
+      const suggestion = didYouMean(arg.replace(/^-+/, ''), flags, (f) => `--${f}`);
+      throw new UsageError(`unknown option ${arg}${suggestion || `; an argument that begins with "-" goes after --: ... -- ${arg}`}`);
     }
     const [name, ...inline] = arg.slice(2).split('=');
     const option = Object.hasOwn(options, name) ? options[name] : undefined;

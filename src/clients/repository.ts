@@ -168,6 +168,17 @@ export function newClientOfRecord(record: ClientRecord): NewClient {
   };
 }
 
+/**
+ * 128 random bits, base64url, never beginning with "-": an id is typed after
+ * commands (`tessera clients show ID`), where a leading "-" reads as an option.
+ */
+function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 /** The start of the next second: the cut-off for every access token issued until now (see update). */
 const nextSecond = () => new Date((Math.floor(Date.now() / 1000) + 1) * 1000);
 
@@ -296,7 +307,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
      * `validate` checks the metadata (the provider's own client validation).
      */
     async create(input: NewClient, validate: (metadata: Record<string, unknown>) => Promise<void>) {
-      const clientId = input.clientId ?? randomBytes(16).toString('base64url');
+      const clientId = input.clientId ?? newClientId();
       const metadata = clientMetadataOf(input, clientId);
       const secret = !authenticatesWithSecret(metadata.token_endpoint_auth_method) ? undefined : (input.clientSecret ?? generateClientSecret());
       const secretDigest = secret ? digestClientSecret(secret) : null;

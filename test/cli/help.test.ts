@@ -163,6 +163,7 @@ describe('tessera help, version and usage errors', () => {
     [['users', 'list', '--jsno'], 'unknown option --jsno; did you mean --json?'],
     [['users', 'list', '-limit', '5'], 'unknown option -limit; did you mean --limit?'],
     [['users', 'list', '--zzzzzz'], 'unknown option --zzzzzz'],
+    [['clients', 'show', '-TzrZ2IxtwiHTr19cHqZlg'], 'unknown option -TzrZ2IxtwiHTr19cHqZlg; an argument that begins with "-" goes after --: ... -- -TzrZ2IxtwiHTr19cHqZlg'],
     [['users', 'create', '--username'], '--username needs a value'],
     [['users', 'create', '--username', '--password-stdin'], '--username needs a value, not the option "--password-stdin" (for a value that starts with "-", write --username=--password-stdin)'],
     [['clients', 'create', '--public=yes'], '--public takes no value'],
