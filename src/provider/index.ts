@@ -34,6 +34,7 @@ import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
 import { REGISTRATION_PATH } from './registration-path.ts';
 import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
+import { showAuthorizationErrorsOfSelfRegisteredClients } from './self-registered-errors.ts';
 import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
@@ -257,6 +258,8 @@ function providerPipeline(deps: {
     noteDroppedOfflineAccess(deps.logger),
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
     noCorsHeadersWithoutOrigin(),
+    // RFC 9700 §4.11.2: no error redirect at once to a URI nobody vetted
+    showAuthorizationErrorsOfSelfRegisteredClients({ logger: deps.logger }),
     dropUnregisteredPostLogoutRedirects({ provider: deps.provider, logger: deps.logger }),
   ];
 }
