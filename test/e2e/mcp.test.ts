@@ -337,18 +337,16 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     const clientId = `${documentBase}/clients/greedy.json`;
     // no-store: kept for the floor of 60 s anyway, so these requests do not each make Tessera fetch
     serveDocument('/clients/greedy.json', { client_id: clientId, redirect_uris: [REDIRECT_URI], client_name: 'Greedy' }, { 'cache-control': 'no-store' });
-    const agent = () => new BrowserAgent();
-    const run = (params: Record<string, string>, scope = 'notes:read') => {
-      const { url } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope, params });
-      return driveAuthorization(agent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
-    };
-    // a resource server without dynamic_clients: invalid_target before any page
-    const closed = await run({ resource: 'https://ledger.example.test' }, 'ledger:read');
-    expect(closed.callback.searchParams.get('error')).toBe('invalid_target');
-    expect(closed.pages).toEqual([]);
+    // a resource server without dynamic_clients: invalid_target before any page (shown on a page with
+    // a link, not redirected at once, for a client nobody registered by hand: RFC 9700 §4.11.2)
+    const closed = await authorizationWith(tessera, clientId, { resource: 'https://ledger.example.test', scope: 'ledger:read' });
+    expect([closed.status, closed.headers.get('location')]).toEqual([400, null]);
+    expect(closed.text).toContain('<code>invalid_target</code>');
+    expect(closed.text).toContain('Continue to mcp-client.example.test');
     // the admin API
-    const admin = await run({ resource: `${tessera.issuer}/admin` }, 'admin');
-    expect(admin.callback.searchParams.get('error')).toBe('invalid_target');
+    const admin = await authorizationWith(tessera, clientId, { resource: `${tessera.issuer}/admin`, scope: 'admin' });
+    expect([admin.status, admin.headers.get('location')]).toEqual([400, null]);
+    expect(admin.text).toContain('<code>invalid_target</code>');
     // a redirect_uri the document does not list: a page, no redirect
     const elsewhere = await authorizationWith(tessera, clientId, { redirect_uri: 'https://attacker.example.test/callback' });
     expect(elsewhere.status).toBe(400);

@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
 import { refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
-import { authorize, driveAuthorization, tokenRequest } from '../support/oauth.ts';
+import { authorizationRequest, driveAuthorization, tokenRequest } from '../support/oauth.ts';
 import { BrowserAgent } from '../support/browser-agent.ts';
 
 const NOTES = 'https://notes-api.example.test';
@@ -128,9 +128,11 @@ describe.each([
     expect(tokens.scope).toContain('notes:read');
     expect(tokens.claims()?.aud).toBe(client.clientId);
     // a resource without dynamic_clients: no token, though it declares a scope of the same name
-    const ledger = await authorize({ baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope: 'openid notes:read', user: USER, params: { resource: LEDGER } });
-    expect(ledger.code).toBeUndefined();
-    expect(ledger.callback?.searchParams.get('error')).toBe('invalid_target');
+    // (before any page, for a client that registered itself: a page with a link, not a redirect, RFC 9700 §4.11.2)
+    const ledger = await new BrowserAgent().request(authorizationRequest({ baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope: 'openid notes:read', params: { resource: LEDGER } }).url);
+    expect([ledger.status, ledger.headers.get('location')]).toEqual([400, null]);
+    expect(ledger.text).toContain('<code>invalid_target</code>');
+    expect(ledger.text).not.toMatch(/[?&]code=/);
 
     // RFC 7592 delete: the registration goes, and with it the grants and what they issued
     expect((await server.tokenState.grants.ofClient(client.clientId)).length).toBeGreaterThan(0);
