@@ -8,7 +8,7 @@ export interface ClientErrorPageOptions {
   error: string;
   errorDescription?: string;
   /** how the answer reaches the client: a link (query or fragment response mode) or a form (form_post) */
-  continueTo: { href: string } | { action: string; fields: Record<string, string> };
+  continueTo?: { href: string } | { action: string; fields: Record<string, string> };
   requestId: string;
 }
 
@@ -26,7 +26,8 @@ export function clientErrorPage({ host, error, errorDescription, continueTo, req
 ${errorDescription ? html`<p>${errorDescription}</p>` : ''}
 <p class="notice">This application registered itself; Tessera has not checked who runs it. Continue only if you meant to use <strong>${host}</strong>.</p>
 <div class="actions">
-${'href' in continueTo
+${!continueTo ? html`<p class="muted">Tessera does not send you to an address of this kind. Close this window.</p>`
+    : 'href' in continueTo
     ? html`<a href="${continueTo.href}" rel="noreferrer">${label}</a>`
     : html`<form method="post" action="${continueTo.action}">${Object.entries(continueTo.fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}<button type="submit">${label}</button></form>`}
 </div>`;

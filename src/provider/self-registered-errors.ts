@@ -10,6 +10,9 @@ interface AnsweredError { message?: string; error_description?: string; scope?: 
 /** how much of a client id the log line keeps (a metadata document's URL is the client's own choice) */
 const LOGGED_ID_LENGTH = 200;
 
+/** a link a person clicks must not run script (the CSP would stop it too; this page does not rely on that) */
+const SCRIPT_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:']);
+
 const stringParam = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
 
 /**
@@ -67,14 +70,16 @@ export function showAuthorizationErrorsOfSelfRegisteredClients(deps: { logger: P
       const redirectUri = stringParam(params.redirect_uri);
       if (!redirectUri || !client.redirectUriAllowed(redirectUri)) return;
 
+      const target = new URL(redirectUri);
       const location = ctx.status === 303 ? ctx.response.get('Location') : '';
-      const continueTo = location
-        ? { href: location }
+      const continueTo = SCRIPT_SCHEMES.has(target.protocol) ? undefined
+        : location ? { href: location }
         // form_post (the only other response mode on): the same fields the provider's form posts
-        : { action: redirectUri, fields: formPostFields(ctx, error, stringParam(params.state)) };
+          : { action: redirectUri, fields: formPostFields(ctx, error, stringParam(params.state)) };
       const code = error.expose ? error.message ?? 'server_error' : 'server_error';
       renderClientErrorPage(ctx as KoaContextWithOIDC, {
-        host: new URL(redirectUri).host,
+        // a native app's private-use scheme (com.example.app:/callback) has no host: the scheme names it
+        host: target.host || target.protocol.slice(0, -1),
         error: code,
         errorDescription: error.expose ? error.error_description : undefined,
         continueTo,

@@ -217,6 +217,18 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
       expect(flow.callback.searchParams.get('error')).toBe('access_denied');
     });
 
+    test('a native app\'s private-use scheme has no host: the page names the scheme, and the link is the provider\'s answer', async () => {
+      const redirectUri = 'com.example.notes:/callback';
+      const registered = await register(open, { client_name: 'Notes', application_type: 'native', redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', scope: 'notes:read' });
+      expect(registered.status).toBe(201);
+      const { client_id: clientId } = await registered.json() as { client_id: string };
+      const answer = await new BrowserAgent().request(authorizationRequest({ baseUrl: open.issuer, clientId, redirectUri, scope: 'notes:read', params: { prompt: 'none', state: 's' } }).url);
+      expect(answer.status).toBe(400);
+      expect(answer.text).toContain('com.example.notes asked for something Tessera could not do');
+      const href = /<a href="([^"]+)"[^>]*>Continue to com\.example\.notes<\/a>/.exec(answer.text)![1].replaceAll('&amp;', '&');
+      expect(href).toMatch(/^com\.example\.notes:\/callback\?error=login_required&/);
+    });
+
     test('a redirect_uri the client did not register is still the provider\'s own error page, without a link', async () => {
       const answer = await new BrowserAgent().request(authorizationRequest({ baseUrl: open.issuer, clientId: phishing, redirectUri: 'https://elsewhere.example.test/cb', scope: 'notes:read' }).url);
       expect(answer.status).toBe(400);
