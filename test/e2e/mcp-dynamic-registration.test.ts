@@ -23,6 +23,8 @@ import { freePort, NODE_BIN, REPO_ROOT, spawnTessera, waitForOk, type TesseraPro
 import { runTesseraCli } from '../support/cli.ts';
 import { BrowserAgent, parseForms } from '../support/browser-agent.ts';
 import { authorizationRequest, driveAuthorization } from '../support/oauth.ts';
+import { createServer as createHttpServer } from 'node:http';
+import { launchChromium } from '../support/chromium.ts';
 
 const PASSWORD = 'a long and unguessable passphrase';
 const STARTUP_MS = 60_000;
@@ -227,6 +229,53 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
       expect(answer.text).toContain('com.example.notes asked for something Tessera could not do');
       const href = /<a href="([^"]+)"[^>]*>Continue to com\.example\.notes<\/a>/.exec(answer.text)![1].replaceAll('&amp;', '&');
       expect(href).toMatch(/^com\.example\.notes:\/callback\?error=login_required&/);
+    });
+
+    test('in a real browser (headless Chromium, JavaScript on): the page stays on Tessera until the person presses Continue, then the client gets the answer (query and form_post); no CSP violation', async () => {
+      // the "client": a loopback site (a native app's redirect URI, any port) that records what reaches it
+      const received: Array<{ method: string; url: string; body: string }> = [];
+      const site = createHttpServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+        // the browser's own favicon request is not the client's answer
+        req.on('end', () => { if (req.url !== '/favicon.ico') received.push({ method: req.method!, url: req.url!, body }); res.writeHead(200, { 'content-type': 'text/plain' }).end('client'); });
+      });
+      await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+      const redirectUri = `http://127.0.0.1:${(site.address() as { port: number }).port}/callback`;
+      const registered = await register(open, { client_name: 'Loopback', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', scope: 'notes:read' });
+      const { client_id: clientId } = await registered.json() as { client_id: string };
+      const browser = await launchChromium();
+      try {
+        for (const mode of ['query', 'form_post']) {
+          const context = await browser.newContext();
+          const problems: string[] = [];
+          await context.exposeBinding('reportCspViolation', (_source, text: string) => { problems.push(`CSP violation: ${text}`); });
+          await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(e.effectiveDirective + ' ' + e.documentURI));`);
+          const page = await context.newPage();
+          page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+          received.length = 0;
+          const { url } = authorizationRequest({ baseUrl: open.issuer, clientId, redirectUri, scope: 'notes:read', params: { prompt: 'none', state: `state-${mode}`, response_mode: mode } });
+          await page.goto(url);
+          const host = new URL(redirectUri).host;
+          await page.getByRole('heading', { name: `${host} asked for something Tessera could not do` }).waitFor();
+          expect(page.url().startsWith(open.issuer)).toBe(true);
+          expect(received).toEqual([]);
+          const proceed = mode === 'query' ? page.getByRole('link', { name: `Continue to ${host}` }) : page.getByRole('button', { name: `Continue to ${host}` });
+          await proceed.click();
+          await page.waitForURL((current) => current.href.startsWith(redirectUri));
+          expect(received).toHaveLength(1);
+          const answer = mode === 'query'
+            ? new URL(received[0].url, redirectUri).searchParams
+            : new URLSearchParams(received[0].body);
+          expect(received[0].method).toBe(mode === 'query' ? 'GET' : 'POST');
+          expect([answer.get('error'), answer.get('state'), answer.get('iss')]).toEqual(['login_required', `state-${mode}`, open.issuer]);
+          expect(problems).toEqual([]);
+          await context.close();
+        }
+      } finally {
+        await browser.close();
+        await new Promise((resolve) => site.close(resolve));
+      }
     });
 
     test('a redirect_uri the client did not register is still the provider\'s own error page, without a link', async () => {
