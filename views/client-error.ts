@@ -22,8 +22,7 @@ export function clientErrorPage({ host, error, errorDescription, continueTo, req
   const title = `${host} asked for something Tessera could not do`;
   const label = `Continue to ${host}`;
   const body = html`<h1>${title}</h1>
-<p class="lead"><strong>${host}</strong> asked for something Tessera could not do: <code>${error}</code>.</p>
-${errorDescription ? html`<p>${errorDescription}</p>` : ''}
+<p class="lead">The answer Tessera has for it: <code>${error}</code>${errorDescription ? html` (${errorDescription})` : ''}.</p>
 <p class="notice">This application registered itself; Tessera has not checked who runs it. Continue only if you meant to use <strong>${host}</strong>.</p>
 <div class="actions">
 ${!continueTo ? html`<p class="muted">Tessera does not send you to an address of this kind. Close this window.</p>`

@@ -25,6 +25,10 @@ import { BrowserAgent, parseForms } from '../support/browser-agent.ts';
 import { authorizationRequest, driveAuthorization } from '../support/oauth.ts';
 import { createServer as createHttpServer } from 'node:http';
 import { launchChromium } from '../support/chromium.ts';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
 
 const PASSWORD = 'a long and unguessable passphrase';
 const STARTUP_MS = 60_000;
@@ -260,6 +264,16 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
           await page.getByRole('heading', { name: `${host} asked for something Tessera could not do` }).waitFor();
           expect(page.url().startsWith(open.issuer)).toBe(true);
           expect(received).toEqual([]);
+          if (mode === 'query') {
+            // fits a phone's width, and what it looks like (test-output/screenshots)
+            await page.setViewportSize({ width: 390, height: 844 });
+            const { scrollWidth, innerWidth } = await page.evaluate(
+              '({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })',
+            ) as { scrollWidth: number; innerWidth: number };
+            expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+            mkdirSync(SCREENSHOTS, { recursive: true });
+            await page.screenshot({ path: `${SCREENSHOTS}self-registered-client-error-phone.png`, fullPage: true });
+          }
           const proceed = mode === 'query' ? page.getByRole('link', { name: `Continue to ${host}` }) : page.getByRole('button', { name: `Continue to ${host}` });
           await proceed.click();
           await page.waitForURL((current) => current.href.startsWith(redirectUri));
