@@ -66,7 +66,9 @@ export function showAuthorizationErrorsOfSelfRegisteredClients(deps: { logger: P
       if (!error || ctx.oidc?.route !== 'authorization') return;
       const { client } = ctx.oidc;
       if (!client || !isSelfRegistered(client) || !error.allow_redirect) return;
-      const params = ((ctx.method === 'POST' ? ctx.oidc.body : ctx.query) ?? {}) as Record<string, unknown>;
+      // as the provider's error handler reads them: the resolved parameters (a pushed request's or a
+      // request object's redirect_uri included) when it got that far, else the raw query or body
+      const params = (ctx.oidc.params ?? (ctx.method === 'POST' ? ctx.oidc.body : ctx.query) ?? {}) as Record<string, unknown>;
       const redirectUri = stringParam(params.redirect_uri);
       if (!redirectUri || !client.redirectUriAllowed(redirectUri)) return;
 

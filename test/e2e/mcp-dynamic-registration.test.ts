@@ -216,6 +216,17 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
       expect(standard.text).toContain('document.forms[0].submit()');
     });
 
+    test('a pushed authorization request (PAR, RFC 9126) carries the redirect_uri: its error is the page too', async () => {
+      const { url } = authorizationRequest({ baseUrl: open.issuer, clientId: phishing, redirectUri: PHISHING_URI, scope: 'notes:read', params: { prompt: 'none', state: 'pushed' } });
+      const pushed = await fetch(`${open.issuer}/request`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URL(url).searchParams });
+      expect(pushed.status).toBe(201);
+      const { request_uri: requestUri } = await pushed.json() as { request_uri: string };
+      const answer = await new BrowserAgent().request(`${open.issuer}/auth?${new URLSearchParams({ client_id: phishing, request_uri: requestUri })}`);
+      expect([answer.status, answer.headers.get('location')]).toEqual([400, null]);
+      expect(answer.text).toContain('<code>login_required</code>');
+      expect(answer.text).toMatch(/<a href="https:\/\/phishing\.example\.test\/callback\?error=login_required&amp;[^"]*state=pushed/);
+    });
+
     test('after the person chose (Deny on the consent page), the self-registered client gets the redirect: the person is sent where they chose to go', async () => {
       const { url } = authorizationRequest({ baseUrl: open.issuer, clientId: phishing, redirectUri: PHISHING_URI, scope: 'notes:read', params: { resource: apiUrl } });
       const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri: PHISHING_URI, user: { username: 'ada', password: PASSWORD }, consent: 'Deny' });
