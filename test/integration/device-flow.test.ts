@@ -246,6 +246,22 @@ function suite(name: string, options: TestServerOptions) {
       expect((await poll(server, publicTv, 'x'.repeat(43))).body.error).toBe('slow_down');
     });
 
+    test('slow_down holds however the form spells its names: percent-encoded names and values are the same parameters to the provider (TS1)', async () => {
+      const started = await startDeviceAuthorization(server, publicTv);
+      const deviceCode = started.body.device_code;
+      expect((await poll(server, publicTv, deviceCode)).body.error).toBe('authorization_pending');
+      // the provider decodes the form (node:querystring) before it reads it: these are the same poll, of the same code
+      const encodeAll = (text: string) => [...Buffer.from(text)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+      const spellings = [
+        `grant_type=${encodeURIComponent(DEVICE_GRANT).replace('_', '%5F')}&device%5Fcode=${deviceCode}&client_id=${publicTv.clientId}`,
+        `${encodeAll('grant_type')}=${encodeAll(DEVICE_GRANT)}&${encodeAll('device_code')}=${encodeAll(deviceCode)}&client_id=${publicTv.clientId}`,
+      ];
+      for (const body of spellings) {
+        const answer = await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+        expect([answer.status, ((await answer.json()) as { error?: string }).error]).toEqual([400, 'slow_down']);
+      }
+    });
+
     test('the grant is registrable through the admin API, for public clients too; an unknown grant type is not', async () => {
       const token = await adminToken(server);
       const create = (body: Record<string, unknown>) => fetch(`${server.url}/admin/v1/clients`, {
