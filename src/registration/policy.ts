@@ -85,6 +85,10 @@ const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:',
 export function redirectUriProblem(uri: string, applicationType: 'web' | 'native'): string | undefined {
   const parsed = URL.parse(uri);
   if (!parsed) return `"${uri}" is not an absolute URI`;
+  // the URI is stored and sent as written, and a browser follows it as parsed: `https://evil\@good/`
+  // (a backslash is a slash), a look-alike Unicode host or `http://127.1/` would show an admin (or the audit log)
+  // one host and send the codes to another. Only the parser's own spelling is taken, so what is read is where codes go
+  if (parsed.href !== uri) return `"${uri}" is not written as a URL parser reads it: register "${parsed.href}"`;
   if (uri.includes('#')) return `"${uri}" has a fragment (RFC 6749 §3.1.2)`;
   if (parsed.username || parsed.password) return `"${uri}" carries credentials`;
   if (parsed.protocol === 'https:') {

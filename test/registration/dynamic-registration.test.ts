@@ -168,6 +168,13 @@ describe.each([
       ['a fragment', { ...WEB_APP, redirect_uris: ['https://app.example.test/cb#x'] }, 'invalid_redirect_uri', /fragment/],
       ['a javascript: URI, even for a native app', { ...WEB_APP, application_type: 'native', redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri', /scheme no redirect may use/],
       ['http at another host for a native app', { ...WEB_APP, application_type: 'native', redirect_uris: ['http://evil.example.test/cb'] }, 'invalid_redirect_uri', /only for a loopback address/],
+      // TS2: stored as written, followed as a browser parses it: what an admin or the audit log shows must be where codes go
+      ['a backslash a browser reads as a slash (the host is evil.example.test)', { ...WEB_APP, redirect_uris: ['https://evil.example.test\\@app.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/evil\.example\.test\/@app\.example\.test\/cb"/],
+      ['a look-alike host in Unicode (Cyrillic а)', { ...WEB_APP, redirect_uris: ['https://\u0430pp.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/xn--pp-6kc\.example\.test\/cb"/],
+      ['https: without its slashes', { ...WEB_APP, redirect_uris: ['https:app.example.test/cb'] }, 'invalid_redirect_uri', /not written as a URL parser reads it/],
+      ['a percent-encoded host', { ...WEB_APP, redirect_uris: ['https://%61pp.example.test/cb'] }, 'invalid_redirect_uri', /not written as a URL parser reads it/],
+      ['a loopback address in short form for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.1/cb'] }, 'invalid_redirect_uri', /register "http:\/\/127\.0\.0\.1\/cb"/],
+      ['a post-logout URI with a backslash', { ...WEB_APP, post_logout_redirect_uris: ['https://evil.example.test\\@app.example.test/'] }, 'invalid_client_metadata', /not written as a URL parser reads it/],
       ['no redirect URI with the code grant', { ...WEB_APP, redirect_uris: [] }, 'invalid_redirect_uri', /redirect_uris are required/],
       ['a software statement', { ...WEB_APP, software_statement: 'eyJhbGciOiJub25lIn0.e30.' }, 'invalid_software_statement', /not supported/],
       ['a list where a string belongs', { ...WEB_APP, client_name: ['x'] }, 'invalid_client_metadata', /client_name must be string/],
