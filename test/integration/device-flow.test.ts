@@ -61,7 +61,8 @@ async function approve(agent: BrowserAgent, confirmation: PageResponse, user: { 
 
 function suite(name: string, options: TestServerOptions) {
   // a short interval: the test that polls again at the pace asked for waits it out once
-  options = { ...options, config: { deviceFlow: { pollIntervalSeconds: 1 } } };
+  // open registration for the device grant: a client that registered itself is marked on the pages (TS3)
+  options = { ...options, config: { deviceFlow: { pollIntervalSeconds: 1 }, dynamicRegistration: { mode: 'open', grantTypes: [DEVICE_GRANT] } } };
   describe(name, () => {
     let server: TestServer;
     let tv: ClientCredentials;
@@ -132,6 +133,8 @@ function suite(name: string, options: TestServerOptions) {
       expect(confirmation.text).toContain('TV Guide API');
       expect(confirmation.text).toContain('offline_access');
       expect(parseForms(confirmation.text).flatMap((f) => f.buttons)).toEqual(['Continue', 'Deny']);
+      // an administrator registered this client: no unchecked-name notice
+      expect(confirmation.text).not.toContain('registered itself');
 
       const { page, pages } = await approve(agent, confirmation, user);
       expect(pages).toEqual(['Sign in', 'Allow access?', 'Your device is connected']);
@@ -160,6 +163,29 @@ function suite(name: string, options: TestServerOptions) {
       expect(approved[0]).toMatchObject({ subject: userId });
       expect(JSON.stringify(approved)).not.toContain(started.body.user_code);
       expect(JSON.stringify(approved)).not.toContain(started.body.device_code);
+    });
+
+    test('a client that registered itself (RFC 7591) is marked on the confirmation and the consent page: its name is unchecked (TS3)', async () => {
+      const registered = await fetch(`${server.url}/reg`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_name: 'Living Room TV', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none', scope: 'openid' }),
+      });
+      expect(registered.status).toBe(201);
+      const lookalike = { clientId: ((await registered.json()) as { client_id: string }).client_id };
+      const started = await startDeviceAuthorization(server, lookalike);
+      expect(started.status).toBe(200);
+      const agent = new BrowserAgent();
+      const confirmation = await enterCode(agent, server, started.body.user_code);
+      expect(headingOf(confirmation.text)).toBe('Connect this device?');
+      expect(confirmation.text).toContain('Living Room TV');
+      expect(confirmation.text).toContain('This application registered itself with this server');
+      let { response: page } = await agent.submit(confirmation, formWithButton(confirmation.text, 'Continue'));
+      expect(headingOf(page.text)).toBe('Sign in');
+      ({ response: page } = await agent.submit(page, formWithButton(page.text, 'Sign in'), user));
+      expect(headingOf(page.text)).toBe('Allow access?');
+      expect(page.text).toContain('This application registered itself with this server');
+      // a device flow has no redirect: nothing is said about where the person goes
+      expect(page.text).not.toContain('you go to');
     });
 
     test('a device code redeemed by several requests at once yields tokens once', async () => {

@@ -122,6 +122,9 @@ describe.each([
     expect(pages).toEqual(['login', 'consent']);
     // a client that registered itself is never first party: the person is asked, and sees the name it chose
     expect(html[1]).toContain('Notes for the web');
+    // TS3: …and is told the name is unchecked, and where the answer goes (the registered redirect URI's host)
+    expect(html[1]).toContain('This application registered itself with this server');
+    expect(html[1]).toContain(`you go to <strong>${new URL(REDIRECT_URI).host}</strong>`);
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true }, { resource: NOTES });
     expect(tokens.access_token).toEqual(expect.any(String));
     expect(tokens.refresh_token).toEqual(expect.any(String));
