@@ -57,7 +57,9 @@ const REQUEST_SCHEMA = {
     response_types: { type: 'array', maxItems: 10, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 100 } },
     token_endpoint_auth_method: { type: 'string', minLength: 1, maxLength: 100 },
     application_type: { enum: ['web', 'native'] },
-    client_name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+    // no control characters, nor bidirectional controls: a name that reverses the text around it on the consent page
+    // ("\u202Eknab ruoY") reads as something it is not
+    client_name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$' },
     scope: { type: 'string', maxLength: 4000, pattern: '^[\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]*$' },
     client_id: { type: 'string', minLength: 1, maxLength: 256 },
     client_secret: { type: 'string', minLength: 1, maxLength: 512 },

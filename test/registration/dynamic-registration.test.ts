@@ -180,6 +180,8 @@ describe.each([
       ['a post-logout URI with a backslash', { ...WEB_APP, post_logout_redirect_uris: ['https://evil.example.test\\@app.example.test/'] }, 'invalid_client_metadata', /not written as a URL parser reads it/],
       ['no redirect URI with the code grant', { ...WEB_APP, redirect_uris: [] }, 'invalid_redirect_uri', /redirect_uris are required/],
       ['a software statement', { ...WEB_APP, software_statement: 'eyJhbGciOiJub25lIn0.e30.' }, 'invalid_software_statement', /not supported/],
+      ['a name with a bidirectional override, which reverses the text around it on the consent page (TS4)', { ...WEB_APP, client_name: '\u202eknab ruoY' }, 'invalid_client_metadata', /client_name must match pattern/],
+      ['a name with a bidirectional isolate (TS4)', { ...WEB_APP, client_name: 'Notes \u2067for the web' }, 'invalid_client_metadata', /client_name must match pattern/],
       ['a list where a string belongs', { ...WEB_APP, client_name: ['x'] }, 'invalid_client_metadata', /client_name must be string/],
       ['too many redirect URIs', { ...WEB_APP, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://app.example.test/${i}`) }, 'invalid_client_metadata', /redirect_uris must NOT have more than 20 items/],
     ];
