@@ -212,6 +212,40 @@ describe.each([
     expect(JSON.stringify(refused)).not.toContain(token);
   });
 
+  test('an authorization error for a client that registered itself is a page naming where it would go, not a redirect: no open redirector (RFC 9700 §4.11.2, TS5)', async () => {
+    const registered = await register({ ...WEB_APP, redirect_uris: ['https://phish.example.test/land'] }, await initialAccessToken());
+    expect(registered.status).toBe(201);
+    const byAdmin = await server.createClient({ name: 'Admin-made app', grantTypes: ['authorization_code'], redirectUris: ['https://phish.example.test/land'], scopes: ['openid'] });
+    const authorizationUrl = (clientId: string, params: Record<string, string>) => `${server.url}/auth?${new URLSearchParams({
+      client_id: clientId, redirect_uri: 'https://phish.example.test/land', response_type: 'code', scope: 'openid', state: 'st4te',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', ...params,
+    })}`;
+    // no person, no page seen: prompt=none (login_required), a scope outside the allow-list, a missing PKCE challenge, form_post
+    const errors: Array<[Record<string, string>, string]> = [
+      [{ prompt: 'none' }, 'login_required'],
+      [{ scope: 'openid email' }, 'invalid_scope'],
+      [{ code_challenge: '', code_challenge_method: '' }, 'invalid_request'],
+      [{ prompt: 'none', response_mode: 'form_post' }, 'login_required'],
+    ];
+    for (const [params, error] of errors) {
+      const answer = await fetch(authorizationUrl(registered.body.client_id, params), { redirect: 'manual' });
+      const text = await answer.text();
+      expect({ params, status: answer.status, location: answer.headers.get('location') }).toEqual({ params, status: 400, location: null });
+      expect(text).toContain('This application registered itself with this server, so you were not sent on to it automatically');
+      expect(text).toContain(`<code>${error}</code>`);
+      expect(text).not.toContain('<form');
+      if (params.response_mode !== 'form_post') expect(text).toContain('Return to phish.example.test</a>');
+    }
+    // a client an administrator registered: the error goes to its redirect URI as RFC 6749 §4.1.2.1 says
+    const trusted = await fetch(authorizationUrl(byAdmin.clientId, { prompt: 'none' }), { redirect: 'manual' });
+    expect(trusted.status).toBe(303);
+    expect(new URL(trusted.headers.get('location')!).searchParams.get('error')).toBe('login_required');
+    // after the person saw the pages, the answer goes to the client: Deny at consent is access_denied at the redirect URI
+    const denied = await driveAuthorization(new BrowserAgent(), authorizationUrl(registered.body.client_id, {}), { redirectUri: 'https://phish.example.test/land', user: USER, consent: 'Deny' });
+    expect(denied.pages).toEqual(['login', 'consent']);
+    expect(denied.callback.searchParams.get('error')).toBe('access_denied');
+  });
+
   test('without a token, with a wrong, revoked or spent one: 401 invalid_token (RFC 6750), and nothing is registered', async () => {
     const before = (await call(server, admin, 'GET', '/clients?dynamic=true&limit=200')).body.items.length;
     const none = await register(WEB_APP);
