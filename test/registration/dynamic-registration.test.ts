@@ -10,9 +10,9 @@ import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
-import { refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
+import { codeFlow, refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
 import { authorize, driveAuthorization, tokenRequest } from '../support/oauth.ts';
-import { BrowserAgent } from '../support/browser-agent.ts';
+import { BrowserAgent, parseForms } from '../support/browser-agent.ts';
 
 const NOTES = 'https://notes-api.example.test';
 const LEDGER = 'https://ledger-api.example.test';
@@ -244,6 +244,28 @@ describe.each([
     const denied = await driveAuthorization(new BrowserAgent(), authorizationUrl(registered.body.client_id, {}), { redirectUri: 'https://phish.example.test/land', user: USER, consent: 'Deny' });
     expect(denied.pages).toEqual(['login', 'consent']);
     expect(denied.callback.searchParams.get('error')).toBe('access_denied');
+  });
+
+  test('/session/end does not send people to a self-registered post_logout_redirect_uri without an id_token_hint; with the hint it does (TS6)', async () => {
+    const registered = await register({ ...WEB_APP, scope: 'openid', post_logout_redirect_uris: ['https://phish.example.test/bye'] }, await initialAccessToken());
+    expect(registered.status).toBe(201);
+    const client = { clientId: registered.body.client_id as string, clientSecret: registered.body.client_secret as string };
+    /** /session/end as a browser goes through it: the page (which submits itself without a session, or "Sign out"), then where it leads */
+    const logout = async (agent: BrowserAgent, params: Record<string, string>) => {
+      const page = await agent.request(`${server.url}/session/end?${new URLSearchParams(params)}`);
+      expect(page.status).toBe(200);
+      const forms = parseForms(page.text);
+      const form = forms.find((f) => f.buttons.includes('Sign out')) ?? forms[0];
+      const { response } = await agent.submit(page, form, {}, (location) => !location.startsWith(server.url));
+      return response.headers.get('location');
+    };
+    // a stranger's link, no session: the logout submits itself; the person stays on Tessera
+    const bounced = await logout(new BrowserAgent(), { client_id: client.clientId, post_logout_redirect_uri: 'https://phish.example.test/bye' });
+    expect(bounced ?? '').not.toContain('phish.example.test');
+    // the client's own sign-out, with the ID token it got for the person: back at its registered URI
+    const tokens = await codeFlow({ baseUrl: server.url, client, user: USER, scope: 'openid' });
+    const back = await logout(tokens.agent, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://phish.example.test/bye' });
+    expect(back).toBe('https://phish.example.test/bye');
   });
 
   test('without a token, with a wrong, revoked or spent one: 401 invalid_token (RFC 6750), and nothing is registered', async () => {
