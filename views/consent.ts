@@ -17,6 +17,11 @@ export interface ConsentPageOptions {
   abortAction: string;
   csrfToken: string;
   clientName: string;
+  /**
+   * A client that named itself with a URL (client ID metadata document): its
+   * host, shown instead of the name, which is only the client's own claim.
+   */
+  clientHost?: string;
   /** the client registered itself (RFC 7591): its name is unchecked; returnTo is where the person goes after answering */
   selfRegistered?: { returnTo?: string };
   scopes: ConsentScope[];
@@ -41,11 +46,14 @@ export function selfRegisteredNotice(returnTo?: string) {
 }
 
 export function consentPage(options: ConsentPageOptions): string {
-  const { action, abortAction, csrfToken, clientName, selfRegistered, scopes, resources, claims = [], requestId } = options;
+  const { action, abortAction, csrfToken, clientName, clientHost, selfRegistered, scopes, resources, claims = [], requestId } = options;
   const nothingListed = scopes.length === 0 && resources.length === 0 && claims.length === 0;
   const csrf = html`<input type="hidden" name="csrf" value="${csrfToken}">`;
   const body = html`<h1>Allow access?</h1>
-<p class="lead"><strong>${clientName}</strong> is asking for permission to:</p>
+${clientHost
+    ? html`<p class="lead">The application at <strong>${clientHost}</strong> is asking for permission to:</p>
+<p class="muted">It calls itself “${clientName}”, but this server does not know it: it was not registered here. Continue only if you are using an application from ${clientHost}.</p>`
+    : html`<p class="lead"><strong>${clientName}</strong> is asking for permission to:</p>`}
 ${selfRegistered ? selfRegisteredNotice(selfRegistered.returnTo) : ''}
 ${nothingListed ? html`<ul class="scopes"><li>Access your account</li></ul>` : ''}
 ${scopes.length > 0 ? scopeList(scopes) : ''}

@@ -24,7 +24,7 @@ export interface UnsentErrorPageOptions {
 }
 
 /**
- * An authorization error for an application that registered itself: shown
+ * An authorization error for an application nobody registered by hand: shown
  * here rather than sent on, since anyone can register a redirect address
  * (RFC 9700 §4.11.2). The person decides whether to go on.
  */
@@ -32,7 +32,7 @@ export function unsentErrorPage({ clientName, error, continueTo, requestId }: Un
   const title = 'The request could not be completed';
   const body = html`<h1>${title}</h1>
 <p><strong>${clientName}</strong> sent a sign-in request that could not be completed (<code>${error}</code>).</p>
-<p class="notice">This application registered itself with this server, so you were not sent on to it automatically.</p>
+<p class="notice">No administrator registered this application here (it registered itself, or is known only by its own address), so you were not sent on to it automatically.</p>
 ${continueTo ? html`<p>Continue only if you came from <strong>${continueTo.host}</strong> and trust it.</p>
 <p><a href="${continueTo.href}" rel="noreferrer">Return to ${continueTo.host}</a></p>` : ''}`;
   return layout({ title, body, requestId });

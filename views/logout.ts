@@ -11,6 +11,12 @@ export interface LogoutPageOptions {
    * the missing return is not a surprise).
    */
   unregisteredReturn?: boolean;
+  /**
+   * A client that registered itself asked to return the person without an
+   * id_token_hint (nothing confirms the address is its own to use): the
+   * person stays on Tessera.
+   */
+  unconfirmedReturn?: boolean;
   requestId: string;
 }
 
@@ -22,11 +28,12 @@ export interface LogoutPageOptions {
  * `logout` would still end the asking client's part of the session and
  * revoke its grant, which a person who chose to stay does not expect.
  */
-export function logoutPage({ form, clientName, unregisteredReturn, requestId }: LogoutPageOptions): string {
+export function logoutPage({ form, clientName, unregisteredReturn, unconfirmedReturn, requestId }: LogoutPageOptions): string {
   const body = html`<h1>${clientName ? html`Sign out of ${clientName}?` : 'Sign out?'}</h1>
 ${clientName ? html`<p class="lead"><strong>${clientName}</strong> asked to sign you out.</p>` : ''}
 <p>You will be signed out of Tessera on this device, and of the applications you signed in to with it here.</p>
 ${unregisteredReturn ? html`<p class="notice">${clientName ?? 'The application'} gave a return address it has not registered, so you will stay here after signing out.</p>` : ''}
+${unconfirmedReturn ? html`<p class="notice">${clientName ?? 'The application'} registered itself and did not show that you signed in to it, so you will stay here after signing out.</p>` : ''}
 ${raw(form)}
 <div class="actions">
 <button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Sign out</button>

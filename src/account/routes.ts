@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/index.ts';
 import type { Revocation, SessionDirectory, SessionSummary, TokenState } from '../tokens/index.ts';
 import { describeResourceScopes, describeScopes, formField, interactionBoundary, lockoutWaitSeconds, PageError, pageRequestId, sendPage } from '../interactions/index.ts';
 import { tokenDigest } from '../crypto/index.ts';
+import { clientIdHost } from '../clients/index.ts';
 import { accountPage, passwordResetDonePage, resetLinkInvalidPage, resetPasswordPage, signedOutPage, type ConnectedApp, type SessionEntry } from '../../views/account.ts';
 import { tooManyAttemptsMessage } from '../../views/login.ts';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, cookieOptions, finishSignIn, redirectToSignIn } from './account-client.ts';
@@ -115,7 +116,9 @@ export function createAccountRouter(deps: AccountRouterDeps): Router {
     for (const grantId of await deps.tokenState.grants.ofAccount(accountId)) {
       const grant = await provider.Grant.find(grantId);
       if (!grant || grant.accountId !== accountId || !grant.clientId || grant.clientId === ACCOUNT_CLIENT_ID) continue;
-      const client = await provider.Client.find(grant.clientId).catch(() => undefined);
+      // a client ID metadata document's client is shown by its URL's host: not fetched for this page, and its name is only its own claim
+      const host = clientIdHost(grant.clientId);
+      const client = host ? { clientName: host } : await provider.Client.find(grant.clientId).catch(() => undefined);
       const oidc = describeScopes((grant.getOIDCScope() || '').split(' ').filter(Boolean));
       const resources = Object.keys(grant.resources ?? {})
         .flatMap((uri) => describeResourceScopes((grant.getResourceScope(uri) || '').split(' ').filter(Boolean)));

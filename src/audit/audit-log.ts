@@ -128,6 +128,13 @@ function rowOf(event: AuditRecord): NewRow {
 export type AuditLog = ReturnType<typeof createAuditLog>;
 
 /**
+ * SQLSTATE class 22 (data exception: a character or value the column cannot
+ * hold): the database refuses a row for what it holds, and would refuse it
+ * again. Any other failure (connection, outage, a constraint) may pass on a retry.
+ */
+const refusedForContent = (error: unknown): boolean => /^22/.test(String((error as { code?: unknown } | undefined)?.code ?? ''));
+
+/**
  * Runs in the transaction that stores an event (the webhook outbox queues its
  * deliveries here): the event and what follows from it commit together.
  */
@@ -193,6 +200,37 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
     timer.unref();
   };
 
+  /** Keeps rows, in order, for the next attempt, as far as the bound allows. */
+  function keepForRetry(rows: PendingRow[], error: Error): void {
+    const kept = rows.slice(0, Math.max(0, maxBuffered - buffer.length));
+    buffer = [...kept, ...buffer];
+    reportError(error, rows.length - kept.length);
+    schedule(Math.max(flushDelayMs, 1000));
+  }
+
+  /**
+   * A batch the database refused for what one of its rows holds: each row
+   * alone, so that row does not hold back every event queued with and after
+   * it (retried together, they would fail together for ever). A row refused
+   * alone is dropped and reported lost. False when the database fails for
+   * another reason meanwhile: the rest is kept for the next attempt.
+   */
+  async function writeOneByOne(rows: PendingRow[]): Promise<boolean> {
+    for (let i = 0; i < rows.length; i++) {
+      try {
+        await insert([rowToWrite(rows[i])]);
+      } catch (error) {
+        if (refusedForContent(error)) {
+          reportError(error as Error, 1);
+          continue;
+        }
+        keepForRetry(rows.slice(i), error as Error);
+        return false;
+      }
+    }
+    return true;
+  }
+
   async function writeBuffered(): Promise<void> {
     while (buffer.length) {
       const rows = buffer.splice(0, batchSize);
@@ -201,12 +239,11 @@ export function createAuditLog(knex: Knex, options: AuditLogOptions = {}) {
       try {
         await insert(rows.map(rowToWrite));
       } catch (error) {
-        // kept, in order, for the next attempt, as far as the bound allows
-        const kept = rows.slice(0, Math.max(0, maxBuffered - buffer.length));
-        buffer = [...kept, ...buffer];
-        reportError(error as Error, rows.length - kept.length);
-        schedule(Math.max(flushDelayMs, 1000));
-        return;
+        if (!refusedForContent(error)) {
+          keepForRetry(rows, error as Error);
+          return;
+        }
+        if (!await writeOneByOne(rows)) return;
       }
     }
   }

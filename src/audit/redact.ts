@@ -19,20 +19,24 @@ export function maskEmail(email: string): string {
 
 function clean(value: unknown, depth: number): unknown {
   if (depth > 4) return '[…]';
-  if (typeof value === 'string') return EMAIL.test(value) ? maskEmail(value) : value;
+  // Postgres refuses NUL in JSON: one such value would fail its batch, and every event queued behind it
+  if (typeof value === 'string') {
+    const storable = value.replaceAll('\u0000', '');
+    return EMAIL.test(storable) ? maskEmail(storable) : storable;
+  }
   if (Array.isArray(value)) return value.slice(0, 100).map((item) => clean(item, depth + 1));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       if (SECRET_KEY.test(key)) continue;
-      out[key] = clean(item, depth + 1);
+      out[key.replaceAll('\u0000', '')] = clean(item, depth + 1);
     }
     return out;
   }
   return value;
 }
 
-/** Drops secret-looking fields and masks e-mail addresses, recursively. */
+/** Drops secret-looking fields, masks e-mail addresses and removes NUL characters, recursively. */
 export function redactDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
   return (clean(details ?? {}, 0) as Record<string, unknown>);
 }

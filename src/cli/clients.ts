@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { commaList, none, parse, single, spaceList, unknownSubcommand, wholeNumber } from './args.ts';
 import { emit, listCommand, type CommandContext } from './output.ts';
 import { UsageError } from './usage.ts';
@@ -10,6 +11,8 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  [--tls-client-auth-subject-dn DN | --tls-client-auth-san-dns NAME | --tls-client-auth-san-uri URI
                   | --tls-client-auth-san-ip IP | --tls-client-auth-san-email EMAIL]
                  [--tls-client-certificate-bound-access-tokens]
+                 [--application-type web|native] [--jwks FILE | --jwks-uri URL]
+                 [--require-par] [--require-signed-request-object]
                  prints client_id and, once, client_secret
                  --scopes is the allow-list (absent: no scope at all; "admin": the admin API)
                  --grant-types: authorization_code, refresh_token, client_credentials, password,
@@ -26,7 +29,17 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  mTLS (the server needs TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER):
                  --token-endpoint-auth-method tls_client_auth with one --tls-client-auth-* subject
                  (no secret); --tls-client-certificate-bound-access-tokens binds its access tokens
-                 to its certificate (cnf.x5t#S256)
+                 to its certificate (cnf.x5t#S256); --token-endpoint-auth-method
+                 self_signed_tls_client_auth with --jwks FILE holding its own certificate (x5c)
+                 --application-type native: an app on a device (RFC 8252), with --public; redirect
+                 URIs http://127.0.0.1/PATH or http://[::1]/PATH (any port matches), a reverse-domain
+                 scheme (com.example.app:/callback) or a claimed https URI; absent: web
+                 --jwks FILE: the client's public keys (a JWK Set, or one JWK), for
+                 --token-endpoint-auth-method private_key_jwt and signed request objects;
+                 --jwks-uri URL: where the server fetches them instead (https; loopback only
+                 with JWKS_URI_ALLOW_LOOPBACK=true). Private keys are refused
+                 --require-par: authorization requests only through PAR (POST /request)
+                 --require-signed-request-object: only as signed request objects (needs keys)
   clients update ID [--name N] [--grant-types a,b] [--redirect-uris u1,u2]
                  [--post-logout-redirect-uris u1,u2] [--scopes "s1 s2"] [--first-party | --third-party]
                  [--require-mfa | --no-require-mfa] [--introspect-for URI,...]
@@ -36,10 +49,14 @@ export const CLIENTS_USAGE = `  clients create --name N --grant-types a,b [--red
                  [--token-endpoint-auth-method m]
                  [--tls-client-auth-subject-dn DN | --tls-client-auth-san-dns NAME | ...]
                  [--tls-client-certificate-bound-access-tokens | --no-tls-client-certificate-bound-access-tokens]
+                 [--application-type web|native] [--jwks FILE | --jwks-uri URL | --no-jwks]
+                 [--require-par | --no-require-par]
+                 [--require-signed-request-object | --no-require-signed-request-object]
                  a given list replaces the stored one ("" empties it, as "" removes the URL);
                  --third-party takes first-party away (consent is asked again);
                  --no-require-mfa lets a password alone sign in to it again;
-                 --default-web-origins: back to the origins of the redirect URIs (public) or none
+                 --default-web-origins: back to the origins of the redirect URIs (public) or none;
+                 --jwks or --jwks-uri replaces the keys (either kind), --no-jwks removes them
   clients rotate-secret ID [--grace SECONDS]
                              a new secret, printed once; without --grace the old one stops
                              working, the client's access tokens are inactive and its grants
@@ -74,7 +91,52 @@ const REGISTRATION_FLAGS = {
   'tls-client-auth-san-ip': { type: 'string' },
   'tls-client-auth-san-email': { type: 'string' },
   'tls-client-certificate-bound-access-tokens': { type: 'boolean' },
+  'application-type': { type: 'string' },
+  jwks: { type: 'string' },
+  'jwks-uri': { type: 'string' },
+  'require-par': { type: 'boolean' },
+  'require-signed-request-object': { type: 'boolean' },
 } as const;
+
+/** --jwks FILE: a JWK Set, or one JWK (made a set of one); the server judges the keys. */
+function jwksOfFile(file: string | undefined): { keys: unknown[] } | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--jwks: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--jwks: ${file} is not JSON (a JWK Set {"keys": [...]} or one JWK)`);
+  }
+  if (typeof parsed === 'object' && parsed !== null && 'kty' in parsed) return { keys: [parsed] };
+  return parsed as { keys: unknown[] };
+}
+
+function applicationType(value: string | undefined): 'web' | 'native' | undefined {
+  if (value === undefined || value === 'web' || value === 'native') return value;
+  throw new UsageError(`--application-type must be web or native, not "${value}"`);
+}
+
+/** --flag as in create; --no-flag takes it away (update); neither: unchanged. */
+function toggle(values: Record<string, unknown>, flag: string): boolean | undefined {
+  if (values[flag] && values[`no-${flag}`]) throw new UsageError(`--${flag} and --no-${flag} contradict each other: give one`);
+  if (values[flag]) return true;
+  return values[`no-${flag}`] ? false : undefined;
+}
+
+/** The client-kind fields both create and update send (absent flags: absent fields). */
+function clientKindFields(values: Record<string, string | boolean | undefined>) {
+  return {
+    application_type: applicationType(values['application-type'] as string | undefined),
+    require_pushed_authorization_requests: toggle(values, 'require-par'),
+    require_signed_request_object: toggle(values, 'require-signed-request-object'),
+  };
+}
 
 /** The mTLS fields both create and update send (absent flags: absent fields). */
 function mtlsFields(values: Record<string, string | boolean | undefined>) {
@@ -122,11 +184,15 @@ async function create(args: string[], cli: CommandContext): Promise<number> {
     web_origins: listOrEmpty(values['web-origins'], commaList),
     ...mtlsFields(values),
     tls_client_certificate_bound_access_tokens: boundTokens(values),
+    ...clientKindFields(values),
+    jwks: jwksOfFile(values.jwks),
+    jwks_uri: values['jwks-uri'],
   });
   emit(cli, client, () => [
     `client_id: ${client.client_id}`,
     ...(client.client_secret ? [`client_secret: ${client.client_secret}`, '(store the secret now: it is not shown again)']
-      : client.token_endpoint_auth_method === 'tls_client_auth' ? ['(tls_client_auth: it authenticates with its certificate, no secret)'] : ['(public client: no secret)']),
+      : client.token_endpoint_auth_method === 'tls_client_auth' ? ['(tls_client_auth: it authenticates with its certificate, no secret)']
+        : client.token_endpoint_auth_method === 'private_key_jwt' ? ['(private_key_jwt: it authenticates with its keys, no secret)'] : ['(public client: no secret)']),
   ]);
   return 0;
 }
@@ -158,7 +224,8 @@ function requireMfa(values: { 'require-mfa'?: boolean; 'no-require-mfa'?: boolea
 }
 
 async function update(args: string[], cli: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'default-web-origins': { type: 'boolean' }, 'no-tls-client-certificate-bound-access-tokens': { type: 'boolean' }, 'no-token-exchange-impersonation': { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...REGISTRATION_FLAGS, 'third-party': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' }, 'default-web-origins': { type: 'boolean' }, 'no-tls-client-certificate-bound-access-tokens': { type: 'boolean' }, 'no-token-exchange-impersonation': { type: 'boolean' }, 'no-jwks': { type: 'boolean' }, 'no-require-par': { type: 'boolean' }, 'no-require-signed-request-object': { type: 'boolean' } });
+  if (values['no-jwks'] && (values.jwks !== undefined || values['jwks-uri'] !== undefined)) throw new UsageError('--no-jwks contradicts --jwks and --jwks-uri: give one');
   if (values['web-origins'] !== undefined && values['default-web-origins']) throw new UsageError('--web-origins and --default-web-origins contradict each other: give one');
   const id = single(positionals, 'client id');
   const change = Object.fromEntries(Object.entries({
@@ -178,6 +245,10 @@ async function update(args: string[], cli: CommandContext): Promise<number> {
     web_origins: values['default-web-origins'] ? null : listOrEmpty(values['web-origins'], commaList),
     ...mtlsFields(values),
     tls_client_certificate_bound_access_tokens: boundTokens(values),
+    ...clientKindFields(values),
+    // --no-jwks removes the keys, whichever kind is stored
+    jwks: values['no-jwks'] ? null : jwksOfFile(values.jwks),
+    jwks_uri: values['no-jwks'] ? null : values['jwks-uri'],
   }).filter(([, value]) => value !== undefined));
   if (!Object.keys(change).length) throw new UsageError('nothing to change: give at least one flag');
   const client = await cli.api.patch<Client>(`/clients/${encodeURIComponent(id)}`, change);
@@ -227,7 +298,8 @@ export async function clientsCommand(args: string[], cli: CommandContext): Promi
       // the command line is checked before cli.api is touched (it needs credentials)
       const id = single(parse(rest, {}).positionals, 'client id');
       const client = await cli.api.get<Client>(`/clients/${encodeURIComponent(id)}`);
-      emit(cli, client, () => Object.entries(client).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value}`));
+      // objects (a JWK Set) as JSON, lists space-separated
+      emit(cli, client, () => Object.entries(client).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : value !== null && typeof value === 'object' ? JSON.stringify(value) : value}`));
       return 0;
     }
     case 'delete': {

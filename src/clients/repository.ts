@@ -4,6 +4,8 @@ import { digestClientSecret, generateClientSecret } from './secrets.ts';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
 import { createClientCache } from './client-cache.ts';
 import { nextGeneration, singleProcessChanges, type ClientChangeLog } from './client-changes.ts';
+import { storableId } from './storable-id.ts';
+import type { ApplicationType } from './client-kinds.ts';
 
 export interface NewClient {
   name: string;
@@ -40,6 +42,16 @@ export interface NewClient {
   tlsClientAuth?: TlsClientAuthSubject;
   /** access tokens bound to the client's certificate (cnf.x5t#S256, RFC 8705 §3); absent: not bound */
   tlsClientCertificateBoundAccessTokens?: boolean;
+  /** 'native': an app on a device (RFC 8252, client-kinds.ts); absent: web */
+  applicationType?: ApplicationType;
+  /** the client's public keys, as a JWK Set (private_key_jwt, signed request objects); absent: none */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  /** where the provider fetches the client's public keys (instead of jwks); absent: nowhere */
+  jwksUri?: string;
+  /** every authorization request must come through PAR (RFC 9126 §6); absent: not required */
+  requirePushedAuthorizationRequests?: boolean;
+  /** every authorization request must be a signed request object (RFC 9101 §10.5); absent: not required */
+  requireSignedRequestObject?: boolean;
   /** fixed id and secret, for the built-in admin client only */
   clientId?: string;
   clientSecret?: string;
@@ -52,8 +64,6 @@ export interface NewClient {
    * only the token digest, when given (a new token).
    */
   dynamicRegistration?: { registeredBy: string; registrationAccessTokenDigest: string };
-  /** OpenID Connect application_type; absent: web (the provider's default) */
-  applicationType?: 'web' | 'native';
 }
 
 /** The registered certificate subject of a tls_client_auth client, by its RFC 8705 metadata name. */
@@ -68,7 +78,7 @@ export interface TlsClientAuthSubject {
 export const TLS_CLIENT_AUTH_SUBJECT_FIELDS = ['tls_client_auth_subject_dn', 'tls_client_auth_san_dns', 'tls_client_auth_san_uri', 'tls_client_auth_san_ip', 'tls_client_auth_san_email'] as const;
 
 /** Methods that authenticate without a secret: such a client is given none (absent means nothing: no unused credential). */
-const WITHOUT_SECRET = new Set(['none', 'tls_client_auth']);
+const WITHOUT_SECRET = new Set(['none', 'tls_client_auth', 'private_key_jwt', 'self_signed_tls_client_auth']);
 export const authenticatesWithSecret = (method: unknown) => !WITHOUT_SECRET.has(String(method));
 
 function tlsClientAuthSubjectOf(m: Record<string, unknown>): TlsClientAuthSubject | undefined {
@@ -149,8 +159,12 @@ export function newClientOfRecord(record: ClientRecord): NewClient {
     backchannelLogoutSessionRequired: typeof m.backchannel_logout_session_required === 'boolean' ? m.backchannel_logout_session_required : undefined,
     tlsClientAuth: tlsClientAuthSubjectOf(m),
     tlsClientCertificateBoundAccessTokens: m.tls_client_certificate_bound_access_tokens === true ? true : undefined,
-    bootstrapAdmin: record.bootstrapAdmin,
     applicationType: m.application_type === 'native' ? 'native' : undefined,
+    jwks: typeof m.jwks === 'object' && m.jwks !== null ? m.jwks as NewClient['jwks'] : undefined,
+    jwksUri: typeof m.jwks_uri === 'string' ? m.jwks_uri : undefined,
+    requirePushedAuthorizationRequests: m.require_pushed_authorization_requests === true ? true : undefined,
+    requireSignedRequestObject: m.require_signed_request_object === true ? true : undefined,
+    bootstrapAdmin: record.bootstrapAdmin,
   };
 }
 
@@ -223,8 +237,12 @@ export function clientMetadataOf(input: NewClient, clientId: string): Record<str
     // the subject only with its method (the provider checks there is exactly one); the binding only when asked for
     ...(method === 'tls_client_auth' ? tlsClientAuthSubjectOf({ ...input.tlsClientAuth }) : {}),
     ...(input.tlsClientCertificateBoundAccessTokens ? { tls_client_certificate_bound_access_tokens: true } : {}),
-    // written only when native: the provider's redirect URI rules for native apps (loopback http, private-use schemes)
+    // each written only when set: absent is the provider's default (web; no keys; nothing required)
     ...(input.applicationType === 'native' ? { application_type: 'native' } : {}),
+    ...(input.jwks ? { jwks: input.jwks } : {}),
+    ...(input.jwksUri ? { jwks_uri: input.jwksUri } : {}),
+    ...(input.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
+    ...(input.requireSignedRequestObject ? { require_signed_request_object: true } : {}),
   };
 }
 
@@ -414,6 +432,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
     },
 
     async find(clientId: string): Promise<ClientRecord | undefined> {
+      if (!storableId(clientId)) return undefined;
       const row = await table().where({ client_id: clientId }).first();
       return row && toRecord(row);
     },
@@ -423,6 +442,7 @@ export function createClientRepository(knex: Knex, options: { changes?: ClientCh
      * request: cached, and checked against the latest change before each use.
      */
     async findProviderMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+      if (!storableId(clientId)) return undefined;
       return (await providerMetadataCache.get(clientId)) ?? undefined;
     },
 

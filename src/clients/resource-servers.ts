@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { createTtlCache } from './ttl-cache.ts';
+import { storableId } from './storable-id.ts';
 import type { Offer } from './client-policy.ts';
 
 /** The longest access-token lifetime a resource server may ask for (seconds): bounds key retention too. */
@@ -70,6 +71,8 @@ export function createResourceServerRepository(knex: Knex, defaults: { accessTok
       }
     },
     find(identifier: string): Promise<ResourceServer | undefined> {
+      // an identifier Postgres could not hold (a NUL) names no resource server rather than failing the query
+      if (!storableId(identifier)) return Promise.resolve(undefined);
       return cache.get(identifier, async () => {
         const row = await table().where({ identifier }).first();
         return row && toResourceServer(row);

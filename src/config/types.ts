@@ -62,6 +62,10 @@ export interface Config {
   readonly webhooks: WebhooksConfig;
   /** absent: logout tokens go to https URLs at globally routable addresses only */
   readonly backchannelLogout?: BackchannelLogoutConfig;
+  /** client ID metadata documents (URL client_ids); absent: off */
+  readonly clientMetadataDocuments?: ClientMetadataDocumentsConfig;
+  /** absent: a client's jwks_uri must be https at a public address */
+  readonly jwksUri?: JwksUriConfig;
   /** dynamic client registration (RFC 7591/7592, src/registration); mode off by default */
   readonly dynamicRegistration: DynamicRegistrationConfig;
 }
@@ -161,6 +165,18 @@ export interface WebhooksConfig {
   readonly pollIntervalMs: number;
   /** deliveries one instance claims at a time */
   readonly batchSize: number;
+}
+
+export interface ClientMetadataDocumentsConfig {
+  /** a client_id that is an https URL is fetched as the client's metadata document */
+  readonly enabled?: boolean;
+  /** development: documents on loopback addresses (never private or link-local ones) */
+  readonly allowLoopback?: boolean;
+}
+
+export interface JwksUriConfig {
+  /** development: clients may register, and the provider fetches, a jwks_uri on a loopback address */
+  readonly allowLoopback: boolean;
 }
 
 export interface BackchannelLogoutConfig {

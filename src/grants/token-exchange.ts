@@ -142,12 +142,17 @@ async function grantOfJwt(provider: Provider, deps: TokenExchangeDependencies, c
  * own client_credentials token, one of a deleted or re-keyed client, a
  * sender-constrained one that the caller could not present with its key).
  */
-async function readUserToken(ctx: TokenEndpointGrantContext, deps: TokenExchangeDependencies, value: string): Promise<UserToken | undefined> {
+async function readUserToken(ctx: TokenEndpointGrantContext, deps: TokenExchangeDependencies, value: string, audit: ExchangeAudit): Promise<UserToken | undefined> {
   const { provider, client } = ctx.oidc;
   if (value.length > MAX_TOKEN_LENGTH) return undefined;
   if (isJwt(value)) {
     const claims = await deps.verifyJwt(value);
     if (!claims || typeof claims.sub !== 'string' || claims.cnf !== undefined) return undefined;
+    // whose token it is (it verified), for the audit of a refusal too: a client trying others' tokens is worth noticing
+    Object.assign(audit, { subject: claims.sub, subject_client_id: claims.client_id });
+    // Not the caller's to exchange: refused before any lookup, so how long the
+    // answer takes says nothing about whether the token's grant still lives.
+    if (!deps.mayIntrospect(client, { clientId: claims.client_id, aud: claims.aud })) return undefined;
     if (await deps.tokenState.denylist.has(claims.jti)) return undefined;
     if (!(await deps.honouredByItsClient(provider, { clientId: claims.client_id, iat: claims.iat }, client))) return undefined;
     const grantId = await grantOfJwt(provider, deps, { ...claims, sub: claims.sub });
@@ -156,6 +161,8 @@ async function readUserToken(ctx: TokenEndpointGrantContext, deps: TokenExchange
   }
   const token = await provider.AccessToken.find(value);
   if (!token?.isValid || !token.accountId || !token.grantId || !token.clientId || token.isSenderConstrained()) return undefined;
+  Object.assign(audit, { subject: token.accountId, subject_client_id: token.clientId });
+  if (!deps.mayIntrospect(client, { clientId: token.clientId, aud: token.aud ?? token.resourceServer?.audience })) return undefined;
   if (!(await deps.honouredByItsClient(provider, { clientId: token.clientId, iat: token.iat }, client))) return undefined;
   // as introspection: the grant must live and be the token's own
   const grant = await provider.Grant.find(token.grantId);
@@ -244,8 +251,7 @@ function buildHandler(deps: TokenExchangeDependencies) {
     // revocation would take the whole grant down with it.
     if (info.accessTokenFormat !== 'jwt') throw new errors.InvalidTarget('token exchange issues JWT access tokens; this resource server uses opaque tokens');
 
-    const subject = await readUserToken(ctx, deps, subjectToken);
-    if (subject) Object.assign(audit, { subject: subject.accountId, subject_client_id: subject.clientId });
+    const subject = await readUserToken(ctx, deps, subjectToken, audit);
     if (!subject || !deps.mayIntrospect(client, { clientId: subject.clientId, aud: subject.aud })) throw new errors.InvalidRequest(SUBJECT_TOKEN_REFUSED);
     const remaining = subject.exp - epochSeconds();
     if (remaining <= 0) throw new errors.InvalidRequest(SUBJECT_TOKEN_REFUSED);

@@ -66,18 +66,32 @@ export function certificateFromHeader(value: string | string[] | undefined, now 
   }
 }
 
-const FOUND = new WeakMap<IncomingMessage, X509Certificate | null>();
+/** Whether a certificate is within its validity period now. */
+const validNow = (cert: X509Certificate, now = Date.now()) => now >= Date.parse(cert.validFrom) && now <= Date.parse(cert.validTo);
 
-/** How a request's client certificate is found; always undefined when no source is configured. */
-export function clientCertificateSource(sources: ClientCertificateSources): CertificateOf {
+/**
+ * How a request's client certificate is found; always undefined when no
+ * source is configured. `unverified`: a handshake certificate counts even
+ * when it does not chain to the client CA (a self-signed one), as long as it
+ * is valid now. That is only for self_signed_tls_client_auth (RFC 8705 §2.2),
+ * where the certificate is compared with one the client registered; the TLS
+ * handshake still proved the client holds its private key. Everything else
+ * uses the verified source.
+ */
+export function clientCertificateSource(sources: ClientCertificateSources, options: { unverified?: boolean } = {}): CertificateOf {
   const header = sources.header?.toLowerCase();
   const find = (req: IncomingMessage): X509Certificate | undefined => {
     if (cameThroughTrustedProxy(req)) return header ? certificateFromHeader(req.headers[header]) : undefined;
     if (!sources.handshake) return undefined;
     const socket = req.socket as Partial<TLSSocket>;
-    if (!socket.encrypted || !socket.authorized) return undefined;
-    return socket.getPeerX509Certificate?.();
+    if (!socket.encrypted) return undefined;
+    if (socket.authorized) return socket.getPeerX509Certificate?.();
+    if (!options.unverified) return undefined;
+    const cert = socket.getPeerX509Certificate?.();
+    return cert && validNow(cert) ? cert : undefined;
   };
+  // one memo per source: the verified and the unverified answers differ
+  const FOUND = new WeakMap<IncomingMessage, X509Certificate | null>();
   return (req) => {
     // read once per request: the provider asks several times
     let found = FOUND.get(req);

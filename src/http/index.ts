@@ -9,3 +9,4 @@ export { answerRateLimitedJson, consumeOrAllow, createRateLimiter, rateLimitHead
 export { certificateFromHeader, clientCertificateSource, hasClientCertificateSource, type CertificateOf, type ClientCertificateSources } from './client-certificate.ts';
 export { bufferedBodyOf, checkParameters, InputRefused, readLimitedBody, replayedRequest, sendRefusal, withInputLimits, type InputLimits, type RefusalStyle } from './input-limits.ts';
 export { methodNotAllowed } from './method-not-allowed.ts';
+export { addressKind, type AddressKind } from './address-kind.ts';

@@ -47,6 +47,11 @@ const TITLES: Record<InputRefused['status'], string> = {
  * count as nothing, like URLSearchParams.
  */
 export function checkParameters(encoded: string, limits: InputLimits, where: 'query' | 'body'): void {
+  // No parameter of OAuth, OpenID Connect or Tessera's pages may hold a NUL
+  // (RFC 6749 Appendix A); Postgres refuses it in text and JSON, so a NUL
+  // that reached a lookup or an audit event was a 500, and an audit event
+  // holding one blocked every event queued behind it.
+  if (encoded.includes('%00') || encoded.includes('\0')) throw new InputRefused(400, `a ${where} parameter contains a NUL character`);
   let count = 0;
   let start = 0;
   while (start <= encoded.length) {

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { default as Provider } from 'oidc-provider';
 import { expiredRequest } from './page-errors.ts';
+import { clientIdHost } from '../clients/index.ts';
 
 /** An interaction as the provider hands it out (its uid, prompt, params, session, result). */
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -23,6 +24,9 @@ export const clientIdOf = (interaction: Interaction): string | undefined =>
 export async function clientNameOf(provider: Provider, interaction: Interaction): Promise<string> {
   const clientId = clientIdOf(interaction) ?? '';
   const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
+  // a client ID metadata document's name is the client's own claim: its URL's host goes with it
+  const host = clientIdHost(clientId);
+  if (host) return client?.clientName ? `${client.clientName} (${host})` : host;
   return client?.clientName || clientId || 'an application';
 }
 

@@ -2,28 +2,39 @@ import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
 import { logoutPage, loggedOutPage } from '../../views/logout.ts';
 import { errorPage } from '../../views/error.ts';
 import { pageRequestId } from './page-errors.ts';
+import { clientIdHost } from '../clients/index.ts';
 
 // Pages that oidc-provider renders itself, in Tessera's look (wired in the
 // provider configuration: renderError and features.rpInitiatedLogout).
 
 function clientDisplayName(ctx: KoaContextWithOIDC): string | undefined {
   const client = ctx.oidc?.client;
-  return client ? client.clientName || client.clientId : undefined;
+  if (!client) return undefined;
+  // a client ID metadata document's name is the client's own claim: its URL's host goes with it
+  const host = clientIdHost(client.clientId);
+  if (host) return client.clientName ? `${client.clientName} (${host})` : host;
+  return client.clientName || client.clientId;
 }
 
-/** Requests whose post_logout_redirect_uri was dropped as unregistered (src/provider/post-logout-redirect.ts). */
-const unregisteredReturns = new WeakSet<object>();
+/**
+ * Requests whose post_logout_redirect_uri was dropped (src/provider/post-logout-redirect.ts):
+ * not registered by the client, or named by a self-registered client without an id_token_hint.
+ */
+const droppedReturns = new WeakMap<object, 'unregistered' | 'unconfirmed'>();
 
-/** The logout page of this request says that the person will not be sent back to the client. */
-export function noteUnregisteredPostLogoutRedirect(ctx: object): void {
-  unregisteredReturns.add(ctx);
+/** The logout page of this request says that the person will not be sent back to the client, and why. */
+export function noteUnregisteredPostLogoutRedirect(ctx: object, reason: 'unregistered' | 'unconfirmed' = 'unregistered'): void {
+  droppedReturns.set(ctx, reason);
 }
 
 /** `features.rpInitiatedLogout.logoutSource` */
 export async function renderLogoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'html';
-  ctx.body = logoutPage({ form, clientName: clientDisplayName(ctx), unregisteredReturn: unregisteredReturns.has(ctx), requestId: pageRequestId(ctx) });
+  const dropped = droppedReturns.get(ctx);
+  ctx.body = logoutPage({
+    form, clientName: clientDisplayName(ctx), unregisteredReturn: dropped === 'unregistered', unconfirmedReturn: dropped === 'unconfirmed', requestId: pageRequestId(ctx),
+  });
 }
 
 /** `features.rpInitiatedLogout.postLogoutSuccessSource` */

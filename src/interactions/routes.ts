@@ -10,6 +10,7 @@ import type { AuditRecord } from '../audit/index.ts';
 import { NO_SECOND_FACTORS, type MfaService } from '../mfa/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
 import { clientIdOf, clientNameOf, interactionOfPath, selfRegistrationOf, type Interaction } from './interaction-details.ts';
+import { clientIdHost } from '../clients/index.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
 import { passkeySignInUrls } from './passkey-routes.ts';
@@ -81,6 +82,10 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     }));
   }
 
+  /** a client ID metadata document's client: its host first, the name it gives itself (without the host clientNameOf added) after */
+  const consentNames = (clientName: string, clientHost: string | undefined) =>
+    (clientHost ? { clientHost, clientName: clientName.endsWith(` (${clientHost})`) ? clientName.slice(0, -clientHost.length - 3) : clientName } : { clientName });
+
   async function renderConsent(ctx: Context, interaction: Interaction, clientName: string): Promise<void> {
     const details = interaction.prompt.details as ConsentDetails;
     const resources = await Promise.all(
@@ -95,7 +100,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       action: `${base}/confirm`,
       abortAction: `${base}/abort`,
       csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
-      clientName,
+      ...consentNames(clientName, clientIdHost(clientIdOf(interaction))),
       selfRegistered: await selfRegistrationOf(provider, interaction),
       scopes: describeScopes(details.missingOIDCScope ?? []),
       resources,

@@ -1,13 +1,16 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { ClientRepository } from '../clients/index.ts';
-import { allowedOidcScopes, clientSecretMatches } from '../clients/index.ts';
+import { allowedOidcScopes, clientSecretMatches, ClientMetadataDocumentRefused } from '../clients/index.ts';
 import type { AdapterFactory } from '../tokens/index.ts';
+
+/** Where the provider's clients come from: SQL, and client ID metadata documents when they are on (client-metadata-documents.ts). */
+export type ClientMetadataSource = Pick<ClientRepository, 'findProviderMetadata'>;
 
 /**
  * Clients live in SQL and are managed by the admin API, not by the provider:
  * its Client model only reads them.
  */
-function createClientAdapter(clients: ClientRepository): Adapter {
+function createClientAdapter(clients: ClientMetadataSource): Adapter {
   const readOnly = async () => { throw new Error('clients are managed through the admin API'); };
   return {
     find: async (id: string) => clients.findProviderMetadata(id) as Promise<AdapterPayload | undefined>,
@@ -21,7 +24,7 @@ function createClientAdapter(clients: ClientRepository): Adapter {
 }
 
 /** Routes the Client model to SQL and every other model to the token state. */
-export function routeAdapters(tokenStateAdapters: AdapterFactory, clients: ClientRepository): AdapterFactory {
+export function routeAdapters(tokenStateAdapters: AdapterFactory, clients: ClientMetadataSource): AdapterFactory {
   const clientAdapter = createClientAdapter(clients);
   return (model: string) => (model === 'Client' ? clientAdapter : tokenStateAdapters(model));
 }
@@ -53,19 +56,20 @@ interface GraceSecrets { clientSecret?: string; previous_client_secret?: unknown
  * a new object (or none) and so a new Client, as before. Every built client
  * gets Tessera's client policy here (applyTesseraClientPolicy).
  *
- * Without mTLS (`mtls` false) a client stored with certificate-bound tokens
- * or tls_client_auth is not found (invalid_client everywhere, its tokens
+ * Without mTLS (`mtls` false) a client stored with certificate-bound tokens,
+ * tls_client_auth or self_signed_tls_client_auth is not found (invalid_client everywhere, its tokens
  * inactive): the provider would otherwise drop the binding and hand out
  * bearer tokens, or fail on the unknown method with a server error.
  */
-export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unknown> }, clients: ClientRepository, options: { mtls: boolean }): void {
+export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unknown> }, clients: ClientMetadataSource, options: { mtls: boolean }): void {
   const builtFrom = new WeakMap<object, unknown>();
   const findAndBuild = ClientModel.find.bind(ClientModel);
   ClientModel.find = async (id: string) => {
     if (typeof id !== 'string' || !id) return findAndBuild(id);
-    const metadata = await clients.findProviderMetadata(id);
+    const metadata = await findOrRefuse(clients, id);
     if (!metadata) return findAndBuild(id);
-    if (!options.mtls && (metadata.tls_client_certificate_bound_access_tokens === true || metadata.token_endpoint_auth_method === 'tls_client_auth')) return undefined;
+    if (!options.mtls && (metadata.tls_client_certificate_bound_access_tokens === true || metadata.token_endpoint_auth_method === 'tls_client_auth'
+      || metadata.token_endpoint_auth_method === 'self_signed_tls_client_auth')) return undefined;
     const built = builtFrom.get(metadata);
     if (built) return built;
     const client = await findAndBuild(id);
@@ -75,6 +79,21 @@ export function reuseBuiltClients(ClientModel: { find(id: string): Promise<unkno
     }
     return client;
   };
+}
+
+/**
+ * A client ID metadata document Tessera refused is invalid_client, saying
+ * why (a page at /auth, JSON at the token endpoint), never a server error.
+ */
+async function findOrRefuse(clients: ClientMetadataSource, id: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return await clients.findProviderMetadata(id);
+  } catch (error) {
+    if (error instanceof ClientMetadataDocumentRefused) {
+      throw new errors.InvalidClient(`the client's metadata document (${id}) cannot be used: ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 /**

@@ -29,7 +29,13 @@ export function featuresConfiguration(deps: {
     backchannelLogout: { enabled: true },
     resourceIndicators: deps.resourceIndicators,
     dPoP: { enabled: true, nonceSecret: deps.dpopNonceSecret },
-    pushedAuthorizationRequests: { enabled: true },
+    // PAR (RFC 9126): per client `require_pushed_authorization_requests` (absent: not required)
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
+    // JAR (RFC 9101): the `request` parameter, signed with a key the client
+    // registered (asymmetric algorithms only: ENABLED_ALGORITHMS; never alg
+    // none). A request_uri is only ever PAR's own urn: the provider fetches no
+    // request object from elsewhere. Per client `require_signed_request_object`.
+    requestObjects: { enabled: true, requireSignedRequestObject: false },
     registration: { enabled: false },
     // RFC 8628 (device-flow.ts): only clients registered for the grant may start it (the
     // provider checks grant_types at /device/auth); user codes of 8 base-20 characters
@@ -60,8 +66,8 @@ export const ENABLED_ALGORITHMS: Configuration['enabledJWA'] = {
   authorizationSigningAlgValues: ['RS256', 'ES256'],
 };
 
-// private_key_jwt is off until a client can register its keys (jwks / jwks_uri): no
-// client could use it, and discovery advertised it (with its signing algorithms) untested
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
+// private_key_jwt: for clients that registered their public keys (jwks / jwks_uri,
+// src/provider/client-keys.ts); its signing algorithms are clientAuthSigningAlgValues
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 /** with mTLS on (a client certificate source configured) */
-export const MTLS_CLIENT_AUTH_METHODS = [...CLIENT_AUTH_METHODS, 'tls_client_auth'];
+export const MTLS_CLIENT_AUTH_METHODS = [...CLIENT_AUTH_METHODS, 'tls_client_auth', 'self_signed_tls_client_auth'];

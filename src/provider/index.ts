@@ -4,6 +4,7 @@ import type { KeyMaterial } from '../keys/index.ts';
 import type { TokenState } from '../tokens/index.ts';
 import type { AccountRepository, CredentialVerifier } from '../accounts/index.ts';
 import type { ClientRepository, ResourceServerRepository } from '../clients/index.ts';
+import { createClientMetadataDocuments, isClientIdUrl } from '../clients/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { renderProviderError, devicePages } from '../interactions/index.ts';
 import { ACR_VALUES, type MfaService } from '../mfa/index.ts';
@@ -45,6 +46,8 @@ import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
 import { noErrorRedirectsToSelfRegisteredClients } from './self-registered-error-redirects.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
+export { jwksProblem, jwksUriProblem, MAX_CLIENT_KEYS, MAX_JWKS_BYTES } from './client-keys.ts';
+import { boundClientAssertionLifetime, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
 export { REGISTRATION_PATH } from './registration-path.ts';
 
 export interface ProviderDependencies {
@@ -62,6 +65,8 @@ export interface ProviderDependencies {
   audit?: { enqueue(event: AuditRecord): void };
   /** a request's client certificate (src/http/client-certificate.ts); absent: mTLS off */
   certificateOf?: CertificateOf;
+  /** with mTLS: a request's certificate whether or not it chains to the client CA, for self_signed_tls_client_auth only */
+  selfSignedCertificateOf?: CertificateOf;
 }
 
 /**
@@ -79,8 +84,19 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     adminTokenTtl: Math.min(config.ttl.clientCredentials, 900),
   });
 
+  // client ID metadata documents (src/clients/client-metadata-documents.ts); absent: off, a URL client_id is an unknown client
+  const documents = config.clientMetadataDocuments?.enabled === true
+    ? createClientMetadataDocuments({
+      allowLoopback: config.clientMetadataDocuments.allowLoopback === true,
+      onRefused: (clientId, reason) => deps.logger.info({ clientId, reason }, 'client ID metadata document refused'),
+    })
+    : undefined;
+  const clientSource = {
+    findProviderMetadata: (id: string) => (documents && isClientIdUrl(id) ? documents.find(id) : deps.clients.findProviderMetadata(id)),
+  };
+
   const configuration: Configuration = {
-    adapter: routeAdapters(tokenState.adapterFactory, deps.clients),
+    adapter: routeAdapters(tokenState.adapterFactory, clientSource),
     // the one client the server defines itself: /account signs people in through the pages (src/account)
     clients: [accountClientMetadata(config.issuer)],
     jwks: keys.signingKeys as Configuration['jwks'],
@@ -90,13 +106,15 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       short: { signed: true, secure: secureCookies, httpOnly: true, sameSite: 'lax' },
     },
     ...claimsConfiguration(),
+    // RFC 8414 metadata (/.well-known/oauth-authorization-server) is the same document as openid-configuration
+    ...(documents ? { discovery: { client_id_metadata_document_supported: true } } : {}),
     // what a sign-in proved (src/mfa/authentication-level.ts): advertised as acr_values_supported
     acrValues: [...ACR_VALUES],
     findAccount: createFindAccount(deps.accounts),
     features: featuresConfiguration({
       resourceIndicators,
       dpopNonceSecret: Buffer.from(keys.dpopNonceSecret, 'hex'),
-      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf) : undefined,
+      mTLS: deps.certificateOf ? mtlsFeature(deps.certificateOf, deps.selfSignedCertificateOf) : undefined,
       devicePages: devicePages({ resourceName: async (identifier) => (await deps.resources.find(identifier))?.name }),
     }),
     // what a grant put on the token stays on it (token exchange: `act`, RFC 8693 §4.1); the provider would otherwise drop it at save
@@ -149,7 +167,11 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
       },
     },
     // the provider's own guard (timeout, no special-use addresses), loopback for development only
-    fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true }),
+    fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true || config.jwksUri?.allowLoopback === true }),
+    // a client's jwks_uri answer is read up to this (the provider's default is no limit)
+    fetchResponseBodyLimits: { jwks_uri: JWKS_URI_BODY_LIMIT_BYTES, sector_identifier_uri: JWKS_URI_BODY_LIMIT_BYTES, 'client_id metadata document': 5 * 1024 },
+    // private_key_jwt assertions live minutes at most (client-keys.ts); single use: replay-detection.ts
+    assertJwtClientAuthClaimsAndHeader: boundClientAssertionLifetime,
     pkce: { required: () => true },
     // the authorization code flow only: no implicit grant and no token-returning
     // response types (RFC 9700 §2.1.2), so discovery advertises only `code`
@@ -192,7 +214,7 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
 
   // The provider's Client model reads Tessera's clients (client-store.ts).
   compareSecretsByDigest(provider.Client as never);
-  reuseBuiltClients(provider.Client as never, deps.clients, { mtls: !!deps.certificateOf });
+  reuseBuiltClients(provider.Client as never, clientSource, { mtls: !!deps.certificateOf });
   // DPoP proofs and client assertions single-use across every instance (replay-detection.ts)
   detectReplaysWith(provider, tokenState.replays);
   subscribeToProviderEvents(provider, deps.logger);

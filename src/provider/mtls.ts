@@ -12,8 +12,10 @@ import type { CertificateOf } from '../http/index.ts';
  * source is configured; off, the provider refuses tls_client_auth and
  * Tessera refuses tls_client_certificate_bound_access_tokens (index.ts).
  *
- * self_signed_tls_client_auth stays off: it needs the client's certificate in
- * a registered JWKS, and clients cannot register one yet.
+ * self_signed_tls_client_auth (RFC 8705 §2.2): the client registers its
+ * certificate in its JWKS (x5c) and presents it in the handshake; no CA is
+ * involved, so for this method alone an unverified certificate is read (see
+ * mtlsFeature).
  */
 
 type MtlsFeature = NonNullable<NonNullable<Configuration['features']>['mTLS']>;
@@ -138,16 +140,26 @@ export function certificateSubjectMatches(cert: X509Certificate, property: strin
   }
 }
 
-/** The provider's features.mTLS, with certificates from `certificateOf`. */
-export function mtlsFeature(certificateOf: CertificateOf): MtlsFeature {
+/**
+ * The provider's features.mTLS, with certificates from `certificateOf`
+ * (verified against the client CA, or from the trusted proxy). A client
+ * registered for self_signed_tls_client_auth is the one exception: while
+ * it authenticates, its certificate comes from `selfSignedCertificateOf`,
+ * which also passes a handshake certificate no CA vouches for. The provider
+ * then compares that certificate with the ones in the client's JWKS (x5c).
+ * Such a client cannot register bound tokens (client-kinds.ts): userinfo and
+ * the admin API check bindings against verified certificates only.
+ */
+export function mtlsFeature(certificateOf: CertificateOf, selfSignedCertificateOf?: CertificateOf): MtlsFeature {
   const certificate = (ctx: KoaContextWithOIDC) => certificateOf(ctx.req);
+  const selfSigned = (ctx: KoaContextWithOIDC) => !!selfSignedCertificateOf && ctx.oidc?.client?.clientAuthMethod === 'self_signed_tls_client_auth';
   return {
     enabled: true,
     certificateBoundAccessTokens: true,
     tlsClientAuth: true,
-    selfSignedTlsClientAuth: false,
-    // a certificate is only ever returned once it counts (verified by the CA, or written by a trusted proxy)
-    getCertificate: ((ctx: KoaContextWithOIDC) => certificate(ctx)) as MtlsFeature['getCertificate'],
+    selfSignedTlsClientAuth: !!selfSignedCertificateOf,
+    getCertificate: ((ctx: KoaContextWithOIDC) => (selfSigned(ctx) ? selfSignedCertificateOf!(ctx.req) : certificate(ctx))) as MtlsFeature['getCertificate'],
+    // tls_client_auth: a certificate counts only once the CA verified it (or the trusted proxy wrote it)
     certificateAuthorized: (ctx: KoaContextWithOIDC) => certificate(ctx) !== undefined,
     certificateSubjectMatches: (ctx: KoaContextWithOIDC, property: string, expected: string) => {
       const cert = certificate(ctx);

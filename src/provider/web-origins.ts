@@ -53,6 +53,9 @@ interface ClientOrigins {
   clientAuthMethod?: string;
   tokenEndpointAuthMethod?: string;
   redirectUris?: readonly string[];
+  /** the built client's (camelCase) or the stored metadata's name */
+  applicationType?: string;
+  application_type?: string;
 }
 
 /** The origins a client's browser code may call from (see above). */
@@ -60,6 +63,10 @@ export function effectiveWebOrigins(client: ClientOrigins): readonly string[] {
   if (Array.isArray(client.web_origins)) return client.web_origins.filter((o): o is string => typeof o === 'string');
   const authMethod = client.clientAuthMethod ?? client.tokenEndpointAuthMethod;
   if (authMethod !== 'none') return [];
+  // a native app's redirects go to the app, not to a web page: its loopback
+  // URIs (any port) would otherwise open its answers to whatever serves
+  // http://127.0.0.1 in the person's browser
+  if ((client.applicationType ?? client.application_type) === 'native') return [];
   const origins = (client.redirectUris ?? []).flatMap((uri) => {
     const url = URL.parse(uri);
     // custom schemes (native apps) have no web origin

@@ -1,5 +1,5 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { ADMIN_SCOPE, OIDC_SCOPES, registrationProblems, type NewClient, type Offer } from '../clients/index.ts';
+import { ADMIN_SCOPE, OIDC_SCOPES, clientKindProblems, registrationProblems, type NewClient, type Offer } from '../clients/index.ts';
 
 /*
  * What a client that registers itself (RFC 7591) may be. The request is read
@@ -44,7 +44,8 @@ const SERVER_ISSUED_FIELDS = ['registration_access_token', 'registration_client_
 /** How a client that registers itself may authenticate: a secret Tessera generates, or none (a public client). */
 export const DYNAMIC_CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 
-const uriList = { type: 'array', maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 2048 } };
+// no control characters: a NUL (which Postgres refuses) made the registration a 500
+const uriList = { type: 'array', maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } };
 
 /** The shape of the fields Tessera reads; every string and list bounded. */
 const REQUEST_SCHEMA = {
@@ -174,6 +175,9 @@ export function clientOfRegistrationRequest(
   for (const problem of registrationProblems({ grantTypes, scopes: scopes.filter((s) => s !== ADMIN_SCOPE), public: isPublic, firstParty: false }, offer)) {
     if (!problems.some((p) => p.message === problem.message)) problems.push({ field: problem.field === 'scopes' ? 'scope' : problem.field, message: problem.message });
   }
+  // what the client's kind may not be, as at the admin API: a native app is public and has no client_credentials (RFC 8252 §8.5)
+  const kind = clientKindProblems({ applicationType, public: isPublic, tokenEndpointAuthMethod: method, grantTypes });
+  for (const problem of kind) problems.push({ field: problem.field === 'public' ? 'token_endpoint_auth_method' : problem.field, message: problem.message });
   if (problems.length) return { refusal: refuse('invalid_client_metadata', problems) };
 
   const redirectUris = (request.redirect_uris as string[] | undefined) ?? [];

@@ -201,7 +201,9 @@ export async function composeTessera(config: Config, options: ComposeOptions = {
     // mTLS: a client certificate from the handshake (direct TLS with a client CA) or from a trusted proxy's header; neither configured: off
     const certificateSources = { handshake: servesTls(config.tls) && !!config.tls.clientCaFile, header: config.tls?.clientCertificateHeader };
     const certificateOf = hasClientCertificateSource(certificateSources) ? clientCertificateSource(certificateSources) : undefined;
-    const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services, certificateOf });
+    // self_signed_tls_client_auth only: a handshake certificate that does not chain to the client CA
+    const selfSignedCertificateOf = certificateOf ? clientCertificateSource(certificateSources, { unverified: true }) : undefined;
+    const { provider, jwtAnswers } = createProvider({ config, keys, tokenState, logger, ...services, certificateOf, selfSignedCertificateOf });
     metrics?.watchProvider(provider);
     const revocation = createRevocation({ provider, tokenState });
     // outside every request path: a slow or dead receiver slows nothing but this worker

@@ -31,7 +31,8 @@ export function addressRuleOf(path: string, method?: string): AddressRule | unde
   // the device authorization endpoint is called by clients, as the token endpoint is (and answers JSON)
   if (lower === '/token' || lower === '/device/auth') return 'tokenPerIp';
   if (isUserCodeSubmission(lower, method)) return 'deviceCodePerIp';
-  if (lower === '/auth' || lower.startsWith('/auth/')) return 'authorizationPerIp';
+  // a pushed authorization request (PAR, /request) stands for one at /auth, and writes to the token state
+  if (lower === '/auth' || lower.startsWith('/auth/') || lower === '/request') return 'authorizationPerIp';
   // dynamic client registration (src/registration): in open mode anyone may call it
   if (lower === '/reg' || lower.startsWith('/reg/')) return 'registrationPerIp';
   for (const prefix of ['/interaction/', '/account', '/session/end', '/device']) {

@@ -8,7 +8,7 @@ import { isLoopbackHost } from '../http/index.ts';
  * (e.g. a proxy range covering every address).
  */
 
-export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout' | 'tls' | 'dynamicRegistration'; readonly message: string }
+export interface Risk { readonly setting: 'issuer' | 'proxy' | 'redis' | 'webhooks' | 'backchannelLogout' | 'tls' | 'dynamicRegistration' | 'clientMetadataDocuments' | 'jwksUri'; readonly message: string }
 
 /** Redis hosts off this machine that Tessera would reach without TLS. */
 function clearTextRedisHosts(redis: Config['redis']): string[] {
@@ -60,8 +60,14 @@ export function riskyConfiguration(config: Config): Risk[] {
   if (config.backchannelLogout?.allowLoopback && !isLoopbackHost(issuer.hostname)) {
     risk('backchannelLogout', `BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true on the issuer ${config.issuer}, which is not loopback: clients may have logout tokens posted to services on this machine; it is meant for development`);
   }
+  if (config.jwksUri?.allowLoopback && !isLoopbackHost(issuer.hostname)) {
+    risk('jwksUri', `JWKS_URI_ALLOW_LOOPBACK=true on the issuer ${config.issuer}, which is not loopback: clients may have the server fetch their keys from services on this machine; it is meant for development`);
+  }
   if (config.dynamicRegistration.mode === 'open' && config.rateLimits.registrationPerIp === false) {
     risk('dynamicRegistration', `DYNAMIC_REGISTRATION=open with rateLimits.registrationPerIp off: anyone may register clients as fast as they can send requests, up to ${config.dynamicRegistration.maxClients} of them; keep the per-address limit, or use DYNAMIC_REGISTRATION=token`);
+  }
+  if (config.clientMetadataDocuments?.allowLoopback && !isLoopbackHost(issuer.hostname)) {
+    risk('clientMetadataDocuments', `CLIENT_METADATA_ALLOW_LOOPBACK=true on the issuer ${config.issuer}, which is not loopback: anyone may make Tessera fetch client metadata documents from services on this machine; it is meant for development`);
   }
   return risks;
 }

@@ -1,6 +1,7 @@
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { describeWithService, postgresUp } from '../support/services.ts';
+import { randomBytes } from 'node:crypto';
+import { describeWithService, postgresUp, POSTGRES_URL } from '../support/services.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
 import { createDatabase, migrateToLatest, type Database } from '../../src/db/index.ts';
 import { createAuditLog } from '../../src/audit/index.ts';
@@ -222,6 +223,83 @@ describe('batched writes', () => {
     await db.knex.raw('alter table audit_events drop constraint test_refuse_retry');
     await audit.close();
     expect(await db.knex('audit_events').where({ type: 'test.retry' })).toHaveLength(1);
+  });
+});
+
+// TR1: a NUL (Postgres refuses it in JSON) in one event's details failed its
+// whole batch, kept for a retry that failed the same way: every event queued
+// behind it (other requests', other clients') never reached the log.
+describe.each([
+  ['embedded PGlite', true],
+  ['Postgres', false],
+] as const)('an event whose details hold a NUL, on %s', (_name, inMemory) => {
+  let db: Database | undefined;
+  const schema = `t_audit_nul_${randomBytes(4).toString('hex')}`;
+  beforeAll(async () => {
+    if (!inMemory && !(await postgresUp())) return;
+    db = await createDatabase(inMemory ? { inMemory: true } : { databaseUrl: POSTGRES_URL, schema });
+    await migrateToLatest(db.knex);
+  });
+  afterAll(async () => {
+    if (db && !inMemory) await db.knex.raw('drop schema if exists ?? cascade', [schema]);
+    await db?.close();
+  });
+
+  test('is written without the NUL, and the events queued with it are written too', async () => {
+    if (!db) return;
+    const errors: string[] = [];
+    const audit = createAuditLog(db.knex, { flushDelayMs: 60_000, onWriteError: (error) => { errors.push(error.message); } });
+    const marker = `nul-${Date.now()}-${Math.random()}`;
+    audit.enqueue({ type: 'test.nul', actor: null, subject: marker, context: null, details: { audience: 'https://x.test/\u0000', 'odd\u0000key': ['a\u0000b'] } });
+    audit.enqueue({ type: 'test.nul.after', actor: null, subject: marker, context: null, details: { n: 1 } });
+    await audit.flush();
+    await audit.close();
+    expect(errors).toEqual([]);
+    const rows = await db.knex('audit_events').where({ subject: marker }).orderBy('id');
+    expect(rows.map((row) => [row.type, row.details])).toEqual([
+      ['test.nul', { audience: 'https://x.test/', oddkey: ['ab'] }],
+      ['test.nul.after', { n: 1 }],
+    ]);
+  });
+});
+
+// A row the database refuses for what it holds (here: the outbox step that runs
+// in its transaction makes Postgres refuse a NUL in JSON, SQLSTATE 22P05) must
+// not hold back the events batched with it: they are written one by one and
+// only the refused one is dropped, reported as lost.
+describe.each([
+  ['embedded PGlite', true],
+  ['Postgres', false],
+] as const)('a batch with one row the database refuses, on %s', (_name, inMemory) => {
+  let db: Database | undefined;
+  const schema = `t_audit_poison_${randomBytes(4).toString('hex')}`;
+  beforeAll(async () => {
+    if (!inMemory && !(await postgresUp())) return;
+    db = await createDatabase(inMemory ? { inMemory: true } : { databaseUrl: POSTGRES_URL, schema });
+    await migrateToLatest(db.knex);
+  });
+  afterAll(async () => {
+    if (db && !inMemory) await db.knex.raw('drop schema if exists ?? cascade', [schema]);
+    await db?.close();
+  });
+
+  test('the others are written, in order; the refused one is reported lost, once', async () => {
+    if (!db) return;
+    const lost: Array<{ code: unknown; lost: number }> = [];
+    const audit = createAuditLog(db.knex, {
+      flushDelayMs: 60_000,
+      onWriteError: (error, count) => { lost.push({ code: (error as { code?: unknown }).code, lost: count }); },
+      afterRecorded: async (trx, event) => { if (event.type === 'test.poison') await trx.raw(`select '"\\u0000"'::jsonb`); },
+    });
+    const marker = `poison-${Date.now()}-${Math.random()}`;
+    for (const type of ['test.before', 'test.poison', 'test.after']) audit.enqueue({ type, actor: null, subject: marker, context: null, details: {} });
+    await audit.flush();
+    audit.enqueue({ type: 'test.later', actor: null, subject: marker, context: null, details: {} });
+    await audit.flush();
+    await audit.close();
+    const rows = await db.knex('audit_events').where({ subject: marker }).orderBy('id');
+    expect(rows.map((row) => row.type)).toEqual(['test.before', 'test.after', 'test.later']);
+    expect(lost).toEqual([{ code: '22P05', lost: 1 }]);
   });
 });
 

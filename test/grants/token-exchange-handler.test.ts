@@ -28,16 +28,25 @@ describe('tokenExchangeGrant.buildHandler', () => {
   const verified = new Map<string, Awaited<ReturnType<TokenExchangeDependencies['verifyJwt']>>>([
     ['h.bound.s', { ...claims, cnf: { jkt: 'thumbprint' } }],
     ['h.nogrant.s', claims],
+    // another client's token for an audience the caller does not introspect for
+    ['h.foreign.s', { ...claims, jti: 'jti-foreign', client_id: 'someone-else', aud: 'https://elsewhere.token-exchange-handler.test' }],
   ]);
+  // every look at the token state or the token's client (what takes time)
+  const stateLookups: string[] = [];
 
   beforeAll(async () => {
     const deps: TokenExchangeDependencies = {
       getResourceServerInfo: async () => ({ scope: 'read', audience: API, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
       // only the tokens below verify: the handler's own checks are what is tested
       async verifyJwt(token) { looked.push(token); return verified.get(token); },
-      mayIntrospect: () => true,
-      honouredByItsClient: async () => true,
-      tokenState: { denylist: { has: async () => false }, issuedJwts: { list: async () => [] }, grants: { ofAccount: async () => [] } },
+      // the caller may read every token but another client's for another audience (introspection.ts has the real rule)
+      mayIntrospect: (_caller, token) => token.clientId !== 'someone-else',
+      honouredByItsClient: async () => { stateLookups.push('client'); return true; },
+      tokenState: {
+        denylist: { has: async (jti) => { stateLookups.push(`denylist ${jti}`); return false; } },
+        issuedJwts: { list: async (grantId) => { stateLookups.push(`issued ${grantId}`); return []; } },
+        grants: { ofAccount: async (accountId) => { stateLookups.push(`grants ${accountId}`); return []; } },
+      },
       audit: { enqueue: (event) => { audited.push(event); } },
     };
     const client = (c: { clientId: string; clientSecret?: string }, extra: Record<string, unknown>, grantTypes = [TOKEN_EXCHANGE_GRANT_TYPE]) => ({
@@ -66,7 +75,7 @@ describe('tokenExchangeGrant.buildHandler', () => {
     url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  beforeEach(() => { looked.length = 0; audited.length = 0; });
+  beforeEach(() => { looked.length = 0; audited.length = 0; stateLookups.length = 0; });
 
   const SUBJECT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzb21lb25lIn0.c2lnbmF0dXJl';
   const exchange = (params: Record<string, string | string[]>, client: { clientId: string; clientSecret?: string } = WITH_POLICY, headers: Record<string, string> = {}) =>
@@ -117,6 +126,20 @@ describe('tokenExchangeGrant.buildHandler', () => {
       expect(answer.body).toEqual({ error: 'invalid_request', error_description: 'subject_token is not valid or may not be exchanged by this client' });
     }
     expect(looked).toEqual(['h.bound.s', 'h.nogrant.s']);
+  });
+
+  // TR3: the refusal was the same, but a token the caller may not exchange was
+  // looked up first (denylist, its client, its person's grants): how long the
+  // answer took told a client holding someone else's token whether its grant lived.
+  test('a token the caller may not exchange is refused before any lookup: the same answer, no lookup to time', async () => {
+    const foreign = await exchange({ subject_token: 'h.foreign.s' });
+    expect(foreign.body).toEqual({ error: 'invalid_request', error_description: 'subject_token is not valid or may not be exchanged by this client' });
+    expect(stateLookups).toEqual([]);
+    // the admins still see whose token the client tried
+    expect(audited[0]).toMatchObject({ type: 'token.exchange_refused', subject: 'person-1', details: { subject_client_id: 'someone-else', error: 'invalid_request' } });
+    // a token it may exchange is looked up as before
+    await exchange({ subject_token: 'h.nogrant.s' });
+    expect(stateLookups).toEqual(['denylist jti-1', 'client', 'grants person-1']);
   });
 
   test('every refusal is audited with what was asked, never a token', async () => {

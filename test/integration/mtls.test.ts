@@ -70,10 +70,10 @@ describe('mTLS served directly (TLS_CLIENT_CA_FILE)', () => {
     otherCa?.remove();
   });
 
-  test('discovery advertises tls_client_auth and certificate-bound tokens, not self_signed_tls_client_auth', async () => {
+  test('discovery advertises tls_client_auth, self_signed_tls_client_auth (test/integration/self-signed-mtls.test.ts) and certificate-bound tokens', async () => {
     const res = await answerOf(await httpsFetch({ ca: ca.ca })(`${server.url}/.well-known/openid-configuration`));
     expect(res.body.token_endpoint_auth_methods_supported).toContain('tls_client_auth');
-    expect(res.body.token_endpoint_auth_methods_supported).not.toContain('self_signed_tls_client_auth');
+    expect(res.body.token_endpoint_auth_methods_supported).toContain('self_signed_tls_client_auth');
     expect(res.body.tls_client_certificate_bound_access_tokens).toBe(true);
   });
 

@@ -148,6 +148,10 @@ describe('logout pages', () => {
     expect(logoutPage({ form, requestId: 'r5' })).toContain('<h1>Sign out?</h1>');
     const page = logoutPage({ form, clientName: 'Notes', unregisteredReturn: true, requestId: 'r6' });
     expect(page).toContain('Notes gave a return address it has not registered, so you will stay here after signing out.');
+    // a client that registered itself, without an id_token_hint (TR5)
+    const unconfirmed = logoutPage({ form, clientName: EVIL, unconfirmedReturn: true, requestId: 'r7' });
+    expect(unconfirmed).toContain(`${EVIL_ESCAPED} registered itself and did not show that you signed in to it, so you will stay here after signing out.`);
+    expect(unconfirmed).not.toContain('<script>alert');
   });
 
   test('logged-out page', () => {

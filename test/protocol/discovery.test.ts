@@ -36,6 +36,7 @@ interface Row {
 
 const ADVERTISED = 'test/protocol/advertised.test.ts';
 const LOGOUT = 'test/e2e/rp-initiated-logout.test.ts';
+const KEYS = 'test/integration/key-based-clients.test.ts';
 const DEVICE = 'test/integration/device-flow.test.ts';
 
 /** What every server advertises. */
@@ -70,6 +71,13 @@ const ROWS: readonly Row[] = [
   { field: 'token_endpoint_auth_methods_supported', value: 'client_secret_basic', test: 'test/e2e/openid-client.test.ts', evidence: 'ClientSecretBasic' },
   { field: 'token_endpoint_auth_methods_supported', value: 'client_secret_post', test: ADVERTISED },
   { field: 'token_endpoint_auth_methods_supported', value: 'none', test: ADVERTISED },
+  // key-based clients (private_key_jwt) and signed request objects (JAR)
+  { field: 'token_endpoint_auth_methods_supported', value: 'private_key_jwt', test: KEYS },
+  ...['RS256', 'PS256', 'ES256', 'EdDSA'].flatMap((value) => [
+    { field: 'token_endpoint_auth_signing_alg_values_supported', value, test: KEYS },
+    { field: 'request_object_signing_alg_values_supported', value, test: KEYS },
+  ]),
+  { field: 'request_parameter_supported', value: true, test: KEYS, evidence: 'request_parameter_supported' },
   // tokens and claims
   { field: 'id_token_signing_alg_values_supported', value: 'RS256', test: ADVERTISED },
   { field: 'subject_types_supported', value: 'public', test: ADVERTISED },
@@ -92,6 +100,7 @@ const ROWS: readonly Row[] = [
 const MTLS_ROWS: readonly Row[] = [
   ...ROWS,
   { field: 'token_endpoint_auth_methods_supported', value: 'tls_client_auth', test: 'test/integration/mtls.test.ts' },
+  { field: 'token_endpoint_auth_methods_supported', value: 'self_signed_tls_client_auth', test: 'test/integration/self-signed-mtls.test.ts' },
   { field: 'tls_client_certificate_bound_access_tokens', value: true, test: 'test/integration/mtls.test.ts', evidence: 'cnf' },
 ];
 
@@ -99,6 +108,12 @@ const MTLS_ROWS: readonly Row[] = [
 const REGISTRATION_ROWS: readonly Row[] = [
   ...ROWS,
   { field: 'registration_endpoint', value: '{issuer}/reg', test: 'test/registration/dynamic-registration.test.ts', evidence: 'dynamicClientRegistration(new URL(server.issuer)' },
+];
+
+/** What a server with client ID metadata documents on (CLIENT_ID_METADATA_DOCUMENTS=true) advertises besides. */
+const CLIENT_METADATA_DOCUMENT_ROWS: readonly Row[] = [
+  ...ROWS,
+  { field: 'client_id_metadata_document_supported', value: true, test: 'test/e2e/mcp.test.ts', evidence: 'expect(as.client_id_metadata_document_supported).toBe(true)' },
 ];
 
 type Pair = readonly [field: string, value: string | boolean];
@@ -161,6 +176,11 @@ describe('discovery advertises exactly what the tests exercise', () => {
       name: 'a server with dynamic client registration (DYNAMIC_REGISTRATION=token)',
       rows: REGISTRATION_ROWS,
       start: () => startTestServer({ config: { dynamicRegistration: { mode: 'token' } } }),
+    },
+    {
+      name: 'a server with client ID metadata documents',
+      rows: CLIENT_METADATA_DOCUMENT_ROWS,
+      start: () => startTestServer({ config: { clientMetadataDocuments: { enabled: true } } }),
     },
   ];
 

@@ -170,11 +170,12 @@ describe.each([
       ['a scope nobody offers', { ...WEB_APP, scope: 'openid everything' }, 'invalid_client_metadata', /"everything" is not offered/],
       ['private_key_jwt', { ...WEB_APP, token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata', /"private_key_jwt" is not supported/],
       ['a chosen secret', { ...WEB_APP, client_secret: 'my own secret' }, 'invalid_client_metadata', /chosen by the server/],
+      ['a native app with a secret (the default method)', { ...WEB_APP, application_type: 'native', redirect_uris: ['http://127.0.0.1/cb'] }, 'invalid_client_metadata', /a native app is a public client/],
       ['http for a web application', { ...WEB_APP, redirect_uris: ['http://app.example.test/cb'] }, 'invalid_redirect_uri', /not https/],
       ['a loopback http URI for a web application', { ...WEB_APP, redirect_uris: ['http://127.0.0.1:4000/cb'] }, 'invalid_redirect_uri', /not https/],
       ['a fragment', { ...WEB_APP, redirect_uris: ['https://app.example.test/cb#x'] }, 'invalid_redirect_uri', /fragment/],
-      ['a javascript: URI, even for a native app', { ...WEB_APP, application_type: 'native', redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri', /scheme no redirect may use/],
-      ['http at another host for a native app', { ...WEB_APP, application_type: 'native', redirect_uris: ['http://evil.example.test/cb'] }, 'invalid_redirect_uri', /only for a loopback address/],
+      ['a javascript: URI, even for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri', /scheme no redirect may use/],
+      ['http at another host for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://evil.example.test/cb'] }, 'invalid_redirect_uri', /only for a loopback address/],
       // TS2: stored as written, followed as a browser parses it: what an admin or the audit log shows must be where codes go
       ['a backslash a browser reads as a slash (the host is evil.example.test)', { ...WEB_APP, redirect_uris: ['https://evil.example.test\\@app.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/evil\.example\.test\/@app\.example\.test\/cb"/],
       ['a look-alike host in Unicode (Cyrillic а)', { ...WEB_APP, redirect_uris: ['https://\u0430pp.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/xn--pp-6kc\.example\.test\/cb"/],
@@ -235,7 +236,7 @@ describe.each([
       const answer = await fetch(authorizationUrl(registered.body.client_id, params), { redirect: 'manual' });
       const text = await answer.text();
       expect({ params, status: answer.status, location: answer.headers.get('location') }).toEqual({ params, status: 400, location: null });
-      expect(text).toContain('This application registered itself with this server, so you were not sent on to it automatically');
+      expect(text).toContain('so you were not sent on to it automatically');
       expect(text).toContain(`<code>${error}</code>`);
       expect(text).not.toContain('<form');
       if (params.response_mode !== 'form_post') expect(text).toContain('Return to phish.example.test</a>');
@@ -250,7 +251,7 @@ describe.each([
     expect(denied.callback.searchParams.get('error')).toBe('access_denied');
   });
 
-  test('/session/end does not send people to a self-registered post_logout_redirect_uri without an id_token_hint; with the hint it does (TS6)', async () => {
+  test('/session/end does not send people to a self-registered post_logout_redirect_uri without an id_token_hint; with the hint it does (TR5)', async () => {
     const registered = await register({ ...WEB_APP, scope: 'openid', post_logout_redirect_uris: ['https://phish.example.test/bye'] }, await initialAccessToken());
     expect(registered.status).toBe(201);
     const client = { clientId: registered.body.client_id as string, clientSecret: registered.body.client_secret as string };

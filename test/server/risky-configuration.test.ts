@@ -56,12 +56,30 @@ describe('risky configuration', () => {
     expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8' })).toEqual([]);
   });
 
+  test('CLIENT_METADATA_ALLOW_LOOPBACK is risky off loopback; CLIENT_ID_METADATA_DOCUMENTS is off when absent; values that are not true or false are refused', () => {
+    expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', CLIENT_ID_METADATA_DOCUMENTS: 'true', CLIENT_METADATA_ALLOW_LOOPBACK: 'true' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', CLIENT_ID_METADATA_DOCUMENTS: 'true', CLIENT_METADATA_ALLOW_LOOPBACK: 'true' })).toEqual(['clientMetadataDocuments']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', CLIENT_ID_METADATA_DOCUMENTS: 'true' })).toEqual([]);
+    expect(() => loadConfig({ CLIENT_ID_METADATA_DOCUMENTS: 'on' })).toThrow(/clientMetadataDocuments\.enabled must be boolean/);
+    expect(() => loadConfig({ CLIENT_METADATA_ALLOW_LOOPBACK: 'yes' })).toThrow(/clientMetadataDocuments\.allowLoopback must be boolean/);
+    expect(loadConfig({}).clientMetadataDocuments).toBeUndefined();
+    expect(loadConfig({ CLIENT_ID_METADATA_DOCUMENTS: 'true' }).clientMetadataDocuments).toEqual({ enabled: true });
+  });
+
   test('BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK is risky off loopback; a value that is not true or false is refused', () => {
     expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'true' })).toEqual([]);
     expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'true' })).toEqual(['backchannelLogout']);
     expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'false' })).toEqual([]);
     expect(() => loadConfig({ BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK: 'yes' })).toThrow(/backchannelLogout\.allowLoopback must be boolean/);
     expect(loadConfig({}).backchannelLogout).toBeUndefined();
+  });
+
+  test('JWKS_URI_ALLOW_LOOPBACK is risky off loopback; a value that is not true or false is refused; absent is off', () => {
+    expect(risksOf({ ISSUER: 'http://127.0.0.1:3000', JWKS_URI_ALLOW_LOOPBACK: 'true' })).toEqual([]);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', JWKS_URI_ALLOW_LOOPBACK: 'true' })).toEqual(['jwksUri']);
+    expect(risksOf({ ISSUER: 'https://id.example.com', TRUST_PROXY: '10.0.0.0/8', JWKS_URI_ALLOW_LOOPBACK: 'false' })).toEqual([]);
+    expect(() => loadConfig({ JWKS_URI_ALLOW_LOOPBACK: 'yes' })).toThrow(/jwksUri\.allowLoopback must be boolean/);
+    expect(loadConfig({}).jwksUri).toBeUndefined();
   });
 
   test('open dynamic registration without its per-address limit is risky; with it, or with tokens, it is not', () => {

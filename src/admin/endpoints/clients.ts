@@ -1,5 +1,5 @@
-import { ADMIN_SCOPE, allowListOf, authenticatesWithSecret, generateClientSecret, newClientOfRecord, registrationProblems, TLS_CLIENT_AUTH_SUBJECT_FIELDS, type ClientRecord, type NewClient, type TlsClientAuthSubject } from '../../clients/index.ts';
-import { ANY_ORIGIN, backchannelLogoutUriProblem, clientMetadataValidator, effectiveWebOrigins, InvalidClientMetadataError } from '../../provider/index.ts';
+import { ADMIN_SCOPE, allowListOf, authenticatesWithSecret, clientKindProblems, generateClientSecret, newClientOfRecord, registrationProblems, TLS_CLIENT_AUTH_SUBJECT_FIELDS, type ClientRecord, type NewClient, type TlsClientAuthSubject } from '../../clients/index.ts';
+import { ANY_ORIGIN, backchannelLogoutUriProblem, clientMetadataValidator, effectiveWebOrigins, InvalidClientMetadataError, jwksProblem, jwksUriProblem } from '../../provider/index.ts';
 import { AdminProblem, iso, notFound, page, reply, type AdminInput, type AdminRoute, type AdminRouterDeps } from '../define.ts';
 import { pathId } from '../schemas/common.ts';
 import {
@@ -26,11 +26,16 @@ export function clientView(client: ClientRecord) {
     token_exchange_audiences: Array.isArray(m.token_exchange_audiences) ? m.token_exchange_audiences : [],
     token_exchange_impersonation: m.token_exchange_impersonation === true,
     web_origins: Array.isArray(m.web_origins) ? m.web_origins : null,
-    effective_web_origins: effectiveWebOrigins({ web_origins: m.web_origins, tokenEndpointAuthMethod: m.token_endpoint_auth_method as string | undefined, redirectUris: m.redirect_uris as string[] | undefined }),
+    effective_web_origins: effectiveWebOrigins({ web_origins: m.web_origins, tokenEndpointAuthMethod: m.token_endpoint_auth_method as string | undefined, redirectUris: m.redirect_uris as string[] | undefined, application_type: m.application_type as string | undefined }),
     backchannel_logout_uri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
     backchannel_logout_session_required: m.backchannel_logout_session_required === true,
     ...Object.fromEntries(TLS_CLIENT_AUTH_SUBJECT_FIELDS.filter((field) => typeof m[field] === 'string').map((field) => [field, m[field]])),
     tls_client_certificate_bound_access_tokens: m.tls_client_certificate_bound_access_tokens === true,
+    application_type: m.application_type === 'native' ? 'native' : 'web',
+    jwks: typeof m.jwks === 'object' && m.jwks !== null ? m.jwks : null,
+    jwks_uri: typeof m.jwks_uri === 'string' ? m.jwks_uri : null,
+    require_pushed_authorization_requests: m.require_pushed_authorization_requests === true,
+    require_signed_request_object: m.require_signed_request_object === true,
     disabled: client.disabled,
     previous_secret_expires_at: client.previousSecretExpiresAt && client.previousSecretExpiresAt.getTime() > Date.now() ? iso(client.previousSecretExpiresAt) : null,
     dynamically_registered: client.dynamicallyRegistered,
@@ -59,6 +64,11 @@ function changedFields(before: NewClient, after: NewClient): string[] {
     ['token_endpoint_auth_method', before.tokenEndpointAuthMethod, after.tokenEndpointAuthMethod],
     ['tls_client_auth_subject', before.tlsClientAuth, after.tlsClientAuth],
     ['tls_client_certificate_bound_access_tokens', !!before.tlsClientCertificateBoundAccessTokens, !!after.tlsClientCertificateBoundAccessTokens],
+    ['application_type', before.applicationType ?? 'web', after.applicationType ?? 'web'],
+    ['jwks', before.jwks, after.jwks],
+    ['jwks_uri', before.jwksUri, after.jwksUri],
+    ['require_pushed_authorization_requests', !!before.requirePushedAuthorizationRequests, !!after.requirePushedAuthorizationRequests],
+    ['require_signed_request_object', !!before.requireSignedRequestObject, !!after.requireSignedRequestObject],
   ];
   return pairs.filter(([, a, b]) => !same(a, b)).map(([field]) => field);
 }
@@ -78,12 +88,27 @@ const FIELD_OF_METADATA: Array<[RegExp, string]> = [
   [/\bbackchannel_logout_uri\b/, 'backchannel_logout_uri'],
   [/\btls_client_certificate_bound_access_tokens\b/, 'tls_client_certificate_bound_access_tokens'],
   [/\btls_client_auth\b/, 'tls_client_auth_subject_dn'],
+  [/\bjwks_uri\b/, 'jwks_uri'],
+  [/\b(jwks|JSON Web Key Set)\b/, 'jwks'],
+  [/\bapplication_type\b/, 'application_type'],
+  [/\brequire_pushed_authorization_requests\b/, 'require_pushed_authorization_requests'],
+  [/\brequire_signed_request_object\b/, 'require_signed_request_object'],
 ];
 
 /** The tls_client_auth_* fields a body gives; undefined when it gives none. */
 function tlsClientAuthSubjectOf(body: Partial<Record<(typeof TLS_CLIENT_AUTH_SUBJECT_FIELDS)[number], string>>): TlsClientAuthSubject | undefined {
   const given = TLS_CLIENT_AUTH_SUBJECT_FIELDS.filter((field) => body[field] !== undefined);
   return given.length ? Object.fromEntries(given.map((field) => [field, body[field]])) : undefined;
+}
+
+/** The keys after a PATCH: one source at a time, so giving one drops the other; null removes it. */
+function keysOf(body: UpdateClientBody, before: NewClient): Pick<NewClient, 'jwks' | 'jwksUri'> {
+  if (body.jwks !== undefined && body.jwks !== null) return { jwks: body.jwks, jwksUri: body.jwks_uri ?? undefined };
+  if (body.jwks_uri !== undefined && body.jwks_uri !== null) return { jwks: body.jwks ?? undefined, jwksUri: body.jwks_uri };
+  return {
+    jwks: body.jwks === null ? undefined : before.jwks,
+    jwksUri: body.jwks_uri === null ? undefined : before.jwksUri,
+  };
 }
 
 const fieldOf = (message: string) => FIELD_OF_METADATA.find(([pattern]) => pattern.test(message))?.[1] ?? '(client)';
@@ -107,6 +132,11 @@ function newClientOf(body: CreateClientBody): NewClient {
     backchannelLogoutSessionRequired: body.backchannel_logout_session_required,
     tlsClientAuth: tlsClientAuthSubjectOf(body),
     tlsClientCertificateBoundAccessTokens: body.tls_client_certificate_bound_access_tokens,
+    applicationType: body.application_type === 'native' ? 'native' : undefined,
+    jwks: body.jwks,
+    jwksUri: body.jwks_uri,
+    requirePushedAuthorizationRequests: body.require_pushed_authorization_requests,
+    requireSignedRequestObject: body.require_signed_request_object,
   };
 }
 
@@ -123,6 +153,13 @@ function mtlsRegistrationProblem(input: NewClient, mtlsConfigured: boolean): { f
   }
   if (!mtlsConfigured && method === 'tls_client_auth') {
     return { field: 'token_endpoint_auth_method', message: 'tls_client_auth needs mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
+  }
+  if (!mtlsConfigured && method === 'self_signed_tls_client_auth') {
+    return { field: 'token_endpoint_auth_method', message: 'self_signed_tls_client_auth needs mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
+  }
+  if (method === 'self_signed_tls_client_auth' && input.tlsClientCertificateBoundAccessTokens) {
+    // userinfo and the admin API compare bindings with CA-verified certificates only: the tokens would be refused there
+    return { field: 'tls_client_certificate_bound_access_tokens', message: 'certificate-bound access tokens are not offered with self_signed_tls_client_auth (they are checked against CA-verified certificates only)' };
   }
   if (!mtlsConfigured && input.tlsClientCertificateBoundAccessTokens) {
     return { field: 'tls_client_certificate_bound_access_tokens', message: 'certificate-bound access tokens need mTLS, which this server has not configured (TLS_CLIENT_CA_FILE or TLS_CLIENT_CERT_HEADER)' };
@@ -143,6 +180,13 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
     if (logoutUriProblem) throw new AdminProblem(400, 'Invalid client metadata', `backchannel_logout_uri ${logoutUriProblem}`, [{ field: 'backchannel_logout_uri', message: logoutUriProblem }]);
     const mtlsProblem = mtlsRegistrationProblem(input, !!deps.certificateOf);
     if (mtlsProblem) throw new AdminProblem(400, 'Invalid client metadata', mtlsProblem.message, [mtlsProblem]);
+    // native apps, key-based clients, PAR and JAR (client-kinds.ts, client-keys.ts)
+    const keysProblem = input.jwks === undefined ? undefined : jwksProblem(input.jwks);
+    if (keysProblem) throw new AdminProblem(400, 'Invalid client metadata', `jwks ${keysProblem}`, [{ field: 'jwks', message: keysProblem }]);
+    const keysUriProblem = input.jwksUri === undefined ? undefined : jwksUriProblem(input.jwksUri, { allowLoopback: deps.config.jwksUri?.allowLoopback === true });
+    if (keysUriProblem) throw new AdminProblem(400, 'Invalid client metadata', `jwks_uri ${keysUriProblem}`, [{ field: 'jwks_uri', message: keysUriProblem }]);
+    const kindProblems = clientKindProblems(input);
+    if (kindProblems.length) throw new AdminProblem(400, 'Invalid client metadata', kindProblems.map((p) => p.message).join('; '), kindProblems);
     const problems = registrationProblems({
       grantTypes: input.grantTypes, scopes: input.scopes, firstParty: input.firstParty, public: input.public, introspectFor: input.introspectFor,
       tokenExchangeAudiences: input.tokenExchangeAudiences, tokenExchangeImpersonation: input.tokenExchangeImpersonation,
@@ -188,6 +232,13 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
               ...(body.backchannel_logout_uri ? { backchannel_logout_uri: body.backchannel_logout_uri } : {}),
               ...(body.token_endpoint_auth_method ? { token_endpoint_auth_method: body.token_endpoint_auth_method } : {}),
               ...(body.tls_client_certificate_bound_access_tokens ? { tls_client_certificate_bound_access_tokens: true } : {}),
+              ...(body.application_type === 'native' ? { application_type: 'native' } : {}),
+              // which keys authenticate the client stands out (public keys: no secret in the log)
+              ...(body.jwks ? { jwks_kids: body.jwks.keys.map((key) => key.kid ?? null) } : {}),
+              ...(body.jwks_uri ? { jwks_uri: body.jwks_uri } : {}),
+              // (named require_par: the audit log drops detail names that contain "authorization")
+              ...(body.require_pushed_authorization_requests ? { require_par: true } : {}),
+              ...(body.require_signed_request_object ? { require_signed_request_object: true } : {}),
               // widening to administration is explicit and stands out in the audit log
               ...(body.scopes?.includes(ADMIN_SCOPE) ? { grants_admin: true } : {}),
             },
@@ -245,6 +296,11 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
           // the subject is one choice: a given field replaces the stored one; leaving tls_client_auth drops it
           tlsClientAuth: tlsClientAuthSubjectOf(body) ?? before.tlsClientAuth,
           tlsClientCertificateBoundAccessTokens: body.tls_client_certificate_bound_access_tokens ?? before.tlsClientCertificateBoundAccessTokens,
+          applicationType: body.application_type === undefined ? before.applicationType : (body.application_type === 'native' ? 'native' : undefined),
+          // the keys are one choice: a given jwks replaces a stored jwks_uri and the other way round; null removes
+          ...keysOf(body, before),
+          requirePushedAuthorizationRequests: body.require_pushed_authorization_requests ?? before.requirePushedAuthorizationRequests,
+          requireSignedRequestObject: body.require_signed_request_object ?? before.requireSignedRequestObject,
         };
         if (body.token_endpoint_auth_method !== undefined && (before.public || body.token_endpoint_auth_method === 'none')) {
           throw new AdminProblem(400, 'Invalid client metadata', 'whether a client is public is not changed: register a new client', [{ field: 'token_endpoint_auth_method', message: 'cannot change to or from none' }]);
@@ -280,6 +336,12 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
             ...(fields.includes('web_origins') && after.webOrigins?.includes(ANY_ORIGIN) ? { web_origins_any: true } : {}),
             ...(fields.includes('token_endpoint_auth_method') ? { token_endpoint_auth_method: after.tokenEndpointAuthMethod } : {}),
             ...(fields.includes('tls_client_certificate_bound_access_tokens') ? { tls_client_certificate_bound_access_tokens: !!after.tlsClientCertificateBoundAccessTokens } : {}),
+            ...(fields.includes('application_type') ? { application_type: after.applicationType ?? 'web' } : {}),
+            ...(fields.includes('jwks') ? { jwks_kids: after.jwks ? after.jwks.keys.map((key) => key.kid ?? null) : null } : {}),
+            ...(fields.includes('jwks_uri') ? { jwks_uri: after.jwksUri ?? null } : {}),
+            // taking a requirement away weakens every request of the client: it stands out either way
+            ...(fields.includes('require_pushed_authorization_requests') ? { require_par: !!after.requirePushedAuthorizationRequests } : {}),
+            ...(fields.includes('require_signed_request_object') ? { require_signed_request_object: !!after.requireSignedRequestObject } : {}),
           },
         });
         reply(ctx, 200, { ...clientView(updated), ...(newSecret ? { client_secret: newSecret } : {}) });
@@ -298,7 +360,8 @@ export function clientRoutes(deps: AdminRouterDeps): AdminRoute[] {
         const current = await findClient(p.clientId);
         // its secret is the configuration's (environment or KEYS_DIR): a rotation here would be undone at the next start
         if (current.bootstrapAdmin) throw new AdminProblem(409, 'Conflict', "the configured admin client's secret is set by the server configuration (TESSERA_ADMIN_CLIENT_SECRET or KEYS_DIR/admin-client.json)");
-        if (current.metadata.token_endpoint_auth_method === 'tls_client_auth') throw new AdminProblem(409, 'Conflict', 'a tls_client_auth client authenticates with its certificate and has no secret');
+        if (current.metadata.token_endpoint_auth_method === 'tls_client_auth' || current.metadata.token_endpoint_auth_method === 'self_signed_tls_client_auth') throw new AdminProblem(409, 'Conflict', `a ${current.metadata.token_endpoint_auth_method} client authenticates with its certificate and has no secret`);
+        if (current.metadata.token_endpoint_auth_method === 'private_key_jwt') throw new AdminProblem(409, 'Conflict', 'a private_key_jwt client authenticates with its keys and has no secret: replace its jwks or jwks_uri instead');
         const rotated = await clients.rotateSecret(p.clientId, { graceSeconds: body.grace_seconds });
         if (!rotated) throw notFound('client');
         if (rotated === 'public') throw new AdminProblem(409, 'Conflict', 'a public client has no secret');

@@ -1,7 +1,14 @@
 import { absoluteUri, list, object, pagination, scopeToken, text, type JsonSchema } from './common.ts';
 
+/** Native apps, key-based clients, PAR and JAR (src/clients/client-kinds.ts, src/provider/client-keys.ts) */
+interface ClientKindFields {
+  application_type?: 'web' | 'native';
+  require_pushed_authorization_requests?: boolean;
+  require_signed_request_object?: boolean;
+}
+
 /** mTLS (RFC 8705): one subject field for tls_client_auth, and whether its tokens are bound */
-interface TlsClientAuthFields {
+interface TlsClientAuthFields extends ClientKindFields {
   tls_client_auth_subject_dn?: string;
   tls_client_auth_san_dns?: string;
   tls_client_auth_san_uri?: string;
@@ -26,6 +33,8 @@ export interface CreateClientBody extends TlsClientAuthFields {
   web_origins?: string[];
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
+  jwks?: { keys: Array<Record<string, unknown>> };
+  jwks_uri?: string;
 }
 
 /**
@@ -41,6 +50,25 @@ const TLS_CLIENT_AUTH_SUBJECT = {
   tls_client_auth_san_ip: { ...subjectValue, description: 'tls_client_auth: an iPAddress SAN of the certificate' },
   tls_client_auth_san_email: { ...subjectValue, description: 'tls_client_auth: an rfc822Name SAN of the certificate' },
 };
+/*
+ * A client's public keys. The shape is bounded here (count, sizes, depth);
+ * what the keys are (public, asymmetric, valid, no private member) is judged
+ * by jwksProblem (src/provider/client-keys.ts), which names the member sent by
+ * mistake.
+ */
+const jwkMember: JsonSchema = { anyOf: [{ type: 'string', maxLength: 4096 }, { type: 'array', maxItems: 5, items: { type: 'string', maxLength: 8192 } }] };
+const JWKS: JsonSchema = {
+  type: 'object', additionalProperties: false, required: ['keys'],
+  properties: { keys: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string', minLength: 1, maxLength: 10 } }, maxProperties: 20, additionalProperties: jwkMember } } },
+  description: 'the public keys the client signs with (private_key_jwt, request objects), as a JWK Set: RSA (2048 bits or more), EC or OKP public keys only, at most 10, 32 KiB in all; private members (d, p, q, dp, dq, qi, k) and symmetric keys are refused. Not with jwks_uri',
+};
+const JWKS_URI: JsonSchema = { ...absoluteUri, description: 'where the server fetches the client\'s public keys (a JWK Set, at most 64 KiB, cached per its Cache-Control): https at a public address; loopback only with JWKS_URI_ALLOW_LOOPBACK=true (development). Not with jwks' };
+const CLIENT_KIND = {
+  application_type: { type: 'string', enum: ['web', 'native'], description: 'native: an app on a device (RFC 8252): public, no client_credentials; redirect URIs http://127.0.0.1/… or http://[::1]/… (any port matches), a reverse-domain private-use scheme (com.example.app:/callback) or a claimed https URI. Absent: web (redirect URIs match exactly)' },
+  require_pushed_authorization_requests: { type: 'boolean', description: 'authorization requests only through PAR (RFC 9126: POST /request, then /auth with its request_uri); absent: not required' },
+  require_signed_request_object: { type: 'boolean', description: 'authorization requests only as a request object signed with one of the client\'s keys (RFC 9101); needs jwks or jwks_uri; absent: not required' },
+};
+
 const BOUND_TOKENS = { type: 'boolean', description: 'access tokens bound to the client certificate presented at the token endpoint (cnf.x5t#S256); absent: not bound' };
 
 // Grant types and auth methods are bounded here but judged by the provider
@@ -72,6 +100,9 @@ export const createClientSchema: JsonSchema = {
     backchannel_logout_session_required: { type: 'boolean', description: 'logout tokens carry the sid (default true with a backchannel_logout_uri)' },
     ...TLS_CLIENT_AUTH_SUBJECT,
     tls_client_certificate_bound_access_tokens: BOUND_TOKENS,
+    ...CLIENT_KIND,
+    jwks: JWKS,
+    jwks_uri: JWKS_URI,
   }, ['name', 'grant_types']),
 };
 
@@ -92,6 +123,9 @@ export interface UpdateClientBody extends TlsClientAuthFields {
   backchannel_logout_uri?: string | null;
   backchannel_logout_session_required?: boolean;
   token_endpoint_auth_method?: string;
+  /** null removes the keys; a given jwks replaces a jwks_uri (and the other way round) */
+  jwks?: { keys: Array<Record<string, unknown>> } | null;
+  jwks_uri?: string | null;
 }
 
 /**
@@ -118,6 +152,9 @@ export const updateClientSchema: JsonSchema = {
     token_endpoint_auth_method: { ...token, description: 'between the methods of a confidential client; to a secret method from tls_client_auth: the answer holds the new client_secret, once' },
     ...Object.fromEntries(Object.entries(TLS_CLIENT_AUTH_SUBJECT).map(([field, schema]) => [field, { ...schema, description: `${schema.description}; replaces the stored subject field` }])),
     tls_client_certificate_bound_access_tokens: { type: 'boolean', description: 'false: tokens issued from then on are not bound' },
+    ...CLIENT_KIND,
+    jwks: { anyOf: [JWKS, { type: 'null' }], description: `${JWKS.description}; replaces the stored keys (a jwks_uri too); null removes them` },
+    jwks_uri: { anyOf: [JWKS_URI, { type: 'null' }], description: `${JWKS_URI.description}; replaces the stored keys (a jwks too); null removes it` },
   }, [], { minProperties: 1 }),
 };
 
@@ -164,6 +201,11 @@ export const clientSchema: JsonSchema = {
     tls_client_auth_san_ip: { type: 'string' },
     tls_client_auth_san_email: { type: 'string' },
     tls_client_certificate_bound_access_tokens: { type: 'boolean' },
+    application_type: { type: 'string', enum: ['web', 'native'] },
+    jwks: { type: ['object', 'null'], description: 'the public keys as registered' },
+    jwks_uri: { type: ['string', 'null'] },
+    require_pushed_authorization_requests: { type: 'boolean' },
+    require_signed_request_object: { type: 'boolean' },
     disabled: { type: 'boolean' },
     previous_secret_expires_at: { type: ['string', 'null'], format: 'date-time', description: 'until when the secret before the last rotation still authenticates' },
     dynamically_registered: { type: 'boolean', description: 'it registered itself (RFC 7591, /reg), not an admin' },
