@@ -43,6 +43,7 @@ export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
 export { createClientRateLimits } from './rate-limits.ts';
 export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origins.ts';
 import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
+import { noErrorRedirectsToSelfRegisteredClients } from './self-registered-error-redirects.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 export { jwksProblem, jwksUriProblem, MAX_CLIENT_KEYS, MAX_JWKS_BYTES } from './client-keys.ts';
@@ -231,9 +232,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * wraps those after it and sees their answers). The order matters where one
  * step rewrites what another answers: a store outage inside the JWT answers
  * must still become a 503, so answerStoreOutages wraps them. The three
- * before the last only read or reword answers the provider gave; the last
- * takes an unregistered post_logout_redirect_uri out of a logout request
- * before the provider reads it.
+ * before the next to last only read or reword answers the provider gave; the
+ * next to last takes an unregistered post_logout_redirect_uri out of a logout
+ * request before the provider reads it; the last turns an authorization error
+ * bound for a self-registered client's redirect URI into a page.
  */
 function providerPipeline(deps: {
   jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState; provider: Provider;
@@ -258,6 +260,7 @@ function providerPipeline(deps: {
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
     noCorsHeadersWithoutOrigin(),
     dropUnregisteredPostLogoutRedirects({ provider: deps.provider, logger: deps.logger }),
+    noErrorRedirectsToSelfRegisteredClients(),
   ];
 }
 

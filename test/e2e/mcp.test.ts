@@ -338,17 +338,17 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     // no-store: kept for the floor of 60 s anyway, so these requests do not each make Tessera fetch
     serveDocument('/clients/greedy.json', { client_id: clientId, redirect_uris: [REDIRECT_URI], client_name: 'Greedy' }, { 'cache-control': 'no-store' });
     const agent = () => new BrowserAgent();
-    const run = (params: Record<string, string>, scope = 'notes:read') => {
+    // a resource server without dynamic_clients: invalid_target before any page, on Tessera's page rather than
+    // at the redirect URI (nobody registered the client by hand: no open redirector, docs/security.md TS5)
+    const refusedBeforeAnyPage = async (params: Record<string, string>, scope: string) => {
       const { url } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope, params });
-      return driveAuthorization(agent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
+      const page = await agent().request(url);
+      expect([page.status, page.headers.get('location')]).toEqual([400, null]);
+      expect(page.text).toContain('<code>invalid_target</code>');
     };
-    // a resource server without dynamic_clients: invalid_target before any page
-    const closed = await run({ resource: 'https://ledger.example.test' }, 'ledger:read');
-    expect(closed.callback.searchParams.get('error')).toBe('invalid_target');
-    expect(closed.pages).toEqual([]);
+    await refusedBeforeAnyPage({ resource: 'https://ledger.example.test' }, 'ledger:read');
     // the admin API
-    const admin = await run({ resource: `${tessera.issuer}/admin` }, 'admin');
-    expect(admin.callback.searchParams.get('error')).toBe('invalid_target');
+    await refusedBeforeAnyPage({ resource: `${tessera.issuer}/admin` }, 'admin');
     // a redirect_uri the document does not list: a page, no redirect
     const elsewhere = await authorizationWith(tessera, clientId, { redirect_uri: 'https://attacker.example.test/callback' });
     expect(elsewhere.status).toBe(400);
