@@ -262,6 +262,34 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     expect(again.status).toBe(400);
   });
 
+  // attack review (TA9, TA10): what another client, or a request object naming another client, gets from a pushed request
+  test('a request_uri pushed by one client is refused for another; a pushed request cannot carry a request_uri; a request object naming another client is refused', async () => {
+    const { challenge } = pkcePair();
+    const client: oauth.Client = { client_id: parClient };
+    const pushed = await oauth.processPushedAuthorizationResponse(as, client,
+      await oauth.pushedAuthorizationRequest(as, client, oauth.PrivateKeyJwt({ key: fileKey.privateKey, kid: fileKey.kid }), authorizationParams(parClient, challenge, 'x'), insecure));
+    const refusedBeforeSignIn = async (query: Record<string, string>) => {
+      const res = await fetch(`${server.url}/auth?${new URLSearchParams(query)}`, { redirect: 'manual' });
+      const location = res.headers.get('location');
+      expect(location ?? '').not.toMatch(/\/interaction\//);
+      if (location) expect(new URL(location).searchParams.get('error')).toMatch(/^invalid_request(_uri|_object)?$/);
+      else expect(res.status).toBe(400);
+    };
+    await refusedBeforeSignIn({ client_id: fileClient, request_uri: pushed.request_uri });
+    // a pushed request holding a request_uri (PAR §2.1: refused)
+    const nested = await fetch(`${server.url}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...authorizationParams(parClient, challenge, 'y'), request_uri: pushed.request_uri, client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(parClient, fileKey) }),
+    });
+    expect(nested.status).toBe(400);
+    expect(((await nested.json()) as { error: string }).error).toMatch(/^invalid_request$|^request_uri_not_supported$/);
+    // a request object signed by fileClient's key that names parClient inside, sent as fileClient's: its client_id must be the outer one
+    const foreign = await new SignJWT({ ...authorizationParams(parClient, challenge, 'z'), iss: fileClient, aud: server.issuer })
+      .setProtectedHeader({ alg: 'ES256', kid: fileKey.kid }).sign(fileKey.privateKey);
+    await refusedBeforeSignIn({ client_id: fileClient, request: foreign });
+  });
+
   test('a client required to use PAR is refused at /auth without it', async () => {
     const { challenge } = pkcePair();
     const res = await fetch(`${server.url}/auth?${new URLSearchParams(authorizationParams(parClient, challenge, 'x'))}`, { redirect: 'manual' });
