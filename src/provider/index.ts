@@ -47,7 +47,7 @@ import { noErrorRedirectsToSelfRegisteredClients } from './self-registered-error
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 export { jwksProblem, jwksUriProblem, MAX_CLIENT_KEYS, MAX_JWKS_BYTES } from './client-keys.ts';
-import { boundClientAssertionLifetime, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
+import { checkClientAssertion, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
 export { REGISTRATION_PATH } from './registration-path.ts';
 
 export interface ProviderDependencies {
@@ -170,8 +170,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true || config.jwksUri?.allowLoopback === true }),
     // a client's jwks_uri answer is read up to this (the provider's default is no limit)
     fetchResponseBodyLimits: { jwks_uri: JWKS_URI_BODY_LIMIT_BYTES, sector_identifier_uri: JWKS_URI_BODY_LIMIT_BYTES, 'client_id metadata document': 5 * 1024 },
-    // private_key_jwt assertions live minutes at most (client-keys.ts); single use: replay-detection.ts
-    assertJwtClientAuthClaimsAndHeader: boundClientAssertionLifetime,
+    // private_key_jwt assertions live minutes at most, for the issuer alone (client-keys.ts); single use: replay-detection.ts
+    assertJwtClientAuthClaimsAndHeader: checkClientAssertion,
     pkce: { required: () => true },
     // the authorization code flow only: no implicit grant and no token-returning
     // response types (RFC 9700 §2.1.2), so discovery advertises only `code`

@@ -290,6 +290,40 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     }
   });
 
+  // attack review: the example API checks what a token is, not only that Tessera signed it, and survives hostile headers
+  test('a document named with bidirectional controls shows none (TU1); the example API refuses an ID token, an unsigned (alg none) copy of a good token and malformed tokens, and keeps serving', async () => {
+    const clientId = `${documentBase}/clients/hostile.json`;
+    // TU1: a name that would show the host after it reversed (U+202E) and break the line
+    serveDocument('/clients/hostile.json', { client_id: clientId, client_name: 'Hostile\u202E\n<b>x</b>', redirect_uris: [REDIRECT_URI] });
+    const { url, verifier } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope: 'openid notes:read', params: { resource: apiUrl } });
+    const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
+    expect(flow.pages).toEqual(['login', 'consent']);
+    for (const page of flow.html) expect(page).not.toMatch(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/);
+    expect(flow.html[1]).toContain('It calls itself “Hostile &lt;b&gt;x&lt;/b&gt;”');
+    expect(flow.html[0]).toContain(`Hostile &lt;b&gt;x&lt;/b&gt; (${new URL(documentBase).host})`);
+    const issued = await tokenRequest(tessera.issuer, { grant_type: 'authorization_code', code: flow.code!, redirect_uri: REDIRECT_URI, code_verifier: verifier, resource: apiUrl }, { clientId });
+    expect(issued.status).toBe(200);
+    const { access_token: accessToken, id_token: idToken } = issued.body as { access_token: string; id_token: string };
+    expect(idToken).toEqual(expect.any(String));
+    const [, payload] = accessToken.split('.');
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const attempts = [
+      idToken, // signed by Tessera, but typ JWT and aud the client
+      `${b64({ alg: 'none', typ: 'at+jwt' })}.${payload}.`, // the access token's claims, unsigned
+      `${b64({ alg: 'HS256', typ: 'at+jwt' })}.${payload}.${accessToken.split('.')[2]}`,
+      'e30.e30.', 'a.b.c', '....', `${'A'.repeat(8000)}.${'A'.repeat(8000)}.A`,
+    ];
+    for (const token of attempts) {
+      const res = await fetch(apiUrl, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    }
+    for (const authorization of ['Bearer', 'Bearer  x', 'Basic Zm9vOmJhcg==', `Bearer ${accessToken} extra`, 'Bearer "x"']) {
+      expect((await fetch(apiUrl, { headers: { authorization } })).status).toBe(401);
+    }
+    expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+  });
+
   test('a native MCP client: a loopback redirect URI, its port chosen at run time (RFC 8252 §7.3); a document with an http redirect URI to another machine is refused', async () => {
     const clientId = `${documentBase}/clients/desktop.json`;
     serveDocument('/clients/desktop.json', { client_id: clientId, client_name: 'Desktop', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'] });
