@@ -210,6 +210,10 @@ export function clientMetadataFromDocument(clientId: string, document: unknown):
   if (redirectUris.length > limits.maxRedirectUris || !redirectUris.every((uri) => typeof uri === 'string' && uri.length <= limits.maxUriLength)) {
     return refuse(`redirect_uris must be at most ${limits.maxRedirectUris} URIs`);
   }
+  // what the consent page and the logs show must be where the browser goes: a URI
+  // written otherwise than a URL parser reads it (`https://evil\\@good/`, `%61pp`) is refused
+  const misspelled = redirectUris.find((uri) => URL.parse(uri) !== null && URL.parse(uri)!.href !== uri);
+  if (misspelled) return refuse(`redirect URI ${misspelled} is not written as a URL parser reads it: list "${URL.parse(misspelled)!.href}"`);
   // codes travel to these URIs: plain http only to this machine (RFC 8252 §7.3, native apps), never across a network
   const overPlainHttp = redirectUris.find((uri) => {
     try {
