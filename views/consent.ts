@@ -22,6 +22,8 @@ export interface ConsentPageOptions {
    * host, shown instead of the name, which is only the client's own claim.
    */
   clientHost?: string;
+  /** the client registered itself (RFC 7591): its name is unchecked; returnTo is where the person goes after answering */
+  selfRegistered?: { returnTo?: string };
   scopes: ConsentScope[];
   resources: ConsentResource[];
   /** Individual claims requested beyond those the scopes cover (OIDC `claims` parameter). */
@@ -35,8 +37,16 @@ function scopeList(scopes: ConsentScope[]) {
   )}</ul>`;
 }
 
+/**
+ * Anyone may register a client when registration is open, under any name
+ * ("Your Bank"): the page says the name is unchecked and where the answer goes.
+ */
+export function selfRegisteredNotice(returnTo?: string) {
+  return html`<p class="notice" role="note">This application registered itself with this server: its name was chosen by whoever registered it and has not been checked.${returnTo ? html` After you answer, you go to <strong>${returnTo}</strong>.` : ''}</p>`;
+}
+
 export function consentPage(options: ConsentPageOptions): string {
-  const { action, abortAction, csrfToken, clientName, clientHost, scopes, resources, claims = [], requestId } = options;
+  const { action, abortAction, csrfToken, clientName, clientHost, selfRegistered, scopes, resources, claims = [], requestId } = options;
   const nothingListed = scopes.length === 0 && resources.length === 0 && claims.length === 0;
   const csrf = html`<input type="hidden" name="csrf" value="${csrfToken}">`;
   const body = html`<h1>Allow access?</h1>
@@ -44,6 +54,7 @@ ${clientHost
     ? html`<p class="lead">The application at <strong>${clientHost}</strong> is asking for permission to:</p>
 <p class="muted">It calls itself “${clientName}”, but this server does not know it: it was not registered here. Continue only if you are using an application from ${clientHost}.</p>`
     : html`<p class="lead"><strong>${clientName}</strong> is asking for permission to:</p>`}
+${selfRegistered ? selfRegisteredNotice(selfRegistered.returnTo) : ''}
 ${nothingListed ? html`<ul class="scopes"><li>Access your account</li></ul>` : ''}
 ${scopes.length > 0 ? scopeList(scopes) : ''}
 ${claims.length > 0

@@ -1,5 +1,6 @@
 import { html } from './html.ts';
 import { layout } from './layout.ts';
+import { selfRegisteredNotice } from './consent.ts';
 
 // The device flow's pages (RFC 8628 §3.3): the person types the code their
 // device shows, checks what is asking on the confirmation page, then signs in
@@ -53,6 +54,8 @@ export interface ConfirmDevicePageOptions {
   /** the code as the device shows it (with its dash) */
   userCode: string;
   clientName: string;
+  /** the client registered itself (RFC 7591): its name is unchecked */
+  selfRegistered?: boolean;
   scopes: DeviceScope[];
   /** resource servers (APIs) the device asks tokens for */
   resources: Array<{ identifier: string; name: string }>;
@@ -62,10 +65,11 @@ export interface ConfirmDevicePageOptions {
 }
 
 export function confirmDevicePage(options: ConfirmDevicePageOptions): string {
-  const { action, xsrf, userCode, clientName, scopes, resources, deviceAddress, requestId } = options;
+  const { action, xsrf, userCode, clientName, selfRegistered, scopes, resources, deviceAddress, requestId } = options;
   const hidden = html`<input type="hidden" name="xsrf" value="${xsrf}"><input type="hidden" name="user_code" value="${userCode}">`;
   const body = html`<h1>Connect this device?</h1>
 <p class="lead"><strong>${clientName}</strong> on a device is asking to use your account.</p>
+${selfRegistered ? selfRegisteredNotice() : ''}
 <p>Continue only if your device shows this code and you started this yourself:</p>
 <p class="notice"><strong>${userCode}</strong></p>
 <h2>It asks to</h2>

@@ -19,12 +19,20 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"'`]/g, (c) => ESCAPES[c]);
 }
 
+/**
+ * Unicode's explicit bidirectional controls (embeddings, overrides, isolates,
+ * marks). Inside interpolated text they would reorder the page around it: a
+ * client_name ending in U+202E shows the host that follows it reversed. Plain
+ * right-to-left text needs none of them, so they are dropped.
+ */
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
 function render(value: unknown): string {
   if (value instanceof SafeHtml) return value.toString();
   if (Array.isArray(value)) return value.map(render).join('');
   // null/undefined/false render as nothing so `${cond && html`...`}` reads naturally.
   if (value === null || value === undefined || value === false) return '';
-  return escapeHtml(String(value));
+  return escapeHtml(String(value).replace(BIDI_CONTROLS, ''));
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {

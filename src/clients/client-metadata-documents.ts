@@ -210,6 +210,10 @@ export function clientMetadataFromDocument(clientId: string, document: unknown):
   if (redirectUris.length > limits.maxRedirectUris || !redirectUris.every((uri) => typeof uri === 'string' && uri.length <= limits.maxUriLength)) {
     return refuse(`redirect_uris must be at most ${limits.maxRedirectUris} URIs`);
   }
+  // what the consent page and the logs show must be where the browser goes: a URI
+  // written otherwise than a URL parser reads it (`https://evil\\@good/`, `%61pp`) is refused
+  const misspelled = redirectUris.find((uri) => URL.parse(uri) !== null && URL.parse(uri)!.href !== uri);
+  if (misspelled) return refuse(`redirect URI ${misspelled} is not written as a URL parser reads it: list "${URL.parse(misspelled)!.href}"`);
   // codes travel to these URIs: plain http only to this machine (RFC 8252 §7.3, native apps), never across a network
   const overPlainHttp = redirectUris.find((uri) => {
     try {
@@ -225,7 +229,7 @@ export function clientMetadataFromDocument(clientId: string, document: unknown):
   if (doc.response_types !== undefined && !(Array.isArray(doc.response_types) && doc.response_types.includes('code'))) return refuse('response_types must include code');
   const applicationType = doc.application_type ?? 'web';
   if (applicationType !== 'web' && applicationType !== 'native') return refuse('application_type must be web or native');
-  const name = typeof doc.client_name === 'string' ? doc.client_name.trim().slice(0, limits.maxNameLength) : undefined;
+  const name = typeof doc.client_name === 'string' ? displayableName(doc.client_name).slice(0, limits.maxNameLength) : undefined;
   return {
     client_id: clientId,
     redirect_uris: [...redirectUris],
@@ -242,6 +246,20 @@ export function clientMetadataFromDocument(clientId: string, document: unknown):
     ...(isHttpsUrl(doc.logo_uri) ? { logo_uri: doc.logo_uri } : {}),
     ...(isHttpsUrl(doc.client_uri) ? { client_uri: doc.client_uri } : {}),
   };
+}
+
+/**
+ * A stranger's client_name as one line of plain text: bidirectional controls
+ * (which would reorder the page around the name, e.g. show the host after it
+ * reversed) dropped, control characters and line/paragraph separators made
+ * spaces, runs of white space made one.
+ */
+function displayableName(name: string): string {
+  return name
+    .replace(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, '')
+    .replace(/[\p{Cc}\u2028\u2029]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /**

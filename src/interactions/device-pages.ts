@@ -3,6 +3,7 @@ import { userCodePage, confirmDevicePage, deviceConnectedPage, WRONG_USER_CODE_M
 import { allowedScopes } from '../clients/index.ts';
 import { pageRequestId } from './page-errors.ts';
 import { describeScope } from './scopes.ts';
+import { isSelfRegistered } from './interaction-details.ts';
 
 /*
  * The device flow's pages (RFC 8628 §3.3), which oidc-provider renders at
@@ -76,6 +77,7 @@ export function devicePages(deps: DevicePagesDeps = {}) {
       xsrf: xsrfOf(ctx),
       userCode,
       clientName: client.clientName || client.clientId,
+      selfRegistered: isSelfRegistered(client),
       scopes,
       resources,
       deviceAddress: typeof ip === 'string' && ip ? ip : undefined,

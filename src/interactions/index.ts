@@ -4,7 +4,6 @@ export { createInteractionRouter, type InteractionRouterDeps } from './routes.ts
 export { createPasskeySignInRouter, type PasskeySignInDeps } from './passkey-routes.ts';
 export { renderLogoutSource, renderPostLogoutSuccess, renderProviderError, noteUnregisteredPostLogoutRedirect } from './provider-pages.ts';
 export { devicePages, type DevicePagesDeps } from './device-pages.ts';
-export { renderClientErrorPage } from './client-error-page.ts';
 // shared with the other pages of Tessera's own (/account)
 export { interactionBoundary, PageError, pageRequestId, sendPage } from './page-errors.ts';
 export { describeResourceScopes, describeScopes } from './scopes.ts';

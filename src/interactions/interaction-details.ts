@@ -29,3 +29,21 @@ export async function clientNameOf(provider: Provider, interaction: Interaction)
   if (host) return client?.clientName ? `${client.clientName} (${host})` : host;
   return client?.clientName || clientId || 'an application';
 }
+
+/** A client stored as registered by itself (RFC 7591): no administrator chose or checked its name. */
+export const isSelfRegistered = (client: unknown): boolean =>
+  (client as { dynamically_registered?: unknown } | undefined)?.dynamically_registered === true;
+
+/**
+ * For a client that registered itself: where the person goes after answering
+ * (the redirect URI's host, or its scheme for a native app), the one thing on
+ * the consent page such a client's registrant could not choose freely to look
+ * like someone else. Undefined for a client an administrator registered.
+ */
+export async function selfRegistrationOf(provider: Provider, interaction: Interaction): Promise<{ returnTo?: string } | undefined> {
+  const clientId = clientIdOf(interaction);
+  const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
+  if (!isSelfRegistered(client)) return undefined;
+  const redirect = typeof interaction.params.redirect_uri === 'string' ? URL.parse(interaction.params.redirect_uri) : null;
+  return { returnTo: redirect ? redirect.host || redirect.protocol.slice(0, -1) : undefined };
+}

@@ -9,7 +9,7 @@ import { enrollmentPage, recoveryCodesPage, secondFactorReadyPage } from '../../
 import type { AuditRecord } from '../audit/index.ts';
 import { NO_SECOND_FACTORS, type MfaService } from '../mfa/index.ts';
 import { csrfTokenFor, isValidCsrfToken } from './csrf.ts';
-import { clientIdOf, clientNameOf, interactionOfPath, type Interaction } from './interaction-details.ts';
+import { clientIdOf, clientNameOf, interactionOfPath, selfRegistrationOf, type Interaction } from './interaction-details.ts';
 import { clientIdHost } from '../clients/index.ts';
 import { formField, lockoutWaitSeconds } from './forms.ts';
 import { completeSignIn, finishInteraction } from './sign-in-completion.ts';
@@ -101,6 +101,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       abortAction: `${base}/abort`,
       csrfToken: csrfTokenFor(csrfSecret, interaction.uid),
       ...consentNames(clientName, clientIdHost(clientIdOf(interaction))),
+      selfRegistered: await selfRegistrationOf(provider, interaction),
       scopes: describeScopes(details.missingOIDCScope ?? []),
       resources,
       claims: details.missingOIDCClaims ?? [],

@@ -41,14 +41,17 @@ export function backchannelLogoutUriProblem(value: string, options: { allowLoopb
 /**
  * The provider's `fetch`: as the provider prepared it (timeout, SSRF guard),
  * except that with allowLoopback a request to a loopback host goes without
- * the guard, which would refuse it.
+ * the guard, which would refuse it. Such a request follows no redirect (an
+ * error, or the 3xx itself when the caller asked for `manual`): the guard
+ * judges every connection of a request, redirects included, and without it
+ * a loopback service answering 302 would lead the server anywhere (TU3).
  */
 export function outgoingFetch(options: { allowLoopback: boolean }): NonNullable<Configuration['fetch']> {
   return (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (options.allowLoopback && isLoopbackHost(url.hostname) && init) {
       const { dispatcher: _guard, ...rest } = init as RequestInit & { dispatcher?: unknown };
-      return globalThis.fetch(input, rest);
+      return globalThis.fetch(input, { ...rest, redirect: rest.redirect === 'manual' ? 'manual' : 'error' });
     }
     return globalThis.fetch(input, init);
   };

@@ -139,3 +139,27 @@ export const boundClientAssertionLifetime: NonNullable<Configuration['assertJwtC
     throw new errors.InvalidClientAuth(`client assertion lives too long (exp - iat at most ${MAX_CLIENT_ASSERTION_LIFETIME_SECONDS} seconds)`);
   }
 };
+
+/**
+ * A client assertion's `aud` must be the issuer, as its only value
+ * (draft-ietf-oauth-rfc7523bis; FAPI 2.0). The provider also accepts the
+ * token endpoint's URL, the URL of the endpoint called, or an array holding
+ * one of them: that is audience injection. A client that uses another
+ * authorization server too, and takes the `aud` from that server's metadata,
+ * signs whatever URL that server names as its endpoint, Tessera's token or
+ * PAR endpoint included, and sends the assertion there; that server replays
+ * it here. No other server can name itself with Tessera's issuer (clients
+ * check a server's metadata names the issuer they asked), so the issuer is
+ * safe to sign for.
+ */
+export const requireIssuerAudience: NonNullable<Configuration['assertJwtClientAuthClaimsAndHeader']> = (ctx, claims) => {
+  if ((claims as { aud?: unknown }).aud !== ctx.oidc.issuer) {
+    throw new errors.InvalidClientAuth(`client assertion audience (aud) must be the issuer identifier ${ctx.oidc.issuer}, as a single string`);
+  }
+};
+
+/** Tessera's checks of a client assertion beyond the provider's own: lifetime and audience. */
+export const checkClientAssertion: NonNullable<Configuration['assertJwtClientAuthClaimsAndHeader']> = async (ctx, claims, header, client) => {
+  await boundClientAssertionLifetime(ctx, claims, header, client);
+  await requireIssuerAudience(ctx, claims, header, client);
+};

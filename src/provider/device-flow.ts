@@ -47,8 +47,9 @@ export function slowDownFastPolling(deps: { tokenPath: string; intervalSeconds: 
     async middleware(ctx: KoaContextWithOIDC, next) {
       if (ctx.method !== 'POST' || ctx.path.toLowerCase().replace(/\/$/, '') !== tokenPath) return next();
       const body = bufferedBodyOf(ctx.req);
-      // every other grant (client_credentials is benchmarked) passes with one byte search, no parse
-      if (!body || !body.includes('device_code')) return next();
+      // every other grant (client_credentials is benchmarked) passes with a byte search, no parse. A name the
+      // provider decodes (device%5Fcode) is the same parameter to it, so a body with any escape is parsed too
+      if (!body || (!body.includes('device_code') && !body.includes('%'))) return next();
       const form = parseForm(body.toString('utf8'));
       const deviceCode = form.device_code;
       if (form.grant_type !== DEVICE_CODE_GRANT_TYPE || typeof deviceCode !== 'string' || !deviceCode || deviceCode.length > MAX_DEVICE_CODE_LENGTH) return next();

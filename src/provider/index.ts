@@ -34,7 +34,6 @@ import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
 import { REGISTRATION_PATH } from './registration-path.ts';
 import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
-import { showAuthorizationErrorsOfSelfRegisteredClients } from './self-registered-errors.ts';
 import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
@@ -44,10 +43,11 @@ export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
 export { createClientRateLimits } from './rate-limits.ts';
 export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origins.ts';
 import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
+import { noErrorRedirectsToSelfRegisteredClients } from './self-registered-error-redirects.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
 export { jwksProblem, jwksUriProblem, MAX_CLIENT_KEYS, MAX_JWKS_BYTES } from './client-keys.ts';
-import { boundClientAssertionLifetime, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
+import { checkClientAssertion, JWKS_URI_BODY_LIMIT_BYTES } from './client-keys.ts';
 export { REGISTRATION_PATH } from './registration-path.ts';
 
 export interface ProviderDependencies {
@@ -170,8 +170,8 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
     fetch: outgoingFetch({ allowLoopback: config.backchannelLogout?.allowLoopback === true || config.jwksUri?.allowLoopback === true }),
     // a client's jwks_uri answer is read up to this (the provider's default is no limit)
     fetchResponseBodyLimits: { jwks_uri: JWKS_URI_BODY_LIMIT_BYTES, sector_identifier_uri: JWKS_URI_BODY_LIMIT_BYTES, 'client_id metadata document': 5 * 1024 },
-    // private_key_jwt assertions live minutes at most (client-keys.ts); single use: replay-detection.ts
-    assertJwtClientAuthClaimsAndHeader: boundClientAssertionLifetime,
+    // private_key_jwt assertions live minutes at most, for the issuer alone (client-keys.ts); single use: replay-detection.ts
+    assertJwtClientAuthClaimsAndHeader: checkClientAssertion,
     pkce: { required: () => true },
     // the authorization code flow only: no implicit grant and no token-returning
     // response types (RFC 9700 §2.1.2), so discovery advertises only `code`
@@ -232,9 +232,10 @@ export function createProvider(deps: ProviderDependencies): { provider: Provider
  * wraps those after it and sees their answers). The order matters where one
  * step rewrites what another answers: a store outage inside the JWT answers
  * must still become a 503, so answerStoreOutages wraps them. The three
- * before the last only read or reword answers the provider gave; the last
- * takes an unregistered post_logout_redirect_uri out of a logout request
- * before the provider reads it.
+ * before the next to last only read or reword answers the provider gave; the
+ * next to last takes an unregistered post_logout_redirect_uri out of a logout
+ * request before the provider reads it; the last turns an authorization error
+ * bound for a self-registered client's redirect URI into a page.
  */
 function providerPipeline(deps: {
   jwtAnswers: JwtAccessTokenAnswers; config: Config; logger: Logger; tokenState: TokenState; provider: Provider;
@@ -258,9 +259,8 @@ function providerPipeline(deps: {
     noteDroppedOfflineAccess(deps.logger),
     recordSessionActivity({ sessions: deps.tokenState.sessions, logger: deps.logger }),
     noCorsHeadersWithoutOrigin(),
-    // RFC 9700 §4.11.2: no error redirect at once to a URI nobody vetted
-    showAuthorizationErrorsOfSelfRegisteredClients({ logger: deps.logger }),
     dropUnregisteredPostLogoutRedirects({ provider: deps.provider, logger: deps.logger }),
+    noErrorRedirectsToSelfRegisteredClients(),
   ];
 }
 

@@ -58,7 +58,9 @@ const REQUEST_SCHEMA = {
     response_types: { type: 'array', maxItems: 10, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 100 } },
     token_endpoint_auth_method: { type: 'string', minLength: 1, maxLength: 100 },
     application_type: { enum: ['web', 'native'] },
-    client_name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+    // no control characters, nor bidirectional controls: a name that reverses the text around it on the consent page
+    // ("\u202Eknab ruoY") reads as something it is not
+    client_name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$' },
     scope: { type: 'string', maxLength: 4000, pattern: '^[\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]*$' },
     client_id: { type: 'string', minLength: 1, maxLength: 256 },
     client_secret: { type: 'string', minLength: 1, maxLength: 512 },
@@ -86,6 +88,10 @@ const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:',
 export function redirectUriProblem(uri: string, applicationType: 'web' | 'native'): string | undefined {
   const parsed = URL.parse(uri);
   if (!parsed) return `"${uri}" is not an absolute URI`;
+  // the URI is stored and sent as written, and a browser follows it as parsed: `https://evil\@good/`
+  // (a backslash is a slash), a look-alike Unicode host or `http://127.1/` would show an admin (or the audit log)
+  // one host and send the codes to another. Only the parser's own spelling is taken, so what is read is where codes go
+  if (parsed.href !== uri) return `"${uri}" is not written as a URL parser reads it: register "${parsed.href}"`;
   if (uri.includes('#')) return `"${uri}" has a fragment (RFC 6749 §3.1.2)`;
   if (parsed.username || parsed.password) return `"${uri}" carries credentials`;
   if (parsed.protocol === 'https:') {

@@ -85,6 +85,14 @@ describe('clientMetadataFromDocument: Tessera decides what the client gets', () 
     });
   });
 
+  // TU1: a name that reorders the page around it (U+202E turns "(evil.example)" into "(elpmaxe.live)"),
+  // or breaks lines, could make the consent page say something else about who is asking
+  test('client_name loses control and bidirectional-formatting characters (TU1)', () => {
+    const name = 'Notes\u202E\u2066 \u0007by\nAcme\u200F\u2029\u061C';
+    expect(clientMetadataFromDocument(ID, { ...minimal, client_name: name }).client_name).toBe('Notes by Acme');
+    expect(clientMetadataFromDocument(ID, { ...minimal, client_name: '\u202E\u202C' })).not.toHaveProperty('client_name');
+  });
+
   test.each([
     ['not an object', [minimal], /not a JSON object/],
     ['null', null, /not a JSON object/],
@@ -101,6 +109,8 @@ describe('clientMetadataFromDocument: Tessera decides what the client gets', () 
     ['too many redirect_uris', { ...minimal, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://app.example.com/${i}`) }, /at most 20/],
     ['a redirect URI that is not a string', { ...minimal, redirect_uris: [{}] }, /at most 20/],
     ['a plain http redirect URI to another machine', { ...minimal, redirect_uris: ['http://app.example.com/cb'] }, /plain http to another machine/],
+    ['a redirect URI that shows one host and goes to another', { ...minimal, redirect_uris: ['https://evil.example\\@good.example/cb'] }, /not written as a URL parser reads it: list "https:\/\/evil.example\/@good.example\/cb"/],
+    ['a redirect URI with an escaped letter', { ...minimal, redirect_uris: ['https://%61pp.example.com/cb'] }, /list "https:\/\/app.example.com\/cb"/],
     ['no authorization_code', { ...minimal, grant_types: ['client_credentials'] }, /authorization_code/],
     ['response types without code', { ...minimal, response_types: ['token'] }, /response_types/],
     ['an unknown application_type', { ...minimal, application_type: 'service' }, /application_type/],

@@ -11,8 +11,9 @@
 // And RFC 9700 §4.11.2: with open registration anyone can register a client
 // whose redirect_uri is a phishing page and use Tessera's authorization
 // endpoint to redirect people there with an error. For such a client an
-// error before any page is a Tessera page with an explicit "Continue to
-// <host>"; clients an admin registered keep the standard redirect.
+// error before any page is a Tessera page with an explicit "Return to
+// <host>" (src/provider/self-registered-error-redirects.ts, docs/security.md
+// TS5); clients an admin registered keep the standard redirect.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as oauth from 'oauth4webapi';
 import { freePort, NODE_BIN, REPO_ROOT, spawnTessera, waitForOk, type TesseraProcess } from '../support/process.ts';
 import { runTesseraCli } from '../support/cli.ts';
-import { BrowserAgent, parseForms } from '../support/browser-agent.ts';
+import { BrowserAgent } from '../support/browser-agent.ts';
 import { authorizationRequest, driveAuthorization } from '../support/oauth.ts';
 import { createServer as createHttpServer } from 'node:http';
 import { launchChromium } from '../support/chromium.ts';
@@ -193,10 +194,10 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
       expect(answer.headers.get('location')).toBeNull();
       expect(answer.headers.get('content-type')).toMatch(/text\/html/);
       expect(answer.headers.get('cache-control')).toBe('no-store');
-      expect(answer.text).toContain('phishing.example.test asked for something Tessera could not do');
+      expect(answer.text).toContain('The request could not be completed');
       expect(answer.text).toContain(`<code>${error}</code>`);
       // the answer the client would have had is behind the link, unchanged
-      const href = /<a href="([^"]+)"[^>]*>Continue to phishing\.example\.test<\/a>/.exec(answer.text)![1].replaceAll('&amp;', '&');
+      const href = /<a href="([^"]+)"[^>]*>Return to phishing\.example\.test<\/a>/.exec(answer.text)![1].replaceAll('&amp;', '&');
       const link = new URL(href);
       expect(`${link.origin}${link.pathname}`).toBe(PHISHING_URI);
       expect(link.searchParams.get('error')).toBe(error);
@@ -204,13 +205,12 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
       expect(link.searchParams.get('iss')).toBe(open.issuer);
     });
 
-    test('response_mode=form_post: a page with a "Continue" button that posts the error, not a form that submits itself', async () => {
+    test('response_mode=form_post: the page, not a form that submits itself to the registered URI', async () => {
       const answer = await requestAuthorization(phishing, { prompt: 'none', response_mode: 'form_post' });
       expect(answer.status).toBe(400);
       expect(answer.text).not.toContain('<script');
-      const [form] = parseForms(answer.text);
-      expect(form).toMatchObject({ method: 'post', action: PHISHING_URI, buttons: ['Continue to phishing.example.test'] });
-      expect(form.fields).toEqual({ error: 'login_required', error_description: expect.any(String), state: 'the-state', iss: open.issuer });
+      expect(answer.text).not.toContain(PHISHING_URI);
+      expect(answer.text).toContain('<code>login_required</code>');
       // an admin client keeps the provider's self-submitting form
       const standard = await requestAuthorization(vetted, { prompt: 'none', response_mode: 'form_post' });
       expect(standard.text).toContain('document.forms[0].submit()');
@@ -241,12 +241,11 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
       const { client_id: clientId } = await registered.json() as { client_id: string };
       const answer = await new BrowserAgent().request(authorizationRequest({ baseUrl: open.issuer, clientId, redirectUri, scope: 'notes:read', params: { prompt: 'none', state: 's' } }).url);
       expect(answer.status).toBe(400);
-      expect(answer.text).toContain('com.example.notes asked for something Tessera could not do');
-      const href = /<a href="([^"]+)"[^>]*>Continue to com\.example\.notes<\/a>/.exec(answer.text)![1].replaceAll('&amp;', '&');
+      const href = /<a href="([^"]+)"[^>]*>Return to com\.example\.notes<\/a>/.exec(answer.text)![1].replaceAll('&amp;', '&');
       expect(href).toMatch(/^com\.example\.notes:\/callback\?error=login_required&/);
     });
 
-    test('in a real browser (headless Chromium, JavaScript on): the page stays on Tessera until the person presses Continue, then the client gets the answer (query and form_post); no CSP violation', async () => {
+    test('in a real browser (headless Chromium, JavaScript on): the page stays on Tessera (query and form_post); with query, the person\'s click on Return takes the unchanged answer to the client; no CSP violation', async () => {
       // the "client": a loopback site (a native app's redirect URI, any port) that records what reaches it
       const received: Array<{ method: string; url: string; body: string }> = [];
       const site = createHttpServer((req, res) => {
@@ -272,7 +271,7 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
           const { url } = authorizationRequest({ baseUrl: open.issuer, clientId, redirectUri, scope: 'notes:read', params: { prompt: 'none', state: `state-${mode}`, response_mode: mode } });
           await page.goto(url);
           const host = new URL(redirectUri).host;
-          await page.getByRole('heading', { name: `${host} asked for something Tessera could not do` }).waitFor();
+          await page.getByRole('heading', { name: 'The request could not be completed' }).waitFor();
           expect(page.url().startsWith(open.issuer)).toBe(true);
           expect(received).toEqual([]);
           if (mode === 'query') {
@@ -285,15 +284,19 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
             mkdirSync(SCREENSHOTS, { recursive: true });
             await page.screenshot({ path: `${SCREENSHOTS}self-registered-client-error-phone.png`, fullPage: true });
           }
-          const proceed = mode === 'query' ? page.getByRole('link', { name: `Continue to ${host}` }) : page.getByRole('button', { name: `Continue to ${host}` });
-          await proceed.click();
-          await page.waitForURL((current) => current.href.startsWith(redirectUri));
-          expect(received).toHaveLength(1);
-          const answer = mode === 'query'
-            ? new URL(received[0].url, redirectUri).searchParams
-            : new URLSearchParams(received[0].body);
-          expect(received[0].method).toBe(mode === 'query' ? 'GET' : 'POST');
-          expect([answer.get('error'), answer.get('state'), answer.get('iss')]).toEqual(['login_required', `state-${mode}`, open.issuer]);
+          if (mode === 'query') {
+            await page.getByRole('link', { name: `Return to ${host}` }).click();
+            await page.waitForURL((current) => current.href.startsWith(redirectUri));
+            expect(received).toHaveLength(1);
+            expect(received[0].method).toBe('GET');
+            const answer = new URL(received[0].url, redirectUri).searchParams;
+            expect([answer.get('error'), answer.get('state'), answer.get('iss')]).toEqual(['login_required', `state-${mode}`, open.issuer]);
+          } else {
+            // form_post: no link and no form to the client; nothing reached it
+            await expect(page.getByRole('link', { name: `Return to ${host}` }).count()).resolves.toBe(0);
+            expect(page.url().startsWith(open.issuer)).toBe(true);
+            expect(received).toEqual([]);
+          }
           expect(problems).toEqual([]);
           await context.close();
         }
@@ -307,7 +310,7 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
       const answer = await new BrowserAgent().request(authorizationRequest({ baseUrl: open.issuer, clientId: phishing, redirectUri: 'https://elsewhere.example.test/cb', scope: 'notes:read' }).url);
       expect(answer.status).toBe(400);
       expect(answer.text).not.toContain('elsewhere.example.test');
-      expect(answer.text).not.toContain('Continue to');
+      expect(answer.text).not.toContain('Return to');
     });
   });
 });

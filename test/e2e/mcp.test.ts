@@ -290,6 +290,40 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     }
   });
 
+  // attack review: the example API checks what a token is, not only that Tessera signed it, and survives hostile headers
+  test('a document named with bidirectional controls shows none (TU1); the example API refuses an ID token, an unsigned (alg none) copy of a good token and malformed tokens, and keeps serving', async () => {
+    const clientId = `${documentBase}/clients/hostile.json`;
+    // TU1: a name that would show the host after it reversed (U+202E) and break the line
+    serveDocument('/clients/hostile.json', { client_id: clientId, client_name: 'Hostile\u202E\n<b>x</b>', redirect_uris: [REDIRECT_URI] });
+    const { url, verifier } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope: 'openid notes:read', params: { resource: apiUrl } });
+    const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
+    expect(flow.pages).toEqual(['login', 'consent']);
+    for (const page of flow.html) expect(page).not.toMatch(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/);
+    expect(flow.html[1]).toContain('It calls itself “Hostile &lt;b&gt;x&lt;/b&gt;”');
+    expect(flow.html[0]).toContain(`Hostile &lt;b&gt;x&lt;/b&gt; (${new URL(documentBase).host})`);
+    const issued = await tokenRequest(tessera.issuer, { grant_type: 'authorization_code', code: flow.code!, redirect_uri: REDIRECT_URI, code_verifier: verifier, resource: apiUrl }, { clientId });
+    expect(issued.status).toBe(200);
+    const { access_token: accessToken, id_token: idToken } = issued.body as { access_token: string; id_token: string };
+    expect(idToken).toEqual(expect.any(String));
+    const [, payload] = accessToken.split('.');
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const attempts = [
+      idToken, // signed by Tessera, but typ JWT and aud the client
+      `${b64({ alg: 'none', typ: 'at+jwt' })}.${payload}.`, // the access token's claims, unsigned
+      `${b64({ alg: 'HS256', typ: 'at+jwt' })}.${payload}.${accessToken.split('.')[2]}`,
+      'e30.e30.', 'a.b.c', '....', `${'A'.repeat(8000)}.${'A'.repeat(8000)}.A`,
+    ];
+    for (const token of attempts) {
+      const res = await fetch(apiUrl, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    }
+    for (const authorization of ['Bearer', 'Bearer  x', 'Basic Zm9vOmJhcg==', `Bearer ${accessToken} extra`, 'Bearer "x"']) {
+      expect((await fetch(apiUrl, { headers: { authorization } })).status).toBe(401);
+    }
+    expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+  });
+
   test('a native MCP client: a loopback redirect URI, its port chosen at run time (RFC 8252 §7.3); a document with an http redirect URI to another machine is refused', async () => {
     const clientId = `${documentBase}/clients/desktop.json`;
     serveDocument('/clients/desktop.json', { client_id: clientId, client_name: 'Desktop', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'] });
@@ -337,16 +371,18 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     const clientId = `${documentBase}/clients/greedy.json`;
     // no-store: kept for the floor of 60 s anyway, so these requests do not each make Tessera fetch
     serveDocument('/clients/greedy.json', { client_id: clientId, redirect_uris: [REDIRECT_URI], client_name: 'Greedy' }, { 'cache-control': 'no-store' });
-    // a resource server without dynamic_clients: invalid_target before any page (shown on a page with
-    // a link, not redirected at once, for a client nobody registered by hand: RFC 9700 §4.11.2)
-    const closed = await authorizationWith(tessera, clientId, { resource: 'https://ledger.example.test', scope: 'ledger:read' });
-    expect([closed.status, closed.headers.get('location')]).toEqual([400, null]);
-    expect(closed.text).toContain('<code>invalid_target</code>');
-    expect(closed.text).toContain('Continue to mcp-client.example.test');
+    const agent = () => new BrowserAgent();
+    // a resource server without dynamic_clients: invalid_target before any page, on Tessera's page rather than
+    // at the redirect URI (nobody registered the client by hand: no open redirector, docs/security.md TS5)
+    const refusedBeforeAnyPage = async (params: Record<string, string>, scope: string) => {
+      const { url } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope, params });
+      const page = await agent().request(url);
+      expect([page.status, page.headers.get('location')]).toEqual([400, null]);
+      expect(page.text).toContain('<code>invalid_target</code>');
+    };
+    await refusedBeforeAnyPage({ resource: 'https://ledger.example.test' }, 'ledger:read');
     // the admin API
-    const admin = await authorizationWith(tessera, clientId, { resource: `${tessera.issuer}/admin`, scope: 'admin' });
-    expect([admin.status, admin.headers.get('location')]).toEqual([400, null]);
-    expect(admin.text).toContain('<code>invalid_target</code>');
+    await refusedBeforeAnyPage({ resource: `${tessera.issuer}/admin` }, 'admin');
     // a redirect_uri the document does not list: a page, no redirect
     const elsewhere = await authorizationWith(tessera, clientId, { redirect_uri: 'https://attacker.example.test/callback' });
     expect(elsewhere.status).toBe(400);

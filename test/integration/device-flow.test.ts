@@ -61,7 +61,8 @@ async function approve(agent: BrowserAgent, confirmation: PageResponse, user: { 
 
 function suite(name: string, options: TestServerOptions) {
   // a short interval: the test that polls again at the pace asked for waits it out once
-  options = { ...options, config: { deviceFlow: { pollIntervalSeconds: 1 } } };
+  // open registration for the device grant: a client that registered itself is marked on the pages (TS3)
+  options = { ...options, config: { deviceFlow: { pollIntervalSeconds: 1 }, dynamicRegistration: { mode: 'open', grantTypes: [DEVICE_GRANT] } } };
   describe(name, () => {
     let server: TestServer;
     let tv: ClientCredentials;
@@ -132,6 +133,8 @@ function suite(name: string, options: TestServerOptions) {
       expect(confirmation.text).toContain('TV Guide API');
       expect(confirmation.text).toContain('offline_access');
       expect(parseForms(confirmation.text).flatMap((f) => f.buttons)).toEqual(['Continue', 'Deny']);
+      // an administrator registered this client: no unchecked-name notice
+      expect(confirmation.text).not.toContain('registered itself');
 
       const { page, pages } = await approve(agent, confirmation, user);
       expect(pages).toEqual(['Sign in', 'Allow access?', 'Your device is connected']);
@@ -160,6 +163,29 @@ function suite(name: string, options: TestServerOptions) {
       expect(approved[0]).toMatchObject({ subject: userId });
       expect(JSON.stringify(approved)).not.toContain(started.body.user_code);
       expect(JSON.stringify(approved)).not.toContain(started.body.device_code);
+    });
+
+    test('a client that registered itself (RFC 7591) is marked on the confirmation and the consent page: its name is unchecked (TS3)', async () => {
+      const registered = await fetch(`${server.url}/reg`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_name: 'Living Room TV', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none', scope: 'openid' }),
+      });
+      expect(registered.status).toBe(201);
+      const lookalike = { clientId: ((await registered.json()) as { client_id: string }).client_id };
+      const started = await startDeviceAuthorization(server, lookalike);
+      expect(started.status).toBe(200);
+      const agent = new BrowserAgent();
+      const confirmation = await enterCode(agent, server, started.body.user_code);
+      expect(headingOf(confirmation.text)).toBe('Connect this device?');
+      expect(confirmation.text).toContain('Living Room TV');
+      expect(confirmation.text).toContain('This application registered itself with this server');
+      let { response: page } = await agent.submit(confirmation, formWithButton(confirmation.text, 'Continue'));
+      expect(headingOf(page.text)).toBe('Sign in');
+      ({ response: page } = await agent.submit(page, formWithButton(page.text, 'Sign in'), user));
+      expect(headingOf(page.text)).toBe('Allow access?');
+      expect(page.text).toContain('This application registered itself with this server');
+      // a device flow has no redirect: nothing is said about where the person goes
+      expect(page.text).not.toContain('you go to');
     });
 
     test('a device code redeemed by several requests at once yields tokens once', async () => {
@@ -244,6 +270,22 @@ function suite(name: string, options: TestServerOptions) {
       const unknown = await poll(server, publicTv, 'x'.repeat(43));
       expect(unknown.body.error).toBe('invalid_grant');
       expect((await poll(server, publicTv, 'x'.repeat(43))).body.error).toBe('slow_down');
+    });
+
+    test('slow_down holds however the form spells its names: percent-encoded names and values are the same parameters to the provider (TS1)', async () => {
+      const started = await startDeviceAuthorization(server, publicTv);
+      const deviceCode = started.body.device_code;
+      expect((await poll(server, publicTv, deviceCode)).body.error).toBe('authorization_pending');
+      // the provider decodes the form (node:querystring) before it reads it: these are the same poll, of the same code
+      const encodeAll = (text: string) => [...Buffer.from(text)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+      const spellings = [
+        `grant_type=${encodeURIComponent(DEVICE_GRANT).replace('_', '%5F')}&device%5Fcode=${deviceCode}&client_id=${publicTv.clientId}`,
+        `${encodeAll('grant_type')}=${encodeAll(DEVICE_GRANT)}&${encodeAll('device_code')}=${encodeAll(deviceCode)}&client_id=${publicTv.clientId}`,
+      ];
+      for (const body of spellings) {
+        const answer = await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+        expect([answer.status, ((await answer.json()) as { error?: string }).error]).toEqual([400, 'slow_down']);
+      }
     });
 
     test('the grant is registrable through the admin API, for public clients too; an unknown grant type is not', async () => {

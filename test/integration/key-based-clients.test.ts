@@ -93,7 +93,7 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
 
   /** A client assertion made by hand, to control its jti and lifetime. */
   // aud: the issuer, which every instance accepts (the token endpoint's URL is accepted too, as each instance sees it)
-  const assertion = (clientId: string, key: KeyPair, claims: { jti?: string; expiresIn?: number; iat?: number; aud?: string } = {}) => new SignJWT({})
+  const assertion = (clientId: string, key: KeyPair, claims: { jti?: string; expiresIn?: number; iat?: number; aud?: string | string[] } = {}) => new SignJWT({})
     .setProtectedHeader({ alg: 'ES256', kid: key.kid })
     .setIssuer(clientId).setSubject(clientId).setAudience(claims.aud ?? server.issuer)
     .setJti(claims.jti ?? randomUUID()).setIssuedAt(claims.iat).setExpirationTime(Math.floor(Date.now() / 1000) + (claims.expiresIn ?? 60))
@@ -152,9 +152,14 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     expect((await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { expiresIn: 290 }))).status).toBe(200);
   });
 
-  test('audience: the issuer or the token endpoint is accepted (as oidc-provider accepts), anything else refused', async () => {
-    expect((await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { aud: `${server.issuer}/token` }))).status).toBe(200);
-    expect((await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { aud: 'https://elsewhere.example' }))).status).toBe(401);
+  // TU2: audience injection (draft-ietf-oauth-rfc7523bis): another authorization server the client also uses names
+  // Tessera's token endpoint (or PAR endpoint) as its own endpoint; a client that puts that URL in `aud` hands that
+  // server an assertion it can replay here. Only the issuer, alone, is an audience no other server can claim.
+  test('audience: only the issuer, as a single value; the token endpoint, another endpoint, an array or another audience are refused (TU2)', async () => {
+    expect((await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { aud: server.issuer }))).status).toBe(200);
+    for (const aud of [`${server.issuer}/token`, `${server.issuer}/request`, 'https://elsewhere.example', [server.issuer, 'https://elsewhere.example'], [server.issuer]]) {
+      expect(await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { aud }))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    }
   });
 
   test('every advertised algorithm works for client assertions (token_endpoint_auth_signing_alg_values_supported) and request objects (request_object_signing_alg_values_supported)', async () => {
@@ -255,6 +260,34 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     await finish(parClient, url.href, verifier, state);
     const again = await fetch(url, { redirect: 'manual' });
     expect(again.status).toBe(400);
+  });
+
+  // attack review (TA9, TA10): what another client, or a request object naming another client, gets from a pushed request
+  test('a request_uri pushed by one client is refused for another; a pushed request cannot carry a request_uri; a request object naming another client is refused', async () => {
+    const { challenge } = pkcePair();
+    const client: oauth.Client = { client_id: parClient };
+    const pushed = await oauth.processPushedAuthorizationResponse(as, client,
+      await oauth.pushedAuthorizationRequest(as, client, oauth.PrivateKeyJwt({ key: fileKey.privateKey, kid: fileKey.kid }), authorizationParams(parClient, challenge, 'x'), insecure));
+    const refusedBeforeSignIn = async (query: Record<string, string>) => {
+      const res = await fetch(`${server.url}/auth?${new URLSearchParams(query)}`, { redirect: 'manual' });
+      const location = res.headers.get('location');
+      expect(location ?? '').not.toMatch(/\/interaction\//);
+      if (location) expect(new URL(location).searchParams.get('error')).toMatch(/^invalid_request(_uri|_object)?$/);
+      else expect(res.status).toBe(400);
+    };
+    await refusedBeforeSignIn({ client_id: fileClient, request_uri: pushed.request_uri });
+    // a pushed request holding a request_uri (PAR §2.1: refused)
+    const nested = await fetch(`${server.url}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...authorizationParams(parClient, challenge, 'y'), request_uri: pushed.request_uri, client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(parClient, fileKey) }),
+    });
+    expect(nested.status).toBe(400);
+    expect(((await nested.json()) as { error: string }).error).toMatch(/^invalid_request$|^request_uri_not_supported$/);
+    // a request object signed by fileClient's key that names parClient inside, sent as fileClient's: its client_id must be the outer one
+    const foreign = await new SignJWT({ ...authorizationParams(parClient, challenge, 'z'), iss: fileClient, aud: server.issuer })
+      .setProtectedHeader({ alg: 'ES256', kid: fileKey.kid }).sign(fileKey.privateKey);
+    await refusedBeforeSignIn({ client_id: fileClient, request: foreign });
   });
 
   test('a client required to use PAR is refused at /auth without it', async () => {

@@ -5,7 +5,10 @@
 // tls_client_auth client is not helped by a self-signed certificate.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { createCertificateAuthority, type CertificateAuthority, type IssuedCertificate } from '../support/certificate-authority.ts';
@@ -21,6 +24,21 @@ async function selfSigned(name: string): Promise<{ ca: CertificateAuthority; cer
   const cert = ca.ca;
   const x509 = new X509Certificate(cert);
   return { ca, cert, key: readFileSync(join(ca.dir, 'ca.key'), 'utf8'), x5c: x509.raw.toString('base64'), jwk: x509.publicKey.export({ format: 'jwk' }) as Record<string, unknown> };
+}
+
+/** A self-signed certificate whose validity ended in 2020 (openssl ca -selfsign, the only way to set past dates with OpenSSL 3.0). */
+async function expiredSelfSigned(): Promise<{ dir: string; cert: string; key: string; x5c: string; jwk: Record<string, unknown> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-expired-'));
+  const file = (name: string) => join(dir, name);
+  writeFileSync(file('index.txt'), '');
+  writeFileSync(file('serial'), '01\n');
+  writeFileSync(file('ca.cnf'), `[ca]\ndefault_ca=x\n[x]\ndatabase=${file('index.txt')}\nnew_certs_dir=${dir}\nserial=${file('serial')}\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`);
+  const openssl = (...args: string[]) => promisify(execFile)('openssl', args, { timeout: 20_000 });
+  await openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('key.pem'), '-out', file('csr.pem'), '-subj', '/CN=svc-expired');
+  await openssl('ca', '-config', file('ca.cnf'), '-selfsign', '-keyfile', file('key.pem'), '-in', file('csr.pem'), '-out', file('issued.pem'),
+    '-startdate', '200101000000Z', '-enddate', '200102000000Z', '-batch');
+  const x509 = new X509Certificate(readFileSync(file('issued.pem')));
+  return { dir, cert: x509.toString(), key: readFileSync(file('key.pem'), 'utf8'), x5c: x509.raw.toString('base64'), jwk: x509.publicKey.export({ format: 'jwk' }) as Record<string, unknown> };
 }
 
 describe('self_signed_tls_client_auth with mTLS served directly', () => {
@@ -103,6 +121,21 @@ describe('self_signed_tls_client_auth with mTLS served directly', () => {
     });
     expect(made.status).toBe(201);
     expect(await tokenRequest(made.body.client_id, own)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+  });
+
+  // attack review: the certificate no CA vouches for must at least be within its validity period
+  test('a registered self-signed certificate that has expired does not authenticate', async () => {
+    const expired = await expiredSelfSigned();
+    try {
+      const made = await call(server, token, 'POST', '/clients', {
+        name: 'expired service', grant_types: ['client_credentials'], scopes: ['read'],
+        token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ ...expired.jwk, x5c: [expired.x5c] }] },
+      });
+      expect(made.status).toBe(201);
+      expect(await tokenRequest(made.body.client_id, expired)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    } finally {
+      rmSync(expired.dir, { recursive: true, force: true });
+    }
   });
 
   test('registration: the certificate is required (x5c), must hold the registered key, and bound tokens are refused', async () => {

@@ -120,6 +120,17 @@ describe('consent page', () => {
     expect(page).toContain('read:things');
   });
 
+  test('a name cannot reorder the page around it: bidirectional controls are dropped from interpolated text (TU1)', () => {
+    const spoof = consentPage({
+      action: '/interaction/u1/confirm', abortAction: '/interaction/u1/abort', csrfToken: 'tok',
+      clientName: 'Notes\u202E\u2067', clientHost: 'evil.example', scopes: [], resources: [], requestId: 'r3',
+    });
+    expect(spoof).toContain('Notes');
+    expect(spoof).toContain('evil.example');
+    expect(spoof).not.toMatch(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/);
+    expect(html`${'a\u202Db\u200Ec'}`.toString()).toBe('abc');
+  });
+
   test('Allow and Deny are separate POST forms carrying the csrf field', () => {
     const forms = [...page.matchAll(/<form method="post" action="([^"]+)">(.*?)<\/form>/gs)];
     expect(forms.map((f) => f[1])).toEqual(['/interaction/u1/confirm', '/interaction/u1/abort']);

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { describe, expect, test } from '@jest/globals';
 import { backchannelLogoutUriProblem, outgoingFetch } from '../../src/provider/backchannel-logout.ts';
 
@@ -39,6 +41,29 @@ describe('where logout tokens may go', () => {
       expect(seen.map((s) => s.dispatcher)).toEqual([undefined, guard, guard, guard]);
     } finally {
       globalThis.fetch = realFetch;
+    }
+  });
+
+  // TU3: the guard is dropped for a loopback URL (development); a redirect from there must not reach what the guard would refuse
+  const otherAddress = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  (otherAddress ? test : test.skip)('with loopback allowed, a loopback URL that redirects elsewhere is not followed without the guard (TU3)', async () => {
+    let reached = 0;
+    const listen = (server: Server, host: string) => new Promise<number>((resolve) => server.listen(0, host, () => resolve((server.address() as { port: number }).port)));
+    const internal = createServer((_req, res) => { reached++; res.end('{"keys":[]}'); });
+    const internalPort = await listen(internal, otherAddress!);
+    const loopback = createServer((_req, res) => res.writeHead(302, { location: `http://${otherAddress}:${internalPort}/latest/meta-data` }).end());
+    const loopbackPort = await listen(loopback, '127.0.0.1');
+    try {
+      const init = { method: 'GET', dispatcher: { name: 'the provider\'s guard' } } as unknown as RequestInit;
+      await expect(outgoingFetch({ allowLoopback: true })(`http://127.0.0.1:${loopbackPort}/jwks`, init)).rejects.toThrow();
+      expect(reached).toBe(0);
+      // a request that asks for redirects as they are (back-channel logout) still gets the 302
+      const manual = await outgoingFetch({ allowLoopback: true })(`http://127.0.0.1:${loopbackPort}/logout`, { ...init, redirect: 'manual' } as RequestInit);
+      expect(manual.status).toBe(302);
+      expect(reached).toBe(0);
+    } finally {
+      loopback.close();
+      internal.close();
     }
   });
 });

@@ -10,9 +10,9 @@ import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { adminCliEnv, runTesseraCli } from '../support/cli.ts';
 import { adminToken, call } from '../admin/admin-api.ts';
-import { refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
-import { authorizationRequest, driveAuthorization, tokenRequest } from '../support/oauth.ts';
-import { BrowserAgent } from '../support/browser-agent.ts';
+import { codeFlow, refresh, REDIRECT_URI } from '../tokens/token-flows.ts';
+import { driveAuthorization, tokenRequest } from '../support/oauth.ts';
+import { BrowserAgent, parseForms } from '../support/browser-agent.ts';
 
 const NOTES = 'https://notes-api.example.test';
 const LEDGER = 'https://ledger-api.example.test';
@@ -122,17 +122,22 @@ describe.each([
     expect(pages).toEqual(['login', 'consent']);
     // a client that registered itself is never first party: the person is asked, and sees the name it chose
     expect(html[1]).toContain('Notes for the web');
+    // TS3: …and is told the name is unchecked, and where the answer goes (the registered redirect URI's host)
+    expect(html[1]).toContain('This application registered itself with this server');
+    expect(html[1]).toContain(`you go to <strong>${new URL(REDIRECT_URI).host}</strong>`);
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true }, { resource: NOTES });
     expect(tokens.access_token).toEqual(expect.any(String));
     expect(tokens.refresh_token).toEqual(expect.any(String));
     expect(tokens.scope).toContain('notes:read');
     expect(tokens.claims()?.aud).toBe(client.clientId);
     // a resource without dynamic_clients: no token, though it declares a scope of the same name
-    // (before any page, for a client that registered itself: a page with a link, not a redirect, RFC 9700 §4.11.2)
-    const ledger = await new BrowserAgent().request(authorizationRequest({ baseUrl: server.url, clientId: client.clientId, redirectUri: REDIRECT_URI, scope: 'openid notes:read', params: { resource: LEDGER } }).url);
+    // (answered on Tessera's page, not at the redirect URI: the client registered itself, TS5)
+    const ledger = await fetch(oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI, scope: 'openid notes:read', resource: LEDGER,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }), { redirect: 'manual' });
     expect([ledger.status, ledger.headers.get('location')]).toEqual([400, null]);
-    expect(ledger.text).toContain('<code>invalid_target</code>');
-    expect(ledger.text).not.toMatch(/[?&]code=/);
+    expect(await ledger.text()).toContain('<code>invalid_target</code>');
 
     // RFC 7592 delete: the registration goes, and with it the grants and what they issued
     expect((await server.tokenState.grants.ofClient(client.clientId)).length).toBeGreaterThan(0);
@@ -171,8 +176,17 @@ describe.each([
       ['a fragment', { ...WEB_APP, redirect_uris: ['https://app.example.test/cb#x'] }, 'invalid_redirect_uri', /fragment/],
       ['a javascript: URI, even for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri', /scheme no redirect may use/],
       ['http at another host for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://evil.example.test/cb'] }, 'invalid_redirect_uri', /only for a loopback address/],
+      // TS2: stored as written, followed as a browser parses it: what an admin or the audit log shows must be where codes go
+      ['a backslash a browser reads as a slash (the host is evil.example.test)', { ...WEB_APP, redirect_uris: ['https://evil.example.test\\@app.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/evil\.example\.test\/@app\.example\.test\/cb"/],
+      ['a look-alike host in Unicode (Cyrillic а)', { ...WEB_APP, redirect_uris: ['https://\u0430pp.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/xn--pp-6kc\.example\.test\/cb"/],
+      ['https: without its slashes', { ...WEB_APP, redirect_uris: ['https:app.example.test/cb'] }, 'invalid_redirect_uri', /not written as a URL parser reads it/],
+      ['a percent-encoded host', { ...WEB_APP, redirect_uris: ['https://%61pp.example.test/cb'] }, 'invalid_redirect_uri', /not written as a URL parser reads it/],
+      ['a loopback address in short form for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.1/cb'] }, 'invalid_redirect_uri', /register "http:\/\/127\.0\.0\.1\/cb"/],
+      ['a post-logout URI with a backslash', { ...WEB_APP, post_logout_redirect_uris: ['https://evil.example.test\\@app.example.test/'] }, 'invalid_client_metadata', /not written as a URL parser reads it/],
       ['no redirect URI with the code grant', { ...WEB_APP, redirect_uris: [] }, 'invalid_redirect_uri', /redirect_uris are required/],
       ['a software statement', { ...WEB_APP, software_statement: 'eyJhbGciOiJub25lIn0.e30.' }, 'invalid_software_statement', /not supported/],
+      ['a name with a bidirectional override, which reverses the text around it on the consent page (TS4)', { ...WEB_APP, client_name: '\u202eknab ruoY' }, 'invalid_client_metadata', /client_name must match pattern/],
+      ['a name with a bidirectional isolate (TS4)', { ...WEB_APP, client_name: 'Notes \u2067for the web' }, 'invalid_client_metadata', /client_name must match pattern/],
       ['a list where a string belongs', { ...WEB_APP, client_name: ['x'] }, 'invalid_client_metadata', /client_name must be string/],
       ['too many redirect URIs', { ...WEB_APP, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://app.example.test/${i}`) }, 'invalid_client_metadata', /redirect_uris must NOT have more than 20 items/],
     ];
@@ -201,6 +215,62 @@ describe.each([
     const refused = await server.services.audit.list({ type: 'client.registration_refused', limit: 100 });
     expect(refused.length).toBeGreaterThan(0);
     expect(JSON.stringify(refused)).not.toContain(token);
+  });
+
+  test('an authorization error for a client that registered itself is a page naming where it would go, not a redirect: no open redirector (RFC 9700 §4.11.2, TS5)', async () => {
+    const registered = await register({ ...WEB_APP, redirect_uris: ['https://phish.example.test/land'] }, await initialAccessToken());
+    expect(registered.status).toBe(201);
+    const byAdmin = await server.createClient({ name: 'Admin-made app', grantTypes: ['authorization_code'], redirectUris: ['https://phish.example.test/land'], scopes: ['openid'] });
+    const authorizationUrl = (clientId: string, params: Record<string, string>) => `${server.url}/auth?${new URLSearchParams({
+      client_id: clientId, redirect_uri: 'https://phish.example.test/land', response_type: 'code', scope: 'openid', state: 'st4te',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', ...params,
+    })}`;
+    // no person, no page seen: prompt=none (login_required), a scope outside the allow-list, a missing PKCE challenge, form_post
+    const errors: Array<[Record<string, string>, string]> = [
+      [{ prompt: 'none' }, 'login_required'],
+      [{ scope: 'openid email' }, 'invalid_scope'],
+      [{ code_challenge: '', code_challenge_method: '' }, 'invalid_request'],
+      [{ prompt: 'none', response_mode: 'form_post' }, 'login_required'],
+    ];
+    for (const [params, error] of errors) {
+      const answer = await fetch(authorizationUrl(registered.body.client_id, params), { redirect: 'manual' });
+      const text = await answer.text();
+      expect({ params, status: answer.status, location: answer.headers.get('location') }).toEqual({ params, status: 400, location: null });
+      expect(text).toContain('so you were not sent on to it automatically');
+      expect(text).toContain(`<code>${error}</code>`);
+      expect(text).not.toContain('<form');
+      if (params.response_mode !== 'form_post') expect(text).toContain('Return to phish.example.test</a>');
+    }
+    // a client an administrator registered: the error goes to its redirect URI as RFC 6749 §4.1.2.1 says
+    const trusted = await fetch(authorizationUrl(byAdmin.clientId, { prompt: 'none' }), { redirect: 'manual' });
+    expect(trusted.status).toBe(303);
+    expect(new URL(trusted.headers.get('location')!).searchParams.get('error')).toBe('login_required');
+    // after the person saw the pages, the answer goes to the client: Deny at consent is access_denied at the redirect URI
+    const denied = await driveAuthorization(new BrowserAgent(), authorizationUrl(registered.body.client_id, {}), { redirectUri: 'https://phish.example.test/land', user: USER, consent: 'Deny' });
+    expect(denied.pages).toEqual(['login', 'consent']);
+    expect(denied.callback.searchParams.get('error')).toBe('access_denied');
+  });
+
+  test('/session/end does not send people to a self-registered post_logout_redirect_uri without an id_token_hint; with the hint it does (TR5)', async () => {
+    const registered = await register({ ...WEB_APP, scope: 'openid', post_logout_redirect_uris: ['https://phish.example.test/bye'] }, await initialAccessToken());
+    expect(registered.status).toBe(201);
+    const client = { clientId: registered.body.client_id as string, clientSecret: registered.body.client_secret as string };
+    /** /session/end as a browser goes through it: the page (which submits itself without a session, or "Sign out"), then where it leads */
+    const logout = async (agent: BrowserAgent, params: Record<string, string>) => {
+      const page = await agent.request(`${server.url}/session/end?${new URLSearchParams(params)}`);
+      expect(page.status).toBe(200);
+      const forms = parseForms(page.text);
+      const form = forms.find((f) => f.buttons.includes('Sign out')) ?? forms[0];
+      const { response } = await agent.submit(page, form, {}, (location) => !location.startsWith(server.url));
+      return response.headers.get('location');
+    };
+    // a stranger's link, no session: the logout submits itself; the person stays on Tessera
+    const bounced = await logout(new BrowserAgent(), { client_id: client.clientId, post_logout_redirect_uri: 'https://phish.example.test/bye' });
+    expect(bounced ?? '').not.toContain('phish.example.test');
+    // the client's own sign-out, with the ID token it got for the person: back at its registered URI
+    const tokens = await codeFlow({ baseUrl: server.url, client, user: USER, scope: 'openid' });
+    const back = await logout(tokens.agent, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://phish.example.test/bye' });
+    expect(back).toBe('https://phish.example.test/bye');
   });
 
   test('without a token, with a wrong, revoked or spent one: 401 invalid_token (RFC 6750), and nothing is registered', async () => {
