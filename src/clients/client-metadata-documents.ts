@@ -68,6 +68,17 @@ export function isClientIdUrl(id: unknown): id is string {
   return true;
 }
 
+/**
+ * A client nobody registered by hand: it registered itself (RFC 7591, /reg:
+ * `dynamically_registered`) or is known only by its client ID metadata
+ * document. Such a client gets less trust wherever a stranger's choice
+ * would otherwise be followed: its tokens only for resource servers open to
+ * dynamic clients, no redirect of an error or a logout it could aim anywhere.
+ */
+export function isRegisteredByNobody(client: { clientId: string }): boolean {
+  return (client as { dynamically_registered?: unknown }).dynamically_registered === true || isClientIdUrl(client.clientId);
+}
+
 /** The host a client ID metadata document's client is shown as (its URL's host), or undefined for other clients. */
 export function clientIdHost(clientId: unknown): string | undefined {
   return isClientIdUrl(clientId) ? new URL(clientId).host : undefined;

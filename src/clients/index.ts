@@ -4,5 +4,5 @@ export { createResourceServerRepository, MAX_RESOURCE_TTL, ResourceServerExistsE
 export { clientSecretMatches, digestClientSecret, generateClientSecret } from './secrets.ts';
 export { ADMIN_SCOPE, REGISTRABLE_GRANT_TYPES, allowListOf, allowedScopes, allowedOidcScopes, isFirstParty, isReservedScope, requiresSecondFactor, registrationProblems, type FieldProblem, type Offer } from './client-policy.ts';
 export { OIDC_SCOPES } from './oidc-scopes.ts';
-export { CLIENT_METADATA_DOCUMENT_LIMITS, ClientMetadataDocumentRefused, clientIdHost, clientMetadataFromDocument, createClientMetadataDocuments, documentCacheSeconds, refusedAddress as refusedDocumentAddress, isClientIdUrl, type ClientMetadataDocuments } from './client-metadata-documents.ts';
+export { CLIENT_METADATA_DOCUMENT_LIMITS, ClientMetadataDocumentRefused, clientIdHost, clientMetadataFromDocument, createClientMetadataDocuments, documentCacheSeconds, refusedAddress as refusedDocumentAddress, isClientIdUrl, isRegisteredByNobody, type ClientMetadataDocuments } from './client-metadata-documents.ts';
 export { clientKindProblems, type ApplicationType, type ClientKindInput } from './client-kinds.ts';

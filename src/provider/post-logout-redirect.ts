@@ -1,16 +1,12 @@
 import type Provider from 'oidc-provider';
 import { decodeJwt } from 'jose';
 import type { Logger } from '../observability/index.ts';
-import { isClientIdUrl } from '../clients/index.ts';
+import { isRegisteredByNobody } from '../clients/index.ts';
 import { noteUnregisteredPostLogoutRedirect } from '../interactions/index.ts';
 import type { ProviderStep } from './pipeline.ts';
 
 /** how much of a refused URI the log line keeps: enough to recognise it, not a place to store data */
 const LOGGED_URI_LENGTH = 200;
-
-/** A client nobody registered by hand: it registered itself (dynamic registration) or is known by its client ID metadata document. */
-const isSelfRegistered = (client: { clientId: string }) =>
-  (client as { dynamically_registered?: unknown }).dynamically_registered === true || isClientIdUrl(client.clientId);
 
 /** The client a logout request names: the id_token_hint's audience (not yet verified: the provider does that), else client_id. */
 function namedClientId(params: URLSearchParams): string | undefined {
@@ -61,7 +57,7 @@ export function dropUnregisteredPostLogoutRedirects(deps: { provider: Provider; 
               { clientId, postLogoutRedirectUri: uris[0].slice(0, LOGGED_URI_LENGTH) },
               `RP-initiated logout of client ${clientId} named a post_logout_redirect_uri it has not registered: the person is not sent there (register it with clients update --post-logout-redirect-uris)`,
             );
-          } else if (client && isSelfRegistered(client) && !params.has('id_token_hint')) {
+          } else if (client && isRegisteredByNobody(client) && !params.has('id_token_hint')) {
             // RP-Initiated Logout 1.0 §3: without an id_token_hint the OP redirects only when it has
             // other means of confirming the target is legitimate. An admin registering the client is
             // such a means; a client that registered itself is not: anyone could register

@@ -1,16 +1,12 @@
 import type { Client, KoaContextWithOIDC, ResourceServer as ProviderResourceServer } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { ResourceServerRepository } from '../clients/index.ts';
-import { ADMIN_SCOPE, allowedScopes, isClientIdUrl } from '../clients/index.ts';
+import { ADMIN_SCOPE, allowedScopes, isClientIdUrl, isRegisteredByNobody } from '../clients/index.ts';
 import { adminResourceOf } from '../config/index.ts';
 
 export { ADMIN_SCOPE, allowedScopes, adminResourceOf };
 
 const JWT_SIGNING = { sign: { alg: 'ES256' as const } };
-
-/** Registered through /reg by itself (RFC 7591), or known only by its client ID metadata document. */
-const registeredByNobody = (client: Client) =>
-  (client as { dynamically_registered?: unknown }).dynamically_registered === true || isClientIdUrl(client.clientId);
 
 /**
  * RFC 8707 resource indicators: each resource server is an audience with its
@@ -39,7 +35,7 @@ export function resourceIndicatorsConfiguration(deps: { issuer: string; resource
     if (!server) throw new errors.InvalidTarget('unknown resource server');
     // a client nobody registered by hand gets tokens only for resource servers open to such clients
     // (absent: none), whatever its allow-list says (another resource may declare the same scope names)
-    if (registeredByNobody(client) && !server.dynamicClients) throw new errors.InvalidTarget('the client may not obtain tokens for this resource');
+    if (isRegisteredByNobody(client) && !server.dynamicClients) throw new errors.InvalidTarget('the client may not obtain tokens for this resource');
     // `admin` names the admin API's scope wherever it appears in an allow-list:
     // another resource may not offer it (one stored before it was reserved included)
     const offered = server.scopes.filter((s) => s !== ADMIN_SCOPE);

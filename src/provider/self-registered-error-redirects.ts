@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { unsentErrorPage } from '../../views/error.ts';
 import { pageRequestId } from '../interactions/index.ts';
-import { isClientIdUrl } from '../clients/index.ts';
+import { isRegisteredByNobody } from '../clients/index.ts';
 import type { ProviderStep } from './pipeline.ts';
 
 /*
@@ -20,10 +20,6 @@ import type { ProviderStep } from './pipeline.ts';
 
 interface RedirectableError { error?: unknown; allow_redirect?: unknown }
 
-/** A client nobody registered by hand: it registered itself (RFC 7591) or is known by its client ID metadata document. */
-const registeredByNobody = (client: { clientId: string }) =>
-  (client as { dynamically_registered?: unknown }).dynamically_registered === true || isClientIdUrl(client.clientId);
-
 export function noErrorRedirectsToSelfRegisteredClients(): ProviderStep {
   return {
     name: 'an authorization error for a client that registered itself is a page, not a redirect (RFC 9700 §4.11.2)',
@@ -38,7 +34,7 @@ export function noErrorRedirectsToSelfRegisteredClients(): ProviderStep {
       const client = ctx.oidc.client;
       const redirectUri = ctx.oidc.params?.redirect_uri;
       // the provider's own condition for answering at the redirect URI (shared/authorization_error_handler.js)
-      if (!client || !registeredByNobody(client) || typeof redirectUri !== 'string' || !redirectUri) return;
+      if (!client || !isRegisteredByNobody(client) || typeof redirectUri !== 'string' || !redirectUri) return;
       // query and fragment modes answer with a Location the person may choose to follow; form_post with a form (no link)
       const location = ctx.status === 303 || ctx.status === 302 ? ctx.response.get('Location') : '';
       const target = URL.parse(redirectUri);
