@@ -651,6 +651,7 @@ async function reportCheckoutComparison() {
         cpuMicrosecondsBase: cpuOf(base),
         cpuMicrosecondsHead: cpuOf(head),
       };
+      if (entry.cpuMicrosecondsBase && entry.cpuMicrosecondsHead) entry.cpuRatio = round(entry.cpuMicrosecondsHead / entry.cpuMicrosecondsBase, 3);
       // the steps in process against the head's server CPU per request
       const steps = comparison.pipelineSteps[opName.startsWith('introspect') ? 'introspection' : 'client_credentials'];
       if (steps && entry.cpuMicrosecondsHead) entry.stepsSharePercent = round((steps.stepsNs / 1000 / entry.cpuMicrosecondsHead) * 100, 2);
@@ -690,9 +691,9 @@ try {
   }
   if (results.checkoutComparison) {
     const steps = results.checkoutComparison.pipelineSteps;
-    process.stdout.write(`\nthis checkout (head) vs ${results.checkoutComparison.baseCheckout} (base); issue 14's provider pipeline steps in process: client_credentials ${steps.client_credentials.stepsNs} ns (${steps.client_credentials.minNs}–${steps.client_credentials.maxNs}), introspection ${steps.introspection.stepsNs} ns (${steps.introspection.minNs}–${steps.introspection.maxNs}), NUL check ${steps.client_credentials.nulCheckNs} / ${steps.introspection.nulCheckNs} ns:\n`);
+    process.stdout.write(`\nthis checkout (head) vs ${results.checkoutComparison.baseCheckout} (base); issue 14's provider pipeline steps in process: client_credentials ${steps.client_credentials.stepsNs} ns (median of pairs ${steps.client_credentials.stepsNsMedianOfPairs}; each step on every request ${steps.client_credentials.everyStepNs}), introspection ${steps.introspection.stepsNs} ns (${steps.introspection.stepsNsMedianOfPairs}; ${steps.introspection.everyStepNs}), NUL check ${steps.client_credentials.nulCheckNs} / ${steps.introspection.nulCheckNs} ns:\n`);
     for (const [name, p] of Object.entries(results.checkoutComparison.pairs)) {
-      process.stdout.write(`  ${name.padEnd(36)} ok/s base ${String(p.baseRps).padStart(7)} head ${String(p.headRps).padStart(7)} (head/base ${p.ratio}; per round ${p.roundRatios.join(', ')})  server CPU/request base ${p.cpuMicrosecondsBase} µs head ${p.cpuMicrosecondsHead} µs (steps ${p.stepsSharePercent}% of it)\n`);
+      process.stdout.write(`  ${name.padEnd(36)} ok/s base ${String(p.baseRps).padStart(7)} head ${String(p.headRps).padStart(7)} (head/base ${p.ratio}; per round ${p.roundRatios.join(', ')})  server CPU/request base ${p.cpuMicrosecondsBase} µs head ${p.cpuMicrosecondsHead} µs (head/base ${p.cpuRatio}; steps ${p.stepsSharePercent}% of it)\n`);
     }
   }
 }

@@ -18,6 +18,8 @@ export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_c
 
 /** Longer than any device code the provider issues: such a value is not claimed (it cannot be one). */
 const MAX_DEVICE_CODE_LENGTH = 512;
+/** what a device's poll holds (the parameter's name), as bytes: searched in every form posted to /token */
+const DEVICE_CODE_BYTES = Buffer.from('device_code');
 
 /** `interval` (RFC 8628 §3.2) in every device authorization answer: what the next step enforces. */
 export function advertisePollingInterval(intervalSeconds: number): ProviderStep {
@@ -44,25 +46,29 @@ export function slowDownFastPolling(deps: { tokenPath: string; intervalSeconds: 
   const tokenPath = deps.tokenPath.toLowerCase();
   return {
     name: 'a device polling faster than the interval gets slow_down (RFC 8628 §3.5)',
-    async middleware(ctx: KoaContextWithOIDC, next) {
+    // not async: every other request passes on without an await frame (the hot paths do)
+    middleware(ctx: KoaContextWithOIDC, next) {
       if (ctx.method !== 'POST' || ctx.path.toLowerCase().replace(/\/$/, '') !== tokenPath) return next();
       const body = bufferedBodyOf(ctx.req);
       // every other grant (client_credentials is benchmarked) passes with one byte search, no parse
-      if (!body || !body.includes('device_code')) return next();
-      const form = parseForm(body.toString('utf8'));
-      const deviceCode = form.device_code;
-      if (form.grant_type !== DEVICE_CODE_GRANT_TYPE || typeof deviceCode !== 'string' || !deviceCode || deviceCode.length > MAX_DEVICE_CODE_LENGTH) return next();
-      // the separator keeps this claim apart from the DPoP and assertion claims in the same guard
-      if (await deps.replays.claimOnce(`device-poll\u0000${deviceCode}`, deps.intervalSeconds)) return next();
-      ctx.status = 400;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = {
-        error: 'slow_down',
-        error_description: `polling too fast: wait at least ${deps.intervalSeconds + 5} seconds between requests (RFC 8628 §3.5)`,
-      };
-      return undefined;
+      if (!body || !body.includes(DEVICE_CODE_BYTES)) return next();
+      return claimOrSlowDown(ctx, next, body);
     },
   };
+  async function claimOrSlowDown(ctx: KoaContextWithOIDC, next: () => Promise<void>, body: Buffer): Promise<void> {
+    const form = parseForm(body.toString('utf8'));
+    const deviceCode = form.device_code;
+    if (form.grant_type !== DEVICE_CODE_GRANT_TYPE || typeof deviceCode !== 'string' || !deviceCode || deviceCode.length > MAX_DEVICE_CODE_LENGTH) return next();
+    // the separator keeps this claim apart from the DPoP and assertion claims in the same guard
+    if (await deps.replays.claimOnce(`device-poll\u0000${deviceCode}`, deps.intervalSeconds)) return next();
+    ctx.status = 400;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      error: 'slow_down',
+      error_description: `polling too fast: wait at least ${deps.intervalSeconds + 5} seconds between requests (RFC 8628 §3.5)`,
+    };
+    return undefined;
+  }
 }
 
 /**
