@@ -3,7 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditRecord } from '../audit/index.ts';
 import { bufferedBodyOf } from '../http/index.ts';
 import type { ReplayGuard } from '../tokens/index.ts';
-import type { ProviderStep } from './pipeline.ts';
+import { pathMayBe, type ProviderStep } from './pipeline.ts';
 
 /*
  * The device authorization grant (RFC 8628) around oidc-provider's deviceFlow
@@ -43,12 +43,12 @@ export function advertisePollingInterval(intervalSeconds: number): ProviderStep 
  * form was read by the input limits, which hand its bytes on.
  */
 export function slowDownFastPolling(deps: { tokenPath: string; intervalSeconds: number; replays: ReplayGuard }): ProviderStep {
-  const tokenPath = deps.tokenPath.toLowerCase();
+  const atToken = pathMayBe({ exact: [deps.tokenPath] });
   return {
     name: 'a device polling faster than the interval gets slow_down (RFC 8628 §3.5)',
     // not async: every other request passes on without an await frame (the hot paths do)
     middleware(ctx: KoaContextWithOIDC, next) {
-      if (ctx.method !== 'POST' || ctx.path.toLowerCase().replace(/\/$/, '') !== tokenPath) return next();
+      if (ctx.method !== 'POST' || !atToken(ctx)) return next();
       const body = bufferedBodyOf(ctx.req);
       // every other grant (client_credentials is benchmarked) passes with one byte search, no parse
       if (!body || !body.includes(DEVICE_CODE_BYTES)) return next();

@@ -42,20 +42,37 @@ export function onlyWhere(mayServe: (ctx: KoaContextWithOIDC) => boolean, step: 
  * Whether a request's path may be one the provider routes to `exact` (one
  * trailing slash allowed) or to a route under one of `under` (e.g. /device,
  * /device/auth, /device/:uid). The provider's router matches the raw path
- * ASCII case-insensitively and folds no other character into ASCII, so a
- * lower-cased comparison covers every path it routes there.
+ * ASCII case-insensitively and folds no other character into ASCII, so an
+ * ASCII case-insensitive comparison covers every path it routes there. It
+ * runs on every request and allocates nothing; a route with a character
+ * beyond ASCII (none of the provider's defaults) admits every path.
  */
 export function pathMayBe(paths: { exact?: readonly string[]; under?: readonly string[] }): (ctx: { path: string }) => boolean {
   const normal = (p: string) => p.replace(/\/+$/, '').toLowerCase();
   const exact = (paths.exact ?? []).map(normal);
   const under = (paths.under ?? []).map(normal);
+  if ([...exact, ...under].some((p) => /[^\x00-\x7f]/.test(p))) return () => true;
   return ({ path }) => {
     for (const p of exact) {
-      if ((path.length === p.length || path.length === p.length + 1) && normal(path) === p) return true;
+      const length = path.length === p.length + 1 && path.charCodeAt(p.length) === SLASH ? p.length : path.length;
+      if (length === p.length && startsWithIgnoringAsciiCase(path, p)) return true;
     }
     for (const p of under) {
-      if (path.length >= p.length && path.slice(0, p.length).toLowerCase() === p) return true;
+      if (startsWithIgnoringAsciiCase(path, p)) return true;
     }
     return false;
   };
+}
+
+const SLASH = 0x2f;
+
+/** `value` begins with `prefix` (lower-case ASCII), ASCII letters compared without case. */
+function startsWithIgnoringAsciiCase(value: string, prefix: string): boolean {
+  if (value.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i += 1) {
+    let c = value.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
 }
