@@ -12,6 +12,10 @@
 //   npm run bench -- --metrics-cost [--metrics-target tessera-embedded] [--rounds 4] [--duration 2.5]
 //                    [--metrics-control]: what the Prometheus metrics cost: metrics on ÷ off
 //                    (bench/lib/metrics-cost.js); --metrics-control runs both with metrics on
+//   npm run bench -- --base-checkout DIR [--targets base-embedded,head-embedded]
+//                    client_credentials and introspection of an older commit's checkout (DIR,
+//                    e.g. `git worktree add DIR COMMIT` with node_modules linked) and of this
+//                    one, A B A B in one run: ratios head/base per store layout
 //
 // Servers run pinned to CPU 0 and this process (the load generator) to CPU 1 when taskset
 // exists and there are two CPUs or more. Targets are measured A B A B ... per operation so
@@ -22,7 +26,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import {
   cpus, loadavg, platform, release, tmpdir,
 } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -37,7 +41,7 @@ import {
   cpuSecondsOf, floodTest, processMemory, redisMemory, scaleTest,
 } from './lib/scenarios.js';
 import { TARGETS } from './targets/index.js';
-import { RATE_LIMIT_COMPARISON_TARGETS } from './targets/tessera.js';
+import { RATE_LIMIT_COMPARISON_TARGETS, checkoutComparisonTargets } from './targets/tessera.js';
 import { rateLimitCostMicroseconds } from './lib/rate-limit-cost.js';
 
 const started = performance.now();
@@ -76,10 +80,12 @@ const { values: opt } = parseArgs({
     'metrics-cost': { type: 'boolean', default: false },
     'metrics-target': { type: 'string', default: 'tessera-embedded' },
     'metrics-control': { type: 'boolean', default: false },
+    'base-checkout': { type: 'string' },
   },
 });
 const compareRateLimits = opt['compare-rate-limits'];
-if (compareRateLimits) {
+const baseCheckout = opt['base-checkout'];
+if (compareRateLimits || baseCheckout) {
   // only the operations on the hot path, only the pairs of targets that differ by the limits
   opt['skip-floors'] = true;
   opt['skip-flood'] = true;
@@ -307,7 +313,10 @@ async function measureFloors() {
 
 async function startTargets() {
   const wanted = opt.targets ? new Set(opt.targets.split(',')) : null;
-  const chosen = (compareRateLimits ? RATE_LIMIT_COMPARISON_TARGETS : TARGETS).filter((t) => !wanted || wanted.has(t.name));
+  let candidates = TARGETS;
+  if (compareRateLimits) candidates = RATE_LIMIT_COMPARISON_TARGETS;
+  if (baseCheckout) candidates = checkoutComparisonTargets(resolve(baseCheckout));
+  const chosen = candidates.filter((t) => !wanted || wanted.has(t.name));
   // Start-up (and the set-up through the CLI) is not measured: all targets at once.
   const started = await Promise.all(chosen.map(async (target) => {
     const available = target.available ? await target.available() : true;
@@ -415,7 +424,7 @@ async function runOperations(ops) {
       targets,
       rounds: plan.rounds,
       reference: instances[0].name,
-      abba: compareRateLimits,
+      abba: compareRateLimits || Boolean(baseCheckout),
       async warmup(t) {
         t.prepared = await op.prepare(t.instance, { connections });
         if (warmupSeconds > 0) {
@@ -424,7 +433,7 @@ async function runOperations(ops) {
       },
       async measure(t) {
         if (op.settleSeconds) await new Promise((r) => { setTimeout(r, op.settleSeconds * 1000); });
-        if (!compareRateLimits) return measureOperation(runLoad, t.instance, t.prepared, loadOptions);
+        if (!compareRateLimits && !baseCheckout) return measureOperation(runLoad, t.instance, t.prepared, loadOptions);
         // the server's CPU time per answered request: steadier than ok/s on a shared machine,
         // where other processes take the server's core for part of a run
         const cpuBefore = await cpuSecondsOf(t.instance.pid);
@@ -619,6 +628,39 @@ async function reportRateLimitCost() {
   results.rateLimits = comparison;
 }
 
+/**
+ * head ÷ base per store layout and operation (--base-checkout), and what the provider
+ * pipeline steps of issue 14 cost a request in process (bench/lib/pipeline-cost.js).
+ */
+async function reportCheckoutComparison() {
+  const { pipelineCostNanoseconds } = await import('./lib/pipeline-cost.js');
+  const comparison = { baseCheckout: resolve(baseCheckout), pipelineSteps: await pipelineCostNanoseconds(), pairs: {} };
+  for (const [opName, op] of Object.entries(results.operations)) {
+    for (const layout of ['embedded', 'pg-redis']) {
+      const base = op.targets[`base-${layout}`];
+      const head = op.targets[`head-${layout}`];
+      if (!Number.isFinite(base?.okRps) || !Number.isFinite(head?.okRps) || !base.okRps) continue;
+      const cpuOf = (t) => median((t.runs ?? []).map((r) => r.cpuMicrosecondsPerRequest).filter(Number.isFinite));
+      // per round (A B A B: round i of each ran next to each other): the spread of the ratio
+      const roundRatios = (head.runs ?? []).map((r, i) => r.okRps / base.runs?.[i]?.okRps).filter(Number.isFinite).map((x) => round(x, 3));
+      const entry = {
+        baseRps: base.okRps,
+        headRps: head.okRps,
+        ratio: round(head.okRps / base.okRps, 3),
+        roundRatios,
+        cpuMicrosecondsBase: cpuOf(base),
+        cpuMicrosecondsHead: cpuOf(head),
+      };
+      if (entry.cpuMicrosecondsBase && entry.cpuMicrosecondsHead) entry.cpuRatio = round(entry.cpuMicrosecondsHead / entry.cpuMicrosecondsBase, 3);
+      // the steps in process against the head's server CPU per request
+      const steps = comparison.pipelineSteps[opName.startsWith('introspect') ? 'introspection' : 'client_credentials'];
+      if (steps && entry.cpuMicrosecondsHead) entry.stepsSharePercent = round((steps.stepsNs / 1000 / entry.cpuMicrosecondsHead) * 100, 2);
+      comparison.pairs[`${layout} ${opName}`] = entry;
+    }
+  }
+  results.checkoutComparison = comparison;
+}
+
 try {
   results.floors = await measureFloors();
   instances = await startTargets();
@@ -627,6 +669,7 @@ try {
   const ops = OPERATIONS.filter((op) => (wanted ? wanted.has(op.name) : op.default !== false));
   await runOperations(ops);
   if (compareRateLimits) await reportRateLimitCost();
+  else if (baseCheckout) await reportCheckoutComparison();
   else await reportLimiterShare();
   if (!opt['skip-flood']) await runFlood();
   if (!opt['skip-scale']) await runScale();
@@ -644,6 +687,13 @@ try {
     process.stdout.write(`\nrate limits (on at 1,000,000/min vs off; limiter in-process ${results.rateLimits.limiterMicrosecondsPerRequest} µs/request):\n`);
     for (const [name, p] of Object.entries(results.rateLimits.pairs)) {
       process.stdout.write(`  ${name.padEnd(36)} ok/s off ${String(p.offRps).padStart(7)} on ${String(p.onRps).padStart(7)} (on/off ${p.ratio})  server CPU/request off ${p.cpuMicrosecondsOff} µs on ${p.cpuMicrosecondsOn} µs (${p.cpuCostPercent}%)  limiter in-process ${p.limiterSharePercent}%\n`);
+    }
+  }
+  if (results.checkoutComparison) {
+    const steps = results.checkoutComparison.pipelineSteps;
+    process.stdout.write(`\nthis checkout (head) vs ${results.checkoutComparison.baseCheckout} (base); issue 14's provider pipeline steps in process: client_credentials ${steps.client_credentials.stepsNs} ns (median of pairs ${steps.client_credentials.stepsNsMedianOfPairs}; each step on every request ${steps.client_credentials.everyStepNs}), introspection ${steps.introspection.stepsNs} ns (${steps.introspection.stepsNsMedianOfPairs}; ${steps.introspection.everyStepNs}), NUL check ${steps.client_credentials.nulCheckNs} / ${steps.introspection.nulCheckNs} ns:\n`);
+    for (const [name, p] of Object.entries(results.checkoutComparison.pairs)) {
+      process.stdout.write(`  ${name.padEnd(36)} ok/s base ${String(p.baseRps).padStart(7)} head ${String(p.headRps).padStart(7)} (head/base ${p.ratio}; per round ${p.roundRatios.join(', ')})  server CPU/request base ${p.cpuMicrosecondsBase} µs head ${p.cpuMicrosecondsHead} µs (head/base ${p.cpuRatio}; steps ${p.stepsSharePercent}% of it)\n`);
     }
   }
 }

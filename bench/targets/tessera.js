@@ -32,16 +32,15 @@ import {
 import { POSTGRES_URL, REDIS_URL } from '../../test/support/local-services.ts';
 
 const execFileAsync = promisify(execFile);
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const ownRoot = fileURLToPath(new URL('../..', import.meta.url));
 // What `npm start` runs (`node [node options] src/main.ts serve`, native type
 // stripping), without its final `serve`: the CLI's other commands use it too.
-function startCommandEntry() {
+function startCommandEntry(root) {
   const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts?.start ?? '';
   const words = start.trim().split(/\s+/);
   if (words[0] !== 'node' || words.at(-1) !== 'serve') return ['src/main.ts'];
   return words.slice(1, -1);
 }
-const entry = startCommandEntry();
 const NEEDED_COMMANDS = ['resources create', 'clients create', 'users import'];
 
 // Enough accounts that neither the per-account attempt counter nor the per-(IP, username)
@@ -55,22 +54,26 @@ export const BENCH_USERS = 64;
 const LOCAL_POSTGRES_ADMIN_URL = POSTGRES_URL;
 const LOCAL_REDIS_URL = REDIS_URL;
 
-let cliChecked;
-/** true, or why this checkout's Tessera cannot be benchmarked. */
-function cliReady() {
-  if (cliChecked !== undefined) return cliChecked;
+const cliChecked = new Map();
+/** true, or why the checkout at `root` cannot be benchmarked. */
+function cliReady(root, entry) {
+  if (cliChecked.has(root)) return cliChecked.get(root);
+  let ready;
   if (!existsSync(join(root, 'src/main.ts'))) {
-    cliChecked = 'Tessera is not built yet (no src/main.ts)';
-    return cliChecked;
+    ready = `Tessera is not built yet (no ${join(root, 'src/main.ts')})`;
+  } else if (!existsSync(join(root, 'node_modules'))) {
+    ready = `${root} has no node_modules (npm ci there, or a symlink to another checkout's)`;
+  } else {
+    const help = spawnSync(process.execPath, [...entry, 'help'], { cwd: root, encoding: 'utf8', timeout: 15_000 });
+    const usage = `${help.stdout}${help.stderr}`;
+    const missing = NEEDED_COMMANDS.filter((c) => !usage.includes(c));
+    ready = missing.length ? `the tessera CLI lacks: ${missing.join(', ')}` : true;
   }
-  const help = spawnSync(process.execPath, [...entry, 'help'], { cwd: root, encoding: 'utf8', timeout: 15_000 });
-  const usage = `${help.stdout}${help.stderr}`;
-  const missing = NEEDED_COMMANDS.filter((c) => !usage.includes(c));
-  cliChecked = missing.length ? `the tessera CLI lacks: ${missing.join(', ')}` : true;
-  return cliChecked;
+  cliChecked.set(root, ready);
+  return ready;
 }
 
-async function tessera(args, env, stdin) {
+async function tesseraCli(root, entry, args, env, stdin) {
   const child = execFileAsync(process.execPath, [...entry, ...args, '--json'], {
     cwd: root, env: { ...process.env, ...env }, timeout: 30_000,
   });
@@ -83,19 +86,23 @@ async function tessera(args, env, stdin) {
  * @param {{ name: string, description: string,
  *           available?: () => Promise<true | string> | true | string,
  *           stores?: (workDir: string, run: string) => Promise<{ env: object, config?: object, redis?: object, cleanup: () => Promise<void> }>,
- *           rateLimits?: object }} options
+ *           rateLimits?: object, root?: string }} options
  * rateLimits: the config file's rateLimits section (default: every limit on at 1,000,000 a
  * minute, so that the limiter runs on every request and never refuses one).
+ * root: the checkout whose `src/main.ts` is started and whose CLI sets it up (default: this
+ * one; `--base-checkout` starts an older commit's from its own worktree, side by side).
  */
 export function createTesseraTarget({
-  name, description, available, stores, rateLimits = BENCH_RATE_LIMITS,
+  name, description, available, stores, rateLimits = BENCH_RATE_LIMITS, root = ownRoot,
 }) {
+  const entry = startCommandEntry(root);
+  const tessera = (...args) => tesseraCli(root, entry, ...args);
   return {
     name,
     description,
     async available() {
       const extra = available ? await available() : true;
-      return extra === true ? cliReady() : extra;
+      return extra === true ? cliReady(root, entry) : extra;
     },
     // nodeArgs: extra Node options for the server processes (bench/profile.js: --cpu-prof)
     // env: environment variables of this start only; config: sections added to its config file
@@ -339,3 +346,32 @@ export const RATE_LIMIT_COMPARISON_TARGETS = [
     name: 'pg-redis-limits-on', description: 'Tessera on Postgres + Redis, every rate limit on (1,000,000 a minute, never reached; counters in Redis)', stores: pgRedisStores,
   }),
 ].map((target) => (target.name.startsWith('pg-redis') ? { ...target, available: pgRedisAvailable } : target));
+
+/**
+ * `npm run bench -- --base-checkout DIR`: each store layout started from an older commit's
+ * checkout (DIR, e.g. a `git worktree` with node_modules linked) and from this one, measured
+ * A B A B in the same run: what the commits in between cost the hot paths. Both get the rate
+ * limits the older one knows (a rule it does not know would fail its config check; the newer
+ * rules guard other routes).
+ */
+export function checkoutComparisonTargets(baseRoot) {
+  const knownTo = (root) => {
+    const types = readFileSync(join(root, 'src/config/types.ts'), 'utf8');
+    return Object.fromEntries(Object.entries(BENCH_RATE_LIMITS).filter(([rule]) => types.includes(`${rule}:`)));
+  };
+  const rateLimits = knownTo(baseRoot);
+  const pair = (layout, stores) => [
+    createTesseraTarget({
+      name: `base-${layout}`, description: `Tessera (${layout}) from ${baseRoot}`, root: baseRoot, rateLimits, stores,
+    }),
+    createTesseraTarget({
+      name: `head-${layout}`, description: `Tessera (${layout}) from this checkout`, rateLimits, stores,
+    }),
+  ];
+  return [...pair('embedded'), ...pair('pg-redis', pgRedisStores)]
+    .map((target) => (target.name.endsWith('pg-redis') ? { ...target, available: pgRedisAvailableFor(target) } : target));
+}
+const pgRedisAvailableFor = (target) => async () => {
+  const stores = await pgRedisAvailable();
+  return stores === true ? target.available() : stores;
+};

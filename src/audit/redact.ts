@@ -21,7 +21,8 @@ function clean(value: unknown, depth: number): unknown {
   if (depth > 4) return '[…]';
   // Postgres refuses NUL in JSON: one such value would fail its batch, and every event queued behind it
   if (typeof value === 'string') {
-    const storable = value.replaceAll('\u0000', '');
+    // the search first: most strings hold no NUL, and are kept as they are (no copy per event)
+    const storable = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
     return EMAIL.test(storable) ? maskEmail(storable) : storable;
   }
   if (Array.isArray(value)) return value.slice(0, 100).map((item) => clean(item, depth + 1));
@@ -29,7 +30,7 @@ function clean(value: unknown, depth: number): unknown {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       if (SECRET_KEY.test(key)) continue;
-      out[key.replaceAll('\u0000', '')] = clean(item, depth + 1);
+      out[key.includes('\u0000') ? key.replaceAll('\u0000', '') : key] = clean(item, depth + 1);
     }
     return out;
   }

@@ -3,7 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditRecord } from '../audit/index.ts';
 import { bufferedBodyOf } from '../http/index.ts';
 import type { ReplayGuard } from '../tokens/index.ts';
-import type { ProviderStep } from './pipeline.ts';
+import { pathMayBe, type ProviderStep } from './pipeline.ts';
 
 /*
  * The device authorization grant (RFC 8628) around oidc-provider's deviceFlow
@@ -18,6 +18,9 @@ export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_c
 
 /** Longer than any device code the provider issues: such a value is not claimed (it cannot be one). */
 const MAX_DEVICE_CODE_LENGTH = 512;
+/** what a device's poll holds (the parameter's name), as bytes: searched in every form posted to /token */
+const DEVICE_CODE_BYTES = Buffer.from('device_code');
+const PERCENT_BYTE = 0x25; // '%'
 
 /** `interval` (RFC 8628 §3.2) in every device authorization answer: what the next step enforces. */
 export function advertisePollingInterval(intervalSeconds: number): ProviderStep {
@@ -41,29 +44,33 @@ export function advertisePollingInterval(intervalSeconds: number): ProviderStep 
  * form was read by the input limits, which hand its bytes on.
  */
 export function slowDownFastPolling(deps: { tokenPath: string; intervalSeconds: number; replays: ReplayGuard }): ProviderStep {
-  const tokenPath = deps.tokenPath.toLowerCase();
+  const atToken = pathMayBe({ exact: [deps.tokenPath] });
   return {
     name: 'a device polling faster than the interval gets slow_down (RFC 8628 §3.5)',
-    async middleware(ctx: KoaContextWithOIDC, next) {
-      if (ctx.method !== 'POST' || ctx.path.toLowerCase().replace(/\/$/, '') !== tokenPath) return next();
+    // not async: every other request passes on without an await frame (the hot paths do)
+    middleware(ctx: KoaContextWithOIDC, next) {
+      if (ctx.method !== 'POST' || !atToken(ctx)) return next();
       const body = bufferedBodyOf(ctx.req);
       // every other grant (client_credentials is benchmarked) passes with a byte search, no parse. A name the
       // provider decodes (device%5Fcode) is the same parameter to it, so a body with any escape is parsed too
-      if (!body || (!body.includes('device_code') && !body.includes('%'))) return next();
-      const form = parseForm(body.toString('utf8'));
-      const deviceCode = form.device_code;
-      if (form.grant_type !== DEVICE_CODE_GRANT_TYPE || typeof deviceCode !== 'string' || !deviceCode || deviceCode.length > MAX_DEVICE_CODE_LENGTH) return next();
-      // the separator keeps this claim apart from the DPoP and assertion claims in the same guard
-      if (await deps.replays.claimOnce(`device-poll\u0000${deviceCode}`, deps.intervalSeconds)) return next();
-      ctx.status = 400;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = {
-        error: 'slow_down',
-        error_description: `polling too fast: wait at least ${deps.intervalSeconds + 5} seconds between requests (RFC 8628 §3.5)`,
-      };
-      return undefined;
+      if (!body || (!body.includes(DEVICE_CODE_BYTES) && !body.includes(PERCENT_BYTE))) return next();
+      return claimOrSlowDown(ctx, next, body);
     },
   };
+  async function claimOrSlowDown(ctx: KoaContextWithOIDC, next: () => Promise<void>, body: Buffer): Promise<void> {
+    const form = parseForm(body.toString('utf8'));
+    const deviceCode = form.device_code;
+    if (form.grant_type !== DEVICE_CODE_GRANT_TYPE || typeof deviceCode !== 'string' || !deviceCode || deviceCode.length > MAX_DEVICE_CODE_LENGTH) return next();
+    // the separator keeps this claim apart from the DPoP and assertion claims in the same guard
+    if (await deps.replays.claimOnce(`device-poll\u0000${deviceCode}`, deps.intervalSeconds)) return next();
+    ctx.status = 400;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      error: 'slow_down',
+      error_description: `polling too fast: wait at least ${deps.intervalSeconds + 5} seconds between requests (RFC 8628 §3.5)`,
+    };
+    return undefined;
+  }
 }
 
 /**

@@ -23,7 +23,7 @@ import { subscribeToProviderEvents } from './events.ts';
 import { recordProviderAuditEvents } from './audit-events.ts';
 import type { AuditRecord } from '../audit/index.ts';
 import { answerStoreOutages } from './outage.ts';
-import { installPipeline, type ProviderStep } from './pipeline.ts';
+import { installPipeline, onlyWhere, pathMayBe, type ProviderStep } from './pipeline.ts';
 import { answerForJwtAccessTokens, createJwtAccessTokenAnswers, type JwtAccessTokenAnswers } from './jwt-access-tokens.ts';
 import { refuseUserinfoForTokensOlderThanTheirClient } from './userinfo.ts';
 import { honouredByItsClient, mayIntrospect } from './introspection.ts';
@@ -242,17 +242,23 @@ function providerPipeline(deps: {
   audit?: { enqueue(event: AuditRecord): void };
 }): ProviderStep[] {
   const { pollIntervalSeconds } = deps.config.deviceFlow;
+  // steps that serve one route let the others (introspection, the pages) pass without waiting for the answer
+  const tokenPath = deps.provider.pathFor('token');
+  const devicePaths = [deps.provider.pathFor('code_verification'), deps.provider.pathFor('device_authorization')];
+  const atToken = pathMayBe({ exact: [tokenPath] });
+  const atDevice = pathMayBe({ under: devicePaths });
+  const atDeviceOrToken = pathMayBe({ exact: [tokenPath], under: devicePaths });
   return [
     corsOnlyForRegisteredOrigins(),
     { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
-    { name: 'token exchange answers unauthorized_client (RFC 6749), not invalid_request', middleware: tokenExchangeGrant.answerUnauthorizedClient },
-    answerUnauthorizedClientForDeviceGrant(),
+    onlyWhere(atToken, { name: 'token exchange answers unauthorized_client (RFC 6749), not invalid_request', middleware: tokenExchangeGrant.answerUnauthorizedClient }),
+    onlyWhere(atDeviceOrToken, answerUnauthorizedClientForDeviceGrant()),
     answerStoreOutages(),
-    restartCodeEntryWithoutSession(),
+    onlyWhere(atDevice, restartCodeEntryWithoutSession()),
     // inside the outage answer: a token state that cannot take the claim is a 503
-    slowDownFastPolling({ tokenPath: deps.provider.pathFor('token'), intervalSeconds: pollIntervalSeconds, replays: deps.tokenState.replays }),
-    advertisePollingInterval(pollIntervalSeconds),
-    recordDeviceDecisions(deps.audit),
+    slowDownFastPolling({ tokenPath, intervalSeconds: pollIntervalSeconds, replays: deps.tokenState.replays }),
+    onlyWhere(atDevice, advertisePollingInterval(pollIntervalSeconds)),
+    onlyWhere(atDevice, recordDeviceDecisions(deps.audit)),
     answerForJwtAccessTokens(deps.jwtAnswers),
     refuseUserinfoForTokensOlderThanTheirClient(),
     explainRefusedAuthorizationCodes({ codeTtlSeconds: deps.config.ttl.authorizationCode }),

@@ -42,38 +42,41 @@ export function dropUnregisteredPostLogoutRedirects(deps: { provider: Provider; 
   const endSessionPath = deps.provider.pathFor('end_session').replace(/\/+$/, '').toLowerCase();
   return {
     name: 'a post_logout_redirect_uri the client has not registered is dropped: signed out without the redirect',
-    middleware: async (ctx, next) => {
-      if ((ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path.replace(/\/+$/, '').toLowerCase() === endSessionPath) {
-        const params = new URLSearchParams(ctx.querystring);
-        const uris = params.getAll('post_logout_redirect_uri');
-        const clientId = uris.length === 1 ? namedClientId(params) : undefined;
-        if (clientId) {
-          const client = await deps.provider.Client.find(clientId).catch(() => undefined);
-          if (client && !client.postLogoutRedirectUriAllowed(uris[0])) {
-            params.delete('post_logout_redirect_uri');
-            ctx.querystring = params.toString();
-            noteUnregisteredPostLogoutRedirect(ctx);
-            deps.logger.warn(
-              { clientId, postLogoutRedirectUri: uris[0].slice(0, LOGGED_URI_LENGTH) },
-              `RP-initiated logout of client ${clientId} named a post_logout_redirect_uri it has not registered: the person is not sent there (register it with clients update --post-logout-redirect-uris)`,
-            );
-          } else if (client && isRegisteredByNobody(client) && !params.has('id_token_hint')) {
-            // RP-Initiated Logout 1.0 §3: without an id_token_hint the OP redirects only when it has
-            // other means of confirming the target is legitimate. An admin registering the client is
-            // such a means; a client that registered itself is not: anyone could register
-            // https://phishing.example and send people through /session/end to it (a browser
-            // without a session is not even asked).
-            params.delete('post_logout_redirect_uri');
-            ctx.querystring = params.toString();
-            noteUnregisteredPostLogoutRedirect(ctx, 'unconfirmed');
-            deps.logger.warn(
-              { clientId, postLogoutRedirectUri: uris[0].slice(0, LOGGED_URI_LENGTH) },
-              `RP-initiated logout of client ${clientId}, which registered itself, named a post_logout_redirect_uri without an id_token_hint: the person is not sent there`,
-            );
-          }
-        }
-      }
-      await next();
-    },
+    // not async: every other request passes on without an await frame (the hot paths do)
+    middleware: (ctx, next) => (isEndSession(ctx) ? dropUnregistered(ctx, next) : next()),
   };
+  function isEndSession(ctx: { method: string; path: string }): boolean {
+    return (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path.replace(/\/+$/, '').toLowerCase() === endSessionPath;
+  }
+  async function dropUnregistered(ctx: Parameters<ProviderStep['middleware']>[0], next: () => Promise<void>): Promise<void> {
+    const params = new URLSearchParams(ctx.querystring);
+    const uris = params.getAll('post_logout_redirect_uri');
+    const clientId = uris.length === 1 ? namedClientId(params) : undefined;
+    if (clientId) {
+      const client = await deps.provider.Client.find(clientId).catch(() => undefined);
+      if (client && !client.postLogoutRedirectUriAllowed(uris[0])) {
+        params.delete('post_logout_redirect_uri');
+        ctx.querystring = params.toString();
+        noteUnregisteredPostLogoutRedirect(ctx);
+        deps.logger.warn(
+          { clientId, postLogoutRedirectUri: uris[0].slice(0, LOGGED_URI_LENGTH) },
+          `RP-initiated logout of client ${clientId} named a post_logout_redirect_uri it has not registered: the person is not sent there (register it with clients update --post-logout-redirect-uris)`,
+        );
+      } else if (client && isRegisteredByNobody(client) && !params.has('id_token_hint')) {
+        // RP-Initiated Logout 1.0 §3: without an id_token_hint the OP redirects only when it has
+        // other means of confirming the target is legitimate. An admin registering the client is
+        // such a means; a client that registered itself is not: anyone could register
+        // https://phishing.example and send people through /session/end to it (a browser
+        // without a session is not even asked).
+        params.delete('post_logout_redirect_uri');
+        ctx.querystring = params.toString();
+        noteUnregisteredPostLogoutRedirect(ctx, 'unconfirmed');
+        deps.logger.warn(
+          { clientId, postLogoutRedirectUri: uris[0].slice(0, LOGGED_URI_LENGTH) },
+          `RP-initiated logout of client ${clientId}, which registered itself, named a post_logout_redirect_uri without an id_token_hint: the person is not sent there`,
+        );
+      }
+    }
+    await next();
+  }
 }
