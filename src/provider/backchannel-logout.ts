@@ -44,7 +44,7 @@ export function backchannelLogoutUriProblem(value: string, options: { allowLoopb
  * the guard, which would refuse it. Such a request follows no redirect (an
  * error, or the 3xx itself when the caller asked for `manual`): the guard
  * judges every connection of a request, redirects included, and without it
- * a loopback service answering 302 would lead the server anywhere (TU3).
+ * a loopback service answering 302 would lead the server anywhere (T181).
  */
 export function outgoingFetch(options: { allowLoopback: boolean }): NonNullable<Configuration['fetch']> {
   return (input, init) => {

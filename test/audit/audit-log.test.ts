@@ -226,7 +226,7 @@ describe('batched writes', () => {
   });
 });
 
-// TR1: a NUL (Postgres refuses it in JSON) in one event's details failed its
+// T174: a NUL (Postgres refuses it in JSON) in one event's details failed its
 // whole batch, kept for a retry that failed the same way: every event queued
 // behind it (other requests', other clients') never reached the log.
 describe.each([

@@ -85,9 +85,9 @@ describe('clientMetadataFromDocument: Tessera decides what the client gets', () 
     });
   });
 
-  // TU1: a name that reorders the page around it (U+202E turns "(evil.example)" into "(elpmaxe.live)"),
+  // T179: a name that reorders the page around it (U+202E turns "(evil.example)" into "(elpmaxe.live)"),
   // or breaks lines, could make the consent page say something else about who is asking
-  test('client_name loses control and bidirectional-formatting characters (TU1)', () => {
+  test('client_name loses control and bidirectional-formatting characters (T179)', () => {
     const name = 'Notes\u202E\u2066 \u0007by\nAcme\u200F\u2029\u061C';
     expect(clientMetadataFromDocument(ID, { ...minimal, client_name: name }).client_name).toBe('Notes by Acme');
     expect(clientMetadataFromDocument(ID, { ...minimal, client_name: '\u202E\u202C' })).not.toHaveProperty('client_name');

@@ -1,4 +1,4 @@
-// TA5 from outside: a jwks_uri is checked when it is registered, and again
+// T166 from outside: a jwks_uri is checked when it is registered, and again
 // when the keys are fetched. A host name is not judged at registration (it
 // may resolve anywhere later). The real process's fetch guard (oidc-provider's
 // dispatcher) refuses the connection once the name resolves to a special-use

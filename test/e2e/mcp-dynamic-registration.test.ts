@@ -13,7 +13,7 @@
 // endpoint to redirect people there with an error. For such a client an
 // error before any page is a Tessera page with an explicit "Return to
 // <host>" (src/provider/self-registered-error-redirects.ts, docs/security.md
-// TS5); clients an admin registered keep the standard redirect.
+// T151); clients an admin registered keep the standard redirect.
 import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

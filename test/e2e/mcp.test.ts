@@ -291,9 +291,9 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
   });
 
   // attack review: the example API checks what a token is, not only that Tessera signed it, and survives hostile headers
-  test('a document named with bidirectional controls shows none (TU1); the example API refuses an ID token, an unsigned (alg none) copy of a good token and malformed tokens, and keeps serving', async () => {
+  test('a document named with bidirectional controls shows none (T179); the example API refuses an ID token, an unsigned (alg none) copy of a good token and malformed tokens, and keeps serving', async () => {
     const clientId = `${documentBase}/clients/hostile.json`;
-    // TU1: a name that would show the host after it reversed (U+202E) and break the line
+    // T179: a name that would show the host after it reversed (U+202E) and break the line
     serveDocument('/clients/hostile.json', { client_id: clientId, client_name: 'Hostile\u202E\n<b>x</b>', redirect_uris: [REDIRECT_URI] });
     const { url, verifier } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope: 'openid notes:read', params: { resource: apiUrl } });
     const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
@@ -373,7 +373,7 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     serveDocument('/clients/greedy.json', { client_id: clientId, redirect_uris: [REDIRECT_URI], client_name: 'Greedy' }, { 'cache-control': 'no-store' });
     const agent = () => new BrowserAgent();
     // a resource server without dynamic_clients: invalid_target before any page, on Tessera's page rather than
-    // at the redirect URI (nobody registered the client by hand: no open redirector, docs/security.md TS5)
+    // at the redirect URI (nobody registered the client by hand: no open redirector, docs/security.md T151)
     const refusedBeforeAnyPage = async (params: Record<string, string>, scope: string) => {
       const { url } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope, params });
       const page = await agent().request(url);

@@ -128,7 +128,7 @@ describe('tokenExchangeGrant.buildHandler', () => {
     expect(looked).toEqual(['h.bound.s', 'h.nogrant.s']);
   });
 
-  // TR3: the refusal was the same, but a token the caller may not exchange was
+  // T176: the refusal was the same, but a token the caller may not exchange was
   // looked up first (denylist, its client, its person's grants): how long the
   // answer took told a client holding someone else's token whether its grant lived.
   test('a token the caller may not exchange is refused before any lookup: the same answer, no lookup to time', async () => {

@@ -61,7 +61,7 @@ async function approve(agent: BrowserAgent, confirmation: PageResponse, user: { 
 
 function suite(name: string, options: TestServerOptions) {
   // a short interval: the test that polls again at the pace asked for waits it out once
-  // open registration for the device grant: a client that registered itself is marked on the pages (TS3)
+  // open registration for the device grant: a client that registered itself is marked on the pages (T149)
   options = { ...options, config: { deviceFlow: { pollIntervalSeconds: 1 }, dynamicRegistration: { mode: 'open', grantTypes: [DEVICE_GRANT] } } };
   describe(name, () => {
     let server: TestServer;
@@ -165,7 +165,7 @@ function suite(name: string, options: TestServerOptions) {
       expect(JSON.stringify(approved)).not.toContain(started.body.device_code);
     });
 
-    test('a client that registered itself (RFC 7591) is marked on the confirmation and the consent page: its name is unchecked (TS3)', async () => {
+    test('a client that registered itself (RFC 7591) is marked on the confirmation and the consent page: its name is unchecked (T149)', async () => {
       const registered = await fetch(`${server.url}/reg`, {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ client_name: 'Living Room TV', grant_types: [DEVICE_GRANT], token_endpoint_auth_method: 'none', scope: 'openid' }),
@@ -272,7 +272,7 @@ function suite(name: string, options: TestServerOptions) {
       expect((await poll(server, publicTv, 'x'.repeat(43))).body.error).toBe('slow_down');
     });
 
-    test('slow_down holds however the form spells its names: percent-encoded names and values are the same parameters to the provider (TS1)', async () => {
+    test('slow_down holds however the form spells its names: percent-encoded names and values are the same parameters to the provider (T147)', async () => {
       const started = await startDeviceAuthorization(server, publicTv);
       const deviceCode = started.body.device_code;
       expect((await poll(server, publicTv, deviceCode)).body.error).toBe('authorization_pending');

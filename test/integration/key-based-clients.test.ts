@@ -152,10 +152,10 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     expect((await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { expiresIn: 290 }))).status).toBe(200);
   });
 
-  // TU2: audience injection (draft-ietf-oauth-rfc7523bis): another authorization server the client also uses names
+  // T180: audience injection (draft-ietf-oauth-rfc7523bis): another authorization server the client also uses names
   // Tessera's token endpoint (or PAR endpoint) as its own endpoint; a client that puts that URL in `aud` hands that
   // server an assertion it can replay here. Only the issuer, alone, is an audience no other server can claim.
-  test('audience: only the issuer, as a single value; the token endpoint, another endpoint, an array or another audience are refused (TU2)', async () => {
+  test('audience: only the issuer, as a single value; the token endpoint, another endpoint, an array or another audience are refused (T180)', async () => {
     expect((await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { aud: server.issuer }))).status).toBe(200);
     for (const aud of [`${server.issuer}/token`, `${server.issuer}/request`, 'https://elsewhere.example', [server.issuer, 'https://elsewhere.example'], [server.issuer]]) {
       expect(await tokenWithAssertion(pair.a, await assertion(fileClient, fileKey, { aud }))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
@@ -262,7 +262,7 @@ describe('key-based clients: private_key_jwt, jwks and jwks_uri, JAR and PAR', (
     expect(again.status).toBe(400);
   });
 
-  // attack review (TA9, TA10): what another client, or a request object naming another client, gets from a pushed request
+  // attack review (T170, T171): what another client, or a request object naming another client, gets from a pushed request
   test('a request_uri pushed by one client is refused for another; a pushed request cannot carry a request_uri; a request object naming another client is refused', async () => {
     const { challenge } = pkcePair();
     const client: oauth.Client = { client_id: parClient };

@@ -120,7 +120,7 @@ describe('consent page', () => {
     expect(page).toContain('read:things');
   });
 
-  test('a name cannot reorder the page around it: bidirectional controls are dropped from interpolated text (TU1)', () => {
+  test('a name cannot reorder the page around it: bidirectional controls are dropped from interpolated text (T179)', () => {
     const spoof = consentPage({
       action: '/interaction/u1/confirm', abortAction: '/interaction/u1/abort', csrfToken: 'tok',
       clientName: 'Notes\u202E\u2067', clientHost: 'evil.example', scopes: [], resources: [], requestId: 'r3',
@@ -159,7 +159,7 @@ describe('logout pages', () => {
     expect(logoutPage({ form, requestId: 'r5' })).toContain('<h1>Sign out?</h1>');
     const page = logoutPage({ form, clientName: 'Notes', unregisteredReturn: true, requestId: 'r6' });
     expect(page).toContain('Notes gave a return address it has not registered, so you will stay here after signing out.');
-    // a client that registered itself, without an id_token_hint (TR5)
+    // a client that registered itself, without an id_token_hint (T178)
     const unconfirmed = logoutPage({ form, clientName: EVIL, unconfirmedReturn: true, requestId: 'r7' });
     expect(unconfirmed).toContain(`${EVIL_ESCAPED} registered itself and did not show that you signed in to it, so you will stay here after signing out.`);
     expect(unconfirmed).not.toContain('<script>alert');

@@ -44,9 +44,9 @@ describe('where logout tokens may go', () => {
     }
   });
 
-  // TU3: the guard is dropped for a loopback URL (development); a redirect from there must not reach what the guard would refuse
+  // T181: the guard is dropped for a loopback URL (development); a redirect from there must not reach what the guard would refuse
   const otherAddress = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-  (otherAddress ? test : test.skip)('with loopback allowed, a loopback URL that redirects elsewhere is not followed without the guard (TU3)', async () => {
+  (otherAddress ? test : test.skip)('with loopback allowed, a loopback URL that redirects elsewhere is not followed without the guard (T181)', async () => {
     let reached = 0;
     const listen = (server: Server, host: string) => new Promise<number>((resolve) => server.listen(0, host, () => resolve((server.address() as { port: number }).port)));
     const internal = createServer((_req, res) => { reached++; res.end('{"keys":[]}'); });

@@ -122,7 +122,7 @@ describe.each([
     expect(pages).toEqual(['login', 'consent']);
     // a client that registered itself is never first party: the person is asked, and sees the name it chose
     expect(html[1]).toContain('Notes for the web');
-    // TS3: …and is told the name is unchecked, and where the answer goes (the registered redirect URI's host)
+    // T149: …and is told the name is unchecked, and where the answer goes (the registered redirect URI's host)
     expect(html[1]).toContain('This application registered itself with this server');
     expect(html[1]).toContain(`you go to <strong>${new URL(REDIRECT_URI).host}</strong>`);
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true }, { resource: NOTES });
@@ -131,7 +131,7 @@ describe.each([
     expect(tokens.scope).toContain('notes:read');
     expect(tokens.claims()?.aud).toBe(client.clientId);
     // a resource without dynamic_clients: no token, though it declares a scope of the same name
-    // (answered on Tessera's page, not at the redirect URI: the client registered itself, TS5)
+    // (answered on Tessera's page, not at the redirect URI: the client registered itself, T151)
     const ledger = await fetch(oidc.buildAuthorizationUrl(config, {
       redirect_uri: REDIRECT_URI, scope: 'openid notes:read', resource: LEDGER,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
@@ -176,7 +176,7 @@ describe.each([
       ['a fragment', { ...WEB_APP, redirect_uris: ['https://app.example.test/cb#x'] }, 'invalid_redirect_uri', /fragment/],
       ['a javascript: URI, even for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri', /scheme no redirect may use/],
       ['http at another host for a native app', { ...WEB_APP, application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://evil.example.test/cb'] }, 'invalid_redirect_uri', /only for a loopback address/],
-      // TS2: stored as written, followed as a browser parses it: what an admin or the audit log shows must be where codes go
+      // T148: stored as written, followed as a browser parses it: what an admin or the audit log shows must be where codes go
       ['a backslash a browser reads as a slash (the host is evil.example.test)', { ...WEB_APP, redirect_uris: ['https://evil.example.test\\@app.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/evil\.example\.test\/@app\.example\.test\/cb"/],
       ['a look-alike host in Unicode (Cyrillic а)', { ...WEB_APP, redirect_uris: ['https://\u0430pp.example.test/cb'] }, 'invalid_redirect_uri', /register "https:\/\/xn--pp-6kc\.example\.test\/cb"/],
       ['https: without its slashes', { ...WEB_APP, redirect_uris: ['https:app.example.test/cb'] }, 'invalid_redirect_uri', /not written as a URL parser reads it/],
@@ -185,8 +185,8 @@ describe.each([
       ['a post-logout URI with a backslash', { ...WEB_APP, post_logout_redirect_uris: ['https://evil.example.test\\@app.example.test/'] }, 'invalid_client_metadata', /not written as a URL parser reads it/],
       ['no redirect URI with the code grant', { ...WEB_APP, redirect_uris: [] }, 'invalid_redirect_uri', /redirect_uris are required/],
       ['a software statement', { ...WEB_APP, software_statement: 'eyJhbGciOiJub25lIn0.e30.' }, 'invalid_software_statement', /not supported/],
-      ['a name with a bidirectional override, which reverses the text around it on the consent page (TS4)', { ...WEB_APP, client_name: '\u202eknab ruoY' }, 'invalid_client_metadata', /client_name must match pattern/],
-      ['a name with a bidirectional isolate (TS4)', { ...WEB_APP, client_name: 'Notes \u2067for the web' }, 'invalid_client_metadata', /client_name must match pattern/],
+      ['a name with a bidirectional override, which reverses the text around it on the consent page (T150)', { ...WEB_APP, client_name: '\u202eknab ruoY' }, 'invalid_client_metadata', /client_name must match pattern/],
+      ['a name with a bidirectional isolate (T150)', { ...WEB_APP, client_name: 'Notes \u2067for the web' }, 'invalid_client_metadata', /client_name must match pattern/],
       ['a list where a string belongs', { ...WEB_APP, client_name: ['x'] }, 'invalid_client_metadata', /client_name must be string/],
       ['too many redirect URIs', { ...WEB_APP, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://app.example.test/${i}`) }, 'invalid_client_metadata', /redirect_uris must NOT have more than 20 items/],
     ];
@@ -217,7 +217,7 @@ describe.each([
     expect(JSON.stringify(refused)).not.toContain(token);
   });
 
-  test('an authorization error for a client that registered itself is a page naming where it would go, not a redirect: no open redirector (RFC 9700 §4.11.2, TS5)', async () => {
+  test('an authorization error for a client that registered itself is a page naming where it would go, not a redirect: no open redirector (RFC 9700 §4.11.2, T151)', async () => {
     const registered = await register({ ...WEB_APP, redirect_uris: ['https://phish.example.test/land'] }, await initialAccessToken());
     expect(registered.status).toBe(201);
     const byAdmin = await server.createClient({ name: 'Admin-made app', grantTypes: ['authorization_code'], redirectUris: ['https://phish.example.test/land'], scopes: ['openid'] });
@@ -251,7 +251,7 @@ describe.each([
     expect(denied.callback.searchParams.get('error')).toBe('access_denied');
   });
 
-  test('/session/end does not send people to a self-registered post_logout_redirect_uri without an id_token_hint; with the hint it does (TR5)', async () => {
+  test('/session/end does not send people to a self-registered post_logout_redirect_uri without an id_token_hint; with the hint it does (T178)', async () => {
     const registered = await register({ ...WEB_APP, scope: 'openid', post_logout_redirect_uris: ['https://phish.example.test/bye'] }, await initialAccessToken());
     expect(registered.status).toBe(201);
     const client = { clientId: registered.body.client_id as string, clientSecret: registered.body.client_secret as string };

@@ -3,15 +3,15 @@
  * against a real server: the findings that did not hold, each with the
  * threat row of docs/security.md that names this test.
  *
- * TR1: a client registered for token exchange put a NUL into a parameter the
+ * T174: a client registered for token exchange put a NUL into a parameter the
  * exchange records (`audience=https://x/%00`); Postgres refuses NUL in JSON,
  * so the refusal's audit event failed its batch, which was kept and retried
  * with every event queued behind it: from then on no event of any request
  * reached the audit log.
- * TR2: a NUL in a client_id (a parameter, or the claims of an id_token_hint),
+ * T175: a NUL in a client_id (a parameter, or the claims of an id_token_hint),
  * a resource or a login_hint answered 500 at /auth, /token,
  * /token/introspection and /session/end.
- * TR4: dynamic registration (a JSON body, which the input limits do not
+ * T177: dynamic registration (a JSON body, which the input limits do not
  * read): a NUL in a redirect_uri or post_logout_redirect_uri was a 500.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -49,7 +49,7 @@ function suite(setup: { label: string; database: 'memory' | 'postgres'; redis: b
     }, 60_000);
     afterAll(async () => { await server?.stop(); });
 
-    test('TR1: a NUL in an exchange parameter is refused as invalid_request, and the audit log keeps recording what follows', async () => {
+    test('T174: a NUL in an exchange parameter is refused as invalid_request, and the audit log keeps recording what follows', async () => {
       const { access_token: subject } = await codeFlow({ baseUrl: server.url, client: app, user: { username: 'attacked', password: PASSWORD }, scope: 'read', resource: API_A });
       const exchange = (extra: Record<string, string>) => tokenRequest(server.url, { grant_type: TOKEN_EXCHANGE, subject_token_type: ACCESS_TOKEN, subject_token: subject, ...extra }, service);
       const hostiles: Array<Record<string, string>> = [{ audience: 'https://x.attacks.test/\u0000' }, { resource: API_B, scope: 'read\u0000' }, { resource: API_B, actor_token: 'a\u0000b', actor_token_type: ACCESS_TOKEN }];
@@ -67,7 +67,7 @@ function suite(setup: { label: string; database: 'memory' | 'postgres'; redis: b
       expect(events.body.items[0]).toMatchObject({ details: { audience: API_B } });
     });
 
-    test('TR2: a NUL in a client id, resource or login_hint is a 400 (or the unknown client it is), never a 500', async () => {
+    test('T175: a NUL in a client id, resource or login_hint is a 400 (or the unknown client it is), never a 500', async () => {
       const authorize = (params: Record<string, string>) => fetch(`${server.url}/auth?${new URLSearchParams({
         client_id: app.clientId, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT_URI, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', ...params,
       })}`, { redirect: 'manual' });
@@ -101,7 +101,7 @@ function suite(setup: { label: string; database: 'memory' | 'postgres'; redis: b
       expect(basicAnswer).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     });
 
-    test('TR4: dynamic registration refuses a redirect URI holding a control character (invalid_client_metadata), never a 500', async () => {
+    test('T177: dynamic registration refuses a redirect URI holding a control character (invalid_client_metadata), never a 500', async () => {
       const initialAccessToken = (await call(server, admin, 'POST', '/registration-tokens', { uses: 5 })).body.initial_access_token as string;
       const register = async (metadata: Record<string, unknown>) => {
         const res = await fetch(`${server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${initialAccessToken}` }, body: JSON.stringify(metadata) });

@@ -1,5 +1,5 @@
 /*
- * TR5 (review of RP-initiated logout after dynamic registration landed): a
+ * T178 (review of RP-initiated logout after dynamic registration landed): a
  * client that registered itself (dynamic registration, `open` mode: anyone)
  * could name its own post_logout_redirect_uri — say a phishing page — and use
  * /session/end?client_id=…&post_logout_redirect_uri=… as an open redirector
