@@ -1,21 +1,22 @@
 // What the provider pipeline steps issue 14 added (src/provider/index.ts providerPipeline:
-// the device flow's five, token exchange's unauthorized_client answer, the logout redirect
-// check) cost a request they do not serve, in this process, without HTTP: a client_credentials
-// POST to /token and a POST to /token/introspection, passed through the seven steps (composed
+// the device flow's four, the unauthorized_client answer (now one step for the password,
+// token-exchange and device grants, where the password grant had its own before), the logout
+// redirect check) cost a request they do not serve, in this process, without HTTP: a
+// client_credentials POST to /token and a POST to /token/introspection, passed through the six steps (composed
 // as the provider composes its middleware) around an inner handler that answers as the
 // provider would, minus the inner handler alone. Also the input limits' NUL check on the same
 // form (src/http/input-limits.ts checkParameters), the one other new per-request work on
 // these paths. Node 24 runs the TypeScript sources directly.
 import compose from 'koa-compose';
 
-import { tokenExchangeGrant } from '../../src/grants/index.ts';
 import { checkParameters, replayedRequest } from '../../src/http/index.ts';
 import {
-  advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions,
+  advertisePollingInterval, recordDeviceDecisions,
   restartCodeEntryWithoutSession, slowDownFastPolling,
 } from '../../src/provider/device-flow.ts';
 import { onlyWhere, pathMayBe } from '../../src/provider/pipeline.ts';
 import { dropUnregisteredPostLogoutRedirects } from '../../src/provider/post-logout-redirect.ts';
+import { answerUnauthorizedClientStep } from '../../src/provider/unauthorized-client.ts';
 
 const never = (what) => () => { throw new Error(`${what} is not reached on this path`); };
 
@@ -30,13 +31,11 @@ function issue14Steps({ installed }) {
   };
   const provider = { pathFor: (route) => paths[route], Client: { find: never('a client lookup') } };
   const devicePaths = [paths.code_verification, paths.device_authorization];
-  const atToken = pathMayBe({ exact: [paths.token] });
   const atDevice = pathMayBe({ under: devicePaths });
   const atDeviceOrToken = pathMayBe({ exact: [paths.token], under: devicePaths });
   const where = (mayServe, step) => (installed ? onlyWhere(mayServe, step) : step);
   return [
-    where(atToken, { name: 'token exchange: unauthorized_client', middleware: tokenExchangeGrant.answerUnauthorizedClient }),
-    where(atDeviceOrToken, answerUnauthorizedClientForDeviceGrant()),
+    where(atDeviceOrToken, answerUnauthorizedClientStep),
     where(atDevice, restartCodeEntryWithoutSession()),
     slowDownFastPolling({ tokenPath: provider.pathFor('token'), intervalSeconds: 5, replays: { claimOnce: never('the device poll claim') } }),
     where(atDevice, advertisePollingInterval(5)),
@@ -79,7 +78,7 @@ async function nsPerRequest(handler, form, iterations) {
 }
 
 /**
- * ns per request the seven steps add, per form (the fastest of `repeats` loops with the
+ * ns per request the six steps add, per form (the fastest of `repeats` loops with the
  * steps minus the fastest without; also the median of the back-to-back differences): `stepsNs` as
  * providerPipeline installs them, `everyStepNs` with each step on every request (how
  * issue 14 merged them, less the two made synchronous since); and the NUL check.

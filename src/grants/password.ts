@@ -339,28 +339,6 @@ function buildHandler(deps: PasswordGrantDependencies) {
 }
 
 /**
- * oidc-provider answers a client whose grant_types lack the requested grant
- * with invalid_request; for this grant RFC 6749's unauthorized_client is the
- * right answer (and the one a non-first-party client gets too). A provider
- * middleware: the provider's pipeline (src/provider/index.ts) installs it.
- */
-async function answerUnauthorizedClient(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
-  await next();
-  const { oidc } = ctx;
-  const body = ctx.body as { error?: string } | undefined;
-  if (
-    oidc?.route === 'token'
-    && oidc.params?.grant_type === PASSWORD_GRANT_TYPE
-    && oidc.client
-    && !oidc.client.grantTypeAllowed(PASSWORD_GRANT_TYPE)
-    && ctx.status === 400
-    && body?.error === 'invalid_request'
-  ) {
-    ctx.body = { error: 'unauthorized_client', error_description: 'the client is not allowed to use the password grant' };
-  }
-}
-
-/**
  * grant_type=password as oidc-provider's registerGrantType takes it. Register
  * it right after creating the provider: it only accepts grant types it knows,
  * so a client listing `password` fails validation until then.
@@ -371,5 +349,4 @@ export const passwordGrant = {
   /** `resource` may repeat in the request so that the answer can be invalid_target */
   repeatableParameters: ['resource'],
   buildHandler,
-  answerUnauthorizedClient,
 } as const;

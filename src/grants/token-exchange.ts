@@ -310,26 +310,6 @@ function recordRefusals(provider: Provider, audit: NonNullable<TokenExchangeDepe
   });
 }
 
-/**
- * As for the password grant: a client not registered for the grant is
- * unauthorized_client (RFC 6749 §5.2), which the provider answers as invalid_request.
- */
-async function answerUnauthorizedClient(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
-  await next();
-  const { oidc } = ctx;
-  const body = ctx.body as { error?: string } | undefined;
-  if (
-    oidc?.route === 'token'
-    && oidc.params?.grant_type === TOKEN_EXCHANGE_GRANT_TYPE
-    && oidc.client
-    && !oidc.client.grantTypeAllowed(TOKEN_EXCHANGE_GRANT_TYPE)
-    && ctx.status === 400
-    && body?.error === 'invalid_request'
-  ) {
-    ctx.body = { error: 'unauthorized_client', error_description: 'the client is not allowed to use token exchange' };
-  }
-}
-
 /** grant_type=urn:ietf:params:oauth:grant-type:token-exchange as oidc-provider's registerGrantType takes it. */
 export const tokenExchangeGrant = {
   type: TOKEN_EXCHANGE_GRANT_TYPE,
@@ -338,5 +318,4 @@ export const tokenExchangeGrant = {
   repeatableParameters: ['resource', 'audience'],
   buildHandler,
   recordRefusals,
-  answerUnauthorizedClient,
 } as const;

@@ -73,27 +73,6 @@ export function slowDownFastPolling(deps: { tokenPath: string; intervalSeconds: 
   }
 }
 
-/**
- * oidc-provider answers a client not registered for the grant with
- * invalid_request, at /device/auth and at /token; RFC 6749 (§5.2) and RFC
- * 8628 (§3.2 refers to it) name unauthorized_client, which tells the client's
- * developer what to fix.
- */
-export function answerUnauthorizedClientForDeviceGrant(): ProviderStep {
-  return {
-    name: 'a client not registered for the device grant gets unauthorized_client (RFC 6749), not invalid_request',
-    async middleware(ctx: KoaContextWithOIDC, next) {
-      await next();
-      const { oidc } = ctx;
-      const body = ctx.body as { error?: string } | undefined;
-      const asksForTheGrant = oidc?.route === 'device_authorization' || (oidc?.route === 'token' && oidc.params?.grant_type === DEVICE_CODE_GRANT_TYPE);
-      if (asksForTheGrant && ctx.status === 400 && body?.error === 'invalid_request' && oidc.client && !oidc.client.grantTypeAllowed(DEVICE_CODE_GRANT_TYPE)) {
-        ctx.body = { error: 'unauthorized_client', error_description: 'the client is not registered for the device authorization grant' };
-      }
-    },
-  };
-}
-
 /** the routes of the device flow's pages: /device (GET, POST) and /device/:uid (the resume after sign-in) */
 const USER_ROUTES = new Set(['code_verification', 'device_resume']);
 

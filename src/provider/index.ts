@@ -34,7 +34,7 @@ import { logBackchannelLogouts, outgoingFetch } from './backchannel-logout.ts';
 import { recordSessionActivity } from './session-activity.ts';
 import { REGISTRATION_PATH } from './registration-path.ts';
 import { dropUnregisteredPostLogoutRedirects } from './post-logout-redirect.ts';
-import { advertisePollingInterval, answerUnauthorizedClientForDeviceGrant, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
+import { advertisePollingInterval, recordDeviceDecisions, restartCodeEntryWithoutSession, slowDownFastPolling } from './device-flow.ts';
 
 export { ADMIN_SCOPE, adminResourceOf, allowedScopes } from './resource-servers.ts';
 export { mayIntrospect, audiencesOf } from './introspection.ts';
@@ -43,6 +43,7 @@ export { jwtEndpointsFastPath } from './jwt-endpoints-fast-path.ts';
 export { createClientRateLimits } from './rate-limits.ts';
 export { effectiveWebOrigins, webOriginsProblem, ANY_ORIGIN } from './web-origins.ts';
 import { noCorsHeadersWithoutOrigin } from './cors-without-origin.ts';
+import { answerUnauthorizedClientStep } from './unauthorized-client.ts';
 import { noErrorRedirectsToSelfRegisteredClients } from './self-registered-error-redirects.ts';
 export { methodsForPath, providerRoutes, rejectWrongMethods, type ProviderRoute } from './routes.ts';
 export { backchannelLogoutUriProblem } from './backchannel-logout.ts';
@@ -245,14 +246,11 @@ function providerPipeline(deps: {
   // steps that serve one route let the others (introspection, the pages) pass without waiting for the answer
   const tokenPath = deps.provider.pathFor('token');
   const devicePaths = [deps.provider.pathFor('code_verification'), deps.provider.pathFor('device_authorization')];
-  const atToken = pathMayBe({ exact: [tokenPath] });
   const atDevice = pathMayBe({ under: devicePaths });
   const atDeviceOrToken = pathMayBe({ exact: [tokenPath], under: devicePaths });
   return [
     corsOnlyForRegisteredOrigins(),
-    { name: 'the password grant answers unauthorized_client (RFC 6749), not invalid_request', middleware: passwordGrant.answerUnauthorizedClient },
-    onlyWhere(atToken, { name: 'token exchange answers unauthorized_client (RFC 6749), not invalid_request', middleware: tokenExchangeGrant.answerUnauthorizedClient }),
-    onlyWhere(atDeviceOrToken, answerUnauthorizedClientForDeviceGrant()),
+    onlyWhere(atDeviceOrToken, answerUnauthorizedClientStep),
     answerStoreOutages(),
     onlyWhere(atDevice, restartCodeEntryWithoutSession()),
     // inside the outage answer: a token state that cannot take the claim is a 503

@@ -11,6 +11,7 @@ import type { CredentialCheck } from '../../src/accounts/service.ts';
 import { hasSecondFactor, type CodeCheck, type SecondFactorContext, type SecondFactors } from '../../src/mfa/index.ts';
 import { decodeJwt } from './helpers.ts';
 import { tokenRequest } from '../support/oauth.ts';
+import { answerUnauthorizedClient } from '../../src/provider/unauthorized-client.ts';
 
 const FIRST_PARTY = { clientId: 'first-party', clientSecret: 'first-party-secret-first-party-secret' };
 const THIRD_PARTY = { clientId: 'third-party', clientSecret: 'third-party-secret-third-party-secret' };
@@ -64,7 +65,7 @@ describe('passwordGrant.buildHandler', () => {
       claims: { openid: ['sub', 'acr', 'amr'] },
     });
     provider.registerGrantType(passwordGrant.type, passwordGrant.buildHandler(deps), passwordGrant.parameters, passwordGrant.repeatableParameters);
-    provider.use(passwordGrant.answerUnauthorizedClient as (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>);
+    provider.use(answerUnauthorizedClient as (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>);
     server = createServer(provider.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { tokenExchangeGrant, TOKEN_EXCHANGE_GRANT_TYPE, ACCESS_TOKEN_TYPE, type TokenExchangeDependencies } from '../../src/grants/index.ts';
 import { tokenRequest } from '../support/oauth.ts';
+import { answerUnauthorizedClient } from '../../src/provider/unauthorized-client.ts';
 
 const API = 'https://api.token-exchange-handler.test';
 const WITH_POLICY = { clientId: 'with-policy', clientSecret: 'with-policy-secret-with-policy-secret' };
@@ -69,7 +70,7 @@ describe('tokenExchangeGrant.buildHandler', () => {
     });
     provider.registerGrantType(tokenExchangeGrant.type, tokenExchangeGrant.buildHandler(deps), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatableParameters);
     tokenExchangeGrant.recordRefusals(provider, deps.audit!);
-    provider.use(tokenExchangeGrant.answerUnauthorizedClient as (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>);
+    provider.use(answerUnauthorizedClient as (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>);
     server = createServer(provider.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
