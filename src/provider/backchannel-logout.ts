@@ -18,11 +18,12 @@ import { isLoopbackHost } from '../http/index.ts';
 
 
 /**
- * Why a backchannel_logout_uri is refused, or undefined when it is accepted:
- * https, or http to a loopback host when loopback is allowed; no credentials
- * in it and no fragment (OpenID Connect Back-Channel Logout 1.0 §2.2).
+ * A URL a client registers for the server to call (a back-channel logout
+ * URI, a jwks_uri), or why it cannot be one: absolute, no credentials in it
+ * (they would be sent, and logged), no fragment (never sent: a sign of a
+ * mistake). Where it may point is each caller's rule.
  */
-export function backchannelLogoutUriProblem(value: string, options: { allowLoopback: boolean }): string | undefined {
+export function urlTheServerMayCall(value: string): URL | string {
   let url: URL;
   try {
     url = new URL(value);
@@ -31,6 +32,17 @@ export function backchannelLogoutUriProblem(value: string, options: { allowLoopb
   }
   if (url.username || url.password) return 'must not contain credentials';
   if (url.hash || value.includes('#')) return 'must not contain a fragment';
+  return url;
+}
+
+/**
+ * Why a backchannel_logout_uri is refused, or undefined when it is accepted:
+ * https, or http to a loopback host when loopback is allowed; no credentials
+ * in it and no fragment (OpenID Connect Back-Channel Logout 1.0 §2.2).
+ */
+export function backchannelLogoutUriProblem(value: string, options: { allowLoopback: boolean }): string | undefined {
+  const url = urlTheServerMayCall(value);
+  if (typeof url === 'string') return url;
   const loopback = isLoopbackHost(url.hostname);
   if (loopback && !options.allowLoopback) return 'may name a loopback address only when BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK=true (development)';
   if (url.protocol === 'https:') return undefined;

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { errors, type Configuration } from 'oidc-provider';
 import { addressKind } from '../audit/index.ts';
 import { isLoopbackHost } from '../http/index.ts';
+import { urlTheServerMayCall } from './backchannel-logout.ts';
 
 /*
  * Key-based clients (private_key_jwt, signed request objects): a client
@@ -100,14 +101,8 @@ function x5cProblem(x5c: unknown, publicKey: KeyObject): string | undefined {
  * addresses at connection time (outgoingFetch, backchannel-logout.ts).
  */
 export function jwksUriProblem(value: string, options: { allowLoopback: boolean }): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return 'must be an absolute URL';
-  }
-  if (url.username || url.password) return 'must not contain credentials';
-  if (url.hash || value.includes('#')) return 'must not contain a fragment';
+  const url = urlTheServerMayCall(value);
+  if (typeof url === 'string') return url;
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an https URL';
   const loopback = isLoopbackHost(url.hostname);
   if (loopback) {
