@@ -18,11 +18,11 @@ import { describe, test, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as oauth from 'oauth4webapi';
-import { freePort, NODE_BIN, REPO_ROOT, spawnTessera, waitForOk, type TesseraProcess } from '../support/process.ts';
+import { freePort, spawnTessera, waitForOk, type TesseraProcess } from '../support/process.ts';
 import { runTesseraCli } from '../support/cli.ts';
 import { BrowserAgent } from '../support/browser-agent.ts';
+import { startExampleApi, type ExampleApi } from '../support/example-api.ts';
 import { authorizationRequest, driveAuthorization } from '../support/oauth.ts';
 import { createServer as createHttpServer } from 'node:http';
 import { launchChromium } from '../support/chromium.ts';
@@ -41,9 +41,8 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
   const dir = mkdtempSync(join(tmpdir(), 'tessera-mcp-dcr-'));
   let open: Tessera;
   let byToken: Tessera;
-  let api: ChildProcess;
+  let api: ExampleApi | undefined;
   let apiUrl: string;
-  let apiOutput = '';
 
   async function startTessera(name: string, env: Record<string, string>): Promise<Tessera> {
     const port = await freePort();
@@ -76,20 +75,11 @@ describe('an MCP client that registers itself (RFC 7591), and error redirects to
     const user = await cli(open, ['users', 'create', '--username', 'ada', '--password-stdin', '--json'], `${PASSWORD}\n`);
     expect(user.code).toBe(0);
 
-    api = spawn(NODE_BIN, ['examples/protected-api/server.mjs'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, PORT: String(apiPort), HOST: '127.0.0.1', ISSUER: open.issuer, RESOURCE: apiUrl, REQUIRED_SCOPES: 'notes:read' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    api.stdout!.on('data', (chunk: Buffer) => { apiOutput += chunk.toString(); });
-    api.stderr!.on('data', (chunk: Buffer) => { apiOutput += chunk.toString(); });
-    await waitForOk(`http://127.0.0.1:${apiPort}/.well-known/oauth-protected-resource/notes`, {
-      exited: new Promise((resolve) => api.once('exit', resolve)), output: () => apiOutput,
-    } as unknown as TesseraProcess, STARTUP_MS);
+    api = await startExampleApi({ port: apiPort, issuer: open.issuer, resource: apiUrl, requiredScopes: 'notes:read', startupMs: STARTUP_MS });
   }, 3 * STARTUP_MS);
 
   afterAll(async () => {
-    api?.kill('SIGTERM');
+    api?.stop();
     await Promise.all([open?.proc.stop(), byToken?.proc.stop()]);
     rmSync(dir, { recursive: true, force: true });
   });

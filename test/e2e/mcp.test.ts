@@ -11,16 +11,16 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as oauth from 'oauth4webapi';
 import { createCertificateAuthority, type CertificateAuthority } from '../support/certificate-authority.ts';
-import { freePort, NODE_BIN, REPO_ROOT, spawnTessera, waitForOk, type TesseraProcess } from '../support/process.ts';
+import { freePort, spawnTessera, waitForOk, type TesseraProcess } from '../support/process.ts';
 import { runTesseraCli } from '../support/cli.ts';
 import { BrowserAgent } from '../support/browser-agent.ts';
 import { authorizationRequest, driveAuthorization, tokenRequest } from '../support/oauth.ts';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/chromium.ts';
+import { startExampleApi, type ExampleApi } from '../support/example-api.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
 
@@ -39,9 +39,8 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
   let tessera: Tessera;
   /** the same, without the loopback allowance */
   let strict: Tessera;
-  let api: ChildProcess;
+  let api: ExampleApi | undefined;
   let apiUrl: string;
-  let apiOutput = '';
   const fetchedDocuments: string[] = [];
 
   /** What the test's document server answers, by path. */
@@ -109,20 +108,11 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     const user = await cli(tessera, ['users', 'create', '--username', 'ada', '--password-stdin', '--json'], `${PASSWORD}\n`);
     expect(user.code).toBe(0);
 
-    api = spawn(NODE_BIN, ['examples/protected-api/server.mjs'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, PORT: String(apiPort), HOST: '127.0.0.1', ISSUER: tessera.issuer, RESOURCE: apiUrl, REQUIRED_SCOPES: 'notes:read' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    api.stdout!.on('data', (chunk: Buffer) => { apiOutput += chunk.toString(); });
-    api.stderr!.on('data', (chunk: Buffer) => { apiOutput += chunk.toString(); });
-    await waitForOk(`http://127.0.0.1:${apiPort}/.well-known/oauth-protected-resource/notes`, {
-      exited: new Promise((resolve) => api.once('exit', resolve)), output: () => apiOutput,
-    } as unknown as TesseraProcess, STARTUP_MS);
+    api = await startExampleApi({ port: apiPort, issuer: tessera.issuer, resource: apiUrl, requiredScopes: 'notes:read', startupMs: STARTUP_MS });
   }, 3 * STARTUP_MS);
 
   afterAll(async () => {
-    api?.kill('SIGTERM');
+    api?.stop();
     await Promise.all([tessera?.proc.stop(), strict?.proc.stop()]);
     await new Promise((resolve) => documents?.close(resolve));
     ca?.remove();
@@ -250,18 +240,11 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
     expect(introspector.code).toBe(0);
     const port = await freePort();
     const byIntrospection = `http://127.0.0.1:${port}/notes`;
-    const second = spawn(NODE_BIN, ['examples/protected-api/server.mjs'], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', ISSUER: tessera.issuer, RESOURCE: apiUrl, REQUIRED_SCOPES: 'notes:read',
-        TOKEN_CHECK: 'introspection', INTROSPECTION_CLIENT_ID: introspector.json.client_id, INTROSPECTION_CLIENT_SECRET: introspector.json.client_secret,
-      },
-      stdio: 'ignore',
+    const second = await startExampleApi({
+      port, issuer: tessera.issuer, resource: apiUrl, requiredScopes: 'notes:read', startupMs: STARTUP_MS,
+      env: { TOKEN_CHECK: 'introspection', INTROSPECTION_CLIENT_ID: introspector.json.client_id, INTROSPECTION_CLIENT_SECRET: introspector.json.client_secret },
     });
     try {
-      await waitForOk(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/notes`, {
-        exited: new Promise((resolve) => second.once('exit', resolve)), output: () => '',
-      } as unknown as TesseraProcess, STARTUP_MS);
       const tokenFor = async (scope: string) => {
         const { url, verifier } = authorizationRequest({ baseUrl: tessera.issuer, clientId, redirectUri: REDIRECT_URI, scope, params: { resource: apiUrl } });
         const flow = await driveAuthorization(new BrowserAgent(), url, { redirectUri: REDIRECT_URI, user: { username: 'ada', password: PASSWORD } });
@@ -286,7 +269,7 @@ describe('an MCP client, a protected API and Tessera, as processes', () => {
       // the JWT check has no way to know before the token expires (README: choose introspection for that)
       expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${reader}` } })).status).toBe(200);
     } finally {
-      second.kill('SIGTERM');
+      second.stop();
     }
   });
 
